@@ -1,0 +1,31 @@
+"""Public resource e-trading platform (公共资源电子交易平台).
+
+``create_app`` loads configuration, initialises extensions and registers each domain. It runs no queries,
+no migrations and touches no network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app.config import load_config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path, config))
+    app.instance_path = app.config["INSTANCE_PATH"]
+
+    from app.core import web
+
+    web.init_app(app)
+
+    from app import accounts, demo, workbench
+    from app.core import audit_views, cli
+
+    for module in (accounts, workbench, audit_views, cli, demo):
+        module.init_app(app)
+    web.check_declared_permissions(app)
+    return app

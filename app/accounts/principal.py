@@ -1,0 +1,77 @@
+"""What flask-login calls the current user: an account seen through one session or one API token."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+
+from app.core.permissions import Permission, Role, has_permission
+from app.extensions import login_manager
+
+from . import services
+from .models import ApiToken, User, UserSession
+
+SESSION_KEY = "_user_id"  # flask-login's key; it holds the session token, never the user id
+
+
+class Principal:
+    is_anonymous = False
+    is_active = True
+
+    def __init__(self, user: User, *, session_row: UserSession | None = None, token: ApiToken | None = None):
+        self.user = user
+        self.session_row = session_row
+        self.token = token
+
+    # flask-login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    def get_id(self) -> str:
+        raise RuntimeError("the session token is stored by accounts.views.login, not by flask-login")
+
+    # what services and audit need from an actor
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def role(self) -> Role:
+        return Role(self.user.role)
+
+    @property
+    def org_id(self) -> int:
+        return self.user.org_id
+
+    @property
+    def mfa_passed(self) -> bool:
+        if self.token is not None:
+            return True  # tokens are issued only inside a fully authenticated session
+        if self.role not in services.MFA_REQUIRED_ROLES:
+            return True
+        return self.session_row is not None and self.session_row.mfa_passed_at is not None
+
+    def can(self, permission: Permission) -> bool:
+        return has_permission(self.role, permission)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+
+    @login_manager.user_loader
+    def _load(raw_token: str) -> Principal | None:
+        row = services.load_session(raw_token)
+        if row is None:
+            session.pop(SESSION_KEY, None)
+            return None
+        return Principal(row.user, session_row=row)
+
+    @login_manager.request_loader
+    def _load_bearer(_req: object) -> Principal | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or not request.path.startswith("/api/"):
+            return None
+        token = services.authenticate_token(header[len("Bearer ") :].strip())
+        if token is None:
+            return None
+        return Principal(token.user, token=token)

@@ -1,0 +1,113 @@
+"""Configuration from the environment with safe defaults.
+
+Secrets that are not given in the environment are generated once and kept in the instance folder
+(never in the repository): the Flask secret key, the platform Ed25519 signing key and the data key
+used to encrypt sensitive columns and decrypted bids at rest.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def _read_or_create(path: Path, make: Any) -> bytes:
+    """Return the file's bytes, creating it atomically with mode 0600 when missing."""
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: bytes = make()
+    tmp = path.with_suffix(path.suffix + f".{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        # link() refuses to overwrite: if another worker won the race, keep its key.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return path.read_bytes()
+
+
+def _new_signing_key() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration mapping; ``overrides`` (tests) win over the environment."""
+    overrides = dict(overrides or {})
+    instance = Path(overrides.pop("INSTANCE_PATH", None) or instance_path)
+    env = os.environ
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'platform.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    secret_key = env.get("SECRET_KEY") or _read_or_create(
+        instance / "secret_key", lambda: secrets.token_hex(32).encode()
+    ).decode()
+    signing_key_pem = (
+        env["PLATFORM_SIGNING_KEY"].encode()
+        if env.get("PLATFORM_SIGNING_KEY")
+        else _read_or_create(instance / "platform_signing_key.pem", _new_signing_key)
+    )
+    data_key = env.get("DATA_KEY") or _read_or_create(
+        instance / "data_key", lambda: secrets.token_urlsafe(32).encode()
+    ).decode()
+
+    config: dict[str, Any] = {
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": secret_key,
+        "PLATFORM_SIGNING_KEY_PEM": signing_key_pem,
+        "DATA_KEY": data_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "BLOB_DIR": env.get("BLOB_DIR") or str(instance / "blobs"),
+        "AUDIT_ORIGIN": env.get("AUDIT_ORIGIN", "ggzy.example.gov.cn/audit-log"),
+        "AUDIT_CHECKPOINT_EVERY": int(env.get("AUDIT_CHECKPOINT_EVERY", "1000")),
+        # Cookies are Secure unless explicitly served over plain http on loopback (make run).
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
+        "STEP_UP_SECONDS": int(env.get("STEP_UP_SECONDS", "300")),
+        "LOGIN_LOCKOUT_THRESHOLD": int(env.get("LOGIN_LOCKOUT_THRESHOLD", "5")),
+        "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh_CN", "en"],
+        "API_TITLE": "公共资源电子交易平台 API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "DEMO_CLOCK": _env_bool("DEMO_CLOCK", False),
+        "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+        "TESTING": False,
+    }
+    config.update(overrides)
+    return config

@@ -1,0 +1,1 @@
+"""The small shared kernel: database base, clock, calendar, audit log, events, storage, errors, permissions."""

@@ -1,0 +1,155 @@
+"""Audit log pages and proof endpoints.
+
+Checkpoints and consistency proofs are public (anyone may pin a tree head and check that the log only
+grows); leaf contents and inclusion proofs are for regulators and the management office."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_smorest import Blueprint as ApiBlueprint
+from marshmallow import Schema, fields
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.core import audit
+from app.core.db import db
+from app.core.errors import DomainError
+from app.core.models import AuditCheckpoint, AuditLeaf
+from app.core.permissions import Permission, public, require
+from app.extensions import api as api_ext
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+blp = ApiBlueprint("audit_api", __name__, url_prefix="/api/v1/audit", description="Audit log proofs")
+
+PAGE_SIZE = 50
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+@bp.route("/")
+@require(Permission.AUDIT_READ)
+def log_page() -> str:
+    size = audit.tree_size()
+    try:
+        before = int(request.args.get("before", size))
+    except ValueError:
+        before = size
+    leaves = db.session.scalars(
+        select(AuditLeaf).where(AuditLeaf.idx < before).order_by(AuditLeaf.idx.desc()).limit(PAGE_SIZE)
+    ).all()
+    latest = db.session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
+    return render_template("audit/log.html", leaves=leaves, size=size, latest=latest, page_size=PAGE_SIZE)
+
+
+@bp.route("/verify", methods=["POST"])
+@require(Permission.AUDIT_READ)
+def verify() -> str:
+    result = audit.verify_log()
+    return render_template("audit/verify.html", result=result)
+
+
+@bp.route("/checkpoint", methods=["POST"])
+@require(Permission.AUDIT_CHECKPOINT)
+def make_checkpoint() -> Response:
+    cp = audit.checkpoint(reason="regulator_request")
+    audit.record("audit:checkpoint:create", actor=current_user.user, object_type="audit_checkpoint", object_id=cp.id)
+    db.session.commit()
+    flash(_("Checkpoint signed at tree size %(n)d.", n=cp.tree_size), "success")
+    return redirect(url_for("audit.log_page"))
+
+
+class CheckpointOut(Schema):
+    tree_size = fields.Int()
+    root_hash = fields.Str(metadata={"description": "base64"})
+    created_at = fields.DateTime()
+    note = fields.Str(metadata={"description": "C2SP tlog-checkpoint signed note"})
+    public_key = fields.Str(metadata={"description": "platform Ed25519 public key, base64 raw"})
+    cosignatures = fields.List(fields.Dict())
+
+
+class ProofOut(Schema):
+    index = fields.Int(allow_none=True)
+    old_size = fields.Int(allow_none=True)
+    tree_size = fields.Int()
+    leaf_hash = fields.Str(allow_none=True)
+    root_hash = fields.Str()
+    proof = fields.List(fields.Str())
+
+
+class ConsistencyArgs(Schema):
+    old = fields.Int(required=True, validate=lambda v: v >= 1)
+    new = fields.Int(required=True, validate=lambda v: v >= 1)
+
+
+class InclusionArgs(Schema):
+    size = fields.Int(load_default=None, validate=lambda v: v >= 1)
+
+
+def _checkpoint_dict(cp: AuditCheckpoint) -> dict[str, Any]:
+    from app.core.crypto import public_key_raw_b64
+
+    return {
+        "tree_size": cp.tree_size,
+        "root_hash": _b64(cp.root_hash),
+        "created_at": cp.created_at,
+        "note": cp.note,
+        "public_key": public_key_raw_b64(),
+        "cosignatures": cp.cosignatures or [],
+    }
+
+
+@blp.route("/checkpoints/latest")
+@blp.response(200, CheckpointOut)
+@public
+def latest_checkpoint() -> dict[str, Any]:
+    """The newest signed checkpoint (tree head)."""
+    cp = db.session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
+    if cp is None:
+        abort(404, description=_("No checkpoint has been signed yet."))
+    return _checkpoint_dict(cp)
+
+
+@blp.route("/proofs/consistency")
+@blp.arguments(ConsistencyArgs, location="query")
+@blp.response(200, ProofOut)
+@public
+def consistency(args: dict[str, int]) -> dict[str, Any]:
+    """Proof that the tree of size ``new`` extends the tree of size ``old``."""
+    old, new = args["old"], args["new"]
+    size = audit.tree_size()
+    if not old <= new <= size:
+        raise DomainError(_("Sizes must satisfy 1 ≤ old ≤ new ≤ %(n)d.", n=size), errors={"new": [str(size)]})
+    proof = audit.consistency_proof(old, new)
+    return {"old_size": old, "tree_size": new, "root_hash": _b64(audit.root_hash(new)), "proof": [_b64(p) for p in proof]}
+
+
+@blp.route("/proofs/inclusion/<int:index>")
+@blp.arguments(InclusionArgs, location="query")
+@blp.response(200, ProofOut)
+@require(Permission.AUDIT_READ)
+def inclusion(args: dict[str, int | None], index: int) -> dict[str, Any]:
+    """Proof that leaf ``index`` is in the tree of the given size (default: current)."""
+    size = args.get("size") or audit.tree_size()
+    leaf = db.session.get(AuditLeaf, index)
+    if leaf is None or index >= size or size > audit.tree_size():
+        abort(404)
+    proof = audit.inclusion_proof(index, size)
+    return {
+        "index": index,
+        "tree_size": size,
+        "leaf_hash": _b64(leaf.leaf_hash),
+        "root_hash": _b64(audit.root_hash(size)),
+        "proof": [_b64(p) for p in proof],
+    }
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    api_ext.register_blueprint(blp)

@@ -1,0 +1,63 @@
+"""The server clock: the only authority for deadlines and receipts.
+
+Injectable so tests and the demo can move time. ``now()`` is always timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from zoneinfo import ZoneInfo
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self._frozen: dt.datetime | None = None
+        self._offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        if self._frozen is not None:
+            return self._frozen
+        return dt.datetime.now(dt.UTC) + self._offset
+
+    def freeze(self, at: dt.datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("clock needs an aware datetime")
+        self._frozen = at.astimezone(dt.UTC)
+
+    def advance(self, delta: dt.timedelta) -> None:
+        if self._frozen is not None:
+            self._frozen += delta
+        else:
+            self._offset += delta
+
+    def set_offset(self, delta: dt.timedelta) -> None:
+        self._offset = delta
+
+    def reset(self) -> None:
+        self._frozen = None
+        self._offset = dt.timedelta(0)
+
+    @contextmanager
+    def frozen_at(self, at: dt.datetime) -> Iterator[None]:
+        previous = (self._frozen, self._offset)
+        self.freeze(at)
+        try:
+            yield
+        finally:
+            self._frozen, self._offset = previous
+
+
+clock = Clock()
+
+
+def now() -> dt.datetime:
+    return clock.now()
+
+
+def to_local(value: dt.datetime) -> dt.datetime:
+    """The same instant in China Standard Time, for display."""
+    return value.astimezone(CST)

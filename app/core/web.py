@@ -1,0 +1,242 @@
+"""Request plumbing shared by every domain: extensions, the deny-by-default guard, security headers,
+error pages and the JSON error shape, locale selection and request ids."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from app.core.errors import DomainError, error_body
+from app.core.permissions import MFA_REQUIRED_ROLES, has_permission
+from app.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger("app.request")
+
+# Endpoints owned by libraries; their access is declared here because they carry no decorator.
+LIBRARY_PUBLIC_ENDPOINTS = frozenset({"static", "api-docs.openapi_json"})
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def select_locale() -> str:
+    supported = current_app.config["LANGUAGES"]
+    chosen = session.get("locale")
+    if chosen in supported:
+        return str(chosen)
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def init_app(app: Flask) -> None:
+    import pathlib
+
+    from app.core.db import configure_engine
+
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            configure_engine(engine)
+    migrate.init_app(app, db, directory=str(pathlib.Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    # Redis down must not take logins down: fall back to in-memory counters.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions are server-side rows; see accounts.sessions
+    api.init_app(app)
+
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf below, skipping bearer-token API calls
+    app.before_request(_start_request)
+    app.before_request(_csrf)
+    app.before_request(_guard)
+    app.after_request(_finish_transaction)
+    app.after_request(_security_headers)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.jinja_env.globals["csp_nonce"] = lambda: ""
+
+    from app.core import templating
+
+    templating.init_app(app)
+
+
+def _start_request() -> None:
+    g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    g.request_started = time.perf_counter()
+
+
+def _csrf() -> None:
+    """CSRF on every state-changing request made with the session cookie. API clients that send a
+    bearer token carry no ambient credential, so there is nothing to forge."""
+    if request.method in {"GET", "HEAD", "OPTIONS", "TRACE"}:
+        return
+    if is_api_request() and request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    csrf.protect()
+
+
+def _finish_transaction(response: Response) -> Response:
+    """One transaction per request: what the handler left pending (session touch, audit leaves) is
+    committed on success and rolled back on an error response."""
+    if response.status_code < 400:
+        if db.session.new or db.session.dirty or db.session.deleted:
+            db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+def _view_markers(endpoint: str | None) -> dict[str, Any] | None:
+    """Return the access markers of the view behind ``endpoint`` (method-aware for MethodViews)."""
+    if endpoint is None:
+        return None
+    if endpoint in LIBRARY_PUBLIC_ENDPOINTS:
+        return {"public": True}
+    view = current_app.view_functions.get(endpoint)
+    if view is None:
+        return None
+    target = view
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        target = getattr(view_class, request.method.lower(), None) or getattr(view_class, "get", None)
+    return markers_of(target)
+
+
+def markers_of(target: Any) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    if getattr(target, "_public", False):
+        return {"public": True}
+    if getattr(target, "_authenticated", False):
+        return {"authenticated": True}
+    perms = getattr(target, "_permissions", None)
+    if perms:
+        return {"permissions": perms}
+    return None
+
+
+def _deny(status: int, message: str) -> Response:
+    if is_api_request():
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(status, "error")
+        resp = jsonify(error_body(status, code, message))
+        resp.status_code = status
+        return resp
+    if status == 401:
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))  # type: ignore[return-value]
+    resp = Response(render_template("errors/error.html", status=status, message=message), status=status)
+    return resp
+
+
+def _guard() -> Response | None:
+    """Deny by default: every route must declare who may use it."""
+    if request.endpoint is None:
+        return None  # 404/405 handled by Flask
+    markers = _view_markers(request.endpoint)
+    if markers is None:
+        log.error("route %s declares no permission; refused", request.endpoint)
+        return _deny(403, _("This page is not available."))
+    if markers.get("public"):
+        return None
+    if not current_user.is_authenticated:
+        return _deny(401, _("Please sign in."))
+    if markers.get("authenticated"):
+        return None
+    if current_user.role in MFA_REQUIRED_ROLES and not current_user.mfa_passed:
+        if is_api_request():
+            return _deny(401, _("Two-factor authentication is required."))
+        return redirect(url_for("auth.mfa"))  # type: ignore[return-value]
+    for permission in markers["permissions"]:
+        if not has_permission(current_user.role, permission):
+            from app.core import audit
+
+            audit.record_denial(permission=str(permission), endpoint=request.endpoint)
+            return _deny(403, _("Your role may not do this."))
+    return None
+
+
+def _security_headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if current_user and getattr(current_user, "is_authenticated", False):
+        h.setdefault("Cache-Control", "no-store")
+    h["X-Request-Id"] = g.get("request_id", "")
+    started = g.get("request_started")
+    if started is not None:
+        log.info(
+            "%s %s %s %.1fms rid=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            g.get("request_id"),
+        )
+    return response
+
+
+def _domain_error(err: DomainError) -> Response | tuple[str, int]:
+    db.session.rollback()
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        resp = jsonify(error_body(err.status, err.code, err.message, err.errors))
+        resp.status_code = err.status
+        return resp
+    return render_template("errors/error.html", status=err.status, message=err.message), err.status
+
+
+def _http_error(err: HTTPException) -> Response | tuple[str, int]:
+    status = err.code or 500
+    if is_api_request():
+        data = getattr(err, "data", None) or {}
+        errors = data.get("messages") or data.get("errors") or {}
+        code = (err.name or "error").lower().replace(" ", "_")
+        resp = jsonify(error_body(status, code, err.description or err.name or "", errors))
+        resp.status_code = status
+        if err.response is not None and status == 429:
+            resp.headers.update({k: v for k, v in err.response.headers.items() if k.startswith("Retry")})
+        return resp
+    return render_template("errors/error.html", status=status, message=err.description), status
+
+
+def check_declared_permissions(app: Flask) -> None:
+    """Fail fast at start-up if a route forgot its access declaration (deny-by-default backstop)."""
+    missing = [ep for ep in undeclared_endpoints(app)]
+    if missing:
+        raise RuntimeError(f"routes without a declared permission: {', '.join(sorted(missing))}")
+
+
+def undeclared_endpoints(app: Flask) -> list[str]:
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in LIBRARY_PUBLIC_ENDPOINTS:
+            continue
+        view = app.view_functions[rule.endpoint]
+        view_class = getattr(view, "view_class", None)
+        if view_class is not None:
+            methods = [m.lower() for m in (rule.methods or set()) if m not in {"HEAD", "OPTIONS"}]
+            if any(markers_of(getattr(view_class, m, None)) is None for m in methods):
+                missing.append(rule.endpoint)
+        elif markers_of(view) is None:
+            missing.append(rule.endpoint)
+    return missing

@@ -1,0 +1,139 @@
+"""``flask demo seed``: a demo city with every kind of organization and a user for every role.
+
+Passwords are random per install; they and the TOTP secrets of the roles that need two-factor
+sign-in are printed and kept in ``instance/demo-logins.txt`` (mode 0600), never in the repository."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from app.accounts import services as accounts
+from app.accounts import totp
+from app.accounts.enums import Industry
+from app.accounts.models import Organization, User
+from app.core.clock import now
+from app.core.crypto import encrypt_at_rest
+from app.core.db import db
+from app.core.permissions import MFA_REQUIRED_ROLES, OrgKind, Role
+
+group = AppGroup("demo", help="Demo city.")
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    key: str
+    name: str
+    kind: OrgKind
+    industry: Industry | None = None
+    credit_code: str | None = None
+
+
+ORGS = [
+    DemoOrg("operator", "南通市公共资源交易平台运营方", OrgKind.PLATFORM_OPERATOR),
+    DemoOrg("center", "南通市公共资源交易中心", OrgKind.TRADING_CENTER),
+    DemoOrg("office", "南通市公共资源交易管理办公室", OrgKind.MANAGEMENT_OFFICE),
+    DemoOrg("reg_housing", "南通市住房和城乡建设局", OrgKind.REGULATOR, Industry.HOUSING_CONSTRUCTION),
+    DemoOrg("reg_finance", "南通市财政局（政府采购监管）", OrgKind.REGULATOR, Industry.FINANCE_PROCUREMENT),
+    DemoOrg("tenderer", "南通市城市建设投资有限公司", OrgKind.TENDERER, credit_code="91320600MA1XXXX001"),
+    DemoOrg("agency", "江苏通达招标代理有限公司", OrgKind.AGENCY, credit_code="91320600MA1XXXX002"),
+    DemoOrg("bidder1", "南通一建集团有限公司", OrgKind.BIDDER, credit_code="91320600MA1XXXX101"),
+    DemoOrg("bidder2", "江苏华建建设股份有限公司", OrgKind.BIDDER, credit_code="91320600MA1XXXX102"),
+    DemoOrg("bidder3", "南通四建集团有限公司", OrgKind.BIDDER, credit_code="91320600MA1XXXX103"),
+    DemoOrg("bidder4", "中建八局第三建设有限公司", OrgKind.BIDDER, credit_code="91320600MA1XXXX104"),
+    DemoOrg("bidder5", "江苏启安建设集团有限公司", OrgKind.BIDDER, credit_code="91320600MA1XXXX105"),
+    DemoOrg("university", "南通大学", OrgKind.EXPERT_EMPLOYER),
+]
+
+# username, display name, org key, role
+USERS = [
+    ("admin", "平台管理员", "operator", Role.SYSADMIN),
+    ("staff", "陈静（交易中心）", "center", Role.CENTER_STAFF),
+    ("staff2", "刘洋（交易中心）", "center", Role.CENTER_STAFF),
+    ("manager", "王强（公管办）", "office", Role.MANAGER),
+    ("regulator", "赵敏（住建局）", "reg_housing", Role.REGULATOR),
+    ("regulator2", "孙磊（财政局）", "reg_finance", Role.REGULATOR),
+    ("tenderer", "李华（城建投）", "tenderer", Role.TENDERER),
+    ("agent", "周婷（通达招标）", "agency", Role.TENDERER),
+    ("bidder1", "张伟（南通一建）", "bidder1", Role.BIDDER),
+    ("bidder2", "黄丽（华建建设）", "bidder2", Role.BIDDER),
+    ("bidder3", "吴刚（南通四建）", "bidder3", Role.BIDDER),
+    ("bidder4", "郑洁（中建八局三公司）", "bidder4", Role.BIDDER),
+    ("bidder5", "冯超（启安建设）", "bidder5", Role.BIDDER),
+    ("expert", "钱教授（南通大学）", "university", Role.EXPERT),
+]
+
+
+def logins_file() -> Path:
+    return Path(current_app.config["INSTANCE_PATH"]) / "demo-logins.txt"
+
+
+def seed() -> list[str]:
+    """Create the demo city; returns the printable login lines."""
+    orgs: dict[str, Organization] = {}
+    for spec in ORGS:
+        orgs[spec.key] = accounts.create_organization(
+            spec.name, spec.kind, actor=None, industry=spec.industry, credit_code=spec.credit_code, region="南通市"
+        )
+    lines = ["user name      | role         | password              | TOTP secret (authenticator app)"]
+    for username, name, org_key, role in USERS:
+        password = "demo-" + secrets.token_urlsafe(9)
+        user = accounts.create_user(
+            username=username, display_name=name, organization=orgs[org_key], role=role, password=password, actor=None
+        )
+        secret_txt = ""
+        if role in MFA_REQUIRED_ROLES:
+            secret = totp.new_secret()
+            user.totp_secret_enc = encrypt_at_rest(secret, purpose=accounts.TOTP_PURPOSE)
+            user.totp_enabled_at = now()
+            secret_txt = totp.secret_b32(secret)
+        lines.append(f"{username:<14} | {role.value:<12} | {password:<21} | {secret_txt}")
+    return lines
+
+
+@group.command("seed")
+@click.option("--if-empty", is_flag=True, help="Do nothing when accounts already exist.")
+def seed_command(if_empty: bool) -> None:
+    """Create the demo city and print its logins."""
+    if db.session.scalar(select(func.count()).select_from(User)):
+        if if_empty:
+            path = logins_file()
+            if path.exists():
+                click.echo(path.read_text())
+            return
+        raise click.ClickException("the database already has accounts; demo seed runs on an empty database")
+    lines = seed()
+    db.session.commit()
+    text = "\n".join(lines) + "\n"
+    path = logins_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    click.echo("Demo city created. Logins (also in instance/demo-logins.txt):")
+    click.echo(text)
+    click.echo("Roles with a TOTP secret sign in with a code: `flask demo totp USERNAME` prints the current one.")
+
+
+@group.command("totp")
+@click.argument("username")
+def totp_command(username: str) -> None:
+    """Print the current TOTP code of a demo account (demo convenience; the secret is in the logins file)."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException("no such user")
+    secret = accounts.totp_secret(user)
+    if secret is None or not user.totp_enabled:
+        raise click.ClickException("this account has no two-factor secret")
+    click.echo(totp.code_at(secret, now()))
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(group)

@@ -1,0 +1,64 @@
+"""Workbench cards per role. Each card says what the role does on the platform; later domains add
+live counts (tenders to review, openings today, cases due)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import url_for
+from flask_babel import gettext as _
+
+from app.core.permissions import Role
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    body: str
+    url: str | None = None
+    link_label: str | None = None
+
+
+def cards_for(principal: Any) -> list[Card]:
+    role = principal.role
+    account = Card(_("My account"), _("Password, two-factor sign-in, sessions and API tokens."),
+                   url_for("accounts.profile"), _("Open"))
+    by_role: dict[Role, list[Card]] = {
+        Role.BIDDER: [
+            Card(_("Tenders"), _("Find tenders, obtain documents, seal and submit bids on your own machine.")),
+            Card(_("Openings"), _("Attend online bid openings and confirm the opening record.")),
+            Card(_("Objections and complaints"), _("Raise objections and file complaints on statutory clocks.")),
+        ],
+        Role.TENDERER: [
+            Card(_("Projects"), _("Register projects, draft sections and publish tender announcements.")),
+            Card(_("Opening key share"), _("Hold one share of each section's opening key.")),
+            Card(_("Results"), _("Receive evaluation reports, publish candidates and issue awards.")),
+        ],
+        Role.CENTER_STAFF: [
+            Card(_("Registrations"), _("Review project registrations and book opening rooms.")),
+            Card(_("Openings"), _("Run online bid openings with the key custodians.")),
+            Card(_("Expert draws"), _("Request verifiable random expert draws.")),
+        ],
+        Role.MANAGER: [
+            Card(_("Trading catalogue"), _("Maintain the trading catalogue and the holiday calendar.")),
+            Card(_("Expert pool"), _("Admit, discipline and rate pool experts.")),
+            Card(_("Reports"), _("Forward, assign and supervise reports.")),
+            Card(_("Audit log"), _("Read the tamper-evident audit log."), url_for("audit.log_page"), _("Open")),
+        ],
+        Role.REGULATOR: [
+            Card(_("Live supervision"), _("Watch openings, draws and evaluations as they happen.")),
+            Card(_("Complaints"), _("Accept and decide complaints in your industry.")),
+            Card(_("Audit log"), _("Verify that no record was altered."), url_for("audit.log_page"), _("Open")),
+        ],
+        Role.EXPERT: [
+            Card(_("Invitations"), _("Confirm or decline evaluation invitations.")),
+            Card(_("Profile and leave"), _("Keep your contact details and leave calendar current.")),
+        ],
+        Role.SYSADMIN: [
+            Card(_("Organizations"), _("Create organizations of each kind."), url_for("admin.organizations"), _("Open")),
+            Card(_("Accounts"), _("Create accounts with one role, disable them, reset sign-in."),
+                 url_for("admin.users"), _("Open")),
+        ],
+    }
+    return [*by_role[role], account]

@@ -1,0 +1,30 @@
+"""The workbench: what this role can do today, as cards."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.core.permissions import Permission, public, require
+
+from .cards import cards_for
+
+bp = Blueprint("workbench", __name__)
+
+
+@bp.route("/")
+@public
+def index() -> Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("workbench.home"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/workbench")
+@require(Permission.WORKBENCH_VIEW)
+def home() -> str:
+    principal = current_user
+    return render_template(
+        "workbench/home.html", user=principal.user, org=principal.user.organization, cards=cards_for(principal)
+    )

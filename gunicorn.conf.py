@@ -1,0 +1,17 @@
+"""gunicorn settings; override with GUNICORN_CMD_ARGS or environment variables."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # long uploads stream; requests are not killed early
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+limit_request_line = 8190

@@ -1,0 +1,92 @@
+"""Test fixtures: one migrated database per run (SQLite file, or PostgreSQL when DATABASE_URL is set),
+each test inside a transaction rolled back at the end (savepoints absorb the code's own commits)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from app import create_app
+from app.core.clock import clock
+from app.core.db import db
+
+pytest_plugins = ["tests.factories"]
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+    url = os.environ.get("DATABASE_URL")
+    config = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "BLOB_DIR": str(instance / "blobs"),
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    if url:
+        from app.config import load_config
+
+        _reset_postgres(load_config(str(instance))["SQLALCHEMY_DATABASE_URI"])
+    application = create_app(config)
+    from flask_migrate import upgrade
+
+    with application.app_context():
+        upgrade()
+        db.session.remove()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[scoped_session]:  # type: ignore[type-arg]
+    """Run the test inside one outer transaction; every commit of the code becomes a savepoint."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        session = scoped_session(factory, scopefunc=lambda: 0)
+        db.session = session  # type: ignore[assignment]
+        try:
+            yield session
+        finally:
+            session.remove()
+            db.session = original
+            if outer.is_active:
+                outer.rollback()
+            connection.close()
+            clock.reset()
+
+
+@pytest.fixture
+def client(app: Flask, db_session: scoped_session) -> FlaskClient:  # type: ignore[type-arg]
+    return app.test_client()
+
+
+@pytest.fixture
+def is_postgres(app: Flask) -> bool:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql")
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

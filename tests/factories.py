@@ -1,0 +1,98 @@
+"""Factories and sign-in helpers shared by every domain's tests (loaded as a pytest plugin)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.accounts import services as accounts
+from app.accounts import totp
+from app.accounts.models import Organization, User
+from app.core.clock import now
+from app.core.crypto import encrypt_at_rest
+from app.core.permissions import MFA_REQUIRED_ROLES, ROLE_ORG_KINDS, OrgKind, Role
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count(1)
+
+ROLE_DEFAULT_KIND = {role: sorted(kinds)[0] for role, kinds in ROLE_ORG_KINDS.items()}
+
+
+def make_org(kind: OrgKind | str = OrgKind.BIDDER, name: str | None = None, **kw: Any) -> Organization:
+    kind = OrgKind(kind)
+    if kind is OrgKind.REGULATOR:
+        kw.setdefault("industry", "housing_construction")
+    return accounts.create_organization(name or f"{kind.value}-org-{next(_counter)}", kind, actor=None, **kw)
+
+
+def make_user(
+    role: Role | str = Role.BIDDER,
+    org: Organization | None = None,
+    *,
+    username: str | None = None,
+    password: str = PASSWORD,
+    with_totp: bool | None = None,
+) -> User:
+    role = Role(role)
+    org = org or make_org(ROLE_DEFAULT_KIND[role])
+    user = accounts.create_user(
+        username=username or f"{role.value}{next(_counter)}",
+        display_name=f"Test {role.value}",
+        organization=org,
+        role=role,
+        password=password,
+        actor=None,
+    )
+    if with_totp is None:
+        with_totp = role in MFA_REQUIRED_ROLES
+    if with_totp:
+        user.totp_secret_enc = encrypt_at_rest(totp.new_secret(), purpose=accounts.TOTP_PURPOSE)
+        user.totp_enabled_at = now()
+    return user
+
+
+def current_code(user: User) -> str:
+    """A code the server will accept now: the earliest step in its ±1 window not used yet."""
+    secret = accounts.totp_secret(user)
+    assert secret is not None
+    current = int(now().timestamp()) // totp.STEP_SECONDS
+    step = current - 1 if user.totp_last_step is None else max(current - 1, user.totp_last_step + 1)
+    assert step <= current + 1, "all codes of this time window are used; advance the clock"
+    import datetime as dt
+
+    return totp.code_at(secret, dt.datetime.fromtimestamp(step * totp.STEP_SECONDS, dt.UTC))
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, user: User, *, password: str = PASSWORD, mfa: bool = True) -> None:
+    """Sign in through the real pages (password, then TOTP for roles that need it)."""
+    token = csrf_token(client)
+    resp = client.post("/auth/login", data={"username": user.username, "password": password, "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    if mfa and (user.role in {r.value for r in MFA_REQUIRED_ROLES} or user.totp_enabled):
+        token = csrf_token(client, "/auth/mfa")
+        resp = client.post("/auth/mfa", data={"code": current_code(user), "csrf_token": token})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+
+@pytest.fixture
+def factory(db_session: Any) -> Callable[..., Any]:
+    return make_user
+
+
+@pytest.fixture
+def org_factory(db_session: Any) -> Callable[..., Any]:
+    return make_org
