@@ -23,9 +23,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     from app import accounts, demo, workbench
-    from app.core import audit_views, cli
+    from app.core import audit_views, calendar_views, cli
 
-    for module in (accounts, workbench, audit_views, cli, demo):
+    for module in (accounts, workbench, audit_views, calendar_views, cli, demo):
         module.init_app(app)
     web.check_declared_permissions(app)
     return app

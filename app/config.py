@@ -62,17 +62,19 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
 
-    secret_key = env.get("SECRET_KEY") or _read_or_create(
-        instance / "secret_key", lambda: secrets.token_hex(32).encode()
-    ).decode()
+    secret_key = (
+        env.get("SECRET_KEY")
+        or _read_or_create(instance / "secret_key", lambda: secrets.token_hex(32).encode()).decode()
+    )
     signing_key_pem = (
         env["PLATFORM_SIGNING_KEY"].encode()
         if env.get("PLATFORM_SIGNING_KEY")
         else _read_or_create(instance / "platform_signing_key.pem", _new_signing_key)
     )
-    data_key = env.get("DATA_KEY") or _read_or_create(
-        instance / "data_key", lambda: secrets.token_urlsafe(32).encode()
-    ).decode()
+    data_key = (
+        env.get("DATA_KEY")
+        or _read_or_create(instance / "data_key", lambda: secrets.token_urlsafe(32).encode()).decode()
+    )
 
     config: dict[str, Any] = {
         "INSTANCE_PATH": str(instance),

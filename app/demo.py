@@ -80,13 +80,23 @@ def seed() -> list[str]:
     orgs: dict[str, Organization] = {}
     for spec in ORGS:
         orgs[spec.key] = accounts.create_organization(
-            spec.name, spec.kind, actor=None, industry=spec.industry, credit_code=spec.credit_code, region="南通市"
+            spec.name,
+            spec.kind,
+            actor=None,
+            industry=spec.industry,
+            credit_code=spec.credit_code,
+            region="南通市",
         )
     lines = ["user name      | role         | password              | TOTP secret (authenticator app)"]
     for username, name, org_key, role in USERS:
         password = "demo-" + secrets.token_urlsafe(9)
         user = accounts.create_user(
-            username=username, display_name=name, organization=orgs[org_key], role=role, password=password, actor=None
+            username=username,
+            display_name=name,
+            organization=orgs[org_key],
+            role=role,
+            password=password,
+            actor=None,
         )
         secret_txt = ""
         if role in MFA_REQUIRED_ROLES:
@@ -119,7 +129,9 @@ def seed_command(if_empty: bool) -> None:
         fh.write(text)
     click.echo("Demo city created. Logins (also in instance/demo-logins.txt):")
     click.echo(text)
-    click.echo("Roles with a TOTP secret sign in with a code: `flask demo totp USERNAME` prints the current one.")
+    click.echo(
+        "Roles with a TOTP secret sign in with a code: `flask demo totp USERNAME` prints the current one."
+    )
 
 
 @group.command("totp")

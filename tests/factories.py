@@ -80,7 +80,9 @@ def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
 def login(client: FlaskClient, user: User, *, password: str = PASSWORD, mfa: bool = True) -> None:
     """Sign in through the real pages (password, then TOTP for roles that need it)."""
     token = csrf_token(client)
-    resp = client.post("/auth/login", data={"username": user.username, "password": password, "csrf_token": token})
+    resp = client.post(
+        "/auth/login", data={"username": user.username, "password": password, "csrf_token": token}
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     if mfa and (user.role in {r.value for r in MFA_REQUIRED_ROLES} or user.totp_enabled):
         token = csrf_token(client, "/auth/mfa")

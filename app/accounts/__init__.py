@@ -22,5 +22,8 @@ def init_app(app: Flask) -> None:
     from .services import industry_label, org_kind_label, role_label
 
     app.jinja_env.globals.update(
-        role_label=role_label, org_kind_label=org_kind_label, industry_label=industry_label, Permission=Permission
+        role_label=role_label,
+        org_kind_label=org_kind_label,
+        industry_label=industry_label,
+        Permission=Permission,
     )

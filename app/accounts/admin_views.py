@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from app.core.db import db
 from app.core.errors import DomainError
@@ -22,16 +23,20 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 def _org_form() -> OrganizationForm:
     form = OrganizationForm()
-    form.kind.choices = [(k.value, services.org_kind_label(k)) for k in OrgKind]
-    form.industry.choices = [("", "—")] + [(i.value, services.industry_label(i)) for i in Industry]
+    form.kind.choices = [SelectChoice(k.value, services.org_kind_label(k)) for k in OrgKind]
+    form.industry.choices = [SelectChoice("", "—")] + [
+        SelectChoice(i.value, services.industry_label(i)) for i in Industry
+    ]
     return form
 
 
 def _user_form() -> UserForm:
     form = UserForm()
     orgs = db.session.scalars(select(Organization).order_by(Organization.name)).all()
-    form.organization.choices = [(o.id, f"{o.name}（{services.org_kind_label(o.kind)}）") for o in orgs]
-    form.role.choices = [(r.value, services.role_label(r)) for r in Role]
+    form.organization.choices = [
+        SelectChoice(str(o.id), f"{o.name}（{services.org_kind_label(o.kind)}）") for o in orgs
+    ]
+    form.role.choices = [SelectChoice(r.value, services.role_label(r)) for r in Role]
     return form
 
 
@@ -95,7 +100,10 @@ def users() -> str | Response:
         select(User, Organization).join(Organization, Organization.id == User.org_id).order_by(User.username)
     ).all()
     return render_template(
-        "admin/users.html", form=form, rows=rows, role_fits={r.value: sorted(ROLE_ORG_KINDS[r]) for r in Role},
+        "admin/users.html",
+        form=form,
+        rows=rows,
+        role_fits={r.value: sorted(ROLE_ORG_KINDS[r]) for r in Role},
         action_form=ConfirmForm(),
     )
 

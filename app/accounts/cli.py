@@ -28,7 +28,11 @@ def create_admin(username: str, display_name: str, password: str) -> None:
         org = services.create_organization("平台运营方", OrgKind.PLATFORM_OPERATOR, actor=None)
     try:
         services.create_user(
-            username=username, display_name=display_name, organization=org, role=Role.SYSADMIN, password=password,
+            username=username,
+            display_name=display_name,
+            organization=org,
+            role=Role.SYSADMIN,
+            password=password,
             actor=None,
         )
     except DomainError as err:

@@ -39,7 +39,9 @@ class OrganizationForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), validators=[DataRequired()])
     industry = SelectField(_l("Industry (regulators only)"), validators=[Optional()])
-    credit_code = StringField(_l("Unified social credit code"), validators=[Optional(), Length(min=18, max=18)])
+    credit_code = StringField(
+        _l("Unified social credit code"), validators=[Optional(), Length(min=18, max=18)]
+    )
     region = StringField(_l("Region"), validators=[Optional(), Length(max=64)])
 
 

@@ -35,11 +35,15 @@ def _enum_check(column: str, values: list[str]) -> str:
 
 
 def _role_fit_check() -> str:
-    pairs = [f"(role = '{role}' AND org_kind = '{kind}')" for role, kinds in ROLE_ORG_KINDS.items() for kind in sorted(kinds)]
+    pairs = [
+        f"(role = '{role}' AND org_kind = '{kind}')"
+        for role, kinds in ROLE_ORG_KINDS.items()
+        for kind in sorted(kinds)
+    ]
     return " OR ".join(pairs)
 
 
-class Organization(db.Model):  # type: ignore[name-defined,misc]
+class Organization(db.Model):  # type: ignore[name-defined]
     """An organization on the platform: tenderer, agency (代理), bidder, trading center (交易中心),
     management office (公管办), regulator (行业监督部门), expert employer or the platform operator."""
 
@@ -74,7 +78,7 @@ class Organization(db.Model):  # type: ignore[name-defined,misc]
         return Industry(self.industry) if self.industry else None
 
 
-class User(db.Model):  # type: ignore[name-defined,misc]
+class User(db.Model):  # type: ignore[name-defined]
     """A person's account: exactly one role in exactly one organization."""
 
     __tablename__ = "user_account"
@@ -129,7 +133,7 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         return self.totp_enabled_at is not None
 
 
-class UserSession(db.Model):  # type: ignore[name-defined,misc]
+class UserSession(db.Model):  # type: ignore[name-defined]
     """A server-side login session. The cookie carries a 256-bit random token; only its hash is stored,
     so sessions can be listed, expired (idle and absolute) and revoked everywhere at once."""
 
@@ -152,7 +156,7 @@ class UserSession(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship(back_populates="sessions")
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+class ApiToken(db.Model):  # type: ignore[name-defined]
     """A bearer token for API clients, scoped to its owner's role; stored as a SHA-256 hash."""
 
     __tablename__ = "api_token"

@@ -69,7 +69,9 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 # A fixed hash verified when the user does not exist, so timing does not reveal which names exist.
-_DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$ib4q3DPYfeFfJ2Tvj8wt5A$CxPsO0d2Myq4qERCRF84wVPh3L0YhludfIJOrGi6/0U"
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=19456,t=2,p=1$ib4q3DPYfeFfJ2Tvj8wt5A$CxPsO0d2Myq4qERCRF84wVPh3L0YhludfIJOrGi6/0U"
+)
 
 
 def burn_time() -> None:

@@ -52,7 +52,9 @@ def create_organization(
     if not name:
         raise DomainError(_("The organization needs a name."), errors={"name": [_("Required.")]})
     if kind is OrgKind.REGULATOR and not industry:
-        raise DomainError(_("A regulator must name the industry it supervises."), errors={"industry": [_("Required.")]})
+        raise DomainError(
+            _("A regulator must name the industry it supervises."), errors={"industry": [_("Required.")]}
+        )
     if kind is not OrgKind.REGULATOR and industry:
         raise DomainError(_("Only regulators have an industry."), errors={"industry": [_("Not allowed.")]})
     if db.session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
@@ -200,11 +202,20 @@ def authenticate(username: str, password: str) -> User:
     if user.locked_until is not None and user.locked_until > moment:
         audit.record("auth:login:locked", actor=user, object_type="user", object_id=user.id)
         raise AuthError(
-            _("This account is locked after repeated failures until %(time)s.", time=_local(user.locked_until))
+            _(
+                "This account is locked after repeated failures until %(time)s.",
+                time=_local(user.locked_until),
+            )
         )
     if not user.is_active or not user.organization.is_active:
         passwords.burn_time()
-        audit.record("auth:login:failure", actor=user, object_type="user", object_id=user.id, payload={"reason": "disabled"})
+        audit.record(
+            "auth:login:failure",
+            actor=user,
+            object_type="user",
+            object_id=user.id,
+            payload={"reason": "disabled"},
+        )
         raise AuthError(generic)
     if not passwords.verify_password(password or "", user.password_hash):
         user.failed_logins += 1
@@ -293,7 +304,11 @@ def revoke_all_sessions(user: User, *, reason: str, keep: UserSession | None = N
         stmt = stmt.where(UserSession.id != keep.id)
     count = db.session.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
     audit.record(
-        "auth:session:revoke_all", actor=user, object_type="user", object_id=user.id, payload={"reason": reason, "count": count}
+        "auth:session:revoke_all",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        payload={"reason": reason, "count": count},
     )
     return count
 
@@ -351,7 +366,9 @@ def verify_mfa(user: User, session_row: UserSession, code: str) -> None:
     audit.record("auth:mfa:success", actor=user, object_type="user_session", object_id=session_row.id)
 
 
-def step_up(user: User, session_row: UserSession, *, code: str | None = None, password: str | None = None) -> None:
+def step_up(
+    user: User, session_row: UserSession, *, code: str | None = None, password: str | None = None
+) -> None:
     """Re-authenticate inside a session before a sensitive action: TOTP when enrolled, else the password."""
     if user.totp_enabled:
         ok = code is not None and _check_code(user, code)
@@ -390,7 +407,9 @@ def create_api_token(user: User, name: str, *, days: int | None = 90) -> IssuedT
     )
     db.session.add(token)
     db.session.flush()  # the id goes into the audit leaf
-    audit.record("auth:token:create", actor=user, object_type="api_token", object_id=token.id, payload={"name": name})
+    audit.record(
+        "auth:token:create", actor=user, object_type="api_token", object_id=token.id, payload={"name": name}
+    )
     return IssuedToken(token, raw)
 
 
@@ -465,6 +484,10 @@ def industry_label(industry: Industry | str | None) -> str:
 def step_up_token(user: User, code: str) -> None:
     """API clients confirm sensitive calls with a fresh TOTP code in the ``X-TOTP-Code`` header."""
     if not user.totp_enabled or not _check_code(user, code):
-        audit.record("auth:stepup:failure", actor=user, object_type="user", object_id=user.id, payload={"via": "token"})
+        audit.record(
+            "auth:stepup:failure", actor=user, object_type="user", object_id=user.id, payload={"via": "token"}
+        )
         raise AuthError(_("A valid X-TOTP-Code header is required for this action."))
-    audit.record("auth:stepup:success", actor=user, object_type="user", object_id=user.id, payload={"via": "token"})
+    audit.record(
+        "auth:stepup:success", actor=user, object_type="user", object_id=user.id, payload={"via": "token"}
+    )

@@ -28,7 +28,8 @@ def secret_b32(secret: bytes) -> str:
 
 
 def _totp(secret: bytes) -> TOTP:
-    return TOTP(secret, DIGITS, SHA1(), STEP_SECONDS, enforce_key_length=False)  # noqa: S303 - RFC 6238 apps use SHA-1
+    # RFC 6238 authenticator apps use SHA-1 (HMAC-SHA1 is not the weak use of SHA-1).
+    return TOTP(secret, DIGITS, SHA1(), STEP_SECONDS, enforce_key_length=False)  # noqa: S303
 
 
 def code_at(secret: bytes, at: dt.datetime) -> str:
@@ -40,7 +41,9 @@ def provisioning_uri(secret: bytes, account: str) -> str:
 
 
 def matching_step(secret: bytes, code: str, at: dt.datetime, *, last_step: int | None) -> int | None:
-    """The time step the code belongs to (within ±1 step of ``at``), or None. Steps ≤ last_step are refused."""
+    """The time step the code belongs to (within ±1 step of ``at``), or None.
+
+    Steps at or before ``last_step`` are refused: each code works once."""
     code = (code or "").strip().replace(" ", "")
     if len(code) != DIGITS or not code.isdigit():
         return None

@@ -59,7 +59,9 @@ def verify() -> str:
 @require(Permission.AUDIT_CHECKPOINT)
 def make_checkpoint() -> Response:
     cp = audit.checkpoint(reason="regulator_request")
-    audit.record("audit:checkpoint:create", actor=current_user.user, object_type="audit_checkpoint", object_id=cp.id)
+    audit.record(
+        "audit:checkpoint:create", actor=current_user.user, object_type="audit_checkpoint", object_id=cp.id
+    )
     db.session.commit()
     flash(_("Checkpoint signed at tree size %(n)d.", n=cp.tree_size), "success")
     return redirect(url_for("audit.log_page"))
@@ -127,7 +129,12 @@ def consistency(args: dict[str, int]) -> dict[str, Any]:
     if not old <= new <= size:
         raise DomainError(_("Sizes must satisfy 1 ≤ old ≤ new ≤ %(n)d.", n=size), errors={"new": [str(size)]})
     proof = audit.consistency_proof(old, new)
-    return {"old_size": old, "tree_size": new, "root_hash": _b64(audit.root_hash(new)), "proof": [_b64(p) for p in proof]}
+    return {
+        "old_size": old,
+        "tree_size": new,
+        "root_hash": _b64(audit.root_hash(new)),
+        "proof": [_b64(p) for p in proof],
+    }
 
 
 @blp.route("/proofs/inclusion/<int:index>")

@@ -11,7 +11,9 @@ class DomainError(Exception):
     status = 422
     code = "rule_violation"
 
-    def __init__(self, message: str, *, errors: dict[str, Any] | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, errors: dict[str, Any] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors or {}

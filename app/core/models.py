@@ -12,7 +12,7 @@ from .clock import now
 from .db import UTCDateTime, db
 
 
-class AuditLeaf(db.Model):  # type: ignore[name-defined,misc]
+class AuditLeaf(db.Model):  # type: ignore[name-defined]
     """One entry of the append-only audit log. ``leaf_hash = SHA-256(0x00 ‖ leaf_bytes)`` where the leaf
     bytes are the canonical JSON of the columns below (see ``app.core.audit.leaf_bytes``).
 
@@ -20,9 +20,13 @@ class AuditLeaf(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "audit_leaf"
 
-    idx: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    actor_id: Mapped[int | None] = mapped_column(Integer, comment="user id; NULL for the system or the public")
+    actor_id: Mapped[int | None] = mapped_column(
+        Integer, comment="user id; NULL for the system or the public"
+    )
     actor_role: Mapped[str | None] = mapped_column(String(32))
     org_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(100), index=True, comment="scope:subject:action")
@@ -39,18 +43,20 @@ class AuditLeaf(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class AuditNode(db.Model):  # type: ignore[name-defined,misc]
+class AuditNode(db.Model):  # type: ignore[name-defined]
     """Hash of a complete (perfect) subtree: level ≥ 1, covering leaves [index·2^level, (index+1)·2^level).
     Stored once when completed, so proofs need only ⌈log₂ n⌉ look-ups and appends stay O(1) amortized."""
 
     __tablename__ = "audit_node"
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    index: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
-class AuditHead(db.Model):  # type: ignore[name-defined,misc]
+class AuditHead(db.Model):  # type: ignore[name-defined]
     """The single row holding the log's size and frontier (roots of the perfect subtrees of the
     binary decomposition of ``size``, largest first). Locked for each append."""
 
@@ -59,10 +65,12 @@ class AuditHead(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
-    frontier: Mapped[list[str]] = mapped_column(JSON, default=list, comment="hex hashes, largest subtree first")
+    frontier: Mapped[list[str]] = mapped_column(
+        JSON, default=list, comment="hex hashes, largest subtree first"
+    )
 
 
-class AuditCheckpoint(db.Model):  # type: ignore[name-defined,misc]
+class AuditCheckpoint(db.Model):  # type: ignore[name-defined]
     """A signed tree head (C2SP tlog-checkpoint note) with optional regulator cosignatures."""
 
     __tablename__ = "audit_checkpoint"
@@ -76,7 +84,7 @@ class AuditCheckpoint(db.Model):  # type: ignore[name-defined,misc]
     cosignatures: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
 
-class CalendarOverride(db.Model):  # type: ignore[name-defined,misc]
+class CalendarOverride(db.Model):  # type: ignore[name-defined]
     """A management-office correction to the national holiday calendar for one date."""
 
     __tablename__ = "calendar_override"
@@ -88,7 +96,7 @@ class CalendarOverride(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
 
 
-class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+class OutboxMessage(db.Model):  # type: ignore[name-defined]
     """A notification written in the same transaction as the change it reports and delivered after
     commit by an adapter (log/console by default; SMS gateway or SMTP when configured)."""
 
@@ -106,7 +114,7 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     last_error: Mapped[str | None] = mapped_column(String(500))
 
 
-class Setting(db.Model):  # type: ignore[name-defined,misc]
+class Setting(db.Model):  # type: ignore[name-defined]
     """Platform settings editable at run time (e.g. the demo clock offset)."""
 
     __tablename__ = "setting"

@@ -8,7 +8,19 @@ import secrets
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -34,6 +46,8 @@ def is_api_request() -> bool:
 
 def select_locale() -> str:
     supported = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])  # CLI and background work
     chosen = session.get("locale")
     if chosen in supported:
         return str(chosen)
@@ -84,7 +98,7 @@ def _start_request() -> None:
 def _csrf() -> None:
     """CSRF on every state-changing request made with the session cookie. API clients that send a
     bearer token carry no ambient credential, so there is nothing to forge."""
-    if request.method in {"GET", "HEAD", "OPTIONS", "TRACE"}:
+    if request.method in {"GET", "HEAD", "OPTIONS", "TRACE"} or not current_app.config["WTF_CSRF_ENABLED"]:
         return
     if is_api_request() and request.headers.get("Authorization", "").startswith("Bearer "):
         return
@@ -111,7 +125,7 @@ def _view_markers(endpoint: str | None) -> dict[str, Any] | None:
     view = current_app.view_functions.get(endpoint)
     if view is None:
         return None
-    target = view
+    target: Any = view
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
         target = getattr(view_class, request.method.lower(), None) or getattr(view_class, "get", None)
@@ -138,7 +152,8 @@ def _deny(status: int, message: str) -> Response:
         resp.status_code = status
         return resp
     if status == 401:
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))  # type: ignore[return-value]
+        back = request.full_path if request.method == "GET" else "/"
+        return redirect(url_for("auth.login", next=back))  # type: ignore[return-value]
     resp = Response(render_template("errors/error.html", status=status, message=message), status=status)
     return resp
 

@@ -22,13 +22,21 @@ class Card:
 
 def cards_for(principal: Any) -> list[Card]:
     role = principal.role
-    account = Card(_("My account"), _("Password, two-factor sign-in, sessions and API tokens."),
-                   url_for("accounts.profile"), _("Open"))
+    account = Card(
+        _("My account"),
+        _("Password, two-factor sign-in, sessions and API tokens."),
+        url_for("accounts.profile"),
+        _("Open"),
+    )
     by_role: dict[Role, list[Card]] = {
         Role.BIDDER: [
-            Card(_("Tenders"), _("Find tenders, obtain documents, seal and submit bids on your own machine.")),
+            Card(
+                _("Tenders"), _("Find tenders, obtain documents, seal and submit bids on your own machine.")
+            ),
             Card(_("Openings"), _("Attend online bid openings and confirm the opening record.")),
-            Card(_("Objections and complaints"), _("Raise objections and file complaints on statutory clocks.")),
+            Card(
+                _("Objections and complaints"), _("Raise objections and file complaints on statutory clocks.")
+            ),
         ],
         Role.TENDERER: [
             Card(_("Projects"), _("Register projects, draft sections and publish tender announcements.")),
@@ -44,21 +52,34 @@ def cards_for(principal: Any) -> list[Card]:
             Card(_("Trading catalogue"), _("Maintain the trading catalogue and the holiday calendar.")),
             Card(_("Expert pool"), _("Admit, discipline and rate pool experts.")),
             Card(_("Reports"), _("Forward, assign and supervise reports.")),
-            Card(_("Audit log"), _("Read the tamper-evident audit log."), url_for("audit.log_page"), _("Open")),
+            Card(
+                _("Audit log"), _("Read the tamper-evident audit log."), url_for("audit.log_page"), _("Open")
+            ),
         ],
         Role.REGULATOR: [
             Card(_("Live supervision"), _("Watch openings, draws and evaluations as they happen.")),
             Card(_("Complaints"), _("Accept and decide complaints in your industry.")),
-            Card(_("Audit log"), _("Verify that no record was altered."), url_for("audit.log_page"), _("Open")),
+            Card(
+                _("Audit log"), _("Verify that no record was altered."), url_for("audit.log_page"), _("Open")
+            ),
         ],
         Role.EXPERT: [
             Card(_("Invitations"), _("Confirm or decline evaluation invitations.")),
             Card(_("Profile and leave"), _("Keep your contact details and leave calendar current.")),
         ],
         Role.SYSADMIN: [
-            Card(_("Organizations"), _("Create organizations of each kind."), url_for("admin.organizations"), _("Open")),
-            Card(_("Accounts"), _("Create accounts with one role, disable them, reset sign-in."),
-                 url_for("admin.users"), _("Open")),
+            Card(
+                _("Organizations"),
+                _("Create organizations of each kind."),
+                url_for("admin.organizations"),
+                _("Open"),
+            ),
+            Card(
+                _("Accounts"),
+                _("Create accounts with one role, disable them, reset sign-in."),
+                url_for("admin.users"),
+                _("Open"),
+            ),
         ],
     }
     return [*by_role[role], account]

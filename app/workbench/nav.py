@@ -24,6 +24,7 @@ NAV: list[NavEntry] = [
     NavEntry("admin.organizations", _l("Organizations"), Permission.ADMIN_ORGS),
     NavEntry("admin.users", _l("Accounts"), Permission.ADMIN_USERS),
     NavEntry("audit.log_page", _l("Audit log"), Permission.AUDIT_READ),
+    NavEntry("calendar.overrides", _l("Holiday calendar"), Permission.CALENDAR_MANAGE),
 ]
 
 
@@ -35,5 +36,7 @@ class NavItem:
 
 def nav_items(principal: Any) -> list[NavItem]:
     return [
-        NavItem(url_for(e.endpoint), str(e.label)) for e in NAV if has_permission(principal.role, e.permission)
+        NavItem(url_for(e.endpoint), str(e.label))
+        for e in NAV
+        if has_permission(principal.role, e.permission)
     ]

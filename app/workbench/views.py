@@ -26,5 +26,8 @@ def index() -> Response:
 def home() -> str:
     principal = current_user
     return render_template(
-        "workbench/home.html", user=principal.user, org=principal.user.organization, cards=cards_for(principal)
+        "workbench/home.html",
+        user=principal.user,
+        org=principal.user.organization,
+        cards=cards_for(principal),
     )

@@ -1,0 +1,136 @@
+"""A small publish/subscribe bus for live pages, used only after commit.
+
+``publish()`` queues a message on the current database session; the message goes out when that
+transaction commits and is dropped if it rolls back, so nobody is told about a change that did not
+happen. Transport: Redis pub/sub when ``REDIS_URL`` is set (fan-out across gunicorn workers and
+machines), otherwise an in-process bus. Redis is never the system of record: a subscriber that missed
+messages replays them from the audit log (``Last-Event-ID``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+PENDING_KEY = "pending_events"
+
+
+@dataclass(frozen=True)
+class Event:
+    channel: str
+    data: dict[str, Any]
+    id: str | None = None
+
+    def encode(self) -> str:
+        return json.dumps({"data": self.data, "id": self.id}, ensure_ascii=False, separators=(",", ":"))
+
+
+class InProcessBus:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, list[queue.Queue[Event]]] = {}
+
+    def publish(self, ev: Event) -> None:
+        with self._lock:
+            targets = list(self._subscribers.get(ev.channel, ()))
+        for q in targets:
+            q.put_nowait(ev)
+
+    def subscribe(self, channels: list[str], *, timeout: float = 15.0) -> Iterator[Event | None]:
+        """Yield events on the channels, or None after ``timeout`` seconds without one (keep-alive)."""
+        q: queue.Queue[Event] = queue.Queue()
+        with self._lock:
+            for ch in channels:
+                self._subscribers.setdefault(ch, []).append(q)
+        try:
+            while True:
+                try:
+                    yield q.get(timeout=timeout)
+                except queue.Empty:
+                    yield None
+        finally:
+            with self._lock:
+                for ch in channels:
+                    subs = self._subscribers.get(ch, [])
+                    if q in subs:
+                        subs.remove(q)
+
+
+@dataclass
+class RedisBus:
+    url: str
+    fallback: InProcessBus = field(default_factory=InProcessBus)
+
+    def _client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=2)
+
+    def publish(self, ev: Event) -> None:
+        try:
+            self._client().publish(ev.channel, ev.encode())
+        except Exception as err:  # Redis down must not fail the request that already committed
+            log.warning("redis publish failed (%s); delivering in-process only", err)
+            self.fallback.publish(ev)
+
+    def subscribe(self, channels: list[str], *, timeout: float = 15.0) -> Iterator[Event | None]:
+        try:
+            pubsub = self._client().pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(*channels)
+        except Exception as err:  # live pages fall back to this worker's own events
+            log.warning("redis subscribe failed (%s); using the in-process bus", err)
+            yield from self.fallback.subscribe(channels, timeout=timeout)
+            return
+        try:
+            while True:
+                msg = pubsub.get_message(timeout=timeout)
+                if msg is None:
+                    yield None
+                    continue
+                body = json.loads(msg["data"])
+                channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
+                yield Event(channel, body["data"], body.get("id"))
+        finally:
+            pubsub.close()
+
+
+_buses: dict[str, InProcessBus | RedisBus] = {}
+_buses_lock = threading.Lock()
+
+
+def bus() -> InProcessBus | RedisBus:
+    url = current_app.config.get("REDIS_URL") or ""
+    with _buses_lock:
+        if url not in _buses:
+            _buses[url] = RedisBus(url) if url else InProcessBus()
+        return _buses[url]
+
+
+def publish(session: Session, channel: str, data: dict[str, Any], *, event_id: str | None = None) -> None:
+    """Queue an event on ``session``; it is sent after the transaction commits."""
+    session.info.setdefault(PENDING_KEY, []).append(Event(channel, data, event_id))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    pending: list[Event] = session.info.pop(PENDING_KEY, [])
+    if not pending or not has_app_context():
+        return
+    target = bus()
+    for ev in pending:
+        target.publish(ev)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)

@@ -1,0 +1,324 @@
+"""The audit log against the database: appends, proofs, checkpoints, tamper detection, immutability."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.core import audit, audit_cli, merkle
+from app.core.models import AuditCheckpoint, AuditLeaf, AuditNode
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+@dataclass
+class FakeActor:
+    id: int
+    role: str
+    org_id: int
+
+
+ACTOR = FakeActor(id=7, role="agency_staff", org_id=3)
+
+
+def all_leaf_bytes(session: Session) -> list[bytes]:
+    leaves = session.scalars(select(AuditLeaf).order_by(AuditLeaf.idx)).all()
+    assert [leaf.idx for leaf in leaves] == list(range(len(leaves)))
+    return [audit.leaf_bytes_of(leaf) for leaf in leaves]
+
+
+def append(n: int, prefix: str = "test") -> list[AuditLeaf]:
+    return [
+        audit.record(
+            f"{prefix}:thing:changed",
+            actor=ACTOR if i % 3 else None,
+            object_type="thing",
+            object_id=i,
+            payload={"i": i, "名称": "标段 A", "amount": Decimal("12.50")},
+            source_ip="10.0.0.1",
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def tamperable(db_session: Session, is_postgres: bool) -> None:
+    """Switch the append-only triggers off inside the test's transaction (the rollback restores them)."""
+    if is_postgres:
+        db_session.execute(text("ALTER TABLE audit_leaf DISABLE TRIGGER USER"))
+        db_session.execute(text("ALTER TABLE audit_node DISABLE TRIGGER USER"))
+    else:
+        for stmt in audit.SQLITE_DROP_TRIGGERS:
+            db_session.execute(text(stmt))
+
+
+def test_canonical_json() -> None:
+    when = dt.datetime(2026, 1, 2, 11, 4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    got = audit.canonical_json({"b": 1, "a": [when, Decimal("1.10"), Colour.RED], "c": '中文 "q"'})
+    assert got == '{"a":["2026-01-02T03:04:05.000006Z","1.10","red"],"b":1,"c":"中文 \\"q\\""}'
+    with pytest.raises(ValueError, match="naive"):
+        audit.canonical_json({"t": dt.datetime(2026, 1, 1)})  # noqa: DTZ001 - the point of the test
+
+
+def test_appended_leaves_give_the_naive_root(db_session: Session) -> None:
+    start = audit.tree_size()
+    leaves = append(37)
+    db_session.commit()
+
+    assert [leaf.idx for leaf in leaves] == list(range(start, start + 37))
+    assert audit.tree_size() == start + 37
+    data = all_leaf_bytes(db_session)
+    # Leaf hash = SHA-256(0x00 ‖ canonical leaf JSON), and the head is MTH over all of them.
+    assert all(merkle.leaf_hash(data[leaf.idx]) == leaf.leaf_hash for leaf in leaves)
+    assert audit.root_hash() == merkle.mth(data)
+    for size in (1, 2, 3, start + 5, start + 16, start + 36):
+        assert audit.root_hash(size) == merkle.mth(data[:size])
+
+    last = json.loads(data[-1])
+    assert last["actor_id"] == ACTOR.id and last["actor_role"] == "agency_staff" and last["object_id"] == "36"
+    assert last["payload_sha256"] == hashlib.sha256(leaves[-1].payload.encode()).hexdigest()
+    assert json.loads(leaves[-1].payload)["amount"] == "12.50"
+
+
+def test_proofs_served_from_the_database_verify(db_session: Session) -> None:
+    append(45)
+    data = all_leaf_bytes(db_session)
+    n = len(data)
+    roots = {size: merkle.mth(data[:size]) for size in range(n + 1)}
+    for size in sorted({1, 2, 7, 8, 33, n - 1, n}):
+        for index in range(size):
+            proof = audit.inclusion_proof(index, size)
+            assert len(proof) <= max(1, (size - 1).bit_length())
+            assert merkle.verify_inclusion(merkle.leaf_hash(data[index]), index, size, proof, roots[size])
+    for old, new in [(1, n), (3, 7), (7, 8), (8, 33), (13, n), (n - 1, n), (n, n)]:
+        proof = audit.consistency_proof(old, new)
+        assert merkle.verify_consistency(old, new, roots[old], roots[new], proof)
+    with pytest.raises(merkle.InvalidProofError):
+        audit.inclusion_proof(0, n + 1)
+
+
+def test_checkpoint_is_a_signed_note(app: Flask, db_session: Session) -> None:
+    append(5)
+    cp = audit.checkpoint(reason="opening")
+    origin, size, root = audit.parse_checkpoint_note(cp.note)
+    assert (origin, size, root) == (app.config["AUDIT_ORIGIN"], audit.tree_size(), audit.root_hash())
+    assert (cp.tree_size, cp.root_hash, cp.reason) == (size, root, "opening")
+    lines = cp.note.split("\n")
+    assert lines[3] == "" and lines[4].startswith(f"— {origin} ") and cp.note.endswith("\n")
+
+    key = audit.platform_public_key()
+    assert audit.verify_checkpoint_note(cp.note, key)
+    assert audit.verify_checkpoint_note(cp.note, audit.platform_verifier_key())
+    assert not audit.verify_checkpoint_note(cp.note.replace(f"\n{size}\n", f"\n{size + 1}\n"), key)
+    assert not audit.verify_checkpoint_note(cp.note, Ed25519PrivateKey.generate().public_key())
+
+
+def test_regulator_cosignature(db_session: Session) -> None:
+    append(2)
+    cp = audit.checkpoint()
+    witness = Ed25519PrivateKey.generate()
+    public_b64 = base64.b64encode(witness.public_key().public_bytes_raw()).decode()
+    body = cp.note.split("\n\n")[0] + "\n"
+    signature = base64.b64encode(witness.sign(body.encode())).decode()
+    size_before = audit.tree_size()
+
+    audit.cosign(cp, actor=ACTOR, signature_b64=signature, public_key_b64=public_b64)
+    db_session.commit()
+    stored = db_session.get(AuditCheckpoint, cp.id)
+    assert stored is not None
+    assert [(c["actor_id"], c["public_key"]) for c in stored.cosignatures] == [("7", public_b64)]
+    assert audit.tree_size() == size_before + 1  # the cosignature is itself audited
+
+    forged = base64.b64encode(witness.sign(b"something else")).decode()
+    with pytest.raises(audit.InvalidCosignature):
+        audit.cosign(cp, actor=ACTOR, signature_b64=forged, public_key_b64=public_b64)
+
+
+def test_a_checkpoint_every_n_leaves(
+    app: Flask, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "AUDIT_CHECKPOINT_EVERY", 4)
+    append(9)
+    periodic = db_session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.reason == "periodic")).all()
+    assert len(periodic) >= 2 and all(cp.tree_size % 4 == 0 for cp in periodic)
+
+
+def test_source_ip_comes_from_the_request(app: Flask, db_session: Session) -> None:
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        leaf = audit.record("test:thing:viewed")
+    assert leaf.source_ip == "203.0.113.9"
+    assert leaf.actor_id is None and leaf.payload == "{}"
+
+
+def test_denials_are_recorded(app: Flask, db_session: Session) -> None:
+    with app.test_request_context("/admin", environ_base={"REMOTE_ADDR": "198.51.100.4"}):
+        leaf = audit.record_denial(permission="admin:user:create", endpoint="admin.users")
+    assert (leaf.action, leaf.object_id, leaf.actor_id) == ("security:authz:denied", "admin.users", None)
+    assert json.loads(leaf.payload) == {"endpoint": "admin.users", "permission": "admin:user:create"}
+
+
+def test_verify_log_passes_on_an_honest_log(db_session: Session) -> None:
+    append(30)
+    audit.checkpoint()
+    append(3)
+    result = audit.verify_log(batch=7)
+    assert result.ok, result.problems
+    assert result.size == audit.tree_size() and result.root == audit.root_hash()
+
+
+def test_rewriting_an_old_leaf_is_named_by_verify(db_session: Session, tamperable: None) -> None:
+    leaves = append(20)
+    audit.checkpoint()
+    victim = leaves[5].idx
+    db_session.execute(
+        text("UPDATE audit_leaf SET action = 'test:thing:erased' WHERE idx = :i"), {"i": victim}
+    )
+
+    result = audit.verify_log(batch=8)
+    assert not result.ok
+    assert result.problems[0] == f"leaf {victim}: leaf_hash does not match its columns (the leaf was altered)"
+    assert any(p.startswith("checkpoint ") and "root differs" in p for p in result.problems)
+
+
+def test_a_rewrite_that_also_fixes_the_leaf_hash_is_still_caught(
+    db_session: Session, tamperable: None
+) -> None:
+    leaves = append(20)
+    audit.checkpoint()
+    victim = db_session.get(AuditLeaf, leaves[6].idx)
+    assert victim is not None
+    forged = audit.leaf_bytes(
+        created_at=victim.created_at,
+        actor_id=victim.actor_id,
+        actor_role=victim.actor_role,
+        org_id=victim.org_id,
+        action="test:thing:erased",
+        object_type=victim.object_type,
+        object_id=victim.object_id,
+        source_ip=victim.source_ip,
+        payload_sha256=victim.payload_sha256,
+    )
+    db_session.execute(
+        text("UPDATE audit_leaf SET action = 'test:thing:erased', leaf_hash = :h WHERE idx = :i"),
+        {"h": merkle.leaf_hash(forged), "i": victim.idx},
+    )
+    db_session.expire_all()
+
+    result = audit.verify_log()
+    assert not result.ok
+    pair = victim.idx - victim.idx % 2
+    assert f"leaves {pair}–{pair + 1} were rewritten" in " ".join(result.problems)
+    assert any("root differs" in p for p in result.problems)
+
+
+def test_a_payload_edit_is_caught(db_session: Session, tamperable: None) -> None:
+    leaf = append(3)[1]
+    db_session.execute(text("UPDATE audit_leaf SET payload = '{}' WHERE idx = :i"), {"i": leaf.idx})
+    result = audit.verify_log()
+    assert result.problems == [f"leaf {leaf.idx}: payload does not match its payload_sha256"]
+
+
+def test_truncating_the_log_is_caught(db_session: Session, tamperable: None) -> None:
+    append(6)
+    cp = audit.checkpoint()
+    db_session.execute(text("DELETE FROM audit_leaf WHERE idx = :i"), {"i": cp.tree_size - 1})
+    problems = " ".join(audit.verify_log().problems)
+    assert f"checkpoint {cp.id} covers {cp.tree_size} leaves, only {cp.tree_size - 1} are stored" in problems
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_leaf SET action = 'x' WHERE idx = :i",
+        "DELETE FROM audit_leaf WHERE idx = :i",
+        'UPDATE audit_node SET hash = hash WHERE level = 1 AND "index" = 0',
+        "DELETE FROM audit_node WHERE level = 1",
+    ],
+)
+def test_the_database_refuses_updates_and_deletes(db_session: Session, sql: str) -> None:
+    leaf = append(4)[0]
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(text(sql), {"i": leaf.idx})
+
+
+def test_truncate_is_refused_on_postgres(db_session: Session, is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("SQLite has no TRUNCATE")
+    append(1)
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(text("TRUNCATE audit_leaf"))
+
+
+def test_the_orm_refuses_updates_and_deletes(db_session: Session) -> None:
+    leaf = append(2)[0]
+    leaf.action = "test:thing:erased"
+    with pytest.raises(audit.AuditImmutableError, match="update refused"):
+        db_session.flush()
+    db_session.rollback()
+
+    leaf = append(2)[0]
+    db_session.delete(leaf)
+    with pytest.raises(audit.AuditImmutableError, match="delete refused"):
+        db_session.flush()
+    db_session.rollback()
+
+    node = db_session.scalars(select(AuditNode)).first()
+    assert node is not None
+    for stmt in (update(AuditLeaf).values(action="x"), delete(AuditNode), update(AuditNode).values(hash=b"")):
+        with pytest.raises(audit.AuditImmutableError):
+            db_session.execute(stmt)
+
+
+def test_cli_verify_prove_and_offline_check(
+    app: Flask, db_session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    leaves = append(11)
+    runner = app.test_cli_runner()
+    cp = runner.invoke(args=["audit", "checkpoint"])
+    assert cp.exit_code == 0, cp.output
+    verify = runner.invoke(args=["audit", "verify"])
+    assert verify.exit_code == 0 and verify.output.startswith("OK:"), verify.output
+    prove = runner.invoke(args=["audit", "prove", str(leaves[4].idx)])
+    assert prove.exit_code == 0, prove.output
+    consistency = runner.invoke(args=["audit", "consistency", "3", str(audit.tree_size())])
+    assert consistency.exit_code == 0 and json.loads(consistency.output)["kind"] == "consistency"
+
+    (tmp_path / "cp.txt").write_text(cp.output, encoding="utf-8")
+    (tmp_path / "proof.json").write_text(prove.output, encoding="utf-8")
+    args = ["--checkpoint", str(tmp_path / "cp.txt"), "--proof", str(tmp_path / "proof.json")]
+    with app.app_context():
+        vkey = audit.platform_verifier_key()
+    assert audit_cli.main([*args, "--key", vkey]) == 0
+    assert f"leaf {leaves[4].idx} is in the signed tree" in capsys.readouterr().out
+
+    wrong_key = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes_raw()).decode()
+    assert audit_cli.main([*args, "--key", wrong_key]) == 1
+    forged: dict[str, Any] = json.loads(prove.output)
+    forged["leaf"] = forged["leaf"].replace("test:thing:changed", "test:thing:erased")
+    (tmp_path / "proof.json").write_text(json.dumps(forged), encoding="utf-8")
+    assert audit_cli.main([*args, "--key", vkey]) == 1
+    assert "does not hash to leaf_hash" in capsys.readouterr().err
+
+
+def test_cli_verify_fails_on_a_tampered_log(app: Flask, db_session: Session, tamperable: None) -> None:
+    leaf = append(3)[2]
+    db_session.execute(text("UPDATE audit_leaf SET source_ip = '6.6.6.6' WHERE idx = :i"), {"i": leaf.idx})
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"leaf {leaf.idx}: leaf_hash does not match" in result.output

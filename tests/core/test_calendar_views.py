@@ -1,0 +1,139 @@
+"""The management office's holiday calendar page: who may see it, who may change it, and that every
+change lands in the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import scoped_session
+
+from app.core.calendar import load_calendar
+from app.core.models import AuditLeaf, CalendarOverride
+from app.core.permissions import Role
+from tests.factories import csrf_token, login, make_user
+
+# A Monday in the national calendar's range that is an ordinary working day.
+DAY = dt.date(2026, 6, 1)
+
+
+def _leaves(action: str) -> list[AuditLeaf]:
+    from app.core.db import db
+
+    return list(db.session.scalars(select(AuditLeaf).where(AuditLeaf.action == action)).all())
+
+
+@pytest.fixture
+def manager_client(client: FlaskClient, db_session: scoped_session) -> tuple[FlaskClient, int]:  # type: ignore[type-arg]
+    manager = make_user(Role.MANAGER)
+    db_session.commit()
+    login(client, manager)
+    return client, manager.id
+
+
+def test_page_lists_national_holidays_and_form_for_manager(manager_client: tuple[FlaskClient, int]) -> None:
+    client, _ = manager_client
+    resp = client.get("/calendar/?year=2026")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert 'id="calendar-title"' in html
+    assert "春节" in html  # national holiday summary, in Chinese by default
+    assert 'id="override-submit"' in html
+
+
+def test_manager_adds_and_removes_override_and_both_are_audited(
+    manager_client: tuple[FlaskClient, int], db_session: scoped_session
+) -> None:
+    client, manager_id = manager_client
+    assert load_calendar().is_workday(DAY)
+
+    resp = client.post(
+        "/calendar/overrides",
+        data={
+            "day": DAY.isoformat(),
+            "is_workday": "0",
+            "note": "市政府通知临时闭馆",
+            "csrf_token": csrf_token(client, "/calendar/"),
+        },
+    )
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith("/calendar/?year=2026")
+    assert not load_calendar().is_workday(DAY)
+    row = db_session.get(CalendarOverride, DAY)
+    assert row is not None and row.note == "市政府通知临时闭馆" and row.created_by == manager_id
+    (leaf,) = _leaves("calendar:override:set")
+    assert leaf.actor_id == manager_id and leaf.object_id == DAY.isoformat()
+
+    page = client.get("/calendar/?year=2026").get_data(as_text=True)
+    assert "市政府通知临时闭馆" in page
+    assert "已调整为休息日" in page  # the success flash, in Chinese
+
+    resp = client.post(
+        "/calendar/overrides/remove",
+        data={"day": DAY.isoformat(), "csrf_token": csrf_token(client, "/calendar/")},
+    )
+    assert resp.status_code == 302
+    assert load_calendar().is_workday(DAY)
+    assert db_session.get(CalendarOverride, DAY) is None
+    (leaf,) = _leaves("calendar:override:remove")
+    assert leaf.actor_id == manager_id
+
+
+def test_invalid_override_is_refused_with_the_form_errors(manager_client: tuple[FlaskClient, int]) -> None:
+    client, _ = manager_client
+    resp = client.post(
+        "/calendar/overrides",
+        data={"day": "not-a-date", "is_workday": "0", "csrf_token": csrf_token(client, "/calendar/")},
+    )
+    assert resp.status_code == 422
+    assert 'class="error"' in resp.get_data(as_text=True)
+    assert not _leaves("calendar:override:set")
+
+
+def test_bidder_may_read_but_not_change_the_calendar(client: FlaskClient, db_session: scoped_session) -> None:
+    bidder = make_user(Role.BIDDER)
+    db_session.commit()
+    login(client, bidder)
+    page = client.get("/calendar/?year=2026")
+    assert page.status_code == 200
+    assert 'id="override-submit"' not in page.get_data(as_text=True)
+
+    token = csrf_token(client, "/calendar/")
+    resp = client.post(
+        "/calendar/overrides", data={"day": DAY.isoformat(), "is_workday": "0", "csrf_token": token}
+    )
+    assert resp.status_code == 403
+    resp = client.post("/calendar/overrides/remove", data={"day": DAY.isoformat(), "csrf_token": token})
+    assert resp.status_code == 403
+    assert db_session.get(CalendarOverride, DAY) is None
+    assert not _leaves("calendar:override:set")
+
+
+def test_sysadmin_holds_no_calendar_permission(client: FlaskClient, db_session: scoped_session) -> None:
+    admin = make_user(Role.SYSADMIN)
+    db_session.commit()
+    login(client, admin)
+    assert client.get("/calendar/").status_code == 403
+
+
+def test_anonymous_is_sent_to_sign_in(client: FlaskClient) -> None:
+    resp = client.get("/calendar/")
+    assert resp.status_code == 302
+    assert "/auth/login" in resp.headers["Location"]
+
+
+def test_missing_csrf_token_is_refused(
+    manager_client: tuple[FlaskClient, int], db_session: scoped_session
+) -> None:
+    client, _ = manager_client
+    resp = client.post("/calendar/overrides", data={"day": DAY.isoformat(), "is_workday": "0"})
+    assert resp.status_code == 400
+    assert db_session.get(CalendarOverride, DAY) is None
+
+
+def test_unknown_year_is_not_found(manager_client: tuple[FlaskClient, int]) -> None:
+    client, _ = manager_client
+    assert client.get("/calendar/?year=abc").status_code == 404
+    assert client.get("/calendar/?year=1850").status_code == 404
