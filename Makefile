@@ -25,7 +25,7 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations
 
 migrate: install
-	$(BIN)/flask db upgrade
+	$(BIN)/flask db upgrade heads
 
 seed: migrate
 	$(BIN)/flask demo seed --if-empty

@@ -32,14 +32,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from flask import Flask  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from sqlalchemy import insert, text
 
-from app.core import audit, merkle  # noqa: E402
-from app.core.db import configure_engine, db  # noqa: E402
-from app.core.models import AuditCheckpoint, AuditHead, AuditLeaf, AuditNode  # noqa: E402
+from app.core import audit, merkle
+from app.core.db import configure_engine, db
+from app.core.models import AuditCheckpoint, AuditHead, AuditLeaf, AuditNode
 
 TABLES = [t.__table__ for t in (AuditLeaf, AuditNode, AuditHead, AuditCheckpoint)]
 VERIFY_TARGET_S = 10.0
@@ -50,7 +50,9 @@ class Bench:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, figure: str, value: float, unit: str, baseline: float | None, ok: bool, note: str = "") -> None:
+    def add(
+        self, figure: str, value: float, unit: str, baseline: float | None, ok: bool, note: str = ""
+    ) -> None:
         ratio = None if not baseline else value / baseline
         self.rows.append(
             {"figure": figure, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio, "pass": ok}
@@ -64,7 +66,9 @@ class Bench:
             ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
             bar = "—" if r["ratio"] is None else "█" * max(1, min(20, round(r["ratio"] * 10)))
             result = "pass" if r["pass"] else "FAIL"
-            out.append(f"| {r['figure']} | {r['value']:,.2f} {r['unit']} | {base} | {ratio} | {bar} | {result} |")
+            out.append(
+                f"| {r['figure']} | {r['value']:,.2f} {r['unit']} | {base} | {ratio} | {bar} | {result} |"
+            )
         return "\n".join(out)
 
 
@@ -132,7 +136,9 @@ def bench_append(b: Bench, n: int, batch: int) -> None:
     with bench_app("append") as app, app.app_context():
         stamps = [time.perf_counter()]
         for i in range(n):
-            audit.record("bench:bid:received", object_type="bid", object_id=i, payload=payload(i), source_ip="10.0.0.1")
+            audit.record(
+                "bench:bid:received", object_type="bid", object_id=i, payload=payload(i), source_ip="10.0.0.1"
+            )
             if (i + 1) % batch == 0 or i + 1 == n:
                 db.session.commit()
             stamps.append(time.perf_counter())
@@ -167,7 +173,7 @@ def bench_append(b: Bench, n: int, batch: int) -> None:
 
 
 def bulk_load(n: int) -> float:
-    """Insert n valid leaves with their subtrees, head and checkpoints, bypassing record(). Returns seconds."""
+    """Insert n valid leaves with their subtrees, head and checkpoints, bypassing record(); seconds taken."""
     t0 = time.perf_counter()
     frontier: merkle.Frontier = []
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -242,7 +248,13 @@ def bench_verify_and_proofs(b: Bench, n: int) -> None:
             leaf_hash = db.session.get(AuditLeaf, index).leaf_hash  # type: ignore[union-attr]
             all_ok &= merkle.verify_inclusion(leaf_hash, index, n, proof, root)
         per_proof_ms = (time.perf_counter() - t0) / len(samples) * 1000
-        b.add(f"inclusion proof length, worst of {len(samples)}", worst, "hashes", bound, all_ok and worst <= bound)
+        b.add(
+            f"inclusion proof length, worst of {len(samples)}",
+            worst,
+            "hashes",
+            bound,
+            all_ok and worst <= bound,
+        )
         b.add("inclusion proof served + verified", per_proof_ms, "ms", None, all_ok)
         t0 = time.perf_counter()
         cons = audit.consistency_proof(n // 3, n)
@@ -258,7 +270,9 @@ def bench_verify_and_proofs(b: Bench, n: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--leaves", type=int, default=100_000, help="leaves appended through audit.record")
     parser.add_argument("--batch", type=int, default=1000, help="leaves per committed transaction")
     parser.add_argument("--verify", type=int, default=1_000_000, help="leaves in the verify benchmark")

@@ -64,7 +64,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from flask_migrate import upgrade
 
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
         db.session.remove()
     yield application
     with application.app_context():

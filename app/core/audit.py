@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app, has_request_context, request
-from sqlalchemy import and_, event, insert, or_, select, update
+from sqlalchemy import and_, event, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -181,21 +181,28 @@ def leaf_bytes_of(leaf: AuditLeaf) -> bytes:
 # ---------------------------------------------------------------------------------------------------------
 
 
+_HEAD = AuditHead.__table__
+_HEAD_SELECT = select(_HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID)
+_HEAD_UPDATE = _HEAD.update().where(_HEAD.c.id == HEAD_ID)
+_NODE_INSERT = AuditNode.__table__.insert()
+
+
 def _head_state(session: Session, *, lock: bool) -> tuple[int, merkle.Frontier]:
-    """Size and frontier of the log; with ``lock`` the head row stays locked until the transaction ends."""
-    stmt = select(AuditHead.size, AuditHead.frontier).where(AuditHead.id == HEAD_ID)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt).one_or_none()
+    """Size and frontier of the log; with ``lock`` the head row stays locked until the transaction ends.
+
+    Core statements on the session's connection: the head is bookkeeping, not an ORM object, and the ORM
+    path costs more than the rest of an append."""
+    conn = session.connection()
+    stmt = _HEAD_SELECT.with_for_update() if lock else _HEAD_SELECT
+    row = conn.execute(stmt).one_or_none()
     if row is None:
         if not lock:
             return 0, []
         # The migration seeds the row; this covers a database built with create_all. ON CONFLICT DO NOTHING
         # so two first writers do not collide on PostgreSQL (the loser waits, then finds the row).
-        dialect = session.get_bind().dialect.name
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AuditHead)
-        session.execute(ins.values(id=HEAD_ID, size=0, frontier=[]).on_conflict_do_nothing())
-        row = session.execute(stmt).one()
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_HEAD)
+        conn.execute(ins.values(id=HEAD_ID, size=0, frontier=[]).on_conflict_do_nothing())
+        row = conn.execute(stmt).one()
     size, hashes = row
     return size, merkle.frontier_from_hashes(size, [bytes.fromhex(h) for h in hashes or []])
 
@@ -243,15 +250,11 @@ def record(
     completed = merkle.append_leaf(frontier, size, leaf.leaf_hash)
 
     session.add(leaf)
+    session.flush()  # the caller may need the leaf; a duplicate idx must fail here, not at commit
+    conn = session.connection()
     if completed:
-        session.execute(insert(AuditNode), [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(size=size + 1, frontier=[h.hex() for _, h in frontier])
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()  # the caller may need leaf.idx; a duplicate idx must fail here, not at commit
+        conn.execute(_NODE_INSERT, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
+    conn.execute(_HEAD_UPDATE, {"size": size + 1, "frontier": [h.hex() for _, h in frontier]})
 
     every = int(current_app.config.get("AUDIT_CHECKPOINT_EVERY") or 0)
     if every > 0 and (size + 1) % every == 0:

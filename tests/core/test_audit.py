@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core import audit, audit_cli, merkle
+from app.core.clock import clock
 from app.core.models import AuditCheckpoint, AuditLeaf, AuditNode
 
 
@@ -73,7 +74,7 @@ def test_canonical_json() -> None:
     got = audit.canonical_json({"b": 1, "a": [when, Decimal("1.10"), Colour.RED], "c": '中文 "q"'})
     assert got == '{"a":["2026-01-02T03:04:05.000006Z","1.10","red"],"b":1,"c":"中文 \\"q\\""}'
     with pytest.raises(ValueError, match="naive"):
-        audit.canonical_json({"t": dt.datetime(2026, 1, 1)})  # noqa: DTZ001 - the point of the test
+        audit.canonical_json({"t": dt.datetime(2026, 1, 1)})  # naive on purpose
 
 
 def test_appended_leaves_give_the_naive_root(db_session: Session) -> None:
@@ -90,9 +91,10 @@ def test_appended_leaves_give_the_naive_root(db_session: Session) -> None:
     for size in (1, 2, 3, start + 5, start + 16, start + 36):
         assert audit.root_hash(size) == merkle.mth(data[:size])
 
-    last = json.loads(data[-1])
-    assert last["actor_id"] == ACTOR.id and last["actor_role"] == "agency_staff" and last["object_id"] == "36"
-    assert last["payload_sha256"] == hashlib.sha256(leaves[-1].payload.encode()).hexdigest()
+    last = json.loads(data[-2])  # i = 35: an actor (every third leaf is a system one)
+    assert last["actor_id"] == ACTOR.id and last["actor_role"] == "agency_staff" and last["object_id"] == "35"
+    assert last["payload_sha256"] == hashlib.sha256(leaves[-2].payload.encode()).hexdigest()
+    assert json.loads(data[-1])["actor_id"] is None
     assert json.loads(leaves[-1].payload)["amount"] == "12.50"
 
 
@@ -180,6 +182,18 @@ def test_verify_log_passes_on_an_honest_log(db_session: Session) -> None:
     result = audit.verify_log(batch=7)
     assert result.ok, result.problems
     assert result.size == audit.tree_size() and result.root == audit.root_hash()
+
+
+def test_verify_agrees_with_leaf_bytes_on_awkward_values(db_session: Session) -> None:
+    """verify_log spells the leaf encoding out for speed; it must agree with leaf_bytes() byte for byte."""
+    odd = FakeActor(id=0, role='监督 "role"', org_id=2**40)
+    with clock.frozen_at(dt.datetime(2026, 3, 1, 8, 0, 0, tzinfo=dt.UTC)):  # zero microseconds
+        audit.record(
+            "test:odd:\u2028\t", actor=odd, object_type="t\\y", object_id='"\n\x01中', source_ip="::1"
+        )
+    audit.record("test:odd:none", object_type=None, object_id=None, payload={"x": None}, source_ip=None)
+    result = audit.verify_log()
+    assert result.ok, result.problems
 
 
 def test_rewriting_an_old_leaf_is_named_by_verify(db_session: Session, tamperable: None) -> None:
@@ -278,8 +292,7 @@ def test_the_orm_refuses_updates_and_deletes(db_session: Session) -> None:
         db_session.flush()
     db_session.rollback()
 
-    node = db_session.scalars(select(AuditNode)).first()
-    assert node is not None
+    append(2)
     for stmt in (update(AuditLeaf).values(action="x"), delete(AuditNode), update(AuditNode).values(hash=b"")):
         with pytest.raises(audit.AuditImmutableError):
             db_session.execute(stmt)
