@@ -1,0 +1,96 @@
+"""Notifications through the outbox: written in the same transaction as the change they report,
+delivered after commit by an adapter.
+
+Adapters: ``log`` (default; writes to the application log — the console in development), ``smtp``
+(``SMTP_HOST``/``SMTP_PORT``/``SMTP_FROM``) and ``http`` (an SMS/voice gateway at ``SMS_GATEWAY_URL`` that
+accepts a JSON POST). ``flask outbox deliver`` sends what is pending (run it from cron or after requests).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import urllib.request
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.core.clock import now
+from app.core.db import db
+from app.core.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+def enqueue(
+    *, channel: str, recipient: str, subject: str, body: str, user_id: int | None = None
+) -> OutboxMessage:
+    """Queue one message in the current transaction (it is lost with a rollback, as it should be)."""
+    if channel not in {"email", "sms", "voice", "inbox"}:
+        raise ValueError(f"unknown channel {channel!r}")
+    msg = OutboxMessage(
+        channel=channel, recipient=recipient[:200], subject=subject[:200], body=body, user_id=user_id
+    )
+    db.session.add(msg)
+    return msg
+
+
+def _send(msg: OutboxMessage) -> None:
+    adapter = current_app.config.get(f"OUTBOX_{msg.channel.upper()}_ADAPTER") or current_app.config.get(
+        "OUTBOX_ADAPTER", "log"
+    )
+    if adapter == "log" or msg.channel == "inbox":
+        log.info("outbox %s → %s: %s | %s", msg.channel, msg.recipient, msg.subject, msg.body)
+        return
+    if adapter == "smtp":
+        email = EmailMessage()
+        email["From"] = current_app.config.get("SMTP_FROM", "noreply@localhost")
+        email["To"] = msg.recipient
+        email["Subject"] = msg.subject
+        email.set_content(msg.body)
+        host = current_app.config.get("SMTP_HOST", "127.0.0.1")
+        with smtplib.SMTP(host, int(current_app.config.get("SMTP_PORT", 25)), timeout=10) as smtp:
+            smtp.send_message(email)
+        return
+    if adapter == "http":
+        url = str(current_app.config["SMS_GATEWAY_URL"])
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("SMS_GATEWAY_URL must be http(s)")
+        payload = {"channel": msg.channel, "to": msg.recipient, "subject": msg.subject, "text": msg.body}
+        req = urllib.request.Request(  # noqa: S310 - scheme checked above
+            url,
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - scheme checked above
+            if resp.status >= 300:
+                raise RuntimeError(f"gateway answered {resp.status}")
+        return
+    raise ValueError(f"unknown outbox adapter {adapter!r}")
+
+
+def deliver_pending(limit: int = 100) -> int:
+    """Send pending messages; failures are counted and retried later. Returns the number sent."""
+    pending = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    sent = 0
+    for msg in pending:
+        msg.attempts += 1
+        try:
+            _send(msg)
+        except Exception as err:  # any adapter failure is recorded and retried, never lost
+            msg.last_error = str(err)[:500]
+            continue
+        msg.sent_at = now()
+        msg.last_error = None
+        sent += 1
+    db.session.commit()
+    return sent
