@@ -108,7 +108,7 @@ def bench_app(name: str) -> Iterator[Flask]:
             db.metadata.create_all(db.engine, tables=TABLES)
             with db.engine.begin() as conn:
                 for stmt in audit.POSTGRES_TRIGGERS if is_pg else audit.SQLITE_TRIGGERS:
-                    conn.exec_driver_sql(stmt)
+                    conn.execute(text(stmt))
                 conn.execute(insert(AuditHead).values(id=1, size=0, frontier=[]))
             try:
                 yield app

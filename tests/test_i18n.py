@@ -13,9 +13,12 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
+from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
-PO_FILE = ROOT / "app" / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+TRANSLATIONS = ROOT / "app" / "translations"
+# The one Chinese catalog, whatever its folder is called (zh_CN, or zh_Hans_CN as Babel spells zh_CN).
+(PO_FILE,) = sorted(TRANSLATIONS.glob("zh*/LC_MESSAGES/messages.po"))
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
 
 # printf-style conversions: %(name)s, %d, %.2f … ("%%" is a literal percent sign, not a placeholder).
@@ -32,7 +35,7 @@ def _ids(message_id: str | tuple[str, ...]) -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
-    """What ``pybabel extract -F babel.cfg -k _l -k lazy_gettext app`` would produce, written to a temp dir."""
+    """What ``pybabel extract -F babel.cfg -k _l -k lazy_gettext app`` produces (written to a temp dir)."""
     with open(ROOT / "babel.cfg", encoding="utf-8") as fh:
         method_map, options_map = parse_mapping_cfg(fh)
     catalog = Catalog(locale=None, charset="utf-8")
@@ -92,3 +95,17 @@ def test_translations_keep_the_placeholders(committed: Catalog) -> None:
 def test_catalog_passes_babel_checks(committed: Catalog) -> None:
     problems = [f"{m.id!r}: {'; '.join(map(str, errors))}" for m, errors in committed.check() if errors]
     assert not problems, "\n".join(problems)
+
+
+def test_the_app_serves_the_chinese_catalog(app: Flask) -> None:
+    """Chinese is the default locale, and Flask-Babel finds the compiled catalog for it. Babel reads "zh_CN"
+    as zh_Hans_CN, so a catalog folder Flask-Babel does not look in leaves every page in English."""
+    from flask_babel import get_locale, gettext
+
+    with app.test_request_context("/"):
+        locale = str(get_locale())
+        assert gettext("Sign in") == "登录", (
+            f"the UI is not translated: Flask-Babel looks for {TRANSLATIONS.name}/{locale}/LC_MESSAGES/"
+            f"messages.mo (or {locale.split('_')[0]}/…); the catalog is {PO_FILE.relative_to(ROOT)}. "
+            "Compile it with `make translations` and make sure the folder matches."
+        )

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "pending_events"
@@ -116,8 +116,18 @@ def bus() -> InProcessBus | RedisBus:
         return _buses[url]
 
 
-def publish(session: Session, channel: str, data: dict[str, Any], *, event_id: str | None = None) -> None:
+def publish(
+    session: Session | scoped_session[Session],
+    channel: str,
+    data: dict[str, Any],
+    *,
+    event_id: str | None = None,
+) -> None:
     """Queue an event on ``session``; it is sent after the transaction commits."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        session.begin()  # tie the event to a transaction so a rollback drops it
     session.info.setdefault(PENDING_KEY, []).append(Event(channel, data, event_id))
 
 
@@ -131,6 +141,9 @@ def _send_after_commit(session: Session) -> None:
         target.publish(ev)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
+    # Only the session's own transaction ending drops the queue; a begin_nested() savepoint rolling back
+    # inside a transaction that goes on keeps what was published before it.
+    if not previous_transaction.nested:
+        session.info.pop(PENDING_KEY, None)

@@ -24,7 +24,7 @@ NAV: list[NavEntry] = [
     NavEntry("admin.organizations", _l("Organizations"), Permission.ADMIN_ORGS),
     NavEntry("admin.users", _l("Accounts"), Permission.ADMIN_USERS),
     NavEntry("audit.log_page", _l("Audit log"), Permission.AUDIT_READ),
-    NavEntry("calendar.overrides", _l("Holiday calendar"), Permission.CALENDAR_MANAGE),
+    NavEntry("calendar.overrides", _l("Holiday calendar"), Permission.CALENDAR_READ),
 ]
 
 

@@ -1,0 +1,59 @@
+"""Events go out only after commit, over Redis when configured, in-process otherwise."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from app.core import events
+from app.core.db import db
+
+
+def _collect(bus, channel, out, ready, count=1):
+    gen = bus.subscribe([channel], timeout=0.2)
+    ready.set()
+    for ev in gen:
+        if ev is not None:
+            out.append(ev)
+            if len(out) >= count:
+                break
+    gen.close()
+
+
+def test_event_is_sent_after_commit_and_dropped_on_rollback(app, db_session):
+    bus = events.bus()
+    received: list[events.Event] = []
+    ready = threading.Event()
+    worker = threading.Thread(target=_collect, args=(bus, "test:channel", received, ready), daemon=True)
+    worker.start()
+    ready.wait(2)
+    time.sleep(0.3)  # Redis SUBSCRIBE is asynchronous; give it a moment to register
+    events.publish(db.session, "test:channel", {"n": 1})
+    db.session.rollback()
+    events.publish(db.session, "test:channel", {"n": 2}, event_id="42")
+    assert received == []  # nothing before commit
+    db.session.commit()
+    worker.join(5)
+    assert [(e.data, e.id) for e in received] == [({"n": 2}, "42")]
+
+
+def test_bus_matches_configuration(app):
+    with app.app_context():
+        bus = events.bus()
+    if app.config.get("REDIS_URL"):
+        assert isinstance(bus, events.RedisBus)
+    else:
+        assert isinstance(bus, events.InProcessBus)
+
+
+def test_redis_down_falls_back_to_in_process(app):
+    bus = events.RedisBus("redis://127.0.0.1:1/0")
+    received: list[events.Event] = []
+    ready = threading.Event()
+    worker = threading.Thread(target=_collect, args=(bus, "fallback", received, ready), daemon=True)
+    worker.start()
+    ready.wait(5)
+    time.sleep(0.2)
+    bus.publish(events.Event("fallback", {"ok": True}))
+    worker.join(5)
+    assert [e.data for e in received] == [{"ok": True}]

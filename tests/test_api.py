@@ -1,0 +1,43 @@
+"""The JSON API: OpenAPI document, one error shape, token-only CSRF exemption."""
+
+from __future__ import annotations
+
+from tests.factories import login, make_user
+
+
+def test_openapi_document_lists_the_api(client):
+    resp = client.get("/api/v1/openapi.json")
+    assert resp.status_code == 200
+    doc = resp.json
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/me" in doc["paths"]
+    assert "bearer" in doc["components"]["securitySchemes"]
+
+
+def test_errors_share_one_shape(client):
+    resp = client.get("/api/v1/me")
+    assert resp.status_code == 401
+    assert set(resp.json) == {"code", "status", "message", "errors"}
+    missing = client.get("/api/v1/no-such-thing")
+    assert missing.status_code == 404
+    assert set(missing.json) == {"code", "status", "message", "errors"}
+
+
+def test_validation_error_is_422_with_field_errors(client, db_session):
+    user = make_user("regulator")
+    login(client, user)
+    resp = client.get("/api/v1/audit/proofs/consistency?old=abc&new=2")
+    assert resp.status_code == 422
+    assert resp.json["code"] == "unprocessable_entity"
+    assert "old" in str(resp.json["errors"])
+
+
+def test_cookie_authenticated_api_post_needs_csrf(client, db_session):
+    user = make_user("bidder")
+    login(client, user)
+    resp = client.post("/api/v1/me")
+    assert resp.status_code in {400, 405}
+
+
+def test_health_is_public(client):
+    assert client.get("/api/v1/health").json == {"status": "ok"}
