@@ -29,7 +29,7 @@ def _routes(app: Flask) -> list[tuple[str, str, str, dict[str, Any] | None]]:
             continue
         values = {}
         for arg in rule.arguments:
-            conv = type(rule._converters[arg]).__name__  # noqa: SLF001 - werkzeug exposes no public accessor
+            conv = type(rule._converters[arg]).__name__
             values[arg] = 999999 if conv in {"IntegerConverter"} else "matrix-probe"
         with app.test_request_context():
             from flask import url_for

@@ -32,7 +32,8 @@ def test_audit_tables_have_immutability_triggers(app: Flask, is_postgres: bool) 
             rows = (
                 conn.execute(
                     text(
-                        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_leaf'::regclass AND NOT tgisinternal"
+                        "SELECT tgname FROM pg_trigger"
+                        " WHERE tgrelid = 'audit_leaf'::regclass AND NOT tgisinternal"
                     )
                 )
                 .scalars()

@@ -44,23 +44,19 @@ def test_database_refuses_a_role_that_does_not_fit(db_session):
     """Even bypassing the service, the CHECK constraint refuses a regulator in a bidder organization."""
     user = make_user(Role.BIDDER)
     db_session.flush()
-    with pytest.raises(IntegrityError):
-        with db_session.begin_nested():
-            db_session.execute(
-                text("UPDATE user_account SET role = 'regulator' WHERE id = :id"), {"id": user.id}
-            )
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        db_session.execute(text("UPDATE user_account SET role = 'regulator' WHERE id = :id"), {"id": user.id})
 
 
 def test_database_refuses_org_kind_that_disagrees_with_the_organization(db_session):
     """The composite foreign key ties the copied org_kind to the organization's real kind."""
     user = make_user(Role.BIDDER)
     db_session.flush()
-    with pytest.raises(IntegrityError):
-        with db_session.begin_nested():
-            db_session.execute(
-                text("UPDATE user_account SET role = 'regulator', org_kind = 'regulator' WHERE id = :id"),
-                {"id": user.id},
-            )
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        db_session.execute(
+            text("UPDATE user_account SET role = 'regulator', org_kind = 'regulator' WHERE id = :id"),
+            {"id": user.id},
+        )
 
 
 def test_an_account_cannot_receive_a_second_role(db_session):
