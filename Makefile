@@ -31,6 +31,7 @@ seed: migrate
 	$(BIN)/flask demo seed --if-empty
 
 # Embedded default: SQLite in instance/, blobs on local disk, no Redis needed.
+run: export DEMO_CLOCK ?= 1
 run: seed
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:5000 'app:create_app()'

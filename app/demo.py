@@ -22,6 +22,7 @@ from app.accounts.models import Organization, User
 from app.core.clock import now
 from app.core.crypto import encrypt_at_rest
 from app.core.db import db
+from app.core.errors import DomainError
 from app.core.permissions import MFA_REQUIRED_ROLES, OrgKind, Role
 
 group = AppGroup("demo", help="Demo city.")
@@ -149,3 +150,22 @@ def totp_command(username: str) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(group)
+
+
+@group.command("clock")
+@click.argument("step")
+def clock_command(step: str) -> None:
+    """Move demo time forward: STEP like 3d, 12h, 30m (needs DEMO_CLOCK=1)."""
+    import datetime as dt
+
+    from app.core import democlock
+
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if not step or step[-1] not in units or not step[:-1].isdigit():
+        raise click.ClickException("STEP must look like 3d, 12h or 30m")
+    try:
+        offset = democlock.advance(dt.timedelta(**{units[step[-1]]: int(step[:-1])}), actor=None)
+    except DomainError as err:
+        raise click.ClickException(err.message) from err
+    db.session.commit()
+    click.echo(f"demo time is now {offset} ahead of real time")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from app.core.permissions import ROLE_ORG_KINDS, OrgKind, Permission, Role, requ
 
 from . import services
 from .enums import Industry
-from .forms import ConfirmForm, OrganizationForm, UserForm
+from .forms import ConfirmForm, DemoClockForm, OrganizationForm, UserForm
 from .models import Organization, User
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -162,3 +163,30 @@ def reset_mfa(user_id: int) -> Response:
     db.session.commit()
     flash(_("Two-factor authentication reset; the user enrols again at next sign-in."), "success")
     return redirect(url_for("admin.users"))
+
+
+@admin.route("/demo-clock", methods=["GET", "POST"])
+@require(Permission.ADMIN_DEMO_CLOCK)
+def demo_clock() -> ResponseReturnValue:
+    """Demo installs only: move platform time forward to run a tender in minutes."""
+    import datetime as dt
+
+    from app.core import democlock
+
+    if not democlock.enabled():
+        abort(404)
+    form = DemoClockForm()
+    if form.validate_on_submit():
+        step = dt.timedelta(
+            days=form.days.data or 0, hours=form.hours.data or 0, minutes=form.minutes.data or 0
+        )
+        try:
+            democlock.advance(step, actor=current_user.user)
+        except DomainError as err:
+            db.session.rollback()
+            _flash_errors(err)
+        else:
+            db.session.commit()
+            flash(_("Platform time moved forward."), "success")
+            return redirect(url_for("admin.demo_clock"))
+    return render_template("admin/demo_clock.html", form=form, offset=democlock.current_offset())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 
 class LoginForm(FlaskForm):
@@ -57,3 +57,9 @@ class UserForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     confirm = BooleanField(_l("Confirm"))
+
+
+class DemoClockForm(FlaskForm):
+    days = IntegerField(_l("Days"), default=0, validators=[Optional(), NumberRange(min=0, max=60)])
+    hours = IntegerField(_l("Hours"), default=0, validators=[Optional(), NumberRange(min=0, max=23)])
+    minutes = IntegerField(_l("Minutes"), default=0, validators=[Optional(), NumberRange(min=0, max=59)])

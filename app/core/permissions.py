@@ -58,6 +58,7 @@ class Permission(StrEnum):
     WORKBENCH_VIEW = "workbench:home:view"
     ADMIN_ORGS = "admin:organizations:manage"
     ADMIN_USERS = "admin:users:manage"
+    ADMIN_DEMO_CLOCK = "admin:demo_clock:manage"
     AUDIT_READ = "audit:log:read"
     AUDIT_CHECKPOINT = "audit:checkpoint:create"
     CALENDAR_MANAGE = "calendar:overrides:manage"
@@ -74,6 +75,7 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     # sysadmin manages accounts and organizations but holds no business permission.
     Permission.ADMIN_ORGS: frozenset({Role.SYSADMIN}),
     Permission.ADMIN_USERS: frozenset({Role.SYSADMIN}),
+    Permission.ADMIN_DEMO_CLOCK: frozenset({Role.SYSADMIN}),
     Permission.AUDIT_READ: frozenset({Role.REGULATOR, Role.MANAGER}),
     Permission.AUDIT_CHECKPOINT: frozenset({Role.REGULATOR}),
     Permission.CALENDAR_MANAGE: frozenset({Role.MANAGER}),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from app.core.permissions import Role
@@ -82,4 +82,14 @@ def cards_for(principal: Any) -> list[Card]:
             ),
         ],
     }
-    return [*by_role[role], account]
+    cards = [*by_role[role], account]
+    if role is Role.SYSADMIN and current_app.config.get("DEMO_CLOCK"):
+        cards.append(
+            Card(
+                _("Demo clock"),
+                _("Move platform time forward in this demo."),
+                url_for("admin.demo_clock"),
+                _("Open"),
+            )
+        )
+    return cards
