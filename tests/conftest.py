@@ -21,14 +21,55 @@ from app.core.db import db
 pytest_plugins = ["tests.factories"]
 
 
-def _reset_postgres(url: str) -> None:
+def _fresh_postgres_database(url: str) -> tuple[str, Any]:
+    """Create an empty database for this run (named after the configured one plus the process id) so
+    concurrent runs never share a schema; returns its URL and a function that drops it afterwards."""
     from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
 
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    base = make_url(url)
+    name = f"{base.database}_t{os.getpid()}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp("instance")
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "BLOB_DIR": str(instance / "blobs"),
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    drop_database = None
+    if os.environ.get("DATABASE_URL"):
+        from app.config import load_config
+
+        configured = load_config(str(instance))["SQLALCHEMY_DATABASE_URI"]
+        config["SQLALCHEMY_DATABASE_URI"], drop_database = _fresh_postgres_database(configured)
+    application = create_app(config)
+    application.test_client_class = IsolatedClient
+    from flask_migrate import upgrade
+
+    with application.app_context():
+        upgrade(revision="heads")
+        db.session.remove()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+    if drop_database is not None:
+        drop_database()
 
 
 class IsolatedClient(FlaskClient):
@@ -42,33 +83,6 @@ class IsolatedClient(FlaskClient):
             db.session.commit()
             g.__dict__.clear()
         return super().open(*args, **kwargs)
-
-
-@pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    instance = tmp_path_factory.mktemp("instance")
-    url = os.environ.get("DATABASE_URL")
-    config = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(instance),
-        "BLOB_DIR": str(instance / "blobs"),
-        "LOGIN_RATE_LIMIT": "1000 per minute",
-        "RATELIMIT_STORAGE_URI": "memory://",
-    }
-    if url:
-        from app.config import load_config
-
-        _reset_postgres(load_config(str(instance))["SQLALCHEMY_DATABASE_URI"])
-    application = create_app(config)
-    application.test_client_class = IsolatedClient
-    from flask_migrate import upgrade
-
-    with application.app_context():
-        upgrade(revision="heads")
-        db.session.remove()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -31,11 +31,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app, has_request_context, request
-from sqlalchemy import and_, event, or_, select
+from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import merkle
+from . import events, merkle
 from .clock import now
 from .db import db
 from .errors import DomainError
@@ -55,6 +55,7 @@ __all__ = [
     "cosign",
     "inclusion_proof",
     "leaf_bytes",
+    "live_event",
     "note_key_id",
     "parse_checkpoint_note",
     "platform_public_key",
@@ -241,7 +242,7 @@ def record(
         org_id=org_id,
         action=action,
         object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
+        object_id=None if object_id is None else str(getattr(object_id, "value", object_id)),
         source_ip=source_ip,
         payload=payload_text,
         payload_sha256=_payload_digest(payload_text),
@@ -255,11 +256,28 @@ def record(
     if completed:
         conn.execute(_NODE_INSERT, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
     conn.execute(_HEAD_UPDATE, {"size": size + 1, "frontier": [h.hex() for _, h in frontier]})
+    # Live monitoring: every committed leaf goes to the bus (sent after commit, dropped on rollback).
+    events.publish(session, "audit", live_event(leaf, payload), event_id=str(size))
 
     every = int(current_app.config.get("AUDIT_CHECKPOINT_EVERY") or 0)
     if every > 0 and (size + 1) % every == 0:
         checkpoint(reason="periodic")
     return leaf
+
+
+def live_event(leaf: AuditLeaf, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the live stream may show of a leaf: no payload, actor or organization (before an opening that
+    would say who bids), only the section it concerns so regulators can filter."""
+    section_id: Any = leaf.object_id if leaf.object_type == "section" else (payload or {}).get("section_id")
+    return {
+        "idx": leaf.idx,
+        "action": leaf.action,
+        "object_type": leaf.object_type,
+        "object_id": leaf.object_id,
+        "actor_role": leaf.actor_role,
+        "time": _iso_utc(leaf.created_at),
+        "section_id": None if section_id is None else str(section_id),
+    }
 
 
 def record_denial(*, permission: str, endpoint: str) -> AuditLeaf:
@@ -563,9 +581,15 @@ def verify_log(batch: int = 10000) -> VerifyResult:
     level_digest = [hashlib.sha256() for _ in range(64)]
 
     check_checkpoints(0, merkle.EMPTY_ROOT)
+    dialect = conn.dialect.name
+    created_col: Any = AuditLeaf.created_at
+    if dialect == "postgresql":  # the leaf's ISO form, made by the server rather than per row in Python
+        created_col = func.to_char(
+            func.timezone("UTC", AuditLeaf.created_at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+        )
     stmt = select(
         AuditLeaf.idx,
-        AuditLeaf.created_at,
+        created_col,
         AuditLeaf.actor_id,
         AuditLeaf.actor_role,
         AuditLeaf.org_id,
@@ -580,9 +604,8 @@ def verify_log(batch: int = 10000) -> VerifyResult:
     sha256 = hashlib.sha256
     esc = json.encoder.encode_basestring  # what the canonical encoder uses for str with ensure_ascii=False
     stored_time = _stored_time_iso
-    node = merkle.node_hash
-    sqlite_text = conn.dialect.name == "sqlite"
-    frontier: list[tuple[int, bytes]] = []
+    sqlite_text = dialect == "sqlite"
+    stack: list[bytes] = []
     size = 0
     for rows in _stream(conn, stmt, batch):
         for idx, created, a_id, a_role, o_id, action, o_type, obj_id, ip, payload, p_sha, stored_hash in rows:
@@ -592,34 +615,42 @@ def verify_log(batch: int = 10000) -> VerifyResult:
                 problem(f"leaf {idx}: payload does not match its payload_sha256")
             # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (naive UTC): slicing it is the leaf's ISO form. Text
             # in any other shape gives another hash, which is reported as an altered leaf, as it should be.
-            time_iso = f"{created[:10]}T{created[11:]}Z" if sqlite_text else stored_time(created)
+            if sqlite_text:
+                time_iso = f"{created[:10]}T{created[11:]}Z"
+            elif type(created) is str:
+                time_iso = created
+            else:
+                time_iso = stored_time(created)
             # leaf_bytes() spelled out (keys in sorted order); test_audit checks the two agree.
             data = (
                 f'{{"action":{esc(action)},'
-                f'"actor_id":{"null" if a_id is None else int(a_id)},'
+                f'"actor_id":{"null" if a_id is None else a_id},'
                 f'"actor_role":{"null" if a_role is None else esc(a_role)},'
                 f'"object_id":{"null" if obj_id is None else esc(obj_id)},'
                 f'"object_type":{"null" if o_type is None else esc(o_type)},'
-                f'"org_id":{"null" if o_id is None else int(o_id)},'
+                f'"org_id":{"null" if o_id is None else o_id},'
                 f'"payload_sha256":{esc(p_sha)},'
                 f'"source_ip":{"null" if ip is None else esc(ip)},'
                 f'"time":"{time_iso}","v":{LEAF_VERSION}}}'
             )
-            h = sha256(b"\x00" + data.encode()).digest()
+            h = sha256(("\x00" + data).encode()).digest()
             if h != stored_hash:
                 problem(f"leaf {idx}: leaf_hash does not match its columns (the leaf was altered)")
-            # merkle.append_leaf inlined: this loop runs once per leaf.
-            level = 0
-            while frontier and frontier[-1][0] == level:
-                h = node(frontier.pop()[1], h)
-                level += 1
-                level_digest[level].update(h)
-            frontier.append((level, h))
+            # merkle.append_leaf inlined, on bare hashes (their levels are the set bits of size): each
+            # trailing 1-bit of the old size is one perfect subtree completed by this leaf.
+            if size & 1:
+                level, bits = 1, size
+                while bits & 1:
+                    h = sha256(b"\x01" + stack.pop() + h).digest()
+                    level_digest[level].update(h)
+                    level += 1
+                    bits >>= 1
+            stack.append(h)
             size += 1
             if size in checkpoints:
-                check_checkpoints(size, merkle.root_from_frontier(frontier))
+                check_checkpoints(size, merkle.root_from_frontier(merkle.frontier_from_hashes(size, stack)))
 
-    root = merkle.root_from_frontier(frontier)
+    root = merkle.root_from_frontier(merkle.frontier_from_hashes(size, stack))
     if size != head_size:
         problem(f"the head says {head_size} leaves, {size} are stored")
     elif root != merkle.root_from_frontier(head_frontier):

@@ -335,3 +335,38 @@ def test_cli_verify_fails_on_a_tampered_log(app: Flask, db_session: Session, tam
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"leaf {leaf.idx}: leaf_hash does not match" in result.output
+
+
+def test_a_forged_checkpoint_is_caught(db_session: Session) -> None:
+    append(4)
+    cp = audit.checkpoint()
+    forged_root = base64.b64encode(bytes(32)).decode()
+    lines = cp.note.split("\n")
+    db_session.execute(
+        update(AuditCheckpoint)
+        .where(AuditCheckpoint.id == cp.id)
+        .values(note="\n".join([*lines[:2], forged_root, *lines[3:]]), root_hash=bytes(32))
+    )
+    problems = audit.verify_log().problems
+    assert f"checkpoint {cp.id}: signature does not verify with the platform key" in problems
+    assert (
+        f"checkpoint {cp.id} (size {cp.tree_size}): root differs from the one recomputed from the leaves"
+        in problems
+    )
+
+
+def test_offline_consistency_between_two_checkpoints(app: Flask, db_session: Session, tmp_path: Path) -> None:
+    append(5)
+    old = audit.checkpoint()
+    append(9)
+    new = audit.checkpoint()
+    runner = app.test_cli_runner()
+    proof = runner.invoke(args=["audit", "consistency", str(old.tree_size), str(new.tree_size)])
+    assert proof.exit_code == 0, proof.output
+    for name, content in (("old.txt", old.note), ("new.txt", new.note), ("proof.json", proof.output)):
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    with app.app_context():
+        vkey = audit.platform_verifier_key()
+    args = ["--checkpoint", str(tmp_path / "new.txt"), "--proof", str(tmp_path / "proof.json"), "--key", vkey]
+    assert audit_cli.main([*args, "--old-checkpoint", str(tmp_path / "old.txt")]) == 0
+    assert audit_cli.main(args) == 1  # the older checkpoint is needed
