@@ -16,7 +16,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from app.core import audit
+from app.core import audit, audit_sealing
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.models import AuditCheckpoint, AuditLeaf
@@ -41,9 +41,12 @@ def log_page() -> str:
         before = int(request.args.get("before", size))
     except ValueError:
         before = size
-    leaves = db.session.scalars(
-        select(AuditLeaf).where(AuditLeaf.idx < before).order_by(AuditLeaf.idx.desc()).limit(PAGE_SIZE)
-    ).all()
+    leaves = [
+        audit_sealing.view_of(leaf)
+        for leaf in db.session.scalars(
+            select(AuditLeaf).where(AuditLeaf.idx < before).order_by(AuditLeaf.idx.desc()).limit(PAGE_SIZE)
+        )
+    ]
     latest = db.session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
     return render_template("audit/log.html", leaves=leaves, size=size, latest=latest, page_size=PAGE_SIZE)
 
