@@ -108,6 +108,8 @@ def _csrf() -> None:
 def _finish_transaction(response: Response) -> Response:
     """One transaction per request: what the handler left pending (session touch, audit leaves) is
     committed on success and rolled back on an error response."""
+    if not db.session.registry.has():
+        return response  # the request never touched the database
     if response.status_code < 400:
         if db.session.new or db.session.dirty or db.session.deleted:
             db.session.commit()
@@ -195,7 +197,9 @@ def _security_headers(response: Response) -> Response:
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if current_user and getattr(current_user, "is_authenticated", False):
+    # Read the user only if this request loaded one: touching current_user would load it for nothing.
+    loaded = g.get("_login_user")
+    if loaded is not None and loaded.is_authenticated:
         h.setdefault("Cache-Control", "no-store")
     h["X-Request-Id"] = g.get("request_id", "")
     started = g.get("request_started")

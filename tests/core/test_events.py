@@ -27,7 +27,7 @@ def test_event_is_sent_after_commit_and_dropped_on_rollback(app, db_session):
     worker = threading.Thread(target=_collect, args=(bus, "test:channel", received, ready), daemon=True)
     worker.start()
     ready.wait(2)
-    time.sleep(0.3)  # Redis SUBSCRIBE is asynchronous; give it a moment to register
+    time.sleep(1.0)  # Redis SUBSCRIBE is asynchronous; give it a moment to register
     events.publish(db.session, "test:channel", {"n": 1})
     db.session.rollback()
     events.publish(db.session, "test:channel", {"n": 2}, event_id="42")
@@ -53,7 +53,11 @@ def test_redis_down_falls_back_to_in_process(app):
     worker = threading.Thread(target=_collect, args=(bus, "fallback", received, ready), daemon=True)
     worker.start()
     ready.wait(5)
-    time.sleep(0.2)
-    bus.publish(events.Event("fallback", {"ok": True}))
+    # Pub/sub is fire-and-forget: publish until the subscriber (which first has to find Redis down and
+    # fall back) has registered and received one message, or give up after a few seconds.
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        bus.publish(events.Event("fallback", {"ok": True}))
+        time.sleep(0.1)
     worker.join(5)
     assert [e.data for e in received] == [{"ok": True}]
