@@ -9,13 +9,13 @@ from app.core import events
 from app.core.db import db
 
 
-def _collect(bus, channel, out, ready, count=1):
+def _collect(bus, channel, out, ready, until=lambda ev: True):
     gen = bus.subscribe([channel], timeout=0.2)
     ready.set()
     for ev in gen:
         if ev is not None:
             out.append(ev)
-            if len(out) >= count:
+            if until(ev):
                 break
     gen.close()
 
@@ -24,10 +24,19 @@ def test_event_is_sent_after_commit_and_dropped_on_rollback(app, db_session):
     bus = events.bus()
     received: list[events.Event] = []
     ready = threading.Event()
-    worker = threading.Thread(target=_collect, args=(bus, "test:channel", received, ready), daemon=True)
+    worker = threading.Thread(
+        target=_collect, args=(bus, "test:channel", received, ready, lambda ev: "n" in ev.data), daemon=True
+    )
     worker.start()
-    ready.wait(2)
-    time.sleep(1.0)  # Redis SUBSCRIBE is asynchronous; give it a moment to register
+    ready.wait(5)
+    # Subscribing is asynchronous (Redis SUBSCRIBE): send warm-up messages until one arrives.
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        bus.publish(events.Event("test:channel", {"warm": True}))
+        time.sleep(0.1)
+    assert received, "subscriber never registered"
+    time.sleep(0.3)  # let any extra warm-up messages in flight arrive before we reset
+    received.clear()
     events.publish(db.session, "test:channel", {"n": 1})
     db.session.rollback()
     events.publish(db.session, "test:channel", {"n": 2}, event_id="42")
