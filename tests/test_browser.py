@@ -71,7 +71,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         }
     )
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         lines = seed()
         db.session.commit()
         db.session.remove()
