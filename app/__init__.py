@@ -22,10 +22,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     web.init_app(app)
 
-    from app import accounts, bidding, complaints, demo, experts, portal, projects, workbench
+    from app import (
+        accounts,
+        bidding,
+        complaints,
+        demo,
+        evaluation,
+        experts,
+        portal,
+        projects,
+        supervision,
+        workbench,
+    )
     from app.core import audit_views, calendar_views, cli, democlock
 
-    domains = (accounts, projects, bidding, experts, complaints, portal, workbench)
+    domains = (accounts, projects, bidding, experts, evaluation, complaints, supervision, portal, workbench)
     for module in (*domains, audit_views, calendar_views, cli, democlock, demo):
         module.init_app(app)
     web.check_declared_permissions(app)

@@ -43,6 +43,8 @@ ORGS = [
     DemoOrg("office", "南通市公共资源交易管理办公室", OrgKind.MANAGEMENT_OFFICE),
     DemoOrg("reg_housing", "南通市住房和城乡建设局", OrgKind.REGULATOR, Industry.HOUSING_CONSTRUCTION),
     DemoOrg("reg_finance", "南通市财政局（政府采购监管）", OrgKind.REGULATOR, Industry.FINANCE_PROCUREMENT),
+    DemoOrg("reg_land", "南通市自然资源和规划局", OrgKind.REGULATOR, Industry.LAND_RESOURCES),
+    DemoOrg("reg_assets", "南通市人民政府国有资产监督管理委员会", OrgKind.REGULATOR, Industry.STATE_ASSETS),
     DemoOrg("tenderer", "南通市城市建设投资有限公司", OrgKind.TENDERER, credit_code="91320600MA1XXXX001"),
     DemoOrg("agency", "江苏通达招标代理有限公司", OrgKind.AGENCY, credit_code="91320600MA1XXXX002"),
     DemoOrg("bidder1", "南通一建集团有限公司", OrgKind.BIDDER, credit_code="91320600MA1XXXX101"),
@@ -61,6 +63,8 @@ USERS = [
     ("manager", "王强（公管办）", "office", Role.MANAGER),
     ("regulator", "赵敏（住建局）", "reg_housing", Role.REGULATOR),
     ("regulator2", "孙磊（财政局）", "reg_finance", Role.REGULATOR),
+    ("regulator3", "钱峰（自然资源和规划局）", "reg_land", Role.REGULATOR),
+    ("regulator4", "何琳（国资委）", "reg_assets", Role.REGULATOR),
     ("tenderer", "李华（城建投）", "tenderer", Role.TENDERER),
     ("agent", "周婷（通达招标）", "agency", Role.TENDERER),
     ("bidder1", "张伟（南通一建）", "bidder1", Role.BIDDER),
@@ -79,6 +83,7 @@ def logins_file() -> Path:
 def seed() -> list[str]:
     """Create the demo city; returns the printable login lines."""
     orgs: dict[str, Organization] = {}
+    users: dict[str, User] = {}
     for spec in ORGS:
         orgs[spec.key] = accounts.create_organization(
             spec.name,
@@ -99,6 +104,7 @@ def seed() -> list[str]:
             password=password,
             actor=None,
         )
+        users[username] = user
         secret_txt = ""
         if role in MFA_REQUIRED_ROLES:
             secret = totp.new_secret()
@@ -106,6 +112,15 @@ def seed() -> list[str]:
             user.totp_enabled_at = now()
             secret_txt = totp.secret_b32(secret)
         lines.append(f"{username:<14} | {role.value:<12} | {password:<21} | {secret_txt}")
+    from app.projects.demo import seed_projects
+
+    seed_projects(orgs, users)
+    from app.experts.demo import seed_experts
+
+    seed_experts(orgs, users)
+    from app.complaints.demo import seed_cases
+
+    seed_cases()
     return lines
 
 

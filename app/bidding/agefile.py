@@ -11,7 +11,8 @@ check at upload time is the *shape* of the file, and it refuses anything else wi
   digest is what the bidder signs and what the receipt names);
 - exactly one stanza, of type ``X25519``, with one 43-character unpadded base64 argument (a 32-byte
   ephemeral share) and a 32-byte body (the wrapped file key); a passphrase (``scrypt``) stanza, a second
-  recipient, or any other stanza type is refused;
+  recipient, or any other stanza type is refused (only ``*-grease`` stanzas, which address nobody and which
+  rage/pyrage add at random, are skipped);
 - the header ends with ``--- <43-char base64 MAC>``, within :data:`MAX_HEADER_BYTES`;
 - the payload is a 16-byte nonce and a STREAM of 64 KiB chunks, each with a 16-byte tag: a payload whose
   length no such STREAM can have is a truncated file.
@@ -132,9 +133,7 @@ def parse_header(data: bytes) -> AgeHeader:
             body += body_line
             if len(body_line) < 64:
                 break
-        stanzas.append(
-            Stanza(parts[0].decode("ascii"), tuple(p.decode("ascii") for p in parts[1:]), body)
-        )
+        stanzas.append(Stanza(parts[0].decode("ascii"), tuple(p.decode("ascii") for p in parts[1:]), body))
         if len(stanzas) > 32:
             raise AgeFormatError("malformed", "The age header has too many stanzas.")
 
@@ -144,6 +143,9 @@ def parse_header(data: bytes) -> AgeHeader:
                 "passphrase",
                 "The file is sealed with a passphrase: seal it to the section's recipient (age -r …).",
             )
+    # rage (and so pyrage) adds random "grease" stanzas (``-> <word>-grease …``) that every recipient must
+    # skip, to keep implementations tolerant of unknown stanzas; they address nobody, so they are allowed.
+    stanzas = [s for s in stanzas if not s.type.endswith("-grease")]
     if len(stanzas) != 1:
         raise AgeFormatError(
             "recipients",
@@ -212,7 +214,9 @@ class StreamingAgeChecker:
             parse_header(bytes(self._buf))  # raises
             raise AgeFormatError("truncated", "The age header is truncated.")
         if not payload_length_ok(self.size - self.header.header_size):
-            raise AgeFormatError("truncated", "The age file is truncated (its encrypted payload is incomplete).")
+            raise AgeFormatError(
+                "truncated", "The age file is truncated (its encrypted payload is incomplete)."
+            )
         return self.header
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pyrage
 import shamir_mnemonic
 
-SECRET_HRP = "age-secret-key-"
+SECRET_HRP = "age-secret-key-"  # noqa: S105 - the bech32 prefix of age identities, not a secret
 RECIPIENT_HRP = "age"
 
 # --------------------------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def parse_share(mnemonic: str) -> shamir_mnemonic.share.Share:
     words = " ".join(mnemonic.strip().lower().split())
     try:
         return shamir_mnemonic.share.Share.from_mnemonic(words)
-    except (shamir_mnemonic.MnemonicError, ValueError, KeyError) as err:
+    except (shamir_mnemonic.MnemonicError, ValueError, KeyError):
         raise ShareError("This is not a valid SLIP-39 share (check the words).") from None
 
 
@@ -173,7 +173,7 @@ def rebuild_identity(mnemonics: Sequence[str], expected_recipient: str) -> pyrag
     """Combine ``k`` shares into the identity (in memory) and check it matches the section's recipient."""
     try:
         secret = shamir_mnemonic.combine_mnemonics([" ".join(m.strip().lower().split()) for m in mnemonics])
-    except (shamir_mnemonic.MnemonicError, ValueError) as err:
+    except (shamir_mnemonic.MnemonicError, ValueError):
         raise ShareError("The shares do not combine (too few, or from different keys).") from None
     identity = identity_from_secret(secret)
     del secret

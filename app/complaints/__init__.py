@@ -1,4 +1,5 @@
-"""The complaints domain."""
+"""The complaints domain: objections (异议/质疑), complaints (投诉) and reports (举报) on statutory clocks,
+with forwarding, assignment and supervision (转办、交办、督办)."""
 
 from __future__ import annotations
 
@@ -7,3 +8,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI."""
+    from . import cli
+    from .views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.group)

@@ -266,17 +266,22 @@ def record(
 
 
 def live_event(leaf: AuditLeaf, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the live stream may show of a leaf: no payload, actor or organization (before an opening that
-    would say who bids), only the section it concerns so regulators can filter."""
+    """What the live stream may show of a leaf: never the payload, actor or organization; for a sealed leaf
+    (``app.core.audit_sealing``) not the role or object id either. The section it concerns is kept so
+    regulators can filter."""
+    from .audit_sealing import is_sealed
+
+    sealed = is_sealed(leaf)
     section_id: Any = leaf.object_id if leaf.object_type == "section" else (payload or {}).get("section_id")
     return {
         "idx": leaf.idx,
         "action": leaf.action,
         "object_type": leaf.object_type,
-        "object_id": leaf.object_id,
-        "actor_role": leaf.actor_role,
+        "object_id": None if sealed else leaf.object_id,
+        "actor_role": None if sealed else leaf.actor_role,
         "time": _iso_utc(leaf.created_at),
         "section_id": None if section_id is None else str(section_id),
+        "sealed": sealed,
     }
 
 

@@ -70,18 +70,39 @@ class InProcessBus:
 class RedisBus:
     url: str
     fallback: InProcessBus = field(default_factory=InProcessBus)
+    _redis: Any = field(default=None, init=False, repr=False, compare=False)
 
     def _client(self) -> Any:
         import redis
 
         return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=2)
 
+    def _publisher(self) -> Any:
+        # One publishing client (one small pool) per bus: every audit leaf is published, and a new
+        # connection per message would cost more than the append itself. Subscribers keep their own
+        # client each: a live page holds its connection for minutes and must not exhaust a shared pool.
+        if self._redis is None:
+            self._redis = self._client()
+        return self._redis
+
     def publish(self, ev: Event) -> None:
         try:
-            self._client().publish(ev.channel, ev.encode())
+            self._publisher().publish(ev.channel, ev.encode())
         except Exception as err:  # Redis down must not fail the request that already committed
             log.warning("redis publish failed (%s); delivering in-process only", err)
             self.fallback.publish(ev)
+
+    def publish_all(self, evs: list[Event]) -> None:
+        """Several events in one round trip (a transaction may append thousands of audit leaves)."""
+        try:
+            pipe = self._publisher().pipeline(transaction=False)
+            for ev in evs:
+                pipe.publish(ev.channel, ev.encode())
+            pipe.execute()
+        except Exception as err:  # Redis down must not fail the request that already committed
+            log.warning("redis publish failed (%s); delivering in-process only", err)
+            for ev in evs:
+                self.fallback.publish(ev)
 
     def subscribe(self, channels: list[str], *, timeout: float = 15.0) -> Iterator[Event | None]:
         try:
@@ -137,6 +158,9 @@ def _send_after_commit(session: Session) -> None:
     if not pending or not has_app_context():
         return
     target = bus()
+    if isinstance(target, RedisBus):
+        target.publish_all(pending)
+        return
     for ev in pending:
         target.publish(ev)
 

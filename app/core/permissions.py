@@ -63,6 +63,61 @@ class Permission(StrEnum):
     AUDIT_CHECKPOINT = "audit:checkpoint:create"
     CALENDAR_MANAGE = "calendar:overrides:manage"
     CALENDAR_READ = "calendar:overrides:read"
+    # projects: catalogue, registration, sections, publication (app/projects)
+    PROJECT_VIEW = "projects:project:view"
+    PROJECT_REGISTER = "projects:project:register"
+    PROJECT_REVIEW = "projects:project:review"
+    SECTION_EDIT = "projects:section:edit"
+    SECTION_PUBLISH = "projects:section:publish"
+    SECTION_CANCEL = "projects:section:cancel"
+    SECTION_SUSPEND = "projects:section:suspend"
+    AMENDMENT_PUBLISH = "projects:amendment:publish"
+    TENDER_BROWSE = "projects:tender:browse"
+    DOCUMENTS_OBTAIN = "projects:documents:obtain"
+    DOCUMENTS_DOWNLOAD = "projects:documents:download"
+    OBTAINMENTS_COUNT = "projects:obtainments:count"
+    ROOMS_MANAGE = "projects:rooms:manage"
+    CATALOGUE_VIEW = "projects:catalogue:view"
+    CATALOGUE_COMMENT = "projects:catalogue:comment"
+    CATALOGUE_MANAGE = "projects:catalogue:manage"
+    # supervision: live monitoring, timelines, alerts, interventions, assessment (app/supervision)
+    SUPERVISION_MONITOR = "supervision:monitor:view"
+    SUPERVISION_TIMELINE = "supervision:timeline:view"
+    SUPERVISION_ALERTS = "supervision:alerts:manage"
+    SUPERVISION_INTERVENE = "supervision:interventions:manage"
+    SUPERVISION_WITNESS = "supervision:checkpoint:cosign"
+    SUPERVISION_ASSESSMENT = "supervision:assessment:view"
+    # bidding: sealed envelopes, keys, the opening ceremony (app/bidding)
+    BIDDING_SUBMIT = "bidding:envelope:submit"
+    BIDDING_KEYS = "bidding:keys:manage"
+    BIDDING_CUSTODIAN = "bidding:share:hold"
+    BIDDING_CEREMONY = "bidding:ceremony:run"
+    BIDDING_ATTEND = "bidding:opening:attend"
+    BIDDING_OPENED_READ = "bidding:opened:read"
+    # experts: the pool, verifiable draws, sealed panels, after-service ratings (app/experts)
+    EXPERTS_POOL_MANAGE = "experts:pool:manage"
+    EXPERTS_SPECIALTIES_READ = "experts:specialties:read"
+    EXPERTS_DRAW_REQUEST = "experts:draw:request"
+    EXPERTS_DRAW_READ = "experts:draw:read"
+    EXPERTS_DRAW_WITNESS = "experts:draw:witness"
+    EXPERTS_DRAW_VERIFY = "experts:draw:verify"
+    EXPERTS_RATE = "experts:rating:create"
+    EXPERTS_SELF = "experts:self:manage"
+    # complaints: objections, complaints and reports on statutory clocks (app/complaints)
+    COMPLAINTS_OWN = "complaints:case:own"
+    COMPLAINTS_FILE = "complaints:case:file"
+    COMPLAINTS_READ = "complaints:case:read"
+    COMPLAINTS_ANSWER = "complaints:objection:answer"
+    COMPLAINTS_HANDLE = "complaints:case:handle"
+    COMPLAINTS_DECIDE = "complaints:complaint:decide"
+    COMPLAINTS_SUPERVISE = "complaints:supervision:view"
+    # evaluation: the drawn panel scores, the tenderer publishes candidates and awards (app/evaluation)
+    EVALUATION_SCORE = "evaluation:panel:score"
+    EVALUATION_REPORT_READ = "evaluation:report:read"
+    EVALUATION_PUBLISH = "evaluation:candidates:publish"
+    EVALUATION_AWARD = "evaluation:award:issue"
+    EVALUATION_MONITOR = "evaluation:monitor:view"
+    EVALUATION_ARCHIVE = "evaluation:archive:create"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -80,6 +135,69 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_CHECKPOINT: frozenset({Role.REGULATOR}),
     Permission.CALENDAR_MANAGE: frozenset({Role.MANAGER}),
     Permission.CALENDAR_READ: _BUSINESS_ROLES,
+    # projects: tenderers draft and publish but never review; center staff review and book rooms but never
+    # publish; regulators read and suspend; who obtained documents is visible to center staff as a count only.
+    Permission.PROJECT_VIEW: frozenset({Role.TENDERER, Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR}),
+    Permission.PROJECT_REGISTER: frozenset({Role.TENDERER}),
+    Permission.PROJECT_REVIEW: frozenset({Role.CENTER_STAFF}),
+    Permission.SECTION_EDIT: frozenset({Role.TENDERER}),
+    Permission.SECTION_PUBLISH: frozenset({Role.TENDERER}),
+    Permission.SECTION_CANCEL: frozenset({Role.TENDERER}),
+    Permission.SECTION_SUSPEND: frozenset({Role.REGULATOR}),
+    Permission.AMENDMENT_PUBLISH: frozenset({Role.TENDERER}),
+    Permission.TENDER_BROWSE: _BUSINESS_ROLES - {Role.EXPERT},
+    Permission.DOCUMENTS_OBTAIN: frozenset({Role.BIDDER}),
+    Permission.DOCUMENTS_DOWNLOAD: frozenset({Role.BIDDER, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}),
+    Permission.OBTAINMENTS_COUNT: frozenset({Role.CENTER_STAFF}),
+    Permission.ROOMS_MANAGE: frozenset({Role.CENTER_STAFF}),
+    Permission.CATALOGUE_VIEW: _BUSINESS_ROLES,
+    Permission.CATALOGUE_COMMENT: _BUSINESS_ROLES,
+    Permission.CATALOGUE_MANAGE: frozenset({Role.MANAGER}),
+    # supervision: regulators do everything; the management office watches (read-only) and assesses staff.
+    Permission.SUPERVISION_MONITOR: frozenset({Role.REGULATOR, Role.MANAGER}),
+    Permission.SUPERVISION_TIMELINE: frozenset({Role.REGULATOR}),
+    Permission.SUPERVISION_ALERTS: frozenset({Role.REGULATOR}),
+    Permission.SUPERVISION_INTERVENE: frozenset({Role.REGULATOR}),
+    Permission.SUPERVISION_WITNESS: frozenset({Role.REGULATOR}),
+    Permission.SUPERVISION_ASSESSMENT: frozenset({Role.REGULATOR, Role.MANAGER}),
+    # bidding: bidders submit and attend; center staff run ceremonies (and see only a count before opening);
+    # custodians are the staff, regulator and tenderer users named on a section (object check in
+    # app/bidding/permissions.py); regulators and staff read envelope details after opening; sysadmin nothing.
+    Permission.BIDDING_SUBMIT: frozenset({Role.BIDDER}),
+    Permission.BIDDING_KEYS: frozenset({Role.BIDDER}),
+    Permission.BIDDING_CUSTODIAN: frozenset({Role.CENTER_STAFF, Role.REGULATOR, Role.TENDERER}),
+    Permission.BIDDING_CEREMONY: frozenset({Role.CENTER_STAFF}),
+    Permission.BIDDING_ATTEND: frozenset({Role.BIDDER}),
+    Permission.BIDDING_OPENED_READ: frozenset({Role.CENTER_STAFF, Role.REGULATOR}),
+    # experts: the office manages the pool but never runs draws; center staff request draws; regulators
+    # witness and verify; panels are sealed per object (app/experts/permissions.py); sysadmin nothing.
+    Permission.EXPERTS_POOL_MANAGE: frozenset({Role.MANAGER}),
+    Permission.EXPERTS_SPECIALTIES_READ: frozenset({Role.MANAGER, Role.CENTER_STAFF, Role.REGULATOR}),
+    Permission.EXPERTS_DRAW_REQUEST: frozenset({Role.CENTER_STAFF}),
+    Permission.EXPERTS_DRAW_READ: frozenset({Role.CENTER_STAFF, Role.REGULATOR, Role.TENDERER, Role.BIDDER}),
+    Permission.EXPERTS_DRAW_WITNESS: frozenset({Role.REGULATOR}),
+    Permission.EXPERTS_DRAW_VERIFY: frozenset({Role.REGULATOR}),
+    Permission.EXPERTS_RATE: frozenset({Role.CENTER_STAFF, Role.TENDERER}),
+    Permission.EXPERTS_SELF: frozenset({Role.EXPERT}),
+    # complaints: bidders file; tenderers answer objections; the office and regulators receive, forward,
+    # assign and answer reports; only regulators decide complaints (their own industry: object check in
+    # app/complaints/permissions.py); center staff and sysadmin nothing.
+    Permission.COMPLAINTS_OWN: frozenset({Role.BIDDER, Role.TENDERER}),
+    Permission.COMPLAINTS_FILE: frozenset({Role.BIDDER}),
+    Permission.COMPLAINTS_READ: frozenset({Role.BIDDER, Role.TENDERER, Role.MANAGER, Role.REGULATOR}),
+    Permission.COMPLAINTS_ANSWER: frozenset({Role.TENDERER}),
+    Permission.COMPLAINTS_HANDLE: frozenset({Role.MANAGER, Role.REGULATOR}),
+    Permission.COMPLAINTS_DECIDE: frozenset({Role.REGULATOR}),
+    Permission.COMPLAINTS_SUPERVISE: frozenset({Role.MANAGER, Role.REGULATOR}),
+    # evaluation: experts score only in their own evaluations (object check in app/evaluation/permissions.py);
+    # the tenderer (or its agency) publishes candidates and awards its own sections; center staff monitor and
+    # archive; regulators read everything; sysadmin nothing.
+    Permission.EVALUATION_SCORE: frozenset({Role.EXPERT}),
+    Permission.EVALUATION_REPORT_READ: frozenset({Role.EXPERT, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}),
+    Permission.EVALUATION_PUBLISH: frozenset({Role.TENDERER}),
+    Permission.EVALUATION_AWARD: frozenset({Role.TENDERER}),
+    Permission.EVALUATION_MONITOR: frozenset({Role.CENTER_STAFF, Role.REGULATOR}),
+    Permission.EVALUATION_ARCHIVE: frozenset({Role.CENTER_STAFF}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

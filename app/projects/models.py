@@ -60,7 +60,8 @@ class CatalogueVersion(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         CheckConstraint(_in("status", [s.value for s in CatalogueStatus]), name="status_valid"),
         CheckConstraint(
-            "(status = 'draft') = (comment_closes_at IS NULL) AND (status = 'draft') = (comment_opens_at IS NULL)",
+            "(status = 'draft') = (comment_closes_at IS NULL)"
+            " AND (status = 'draft') = (comment_opens_at IS NULL)",
             name="comment_period_iff_not_draft",
         ),
         CheckConstraint(
@@ -252,7 +253,9 @@ class Section(db.Model):  # type: ignore[name-defined]
         CheckConstraint("estimated_value > 0", name="estimated_value_positive"),
         CheckConstraint("ceiling_price IS NULL OR ceiling_price > 0", name="ceiling_positive"),
         # 条例 Art. 26: bid security ≤ 2 % of the estimated value (exact in decimal arithmetic).
-        CheckConstraint("bid_security >= 0 AND bid_security * 50 <= estimated_value", name="security_le_2pct"),
+        CheckConstraint(
+            "bid_security >= 0 AND bid_security * 50 <= estimated_value", name="security_le_2pct"
+        ),
         CheckConstraint("panel_size >= 5 AND panel_size % 2 = 1", name="panel_odd_ge_5"),
         CheckConstraint("panel_pool_count * 3 >= panel_size * 2", name="panel_pool_two_thirds"),
         CheckConstraint("panel_pool_count <= panel_size", name="panel_pool_le_size"),
@@ -285,7 +288,9 @@ class Section(db.Model):  # type: ignore[name-defined]
     )
     panel_size: Mapped[int] = mapped_column(Integer, default=5)
     panel_pool_count: Mapped[int] = mapped_column(
-        Integer, default=5, comment="experts drawn from the pool (≥ 2/3); the rest are tenderer representatives"
+        Integer,
+        default=5,
+        comment="experts drawn from the pool (≥ 2/3); the rest are tenderer representatives",
     )
     panel_specialties: Mapped[dict[str, int]] = mapped_column(
         JSON, default=dict, comment="specialty → number of pool experts"
@@ -371,7 +376,9 @@ class RoomSlot(db.Model):  # type: ignore[name-defined]
     room_id: Mapped[int] = mapped_column(ForeignKey("opening_room.id"), primary_key=True)
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
     section_id: Mapped[int] = mapped_column(ForeignKey("section.id"), index=True)
-    day: Mapped[dt.date] = mapped_column(Date, index=True, comment="local (Asia/Shanghai) date, for calendars")
+    day: Mapped[dt.date] = mapped_column(
+        Date, index=True, comment="local (Asia/Shanghai) date, for calendars"
+    )
 
     room: Mapped[OpeningRoom] = relationship()
     section: Mapped[Section] = relationship()
@@ -408,9 +415,7 @@ class Amendment(db.Model):  # type: ignore[name-defined]
     __tablename__ = "amendment"
     __table_args__ = (
         UniqueConstraint("section_id", "number", name="section_number"),
-        CheckConstraint(
-            "(new_deadline IS NULL) = (old_deadline IS NULL)", name="deadline_change_pair"
-        ),
+        CheckConstraint("(new_deadline IS NULL) = (old_deadline IS NULL)", name="deadline_change_pair"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -500,7 +505,7 @@ def _published_documents_are_immutable(session: Session, _ctx: Any, _instances: 
     for obj in list(session.dirty) + list(session.deleted):
         if not isinstance(obj, SectionDocument):
             continue
-        state = inspect(obj)
+        state: Any = inspect(obj)
         published = state.attrs.published_at.history
         was_published = (published.deleted and published.deleted[0] is not None) or (
             not published.has_changes() and obj.published_at is not None
@@ -508,6 +513,7 @@ def _published_documents_are_immutable(session: Session, _ctx: Any, _instances: 
         if not was_published:
             continue
         if obj in session.deleted or any(
-            state.attrs[name].history.has_changes() for name in state.mapper.column_attrs.keys()
+            state.attrs[name].history.has_changes()
+            for name in state.mapper.column_attrs.keys()  # noqa: SIM118
         ):
             raise ValueError("a published tender document is immutable; upload a new version")

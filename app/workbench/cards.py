@@ -31,41 +31,114 @@ def cards_for(principal: Any) -> list[Card]:
     by_role: dict[Role, list[Card]] = {
         Role.BIDDER: [
             Card(
-                _("Tenders"), _("Find tenders, obtain documents, seal and submit bids on your own machine.")
+                _("Tenders"),
+                _("Find tenders, obtain documents, seal and submit bids on your own machine."),
+                url_for("projects.tenders"),
+                _("Open"),
             ),
             Card(_("Openings"), _("Attend online bid openings and confirm the opening record.")),
             Card(
-                _("Objections and complaints"), _("Raise objections and file complaints on statutory clocks.")
+                _("Objections and complaints"),
+                _("Raise objections and file complaints on statutory clocks."),
+                url_for("complaints.mine"),
+                _("Open"),
             ),
         ],
         Role.TENDERER: [
-            Card(_("Projects"), _("Register projects, draft sections and publish tender announcements.")),
+            Card(
+                _("Projects"),
+                _("Register projects, draft sections and publish tender announcements."),
+                url_for("projects.index"),
+                _("Open"),
+            ),
             Card(_("Opening key share"), _("Hold one share of each section's opening key.")),
-            Card(_("Results"), _("Receive evaluation reports, publish candidates and issue awards.")),
+            Card(
+                _("Results"),
+                _("Receive evaluation reports, publish candidates and issue awards."),
+                url_for("evaluation.manage_list"),
+                _("Open"),
+            ),
         ],
         Role.CENTER_STAFF: [
-            Card(_("Registrations"), _("Review project registrations and book opening rooms.")),
+            Card(
+                _("Registrations"),
+                _("Review project registrations and book opening rooms."),
+                url_for("projects.review_queue"),
+                _("Open"),
+            ),
             Card(_("Openings"), _("Run online bid openings with the key custodians.")),
-            Card(_("Expert draws"), _("Request verifiable random expert draws.")),
+            Card(
+                _("Expert draws"),
+                _("Request verifiable random expert draws."),
+                url_for("experts.draw_room"),
+                _("Open"),
+            ),
         ],
         Role.MANAGER: [
-            Card(_("Trading catalogue"), _("Maintain the trading catalogue and the holiday calendar.")),
-            Card(_("Expert pool"), _("Admit, discipline and rate pool experts.")),
-            Card(_("Reports"), _("Forward, assign and supervise reports.")),
+            Card(
+                _("Staff assessment"),
+                _("Cases, openings and registrations handled per staff member and department."),
+                url_for("supervision.assessment_page"),
+                _("Open"),
+            ),
+            Card(
+                _("Trading catalogue"),
+                _("Maintain the trading catalogue and the holiday calendar."),
+                url_for("projects.catalogue"),
+                _("Open"),
+            ),
+            Card(
+                _("Expert pool"),
+                _("Admit, discipline and rate pool experts."),
+                url_for("experts.pool"),
+                _("Open"),
+            ),
+            Card(
+                _("Reports"),
+                _("Forward, assign and supervise reports."),
+                url_for("complaints.board"),
+                _("Open"),
+            ),
             Card(
                 _("Audit log"), _("Read the tamper-evident audit log."), url_for("audit.log_page"), _("Open")
             ),
         ],
         Role.REGULATOR: [
-            Card(_("Live supervision"), _("Watch openings, draws and evaluations as they happen.")),
-            Card(_("Complaints"), _("Accept and decide complaints in your industry.")),
+            Card(
+                _("Live supervision"),
+                _("Watch openings, draws and evaluations as they happen."),
+                url_for("supervision.dashboard"),
+                _("Open"),
+            ),
+            Card(
+                _("Complaints"),
+                _("Accept and decide complaints in your industry."),
+                url_for("complaints.desk"),
+                _("Open"),
+            ),
             Card(
                 _("Audit log"), _("Verify that no record was altered."), url_for("audit.log_page"), _("Open")
             ),
         ],
         Role.EXPERT: [
-            Card(_("Invitations"), _("Confirm or decline evaluation invitations.")),
-            Card(_("Profile and leave"), _("Keep your contact details and leave calendar current.")),
+            Card(
+                _("Invitations"),
+                _("Confirm or decline evaluation invitations."),
+                url_for("experts.me"),
+                _("Open"),
+            ),
+            Card(
+                _("Profile and leave"),
+                _("Keep your contact details and leave calendar current."),
+                url_for("experts.me"),
+                _("Open"),
+            ),
+            Card(
+                _("My evaluations"),
+                _("Sign in, declare conflicts, read the bids and score them; sign the report."),
+                url_for("evaluation.mine"),
+                _("Open"),
+            ),
         ],
         Role.SYSADMIN: [
             Card(

@@ -1,0 +1,801 @@
+"""The opening ceremony (开标, SPEC §3.4).
+
+1. :func:`start_ceremony` — center staff, at or after the bid deadline (step-up in the view): the section
+   moves ``published → bidding_closed → opening``; one ceremony per section collects shares (a partial
+   unique index: of two concurrent starts one wins, the other gets 409).
+2. :func:`submit_share` — each custodian submits its decrypted SLIP-39 mnemonic (step-up in the view).
+   Refused before the deadline, refused for a share of another section's key or another custodian's share.
+   Submitted shares are held encrypted under the platform data key until the ceremony ends, then erased.
+3. At ``k`` shares, :func:`run_opening` rebuilds the identity **in memory**, decrypts every summary first and
+   publishes the opening record live (``opening:<section id>``), then decrypts the documents in a stream
+   into at-rest files (``app.bidding.atrest``) for the evaluation panel, classifies failures, moves the
+   section to ``opened`` (or ``failed`` with fewer than 3 valid bids) and drops the key.
+
+Three short transactions, none held while files are decrypted: ``collecting → decrypting`` (the winner of
+concurrent k-th shares), the record, the outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import Organization, User
+from app.core import audit, events
+from app.core.clock import now
+from app.core.crypto import decrypt_at_rest, encrypt_at_rest
+from app.core.db import db
+from app.core.errors import Conflict, DomainError, NotFound
+from app.projects import services as projects
+from app.projects.enums import SectionStatus
+from app.projects.models import Section
+
+from . import agedecrypt, atrest, keys, signing, storage
+from .enums import CeremonyStatus, DecryptStatus, EntryStatus, EnvelopeKind, EnvelopeStatus
+from .models import (
+    OnSiteObjection,
+    OpeningCeremony,
+    OpeningKeyShare,
+    OpeningRecordEntry,
+    RecordConfirmation,
+    SealedEnvelope,
+    SubmittedShare,
+)
+from .services import find_signing_key, public_key_of
+
+MIN_VALID_BIDS = 3
+AT_REST_PURPOSE = "bidding-document-v1"
+SUMMARY_MAX_BYTES = 1024 * 1024
+
+
+def channel(section_id: int) -> str:
+    return f"opening:{section_id}"
+
+
+def _share_purpose(ceremony_id: int) -> str:
+    return f"bidding-submitted-share:{ceremony_id}"
+
+
+def data_key() -> bytes:
+    return hashlib.sha256(b"bidding-at-rest\x00" + current_app.config["DATA_KEY"].encode()).digest()
+
+
+def _lock_section(section_id: int) -> Section:
+    section = db.session.scalar(
+        select(Section)
+        .where(Section.id == section_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if section is None:
+        raise NotFound(_("No such section."))
+    return section
+
+
+def completed_ceremony(section: Section) -> OpeningCeremony | None:
+    return db.session.scalar(
+        select(OpeningCeremony).where(
+            OpeningCeremony.section_id == section.id,
+            OpeningCeremony.status == CeremonyStatus.COMPLETED.value,
+        )
+    )
+
+
+def live_ceremony(section_id: int) -> OpeningCeremony | None:
+    """The ceremony collecting shares, decrypting, or completed (at most one, by the partial index)."""
+    return db.session.scalar(
+        select(OpeningCeremony).where(
+            OpeningCeremony.section_id == section_id,
+            OpeningCeremony.status.in_(
+                [
+                    CeremonyStatus.COLLECTING.value,
+                    CeremonyStatus.DECRYPTING.value,
+                    CeremonyStatus.COMPLETED.value,
+                ]
+            ),
+        )
+    )
+
+
+def latest_ceremony(section_id: int) -> OpeningCeremony | None:
+    return db.session.scalar(
+        select(OpeningCeremony)
+        .where(OpeningCeremony.section_id == section_id)
+        .order_by(OpeningCeremony.id.desc())
+        .limit(1)
+    )
+
+
+# -- starting ---------------------------------------------------------------------------------------------
+
+
+def start_ceremony(section_id: int, *, actor: User) -> OpeningCeremony:
+    section = _lock_section(section_id)
+    at = now()
+    if section.bid_deadline is None or at < section.bid_deadline:
+        raise Conflict(_("The opening starts at the bid deadline, not before."), code="before_deadline")
+    if live_ceremony(section.id) is not None:
+        raise Conflict(
+            _("An opening ceremony for this section is already running or done."), code="ceremony_exists"
+        )
+    if section.status == SectionStatus.PUBLISHED:
+        projects.transition(section, SectionStatus.BIDDING_CLOSED, actor=actor)
+    if section.status == SectionStatus.BIDDING_CLOSED:
+        projects.transition(section, SectionStatus.OPENING, actor=actor)
+    if section.status != SectionStatus.OPENING:
+        raise Conflict(_("This section cannot be opened in its present state."), code="not_openable")
+    ceremony = OpeningCeremony(
+        section_id=section.id, status=CeremonyStatus.COLLECTING.value, started_by=actor.id, started_at=at
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(ceremony)
+            db.session.flush()  # the partial unique index decides between concurrent starts here
+    except IntegrityError:
+        raise Conflict(
+            _("An opening ceremony for this section is already running or done."), code="ceremony_exists"
+        ) from None
+    audit.record(
+        "bidding:ceremony:start",
+        actor=actor,
+        object_type="section",
+        object_id=section.id,
+        payload={"ceremony_id": ceremony.id, "threshold": section.custodian_k},
+    )
+    audit.checkpoint(reason="opening")
+    events.publish(db.session(), channel(section.id), {"event": "started", "ceremony_id": ceremony.id})
+    return ceremony
+
+
+def postpone(section_id: int, *, actor: User, reason: str) -> OpeningCeremony:
+    """Insufficient shares (or a platform failure): stop this ceremony with a reason; a new one may start."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."), errors={"reason": [_("Required.")]})
+    _lock_section(section_id)
+    ceremony = db.session.scalar(
+        select(OpeningCeremony)
+        .where(
+            OpeningCeremony.section_id == section_id,
+            OpeningCeremony.status == CeremonyStatus.COLLECTING.value,
+        )
+        .with_for_update()
+    )
+    if ceremony is None:
+        raise Conflict(_("No ceremony is collecting shares."), code="no_ceremony")
+    ceremony.status = CeremonyStatus.POSTPONED.value
+    ceremony.postponed_reason = reason
+    _erase_shares(ceremony)
+    audit.record(
+        "bidding:ceremony:postpone",
+        actor=actor,
+        object_type="section",
+        object_id=section_id,
+        payload={"ceremony_id": ceremony.id, "reason": reason},
+    )
+    events.publish(db.session(), channel(section_id), {"event": "postponed", "reason": reason})
+    return ceremony
+
+
+def _erase_shares(ceremony: OpeningCeremony) -> None:
+    at = now()
+    for s in ceremony.shares:
+        if s.share_enc is not None:
+            s.share_enc = None
+            s.erased_at = at
+
+
+# -- shares -----------------------------------------------------------------------------------------------
+
+
+def custodian_share(section_id: int, user: User) -> OpeningKeyShare | None:
+    return db.session.scalar(
+        select(OpeningKeyShare).where(
+            OpeningKeyShare.section_id == section_id, OpeningKeyShare.custodian_id == user.id
+        )
+    )
+
+
+def submit_share(section_id: int, mnemonic: str, *, actor: User) -> tuple[OpeningCeremony, bool]:
+    """Record a custodian's share. Returns (ceremony, quorum reached). The caller commits and then, when the
+    quorum is reached, calls :func:`run_opening`."""
+    section = _lock_section(section_id)
+    mine = custodian_share(section.id, actor)
+    if mine is None:
+        raise NotFound(_("You hold no key share for this section."))
+    if section.bid_deadline is None or now() < section.bid_deadline:
+        raise Conflict(_("Key shares cannot be submitted before the bid deadline."), code="before_deadline")
+    try:
+        share = keys.parse_share(mnemonic)
+    except keys.ShareError as err:
+        raise DomainError(str(err), errors={"mnemonic": [str(err)]}, code="invalid_share") from None
+    if share.identifier != mine.share_set_id:
+        raise DomainError(
+            _("This share belongs to another section's opening key."), code="wrong_section_share"
+        )
+    if share.index != mine.member_index:
+        raise DomainError(_("This is not the share issued to you."), code="not_your_share")
+    ceremony = db.session.scalar(
+        select(OpeningCeremony)
+        .where(
+            OpeningCeremony.section_id == section.id,
+            OpeningCeremony.status == CeremonyStatus.COLLECTING.value,
+        )
+        .with_for_update()
+    )
+    if ceremony is None:
+        raise Conflict(_("No opening ceremony is collecting shares for this section."), code="no_ceremony")
+    if any(s.key_share_id == mine.id for s in ceremony.shares):
+        raise Conflict(_("You have already submitted your share."), code="share_exists")
+    words = " ".join(mnemonic.strip().lower().split())
+    row = SubmittedShare(
+        ceremony_id=ceremony.id,
+        key_share_id=mine.id,
+        submitted_by=actor.id,
+        submitted_at=now(),
+        share_enc=encrypt_at_rest(words.encode(), purpose=_share_purpose(ceremony.id)),
+    )
+    ceremony.shares.append(row)
+    db.session.flush()  # the share is counted (and its unique constraint checked) now
+    audit.record(
+        "bidding:share:submit",
+        actor=actor,
+        object_type="section",
+        object_id=section.id,
+        payload={"ceremony_id": ceremony.id, "member_index": mine.member_index},
+    )
+    count = len(ceremony.shares)
+    events.publish(
+        db.session(),
+        channel(section.id),
+        {"event": "share", "shares": count, "threshold": section.custodian_k},
+    )
+    return ceremony, count >= section.custodian_k
+
+
+# -- decrypting -------------------------------------------------------------------------------------------
+
+
+def _claim(ceremony_id: int) -> tuple[OpeningCeremony, list[str]] | None:
+    """collecting → decrypting, once: concurrent callers with k shares race on the row lock."""
+    ceremony = db.session.scalar(
+        select(OpeningCeremony).where(OpeningCeremony.id == ceremony_id).with_for_update()
+    )
+    if ceremony is None or ceremony.status != CeremonyStatus.COLLECTING:
+        return None
+    mnemonics = [
+        decrypt_at_rest(s.share_enc, purpose=_share_purpose(ceremony.id)).decode()
+        for s in ceremony.shares
+        if s.share_enc is not None
+    ]
+    section = db.session.get(Section, ceremony.section_id)
+    if section is None or len(mnemonics) < section.custodian_k:
+        return None
+    ceremony.status = CeremonyStatus.DECRYPTING.value
+    return ceremony, mnemonics[: section.custodian_k]  # SLIP-39 combines exactly k shares
+
+
+def _validate_summary(data: Any, section: Section) -> tuple[dict[str, Any], str | None]:
+    """The declared items, or a reason the summary is the bidder's fault."""
+    if not isinstance(data, dict):
+        return {}, _("the summary is not a JSON object")
+    if "section_id" in data and str(data["section_id"]) != str(section.id):
+        return {}, _("the summary names another section")
+    declared: dict[str, Any] = {}
+    items = ["price", *[i for i in (section.opening_items or []) if i != "price"]]
+    for item in items:
+        value = data.get(item)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return {}, _("the summary lacks the declared item %(item)s", item=item)
+        declared[item] = value
+    try:
+        price = Decimal(str(declared["price"]))
+    except InvalidOperation:
+        return {}, _("the price is not a decimal number")
+    if not price.is_finite() or price <= 0 or price.as_tuple().exponent < -2:  # type: ignore[operator]
+        return {}, _("the price must be a positive amount in yuan with at most 2 decimals")
+    declared["price"] = f"{price:.2f}"
+    for extra in ("bidder_code", "bid_security_ref"):
+        if extra in data and isinstance(data[extra], str | int):
+            declared[extra] = data[extra]
+    return declared, None
+
+
+def _signature_ok(env: SealedEnvelope) -> bool:
+    if env.signature is None or env.signing_key_id is None:
+        return not current_app.config.get("BIDDING_REQUIRE_SIGNATURE", True)
+    key = env.signing_key
+    if key is None:
+        return False
+    import base64
+
+    return signing.verify(
+        public_key_of(key),
+        base64.b64decode(env.signature),
+        signing.envelope_statement(env.sha256, env.section_id, env.kind),
+    )
+
+
+def _decrypt_summary(env: SealedEnvelope, identity: agedecrypt.Identity) -> tuple[bytes | None, str, str]:
+    """(plaintext, decrypt status, note)."""
+    path = storage.blob_root() / env.blob_path
+    if not _signature_ok(env):
+        return None, DecryptStatus.BIDDER_FAULT.value, _("the envelope is not validly signed")
+    out = bytearray()
+
+    def collect(piece: bytes) -> None:
+        if len(out) + len(piece) > SUMMARY_MAX_BYTES:
+            raise agedecrypt.DecryptFailed("the summary is too large")
+        out.extend(piece)
+
+    try:
+        digest = agedecrypt.decrypt_file(path, collect, identity)
+    except OSError:
+        return None, DecryptStatus.PLATFORM_FAULT.value, _("the stored envelope could not be read")
+    except agedecrypt.DecryptFailed:
+        if _file_sha256(path) != env.sha256:
+            return None, DecryptStatus.PLATFORM_FAULT.value, _("the stored envelope differs from the receipt")
+        return None, DecryptStatus.BIDDER_FAULT.value, _("not sealed to this section's key, or corrupt")
+    if digest != env.sha256:
+        return None, DecryptStatus.PLATFORM_FAULT.value, _("the stored envelope differs from the receipt")
+    return bytes(out), DecryptStatus.OK.value, ""
+
+
+def record_document(section: Section, ceremony: OpeningCeremony) -> dict[str, Any]:
+    """The opening record as published (and as signed by confirming bidders, by its SHA-256)."""
+    return {
+        "type": "ggzy-opening-record-v1",
+        "section_id": section.id,
+        "section_code": section.code,
+        "section_name": section.name,
+        "ceremony_id": ceremony.id,
+        "bid_deadline": audit.canonical_json(section.bid_deadline).strip('"'),
+        "opening_recipient": section.opening_recipient,
+        "entries": [
+            {
+                "position": e.position,
+                "bidder": e.bidder_name,
+                "declared": e.declared,
+                "envelopes": e.envelopes,
+                "status": e.status,
+                "reason": e.reason,
+            }
+            for e in ceremony.entries
+        ],
+    }
+
+
+def record_sha256(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(signing.canonical(doc)).hexdigest()
+
+
+def run_opening(ceremony_id: int, *, actor: User | None) -> OpeningCeremony | None:
+    """Open every envelope of the ceremony's section. Returns None if another request is already doing it."""
+    claimed = _claim(ceremony_id)
+    if claimed is None:
+        return None  # fewer than k shares, or another request is already opening
+    ceremony, mnemonics = claimed
+    section = db.session.get(Section, ceremony.section_id)
+    assert section is not None
+    recipient = section.opening_recipient or ""
+    try:
+        identity = keys.rebuild_identity(mnemonics, recipient)
+    except keys.ShareError as err:
+        ceremony.status = CeremonyStatus.POSTPONED.value
+        ceremony.postponed_reason = str(err)
+        _erase_shares(ceremony)
+        audit.record(
+            "bidding:ceremony:postpone",
+            actor=actor,
+            object_type="section",
+            object_id=section.id,
+            payload={"ceremony_id": ceremony.id, "reason": str(err)},
+        )
+        db.session.commit()
+        return ceremony
+    finally:
+        del mnemonics
+    db.session.commit()  # decrypting: no other request will claim it
+
+    opener = agedecrypt.Identity(keys.identity_secret_bytes(identity))
+    del identity
+    try:
+        _open_envelopes(ceremony.id, opener, actor=actor)
+    finally:
+        del opener  # the rebuilt key lives only for the opening
+    return db.session.get(OpeningCeremony, ceremony_id)
+
+
+def _open_envelopes(ceremony_id: int, identity: agedecrypt.Identity, *, actor: User | None) -> None:
+    ceremony = db.session.get(OpeningCeremony, ceremony_id)
+    assert ceremony is not None
+    section = db.session.get(Section, ceremony.section_id)
+    assert section is not None
+    envelopes = list(
+        db.session.scalars(
+            select(SealedEnvelope)
+            .where(
+                SealedEnvelope.section_id == section.id,
+                SealedEnvelope.status == EnvelopeStatus.ACTIVE.value,
+            )
+            .order_by(SealedEnvelope.org_id, SealedEnvelope.kind.desc(), SealedEnvelope.name)
+        )
+    )
+    by_org: dict[int, list[SealedEnvelope]] = {}
+    for env in envelopes:
+        by_org.setdefault(env.org_id, []).append(env)
+
+    # Phase 1: summaries → the opening record, published live.
+    ordered = sorted(by_org.items(), key=lambda kv: min(e.received_at for e in kv[1]))
+    for position, (org_id, envs) in enumerate(ordered, start=1):
+        org = db.session.get(Organization, org_id)
+        summary = next((e for e in envs if e.kind == EnvelopeKind.SUMMARY), None)
+        declared: dict[str, Any] = {}
+        status, reason = EntryStatus.VALID.value, ""
+        if summary is None:
+            status, reason = EntryStatus.REVOKED.value, _("no summary envelope")
+        else:
+            plain, dstatus, note = _decrypt_summary(summary, identity)
+            summary.decrypt_status, summary.decrypt_note = dstatus, note or None
+            if dstatus == DecryptStatus.PLATFORM_FAULT:
+                status, reason = EntryStatus.WITHDRAWN.value, note
+            elif dstatus == DecryptStatus.BIDDER_FAULT:
+                status, reason = EntryStatus.REVOKED.value, note
+            else:
+                try:
+                    data = json.loads((plain or b"").decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    data = None
+                declared, problem = _validate_summary(data, section)
+                if problem:
+                    status, reason = EntryStatus.REVOKED.value, problem
+        db.session.add(
+            OpeningRecordEntry(
+                ceremony_id=ceremony.id,
+                org_id=org_id,
+                position=position,
+                bidder_name=org.name if org else str(org_id),
+                declared=declared,
+                envelopes=[
+                    {"kind": e.kind, "name": e.name, "sha256": e.sha256, "size": e.size} for e in envs
+                ],
+                status=status,
+                reason=reason,
+            )
+        )
+    db.session.flush()
+    db.session.refresh(ceremony)
+    doc = record_document(section, ceremony)
+    audit.record(
+        "bidding:opening:record",
+        actor=actor,
+        object_type="section",
+        object_id=section.id,
+        payload={"ceremony_id": ceremony.id, "record_sha256": record_sha256(doc), "phase": "summaries"},
+    )
+    events.publish(db.session(), channel(section.id), {"event": "record", "record": doc})
+    db.session.commit()
+
+    # Phase 2: documents, streamed into at-rest files; no transaction is held while decrypting.
+    results = open_documents([e for e in envelopes if e.kind == EnvelopeKind.DOCUMENT], identity)
+    db.session.rollback()
+
+    # Phase 3: the outcome.
+    ceremony = db.session.scalar(
+        select(OpeningCeremony).where(OpeningCeremony.id == ceremony_id).with_for_update()
+    )
+    assert ceremony is not None
+    section = _lock_section(ceremony.section_id)
+    entries = {e.org_id: e for e in ceremony.entries}
+    for env in envelopes:
+        if env.id not in results:
+            continue
+        dstatus, note, path, size = results[env.id]
+        row = db.session.get(SealedEnvelope, env.id)
+        assert row is not None
+        row.decrypt_status, row.decrypt_note = dstatus, note or None
+        row.plaintext_path, row.plaintext_size = path, size
+        entry = entries.get(env.org_id)
+        if entry is not None and entry.status == EntryStatus.VALID and dstatus != DecryptStatus.OK:
+            entry.status = (
+                EntryStatus.REVOKED.value
+                if dstatus == DecryptStatus.BIDDER_FAULT
+                else EntryStatus.WITHDRAWN.value
+            )
+            entry.reason = _("document %(name)s: %(note)s", name=env.name, note=note)
+    valid = sum(1 for e in ceremony.entries if e.status == EntryStatus.VALID)
+    db.session.flush()
+    db.session.refresh(ceremony)
+    doc = record_document(section, ceremony)
+    ceremony.status = CeremonyStatus.COMPLETED.value
+    ceremony.completed_at = now()
+    ceremony.valid_bids = valid
+    ceremony.record_sha256 = record_sha256(doc)
+    _erase_shares(ceremony)
+    audit.record(
+        "bidding:opening:complete",
+        actor=actor,
+        object_type="section",
+        object_id=section.id,
+        payload={"ceremony_id": ceremony.id, "record_sha256": ceremony.record_sha256, "valid_bids": valid},
+    )
+    if valid < MIN_VALID_BIDS:  # 流标
+        projects.transition(
+            section,
+            SectionStatus.FAILED,
+            actor=actor,
+            reason=_(
+                "Fewer than %(n)d valid bids at the opening (%(valid)d).", n=MIN_VALID_BIDS, valid=valid
+            ),
+        )
+    else:
+        projects.transition(section, SectionStatus.OPENED, actor=actor)
+    audit.checkpoint(reason="opening")
+    events.publish(
+        db.session(),
+        channel(section.id),
+        {"event": "completed", "record": doc, "valid_bids": valid, "status": section.status},
+    )
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class DocumentJob:
+    """What a worker thread needs to open one document, with no Flask context."""
+
+    envelope_id: int
+    section_id: int
+    source: Path
+    sha256: str
+    root: Path
+    key: bytes
+
+
+NOTE_UNREADABLE = "unreadable"
+NOTE_CHANGED = "changed"
+NOTE_NOT_ADDRESSED = "not_addressed"
+NOTE_UNSIGNED = "unsigned"
+
+
+def _notes() -> dict[str, str]:
+    return {
+        "": "",
+        NOTE_UNREADABLE: _("the stored envelope could not be read"),
+        NOTE_CHANGED: _("the stored envelope differs from the receipt"),
+        NOTE_NOT_ADDRESSED: _("not sealed to this section's key, or corrupt"),
+        NOTE_UNSIGNED: _("the envelope is not validly signed"),
+    }
+
+
+def open_document(job: DocumentJob, identity: agedecrypt.Identity) -> tuple[str, str, str | None, int | None]:
+    """(decrypt status, note key, at-rest path, plaintext size) — thread-safe, no Flask context.
+
+    One streaming pass that also recomputes the SHA-256. A digest that differs from the receipt is the
+    platform's fault (the stored file changed); a file that does not decrypt although its digest matches
+    is the bidder's (not sealed to the section)."""
+    relative = storage.new_opened_path(job.section_id)
+    dest = job.root / relative
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    sink = _CountingAtRest(dest, job.key)
+    try:
+        digest = agedecrypt.decrypt_file(job.source, sink.write, identity)
+        sink.close()
+    except OSError:
+        sink.discard()
+        return DecryptStatus.PLATFORM_FAULT.value, NOTE_UNREADABLE, None, None
+    except agedecrypt.DecryptFailed:
+        sink.discard()
+        if _file_sha256(job.source) != job.sha256:
+            return DecryptStatus.PLATFORM_FAULT.value, NOTE_CHANGED, None, None
+        return DecryptStatus.BIDDER_FAULT.value, NOTE_NOT_ADDRESSED, None, None
+    if digest != job.sha256:
+        dest.unlink(missing_ok=True)
+        return DecryptStatus.PLATFORM_FAULT.value, NOTE_CHANGED, None, None
+    return DecryptStatus.OK.value, "", relative, sink.size
+
+
+def open_documents(
+    envelopes: list[SealedEnvelope], identity: agedecrypt.Identity
+) -> dict[int, tuple[str, str, str | None, int | None]]:
+    """Open documents on a few threads (decryption of one overlaps the disk writes of another); the
+    results carry translated notes."""
+    notes = _notes()
+    results: dict[int, tuple[str, str, str | None, int | None]] = {}
+    jobs: list[DocumentJob] = []
+    root, key = storage.blob_root(), data_key()
+    for env in envelopes:
+        if not _signature_ok(env):
+            results[env.id] = (DecryptStatus.BIDDER_FAULT.value, notes[NOTE_UNSIGNED], None, None)
+            continue
+        jobs.append(DocumentJob(env.id, env.section_id, root / env.blob_path, env.sha256, root, key))
+    workers = int(current_app.config.get("BIDDING_OPENING_THREADS", 4))
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="opening") as pool:
+        for job, (status, note, path, size) in zip(
+            jobs, pool.map(lambda j: open_document(j, identity), jobs), strict=True
+        ):
+            results[job.envelope_id] = (status, notes[note], path, size)
+    return results
+
+
+def _file_sha256(path: Any) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while piece := fh.read(1024 * 1024):
+                digest.update(piece)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+class _CountingAtRest:
+    """Where decrypted bytes go: encrypted at rest as they arrive, counted."""
+
+    def __init__(self, path: Any, key: bytes) -> None:
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._writer = atrest.Writer(self._fh, key, AT_REST_PURPOSE)
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return self._writer.write(data)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._writer.close()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+
+    def discard(self) -> None:
+        self._fh.close()
+        os.unlink(self._fh.name)
+
+
+def read_document(env: SealedEnvelope) -> Any:
+    """Plaintext chunks of an opened document (for the evaluation panel)."""
+    if env.plaintext_path is None:
+        raise NotFound(_("This document was not opened."))
+    fh = open(storage.blob_root() / env.plaintext_path, "rb")  # noqa: SIM115 - closed by the generator
+    try:
+        yield from atrest.decrypt_chunks(fh, data_key(), AT_REST_PURPOSE)
+    finally:
+        fh.close()
+
+
+# -- during and after the ceremony ------------------------------------------------------------------------
+
+
+def raise_objection(section_id: int, body: str, *, actor: User) -> OnSiteObjection:
+    body = body.strip()
+    if not body:
+        raise DomainError(_("Write the objection."), errors={"body": [_("Required.")]})
+    ceremony = live_ceremony(section_id)
+    if ceremony is None:
+        raise Conflict(_("Objections are raised during the opening."), code="no_ceremony")
+    row = OnSiteObjection(
+        ceremony_id=ceremony.id, org_id=actor.org_id, raised_by=actor.id, raised_at=now(), body=body[:4000]
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        "bidding:objection:raise",
+        actor=actor,
+        object_type="section",
+        object_id=section_id,
+        payload={"objection_id": row.id, "body": row.body},
+    )
+    events.publish(db.session(), channel(section_id), {"event": "objection", "id": row.id, "body": row.body})
+    return row
+
+
+def answer_objection(section_id: int, objection_id: int, answer: str, *, actor: User) -> OnSiteObjection:
+    answer = answer.strip()
+    row = db.session.get(OnSiteObjection, objection_id)
+    if row is None or row.ceremony.section_id != section_id:
+        raise NotFound(_("No such objection."))
+    if not answer:
+        raise DomainError(_("Write the answer."), errors={"answer": [_("Required.")]})
+    if row.answer is not None:
+        raise Conflict(_("This objection has been answered."))
+    row.answer, row.answered_by, row.answered_at = answer[:4000], actor.id, now()
+    audit.record(
+        "bidding:objection:answer",
+        actor=actor,
+        object_type="section",
+        object_id=section_id,
+        payload={"objection_id": row.id, "answer": row.answer},
+    )
+    events.publish(db.session(), channel(section_id), {"event": "answer", "id": row.id, "answer": row.answer})
+    return row
+
+
+def confirm_record(
+    section_id: int,
+    *,
+    actor: User,
+    accepted: bool = True,
+    key_id: str | None = None,
+    signature_b64: str | None = None,
+) -> RecordConfirmation:
+    """A bidder confirms (or disputes) the record; with a signature over the record statement if given."""
+    import base64
+
+    section = db.session.get(Section, section_id)
+    if section is None:
+        raise NotFound(_("No such section."))
+    ceremony = completed_ceremony(section)
+    if ceremony is None or ceremony.record_sha256 is None:
+        raise Conflict(_("The opening record is not complete yet."), code="no_record")
+    if not any(e.org_id == actor.org_id for e in ceremony.entries):
+        raise NotFound(_("Your organization has no bid in this opening."))
+    if db.session.scalar(
+        select(func.count())
+        .select_from(RecordConfirmation)
+        .where(RecordConfirmation.ceremony_id == ceremony.id, RecordConfirmation.org_id == actor.org_id)
+    ):
+        raise Conflict(_("Your organization has already confirmed the record."))
+    key_pk = None
+    if signature_b64 and key_id:
+        key = find_signing_key(actor.org_id, key_id.strip())
+        if key is None or not key.valid_at(now()):
+            raise DomainError(_("The signing key is not registered or not valid now."))
+        try:
+            sig = base64.b64decode(signature_b64.strip(), validate=True)
+        except ValueError:
+            raise DomainError(_("The signature is not base64.")) from None
+        if not signing.verify(
+            public_key_of(key), sig, signing.record_statement(ceremony.record_sha256, section_id)
+        ):
+            raise DomainError(_("The signature does not match the opening record."))
+        key_pk = key.id
+    row = RecordConfirmation(
+        ceremony_id=ceremony.id,
+        org_id=actor.org_id,
+        user_id=actor.id,
+        confirmed_at=now(),
+        record_sha256=ceremony.record_sha256,
+        signing_key_id=key_pk,
+        signature=signature_b64.strip() if key_pk and signature_b64 else None,
+        accepted=accepted,
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        "bidding:record:confirm",
+        actor=actor,
+        object_type="section",
+        object_id=section_id,
+        payload={"record_sha256": ceremony.record_sha256, "accepted": accepted, "signed": key_pk is not None},
+    )
+    events.publish(
+        db.session(), channel(section_id), {"event": "confirmation", "bidder": actor.organization.name}
+    )
+    return row
+
+
+def share_status(section: Section) -> dict[str, Any]:
+    ceremony = latest_ceremony(section.id)
+    shares = list(db.session.scalars(select(OpeningKeyShare).where(OpeningKeyShare.section_id == section.id)))
+    submitted = {s.key_share_id for s in ceremony.shares} if ceremony else set()
+    return {
+        "ceremony": ceremony,
+        "threshold": section.custodian_k,
+        "custodians": [
+            {"name": s.custodian.display_name, "submitted": s.id in submitted, "member_index": s.member_index}
+            for s in sorted(shares, key=lambda s: s.member_index)
+        ],
+    }

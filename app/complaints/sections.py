@@ -1,0 +1,125 @@
+"""What cases do to sections, only through the projects domain's public services: suspend while an
+objection or investigation is pending, resume after, and apply the remedy of an upheld complaint through
+the section state machine. Kept in one place so the seam is easy to find."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.core.db import db
+from app.core.errors import Conflict
+
+from .enums import CaseStatus, Remedy
+from .models import Case
+
+#: The evaluation domain installs the candidate publicity window of a section here:
+#: ``provider(section) -> (starts_at, ends_at) | None``. Until it does, a section in ``publicity`` is
+#: inside its window and any other section is not.
+PublicityWindow = Callable[[Any], tuple[dt.datetime, dt.datetime] | None]
+_publicity_provider: list[PublicityWindow] = []
+
+
+def set_publicity_window_provider(provider: PublicityWindow | None) -> None:
+    _publicity_provider.clear()
+    if provider is not None:
+        _publicity_provider.append(provider)
+
+
+def publicity_window(section: Any) -> tuple[dt.datetime, dt.datetime] | None:
+    if _publicity_provider:
+        return _publicity_provider[0](section)
+    return None
+
+
+def in_publicity(section: Any, at: dt.datetime) -> bool:
+    window = publicity_window(section)
+    if window is not None:
+        return window[0] <= at < window[1]
+    return bool(section.status == "publicity")
+
+
+def _pending_holder(section_id: int, exclude: int) -> Case | None:
+    """Another open case on the section that could hold the suspension."""
+    return db.session.scalar(
+        select(Case)
+        .where(
+            Case.section_id == section_id,
+            Case.id != exclude,
+            Case.status.in_([CaseStatus.SUBMITTED.value, CaseStatus.INVESTIGATING.value]),
+            Case.kind != "report",
+        )
+        .order_by(Case.id)
+    )
+
+
+def suspend_for(case: Case, *, actor: User, reason: str) -> bool:
+    """Suspend the case's section unless it is suspended already (by a regulator or another case).
+    Returns whether this case now holds the suspension."""
+    from app.projects import services as projects
+
+    section = case.section
+    if section is None or section.suspended:
+        return False
+    projects.suspend_section(section, actor=actor, reason=reason)
+    case.suspended_section = True
+    return True
+
+
+def release_for(case: Case, *, actor: User, note: str) -> None:
+    """Resume the section this case suspended — unless another pending case on the same section takes
+    the suspension over (it then stays suspended until that case is answered too)."""
+    from app.projects import services as projects
+
+    if not case.suspended_section:
+        return
+    case.suspended_section = False
+    section = case.section
+    if section is None or not section.suspended:
+        return
+    other = _pending_holder(section.id, case.id)
+    if other is not None:
+        other.suspended_section = True
+        return
+    projects.resume_section(section, actor=actor, note=note)
+
+
+# Remedy → the section states to move to, in order of preference (the first the state machine allows).
+REMEDY_TARGETS: dict[Remedy, tuple[str, ...]] = {
+    Remedy.CORRECTION: (),
+    Remedy.RE_EVALUATION: ("evaluating",),
+    # 重新招标: the trade ends as failed (流标, re-tender offered) or, where the machine allows only that,
+    # cancelled with the decision as the public reason.
+    Remedy.RE_TENDER: ("failed", "cancelled"),
+    # 中标无效: the winner is chosen again from the remaining candidates (evaluation) or the trade ends.
+    Remedy.VOID_AWARD: ("evaluating", "cancelled"),
+}
+
+
+def apply_remedy(case: Case, remedy: Remedy, *, actor: User) -> str | None:
+    """Move the section as the remedy orders. Returns the new status, or None when nothing moved (a
+    correction order, or a state the machine does not allow — recorded on the case by the caller)."""
+    from app.projects import services as projects
+    from app.projects.enums import SectionStatus
+
+    section = case.section
+    targets = REMEDY_TARGETS[remedy]
+    if section is None or not targets:
+        return None
+    current = SectionStatus(section.status)
+    if current.value == targets[0] and remedy is Remedy.RE_EVALUATION:
+        return None  # already under evaluation: the evaluation starts over within it
+    allowed = projects.TRANSITIONS.get(current, frozenset())
+    for target in targets:
+        if SectionStatus(target) in allowed:
+            reason = f"{case.number}: {remedy.value}"
+            try:
+                projects.transition(section, target, actor=actor, reason=reason)
+            except Conflict:
+                return None
+            return target
+    return None

@@ -1,0 +1,25 @@
+"""The evaluation domain: the drawn panel at work, the evaluation report, candidate publicity, the award and
+the signed archive bundle of a section (SPEC §5)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and CLI, the publicity window for the complaints domain and the default
+    award blocker (pending objections and complaints)."""
+    from . import cli, services
+    from .views import bp
+
+    for key, default in services.DEFAULTS.items():
+        app.config.setdefault(key, default)
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.group)
+    if services.pending_cases_blocker not in services.AWARD_BLOCKERS:
+        services.AWARD_BLOCKERS.append(services.pending_cases_blocker)
+    try:
+        from app.complaints import sections as complaint_sections
+    except ImportError:  # pragma: no cover - the complaints domain is optional
+        return
+    complaint_sections.set_publicity_window_provider(services.publicity_window)

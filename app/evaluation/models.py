@@ -1,0 +1,232 @@
+"""Evaluation models: the panel at work, scores, the report, candidates, publicity, award and archive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.clock import now
+from app.core.db import UTCDateTime, db
+
+from .enums import Declaration, EvaluationStatus, FileKind, ReportDecision
+
+
+def _in(column: str, values: list[str], *, nullable: bool = False) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    clause = f"{column} IN ({quoted})"
+    return f"({column} IS NULL OR {clause})" if nullable else clause
+
+
+class Evaluation(db.Model):  # type: ignore[name-defined]
+    """Evaluation — 评标: one per section, by the panel of its expert draw, through the candidate
+    publicity (中标候选人公示) and the award (定标) to the archive."""
+
+    __tablename__ = "evaluation"
+    __table_args__ = (
+        CheckConstraint(_in("status", [s.value for s in EvaluationStatus]), name="status_valid"),
+        CheckConstraint(
+            "status IN ('sign_in', 'scoring', 'reporting') OR report_sha256 IS NOT NULL",
+            name="report_after_reporting",
+        ),
+        CheckConstraint(
+            "status IN ('sign_in', 'scoring', 'reporting', 'reported') OR publicity_starts_at IS NOT NULL",
+            name="publicity_started",
+        ),
+        CheckConstraint(
+            "(status IN ('awarded', 'archived')) = (awarded_at IS NOT NULL)", name="awarded_iff_awarded_at"
+        ),
+        CheckConstraint("(status = 'archived') = (archive_sha256 IS NOT NULL)", name="archived_iff_archive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id"), unique=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("expert_draw.id"), index=True)
+    method: Mapped[str] = mapped_column(String(32), comment="the section's method, frozen at the start")
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, comment="[{name, weight}]")
+    settings: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, comment="aggregation, outlier threshold, price formula, frozen at the start"
+    )
+    status: Mapped[str] = mapped_column(String(16), default=EvaluationStatus.SIGN_IN.value)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, comment="scoring deadline; extended on request")
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    leader_member_id: Mapped[int | None] = mapped_column(Integer, comment="evaluation_member.id")
+    report_sha256: Mapped[str | None] = mapped_column(String(64))
+    report_path: Mapped[str | None] = mapped_column(String(255))
+    report_drawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="report closed")
+    publicity_starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    publicity_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    publicity_late: Mapped[bool] = mapped_column(Boolean, default=False, comment="after the 3-day limit")
+    winner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    winner_rank: Mapped[int | None] = mapped_column(Integer)
+    award_reason: Mapped[str | None] = mapped_column(Text, comment="legal reason for passing over rank 1")
+    awarded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    awarded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    contract_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="award + 30 days")
+    contract_signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    archive_sha256: Mapped[str | None] = mapped_column(String(64))
+    archive_path: Mapped[str | None] = mapped_column(String(255))
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    members: Mapped[list[PanelMember]] = relationship(
+        back_populates="evaluation", order_by="PanelMember.seat_order, PanelMember.id"
+    )
+    candidates: Mapped[list[Candidate]] = relationship(back_populates="evaluation", order_by="Candidate.rank")
+    files: Mapped[list[EvaluationFile]] = relationship(
+        back_populates="evaluation", order_by="EvaluationFile.id"
+    )
+    refunds: Mapped[list[SecurityRefund]] = relationship(
+        back_populates="evaluation", order_by="SecurityRefund.id"
+    )
+
+    @property
+    def status_enum(self) -> EvaluationStatus:
+        return EvaluationStatus(self.status)
+
+    @property
+    def counted(self) -> list[PanelMember]:
+        """Members whose work counts: signed in, declared no conflict, not replaced."""
+        return [m for m in self.members if m.counts]
+
+
+class PanelMember(db.Model):  # type: ignore[name-defined]
+    """A confirmed seat of the draw at work (评标委员会成员). A member replaced after declaring a conflict
+    keeps its row, marked void, with its scores (which no longer count; 条例 Art. 48)."""
+
+    __tablename__ = "evaluation_member"
+    __table_args__ = (
+        UniqueConstraint("evaluation_id", "seat_id", name="evaluation_seat"),
+        CheckConstraint(
+            _in("declaration", [d.value for d in Declaration], nullable=True), name="declaration_valid"
+        ),
+        CheckConstraint(
+            _in("decision", [d.value for d in ReportDecision], nullable=True), name="decision_valid"
+        ),
+        CheckConstraint("(declaration IS NULL) = (signed_in_at IS NULL)", name="declared_iff_signed_in"),
+        CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
+        CheckConstraint("decision != 'dissent' OR dissent IS NOT NULL", name="dissent_in_writing"),
+        CheckConstraint("decision != 'signed' OR signature IS NOT NULL", name="signed_has_signature"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    seat_id: Mapped[int] = mapped_column(ForeignKey("expert_panel_seat.id"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    seat_order: Mapped[int] = mapped_column(Integer, comment="order of the seat in the draw")
+    signed_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    declaration: Mapped[str | None] = mapped_column(String(16))
+    conflict_note: Mapped[str | None] = mapped_column(Text)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="scores locked")
+    wants_extension: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    signature: Mapped[str | None] = mapped_column(Text, comment="base64 platform Ed25519 over the statement")
+    dissent: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="members")
+    scores: Mapped[list[Score]] = relationship(back_populates="member", order_by="Score.id")
+
+    @property
+    def counts(self) -> bool:
+        return self.declaration == Declaration.NO_CONFLICT and self.voided_at is None
+
+
+class Score(db.Model):  # type: ignore[name-defined]
+    """One member's judgement of one bidder on one criterion. ``criterion = 'qualification'`` carries
+    pass/fail (with a reason when failed); other criteria carry points ≤ their weight."""
+
+    __tablename__ = "evaluation_score"
+    __table_args__ = (
+        UniqueConstraint("member_id", "org_id", "criterion", name="member_bidder_criterion"),
+        CheckConstraint("points IS NULL OR points >= 0", name="points_non_negative"),
+        CheckConstraint(
+            "qualified IS NULL OR qualified OR (reason IS NOT NULL AND reason != '')",
+            name="failed_has_reason",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("evaluation_member.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    criterion: Mapped[str] = mapped_column(String(100))
+    points: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    qualified: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    explanation: Mapped[str | None] = mapped_column(Text, comment="why an outlier total is what it is")
+
+    member: Mapped[PanelMember] = relationship(back_populates="scores")
+
+
+class Candidate(db.Model):  # type: ignore[name-defined]
+    """A ranked candidate (中标候选人) of the report; at most three."""
+
+    __tablename__ = "evaluation_candidate"
+    __table_args__ = (
+        UniqueConstraint("evaluation_id", "rank", name="evaluation_rank"),
+        CheckConstraint("rank BETWEEN 1 AND 3", name="rank_1_to_3"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    bidder_name: Mapped[str] = mapped_column(String(200))
+    price: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    score: Mapped[Decimal | None] = mapped_column(Numeric(8, 2), comment="comprehensive scoring total")
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="candidates")
+
+
+class EvaluationFile(db.Model):  # type: ignore[name-defined]
+    """A stored document of the evaluation: report, notices, letters, the archive bundle."""
+
+    __tablename__ = "evaluation_file"
+    __table_args__ = (CheckConstraint(_in("kind", [k.value for k in FileKind]), name="kind_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), comment="addressee of a letter")
+    filename: Mapped[str] = mapped_column(String(200))
+    blob_path: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="files")
+
+
+class SecurityRefund(db.Model):  # type: ignore[name-defined]
+    """Bid security refund (投标保证金退还) owed to a bidder within 5 days of contract signing (条例 57)."""
+
+    __tablename__ = "evaluation_refund"
+    __table_args__ = (UniqueConstraint("evaluation_id", "org_id", name="evaluation_bidder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    bidder_name: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="contract signing + 5 days")
+    refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="refunds")

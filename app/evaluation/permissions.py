@@ -1,0 +1,59 @@
+"""Object-level checks of the evaluation domain. A party reaching another party's object gets 404.
+
+* An expert works only in the evaluation of a section where it holds a confirmed seat (or a membership).
+* The tenderer (owner or agency organization of the project) publishes and awards its own sections and
+  reads their report once it is closed.
+* Center staff and regulators read every evaluation; the report once it is drawn up.
+"""
+
+from __future__ import annotations
+
+from app.accounts.models import User
+from app.core.permissions import Role
+from app.projects.models import Section
+
+from .enums import EvaluationStatus
+from .models import Evaluation
+
+CLOSED = frozenset(
+    {
+        EvaluationStatus.REPORTED,
+        EvaluationStatus.PUBLICITY,
+        EvaluationStatus.AWARDED,
+        EvaluationStatus.ARCHIVED,
+    }
+)
+
+
+def is_panel_expert(user: User, section: Section) -> bool:
+    from . import services
+
+    if user.role != Role.EXPERT:
+        return False
+    ev = services.evaluation_for(section)
+    if ev is not None and services.member_of(ev, user) is not None:
+        return True
+    return services.seat_of_user(section, user) is not None
+
+
+def is_section_tenderer(user: User, section: Section) -> bool:
+    project = section.project
+    return user.role == Role.TENDERER and user.org_id in {project.owner_org_id, project.agency_org_id}
+
+
+def can_read_report(user: User, section: Section, ev: Evaluation) -> bool:
+    if ev.report_sha256 is None:
+        return False
+    if user.role in (Role.CENTER_STAFF, Role.REGULATOR):
+        return True
+    if is_section_tenderer(user, section):
+        return ev.status_enum in CLOSED
+    from . import services
+
+    return user.role == Role.EXPERT and services.member_of(ev, user) is not None
+
+
+def can_download_archive(user: User, section: Section, ev: Evaluation) -> bool:
+    if ev.archive_path is None:
+        return False
+    return user.role in (Role.CENTER_STAFF, Role.REGULATOR) or is_section_tenderer(user, section)

@@ -1,0 +1,1082 @@
+"""The business rules of evaluation, publicity and award (SPEC §5; 条例 Arts. 46–58).
+
+Decisions (see also :mod:`app.evaluation.scoring` for the arithmetic):
+
+* The evaluation starts when the first confirmed expert of the section's draw signs in at or after the
+  draw's evaluation time; the section moves ``opened → evaluating`` then.
+* Panel leader (评标委员会主任): the counted member with the lowest seat order (the order of the draw's
+  picks). Chosen when scoring starts and again if the leader is replaced — no election round to stall on.
+* Independence: nobody sees another member's scores before submitting; outliers are computed once every
+  counted member has submitted (their scores are locked) and the flagged member explains in writing.
+* A declared conflict (or a later recusal) voids the member: its rows stay, marked void, and never count
+  (条例 Art. 48); the seat is refilled through the experts domain's backups.
+* Report: drawn up by the leader as printable HTML, hashed (SHA-256) and stored; each member signs (the
+  platform's Ed25519 key signs the statement "member M agrees with report H") or dissents in writing;
+  closing the report records silence as agreement (条例 Art. 53).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.accounts.models import Organization, User
+from app.core import audit, calendar, events, outbox, storage
+from app.core.clock import now
+from app.core.crypto import signing_key
+from app.core.db import db
+from app.core.errors import Conflict, DomainError, NotFound
+from app.projects.enums import SectionStatus
+from app.projects.models import Section
+
+from . import scoring
+from .enums import Declaration, EvaluationStatus, FileKind, ReportDecision
+from .models import Candidate, Evaluation, EvaluationFile, PanelMember, Score, SecurityRefund
+
+E = EvaluationStatus
+
+TRANSITIONS: dict[EvaluationStatus, frozenset[EvaluationStatus]] = {
+    E.SIGN_IN: frozenset({E.SCORING}),
+    E.SCORING: frozenset({E.REPORTING}),
+    E.REPORTING: frozenset({E.REPORTED, E.SCORING}),
+    E.REPORTED: frozenset({E.PUBLICITY}),
+    E.PUBLICITY: frozenset({E.AWARDED}),
+    E.AWARDED: frozenset({E.ARCHIVED}),
+    E.ARCHIVED: frozenset(),
+}
+
+DEFAULTS: dict[str, Any] = {
+    "EVALUATION_AGGREGATION": "auto",
+    "EVALUATION_TRIM_MIN_PANEL": 7,
+    "EVALUATION_OUTLIER_THRESHOLD": "15",
+    "EVALUATION_BENCHMARK": "lowest",
+    "EVALUATION_HOURS": 4,
+    "EVALUATION_EXTENSION_HOURS": 2,
+    "EVALUATION_PUBLICITY_DAYS": 3,
+    "EVALUATION_PUBLISH_WITHIN_DAYS": 3,
+    "EVALUATION_CONTRACT_DAYS": 30,
+    "EVALUATION_REFUND_DAYS": 5,
+}
+MAX_CANDIDATES = 3
+STATE_FUNDED_MARKERS = ("财政", "国有", "国资", "state", "government", "public")
+
+#: Checks run before an award; each returns why the award must wait, or None. The complaints domain may
+#: register its own; :func:`pending_cases_blocker` (reads its tables when they exist) is installed by default.
+AWARD_BLOCKERS: list[Callable[[Section], str | None]] = []
+
+
+def setting(name: str) -> Any:
+    return current_app.config.get(name, DEFAULTS[name])
+
+
+def transition(
+    ev: Evaluation,
+    to: EvaluationStatus,
+    *,
+    actor: User | None,
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Move ``ev`` to ``to`` if :data:`TRANSITIONS` allows it, applying ``changes`` (the columns the CHECK
+    constraints tie to the new state) in the same flush, and write the audit leaf."""
+    current = EvaluationStatus(ev.status)
+    if to not in TRANSITIONS[current]:
+        raise Conflict(
+            _("An evaluation cannot go from %(a)s to %(b)s.", a=current.value, b=to.value),
+            code="illegal_transition",
+        )
+    for name, value in (changes or {}).items():
+        setattr(ev, name, value)
+    ev.status = to.value
+    _audit(
+        "evaluation:evaluation:transition",
+        actor,
+        ev,
+        {"from": current.value, "to": to.value, "reason": reason},
+    )
+    events.publish(db.session(), f"evaluation:{ev.id}", {"status": to.value})
+
+
+def _audit(action: str, actor: User | None, ev: Evaluation, payload: dict[str, Any]) -> None:
+    audit.record(
+        action,
+        actor=actor,
+        object_type="evaluation",
+        object_id=ev.id,
+        payload={"section_id": ev.section_id, **payload},
+    )
+
+
+# -- the section, its draw and its bids ------------------------------------------------------------------
+
+
+def section_of(ev: Evaluation) -> Section:
+    section = db.session.get(Section, ev.section_id)
+    if section is None:  # pragma: no cover - foreign key
+        raise NotFound(_("Not found."))
+    return section
+
+
+def evaluation_for(section: Section) -> Evaluation | None:
+    return db.session.scalar(select(Evaluation).where(Evaluation.section_id == section.id))
+
+
+def _draw_of(section: Section) -> Any:
+    from app.experts import draws
+
+    return draws.active_draw_for(section.id)
+
+
+def _confirmed_seats(draw: Any) -> list[Any]:
+    from app.experts.enums import SeatStatus
+
+    seats = [s for s in draw.seats if s.status == SeatStatus.CONFIRMED]
+    return sorted(seats, key=lambda s: (s.round_number, s.kind != "seat", s.specialty_code, s.rank, s.id))
+
+
+def bids_of(section: Section) -> list[scoring.Bid]:
+    """The valid bids of the opening record, with the declared price and the summary's receipt time."""
+    from app.bidding.enums import EntryStatus, EnvelopeKind, EnvelopeStatus
+    from app.bidding.models import SealedEnvelope
+    from app.bidding.opening import completed_ceremony
+
+    ceremony = completed_ceremony(section)
+    if ceremony is None:
+        return []
+    received = dict(
+        db.session.execute(
+            select(SealedEnvelope.org_id, SealedEnvelope.received_at).where(
+                SealedEnvelope.section_id == section.id,
+                SealedEnvelope.kind == EnvelopeKind.SUMMARY.value,
+                SealedEnvelope.status == EnvelopeStatus.ACTIVE.value,
+            )
+        ).all()
+    )
+    bids = []
+    for entry in ceremony.entries:
+        if entry.status != EntryStatus.VALID:
+            continue
+        price = Decimal(str(entry.declared.get("price", "0")))
+        bids.append(
+            scoring.Bid(
+                entry.org_id, entry.bidder_name, price, received.get(entry.org_id, ceremony.started_at)
+            )
+        )
+    return bids
+
+
+def all_entries(section: Section) -> list[Any]:
+    from app.bidding.opening import completed_ceremony
+
+    ceremony = completed_ceremony(section)
+    return list(ceremony.entries) if ceremony is not None else []
+
+
+def documents_of(section: Section, org_id: int) -> list[Any]:
+    """The opened documents of one bidder of this section."""
+    from app.bidding.enums import EnvelopeKind, EnvelopeStatus
+    from app.bidding.models import SealedEnvelope
+
+    return list(
+        db.session.scalars(
+            select(SealedEnvelope)
+            .where(
+                SealedEnvelope.section_id == section.id,
+                SealedEnvelope.org_id == org_id,
+                SealedEnvelope.kind == EnvelopeKind.DOCUMENT.value,
+                SealedEnvelope.status == EnvelopeStatus.ACTIVE.value,
+                SealedEnvelope.plaintext_path.is_not(None),
+            )
+            .order_by(SealedEnvelope.name, SealedEnvelope.id)
+        )
+    )
+
+
+# -- start, sign-in, conflicts, replacement --------------------------------------------------------------
+
+
+def _settings() -> scoring.Settings:
+    return scoring.Settings(
+        aggregation=str(setting("EVALUATION_AGGREGATION")),
+        trim_min_panel=int(setting("EVALUATION_TRIM_MIN_PANEL")),
+        outlier_threshold=Decimal(str(setting("EVALUATION_OUTLIER_THRESHOLD"))),
+        benchmark=str(setting("EVALUATION_BENCHMARK")),
+    )
+
+
+def settings_of(ev: Evaluation) -> scoring.Settings:
+    return scoring.Settings.from_dict(ev.settings or {})
+
+
+def start(section: Section, *, actor: User | None) -> Evaluation:
+    """Open the evaluation of an opened section at the draw's evaluation time (idempotent)."""
+    existing = evaluation_for(section)
+    if existing is not None:
+        return existing
+    if section.status != SectionStatus.OPENED:
+        raise Conflict(_("The section is not ready for evaluation."), code="not_opened")
+    draw = _draw_of(section)
+    if draw is None:
+        raise Conflict(_("The section has no expert panel."), code="no_panel")
+    if now() < draw.evaluation_starts_at:
+        raise Conflict(_("The evaluation has not started yet."), code="too_early")
+    from app.projects import services as projects
+
+    at = now()
+    ev = Evaluation(
+        section_id=section.id,
+        draw_id=draw.id,
+        method=section.evaluation_method,
+        criteria=list(section.scoring_criteria or []),
+        settings=_settings().as_dict(),
+        status=E.SIGN_IN.value,
+        started_at=at,
+        ends_at=at + dt.timedelta(hours=int(setting("EVALUATION_HOURS"))),
+    )
+    db.session.add(ev)
+    db.session.flush()  # the members below need the evaluation's id
+    sync_members(ev)
+    projects.transition(section, SectionStatus.EVALUATING, actor=actor, reason="evaluation started")
+    _audit(
+        "evaluation:evaluation:start",
+        actor,
+        ev,
+        {"draw_id": draw.id, "method": ev.method, "settings": ev.settings},
+    )
+    return ev
+
+
+def sync_members(ev: Evaluation) -> None:
+    """Add a member row for every confirmed seat not yet on the panel (replacements included)."""
+    from app.experts.models import ExpertDraw
+
+    draw = db.session.get(ExpertDraw, ev.draw_id)
+    assert draw is not None
+    known = {m.seat_id for m in ev.members}
+    order = max((m.seat_order for m in ev.members), default=0)
+    for seat in _confirmed_seats(draw):
+        if seat.id in known:
+            continue
+        order += 1
+        ev.members.append(
+            PanelMember(
+                seat_id=seat.id, expert_id=seat.expert_id, user_id=seat.expert.user_id, seat_order=order
+            )
+        )
+    db.session.flush()
+
+
+def member_of(ev: Evaluation, user: User) -> PanelMember | None:
+    """The user's live (not voided) membership on this panel."""
+    for m in ev.members:
+        if m.user_id == user.id and m.voided_at is None:
+            return m
+    return None
+
+
+def evaluations_of_expert(user: User) -> list[tuple[Section, Evaluation | None, Any]]:
+    """Sections where this expert holds a confirmed seat: (section, evaluation or None, seat)."""
+    from app.experts.enums import SeatStatus
+    from app.experts.models import Expert, ExpertDraw, PanelSeat
+
+    rows = db.session.execute(
+        select(PanelSeat, ExpertDraw)
+        .join(ExpertDraw, PanelSeat.draw_id == ExpertDraw.id)
+        .join(Expert, PanelSeat.expert_id == Expert.id)
+        .where(Expert.user_id == user.id, PanelSeat.status == SeatStatus.CONFIRMED.value)
+        .order_by(ExpertDraw.evaluation_starts_at.desc())
+    ).all()
+    out = []
+    for seat, draw in rows:
+        section = db.session.get(Section, draw.section_id)
+        if section is not None:
+            out.append((section, evaluation_for(section), seat))
+    return out
+
+
+def seat_of_user(section: Section, user: User) -> Any:
+    for sec, _ev, seat in evaluations_of_expert(user):
+        if sec.id == section.id:
+            return seat
+    return None
+
+
+def sign_in(section: Section, *, actor: User, conflict: bool, note: str = "") -> PanelMember:
+    """The expert signs in and declares, against the now known bidder list, that it has no conflict — or
+    that it has one, and is replaced."""
+    ev = start(section, actor=actor)
+    sync_members(ev)
+    member = member_of(ev, actor)
+    if member is None:
+        raise NotFound(_("Not found."))
+    if member.signed_in_at is not None:
+        raise Conflict(_("You have already signed in."))
+    note = (note or "").strip()
+    if conflict and not note:
+        raise DomainError(_("Describe the conflict."), errors={"note": [_("Required.")]})
+    member.signed_in_at = now()
+    member.declaration = (Declaration.CONFLICT if conflict else Declaration.NO_CONFLICT).value
+    member.conflict_note = note or None
+    _audit(
+        "evaluation:member:sign_in",
+        actor,
+        ev,
+        {
+            "member_id": member.id,
+            "declaration": member.declaration,
+            "bidders": [b.org_id for b in bids_of(section)],
+        },
+    )
+    if conflict:
+        recuse(member, actor=actor, reason=_("Conflict declared at sign-in: %(note)s", note=note))
+    else:
+        _maybe_begin_scoring(ev, actor=actor)
+    return member
+
+
+def recuse(member: PanelMember, *, actor: User | None, reason: str) -> None:
+    """Void a member (its work no longer counts) and refill its seat through the experts domain."""
+    ev = member.evaluation
+    if ev.status not in (E.SIGN_IN, E.SCORING, E.REPORTING):
+        raise Conflict(_("The panel can no longer change."))
+    if member.voided_at is not None:
+        return
+    member.voided_at = now()
+    member.void_reason = reason[:2000] or "-"
+    _audit(
+        "evaluation:member:void",
+        actor,
+        ev,
+        {"member_id": member.id, "seat_id": member.seat_id, "reason": reason},
+    )
+    if ev.status == E.REPORTING:  # the report no longer stands: the panel re-evaluates
+        _discard_report(ev, actor=actor)
+    _replace_seat(member, actor=actor, reason=reason)
+    if ev.leader_member_id == member.id:
+        ev.leader_member_id = None
+        _choose_leader(ev, actor=actor)
+
+
+def _replace_seat(member: PanelMember, *, actor: User | None, reason: str) -> None:
+    """The experts domain's replacement procedure: ``draws.replace_seat`` when it offers one; otherwise the
+    seat is released as declined (the statutory reason recorded) and its backups are called by
+    ``draws.fill_vacancies`` — the same random order as any decline."""
+    from sqlalchemy import update
+
+    from app.experts import draws
+    from app.experts.enums import SeatStatus
+    from app.experts.models import PanelSeat
+
+    replace = getattr(draws, "replace_seat", None)
+    seat = db.session.get(PanelSeat, member.seat_id)
+    assert seat is not None
+    if replace is not None:
+        replace(seat, reason=reason, actor=actor)
+        return
+    db.session.execute(
+        update(PanelSeat)
+        .where(PanelSeat.id == seat.id, PanelSeat.status == SeatStatus.CONFIRMED.value)
+        .values(status=SeatStatus.DECLINED.value, decline_reason=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(seat)
+    draws.fill_vacancies(seat.draw, actor=actor)
+
+
+def _choose_leader(ev: Evaluation, *, actor: User | None) -> None:
+    counted = [m for m in ev.counted]
+    if not counted or ev.leader_member_id is not None:
+        return
+    leader = min(counted, key=lambda m: (m.seat_order, m.id))
+    ev.leader_member_id = leader.id
+    _audit("evaluation:leader:choose", actor, ev, {"member_id": leader.id, "rule": "lowest seat order"})
+
+
+def _panel_seats(ev: Evaluation) -> int:
+    from app.experts.models import ExpertDraw
+
+    draw = db.session.get(ExpertDraw, ev.draw_id)
+    return int(draw.pool_seats) if draw is not None else 0
+
+
+def _maybe_begin_scoring(ev: Evaluation, *, actor: User | None) -> None:
+    if ev.status == E.SIGN_IN and len(ev.counted) >= _panel_seats(ev):
+        _choose_leader(ev, actor=actor)
+        transition(ev, E.SCORING, actor=actor, reason="panel complete")
+
+
+def is_leader(ev: Evaluation, member: PanelMember | None) -> bool:
+    return member is not None and ev.leader_member_id == member.id
+
+
+# -- scoring ---------------------------------------------------------------------------------------------
+
+
+def _points(raw: Any, weight: Decimal, field: str) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise DomainError(_("Enter a number."), errors={field: [_("Enter a number.")]}) from None
+    if value < 0 or value > weight or not value.is_finite():
+        raise DomainError(
+            _("Points must lie between 0 and %(w)s.", w=str(weight)),
+            errors={field: [_("Points must lie between 0 and %(w)s.", w=str(weight))]},
+        )
+    return scoring.q(value)
+
+
+def save_scores(
+    member: PanelMember,
+    *,
+    actor: User,
+    qualification: dict[int, tuple[bool, str]],
+    points: dict[int, dict[str, Any]] | None = None,
+) -> None:
+    """Save (or overwrite) the member's draft; refused once submitted or outside scoring."""
+    ev = member.evaluation
+    if ev.status != E.SCORING or not member.counts:
+        raise Conflict(_("Scoring is not open for you."))
+    if member.submitted_at is not None:
+        raise Conflict(_("Your scores are locked."), code="locked")
+    section = section_of(ev)
+    bidders = {b.org_id for b in bids_of(section)}
+    criteria = {str(c["name"]): Decimal(str(c["weight"])) for c in scoring.subjective_criteria(ev.criteria)}
+    existing = {(s.org_id, s.criterion): s for s in member.scores}
+    for org_id, (passed, reason) in qualification.items():
+        if org_id not in bidders:
+            raise NotFound(_("Not found."))
+        reason = (reason or "").strip()
+        if not passed and not reason:
+            raise DomainError(
+                _("Give a reason for every failed bidder."), errors={f"reason_{org_id}": [_("Required.")]}
+            )
+        row = existing.get((org_id, scoring.QUALIFICATION))
+        if row is None:
+            row = Score(member_id=member.id, org_id=org_id, criterion=scoring.QUALIFICATION)
+            member.scores.append(row)
+        row.qualified, row.reason = passed, (reason or None)
+    if ev.method == "comprehensive":
+        for org_id, by_name in (points or {}).items():
+            if org_id not in bidders:
+                raise NotFound(_("Not found."))
+            for name, raw in by_name.items():
+                if name not in criteria:
+                    raise DomainError(_("Unknown criterion."))
+                if raw is None or str(raw).strip() == "":
+                    continue
+                value = _points(raw, criteria[name], f"points_{org_id}_{name}")
+                row = existing.get((org_id, name))
+                if row is None:
+                    row = Score(member_id=member.id, org_id=org_id, criterion=name)
+                    member.scores.append(row)
+                    existing[(org_id, name)] = row
+                row.points = value
+    db.session.flush()
+
+
+def sheet_of(member: PanelMember) -> scoring.Sheet:
+    sheet = scoring.Sheet(member.id)
+    for s in member.scores:
+        if s.criterion == scoring.QUALIFICATION:
+            sheet.qualification[s.org_id] = (bool(s.qualified), s.reason or "")
+        elif s.points is not None:
+            sheet.points.setdefault(s.org_id, {})[s.criterion] = Decimal(s.points)
+    return sheet
+
+
+def _sheet_digest(member: PanelMember) -> str:
+    rows = sorted(
+        (s.org_id, s.criterion, None if s.points is None else str(s.points), s.qualified, s.reason or "")
+        for s in member.scores
+    )
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+
+
+def submit(member: PanelMember, *, actor: User) -> None:
+    """Lock the member's scores: every bidder judged, every criterion scored."""
+    ev = member.evaluation
+    if ev.status != E.SCORING or not member.counts:
+        raise Conflict(_("Scoring is not open for you."))
+    if member.submitted_at is not None:
+        raise Conflict(_("Your scores are locked."), code="locked")
+    sheet = sheet_of(member)
+    bidders = [b.org_id for b in bids_of(section_of(ev))]
+    missing = [o for o in bidders if o not in sheet.qualification]
+    if ev.method == "comprehensive":
+        names = [str(c["name"]) for c in scoring.subjective_criteria(ev.criteria)]
+        missing += [o for o in bidders if any(n not in sheet.points.get(o, {}) for n in names)]
+    if missing:
+        raise DomainError(_("Judge every bidder on every criterion before submitting."))
+    member.submitted_at = now()
+    _audit(
+        "evaluation:scores:submit", actor, ev, {"member_id": member.id, "sheet_sha256": _sheet_digest(member)}
+    )
+
+
+def counted_sheets(ev: Evaluation) -> list[scoring.Sheet]:
+    return [sheet_of(m) for m in ev.counted]
+
+
+def all_submitted(ev: Evaluation) -> bool:
+    counted = ev.counted
+    return len(counted) >= _panel_seats(ev) and all(m.submitted_at is not None for m in counted)
+
+
+def outliers(ev: Evaluation) -> list[tuple[PanelMember, int, Decimal, Decimal, str | None]]:
+    """Flagged totals (member, bidder, total, panel mean, explanation) once every counted member submitted."""
+    if ev.method != "comprehensive" or not all_submitted(ev):
+        return []
+    section = section_of(ev)
+    members = {m.id: m for m in ev.counted}
+    out = []
+    for member_id, org_id, total, mean in scoring.outliers(
+        bids_of(section), counted_sheets(ev), settings_of(ev)
+    ):
+        m = members[member_id]
+        row = next((s for s in m.scores if s.org_id == org_id and s.criterion == scoring.QUALIFICATION), None)
+        out.append((m, org_id, total, mean, row.explanation if row is not None else None))
+    return out
+
+
+def explain(member: PanelMember, org_id: int, text: str, *, actor: User) -> None:
+    """The member explains a flagged total in writing (scores stay locked)."""
+    text = (text or "").strip()
+    if not text:
+        raise DomainError(_("Write the explanation."), errors={"explanation": [_("Required.")]})
+    ev = member.evaluation
+    flagged = [o for m, o, *_rest in outliers(ev) if m.id == member.id]
+    if org_id not in flagged:
+        raise Conflict(_("This score is not flagged."))
+    row = next(s for s in member.scores if s.org_id == org_id and s.criterion == scoring.QUALIFICATION)
+    row.explanation = text
+    _audit(
+        "evaluation:outlier:explain",
+        actor,
+        ev,
+        {"member_id": member.id, "org_id": org_id, "explanation": text},
+    )
+
+
+def request_extension(member: PanelMember, *, actor: User) -> bool:
+    """Ask for more time; granted when more than 1/3 of the counted panel asked (条例 Art. 48). Returns
+    whether this request extended the deadline."""
+    ev = member.evaluation
+    if ev.status != E.SCORING or not member.counts:
+        raise Conflict(_("Scoring is not open for you."))
+    member.wants_extension = True
+    counted = ev.counted
+    asking = sum(1 for m in counted if m.wants_extension)
+    _audit("evaluation:extension:request", actor, ev, {"member_id": member.id, "asking": asking})
+    if asking * 3 <= len(counted):
+        return False
+    hours = int(setting("EVALUATION_EXTENSION_HOURS"))
+    ev.ends_at = max(ev.ends_at, now()) + dt.timedelta(hours=hours)
+    ev.extensions += 1
+    for m in counted:
+        m.wants_extension = False
+    _audit(
+        "evaluation:extension:grant",
+        actor,
+        ev,
+        {"ends_at": ev.ends_at, "asking": asking, "panel": len(counted)},
+    )
+    return True
+
+
+def results(ev: Evaluation) -> list[scoring.Result]:
+    return scoring.rank(ev.method, bids_of(section_of(ev)), counted_sheets(ev), ev.criteria, settings_of(ev))
+
+
+# -- the report ------------------------------------------------------------------------------------------
+
+
+def report_statement(ev: Evaluation, member: PanelMember) -> bytes:
+    """What the platform signs for a member who signs the report."""
+    return json.dumps(
+        {
+            "type": "ggzy-evaluation-report-signature-v1",
+            "evaluation_id": ev.id,
+            "section_id": ev.section_id,
+            "member_id": member.id,
+            "expert_id": member.expert_id,
+            "report_sha256": ev.report_sha256,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+
+
+def _expert_names(ev: Evaluation) -> dict[int, str]:
+    from app.experts.models import Expert
+
+    ids = [m.expert_id for m in ev.members]
+    return {e.id: e.name for e in db.session.scalars(select(Expert).where(Expert.id.in_(ids)))} if ids else {}
+
+
+def render_report(ev: Evaluation, ranked: list[scoring.Result]) -> str:
+    section = section_of(ev)
+    names = _expert_names(ev)
+    return render_template(
+        "evaluation/report_print.html",
+        ev=ev,
+        section=section,
+        ranked=ranked,
+        members=[(m, names.get(m.expert_id, "")) for m in ev.counted],
+        voided=[(m, names.get(m.expert_id, "")) for m in ev.members if not m.counts and m.declaration],
+        outliers=outliers(ev),
+        subjective=scoring.subjective_criteria(ev.criteria),
+        settings=settings_of(ev),
+        drawn_at=now(),
+    )
+
+
+def draw_up_report(ev: Evaluation, *, actor: User) -> Evaluation:
+    """The leader draws up the report once every counted member submitted and every outlier is explained."""
+    if ev.status != E.SCORING:
+        raise Conflict(_("The report cannot be drawn up now."))
+    if not is_leader(ev, member_of(ev, actor)):
+        raise NotFound(_("Not found."))
+    if not all_submitted(ev):
+        raise Conflict(_("Every member must submit first."), code="not_submitted")
+    if any(expl is None for *_r, expl in outliers(ev)):
+        raise Conflict(_("Flagged scores must be explained first."), code="unexplained_outlier")
+    ranked = results(ev)
+    for c in list(ev.candidates):
+        db.session.delete(c)
+    db.session.flush()  # old candidates go before the unique (evaluation, rank) rows come back
+    for r in ranked:
+        if r.rank is not None and r.rank <= MAX_CANDIDATES:
+            ev.candidates.append(
+                Candidate(
+                    rank=r.rank, org_id=r.bid.org_id, bidder_name=r.bid.name, price=r.bid.price, score=r.total
+                )
+            )
+    html = render_report(ev, ranked)
+    blob = storage.write_bytes(html.encode(), folder=f"evaluation/{ev.id}", suffix=".html")
+    ev.report_sha256, ev.report_path, ev.report_drawn_at = blob.sha256, blob.path, now()
+    _add_file(ev, FileKind.REPORT, "evaluation-report.html", blob)
+    for m in ev.members:
+        m.decision = m.signature = m.dissent = None
+        m.decided_at = None
+    transition(ev, E.REPORTING, actor=actor)
+    _audit(
+        "evaluation:report:draw_up",
+        actor,
+        ev,
+        {
+            "report_sha256": blob.sha256,
+            "candidates": [[c.rank, c.org_id, str(c.price)] for c in ev.candidates],
+        },
+    )
+    return ev
+
+
+def _discard_report(ev: Evaluation, *, actor: User | None) -> None:
+    transition(ev, E.SCORING, actor=actor, reason="panel changed")
+    ev.report_sha256 = ev.report_path = None
+    ev.report_drawn_at = None
+
+
+def _add_file(
+    ev: Evaluation, kind: FileKind, filename: str, blob: storage.StoredBlob, org_id: int | None = None
+) -> None:
+    ev.files.append(
+        EvaluationFile(
+            kind=kind.value,
+            filename=filename,
+            blob_path=blob.path,
+            sha256=blob.sha256,
+            size=blob.size,
+            org_id=org_id,
+        )
+    )
+
+
+def decide(member: PanelMember, *, actor: User, sign: bool, dissent: str = "") -> None:
+    """Sign the report (platform signature over its hash) or record a written dissent."""
+    ev = member.evaluation
+    if ev.status != E.REPORTING or not member.counts:
+        raise Conflict(_("The report is not open for signature."))
+    if member.decision is not None:
+        raise Conflict(_("You have already decided."))
+    dissent = (dissent or "").strip()
+    if sign:
+        signature = signing_key().sign(report_statement(ev, member))
+        member.decision, member.signature = ReportDecision.SIGNED.value, base64.b64encode(signature).decode()
+    else:
+        if not dissent:
+            raise DomainError(_("Write the dissent."), errors={"dissent": [_("Required.")]})
+        member.decision, member.dissent = ReportDecision.DISSENT.value, dissent
+    member.decided_at = now()
+    _audit(
+        "evaluation:report:" + ("sign" if sign else "dissent"),
+        actor,
+        ev,
+        {"member_id": member.id, "report_sha256": ev.report_sha256, "dissent": dissent or None},
+    )
+
+
+def close_report(ev: Evaluation, *, actor: User) -> None:
+    """The leader closes the report: a member who neither signed nor dissented is deemed to agree."""
+    if ev.status != E.REPORTING:
+        raise Conflict(_("The report is not open for signature."))
+    if not is_leader(ev, member_of(ev, actor)):
+        raise NotFound(_("Not found."))
+    deemed = []
+    for m in ev.counted:
+        if m.decision is None:
+            m.decision, m.decided_at = ReportDecision.DEEMED.value, now()
+            deemed.append(m.id)
+    ev.reported_at = now()
+    transition(ev, E.REPORTED, actor=actor)
+    _audit("evaluation:report:close", actor, ev, {"report_sha256": ev.report_sha256, "deemed": deemed})
+    audit.checkpoint(reason="evaluation report")
+
+
+def signatures_document(ev: Evaluation) -> dict[str, Any]:
+    from app.core.crypto import public_key_raw_b64
+
+    return {
+        "type": "ggzy-evaluation-report-signatures-v1",
+        "report_sha256": ev.report_sha256,
+        "platform_public_key": public_key_raw_b64(),
+        "members": [
+            {
+                "member_id": m.id,
+                "expert_id": m.expert_id,
+                "decision": m.decision,
+                "signature": m.signature,
+                "statement": report_statement(ev, m).decode()
+                if m.decision == ReportDecision.SIGNED
+                else None,
+                "dissent": m.dissent,
+            }
+            for m in ev.counted
+        ],
+    }
+
+
+# -- candidate publicity ---------------------------------------------------------------------------------
+
+
+def _owns(actor: User, section: Section) -> bool:
+    project = section.project
+    return actor.org_id in {project.owner_org_id, project.agency_org_id}
+
+
+def publish_deadline(ev: Evaluation) -> dt.datetime | None:
+    if ev.reported_at is None:
+        return None
+    days = int(setting("EVALUATION_PUBLISH_WITHIN_DAYS"))
+    return calendar.period_end(ev.reported_at, days, unit="calendar", calendar=calendar.load_calendar())
+
+
+def publish_candidates(ev: Evaluation, *, actor: User) -> Evaluation:
+    """The tenderer publishes the candidates (中标候选人公示) for ≥ 3 days (条例 Art. 54)."""
+    from app.projects import services as projects
+
+    section = section_of(ev)
+    if not _owns(actor, section):
+        raise NotFound(_("Not found."))
+    if ev.status != E.REPORTED:
+        raise Conflict(_("There is no closed report to publish."))
+    at = now()
+    deadline = publish_deadline(ev)
+    ev.publicity_late = bool(deadline is not None and at >= deadline)
+    ev.publicity_starts_at = at
+    days = int(setting("EVALUATION_PUBLICITY_DAYS"))
+    ev.publicity_ends_at = calendar.period_end(at, days, unit="calendar", calendar=calendar.load_calendar())
+    projects.transition(section, SectionStatus.PUBLICITY, actor=actor, reason="candidate publicity")
+    transition(ev, E.PUBLICITY, actor=actor)
+    html = render_template("evaluation/notice_publicity.html", ev=ev, section=section)
+    _add_file(
+        ev,
+        FileKind.PUBLICITY,
+        "candidate-publicity.html",
+        storage.write_bytes(html.encode(), folder=f"evaluation/{ev.id}", suffix=".html"),
+    )
+    _audit(
+        "evaluation:publicity:publish",
+        actor,
+        ev,
+        {"starts_at": at, "ends_at": ev.publicity_ends_at, "late": ev.publicity_late},
+    )
+    return ev
+
+
+def publicity_window(section: Any) -> tuple[dt.datetime, dt.datetime] | None:
+    """The candidate publicity window ``[start, end)`` of a section, or None before it is published.
+    Installed into the complaints domain (objections to results are accepted only inside it)."""
+    ev = evaluation_for(section)
+    if ev is None or ev.publicity_starts_at is None or ev.publicity_ends_at is None:
+        return None
+    return ev.publicity_starts_at, ev.publicity_ends_at
+
+
+def is_in_publicity(section: Any, at: dt.datetime) -> bool:
+    window = publicity_window(section)
+    return window is not None and window[0] <= at < window[1]
+
+
+# -- award -----------------------------------------------------------------------------------------------
+
+
+def pending_cases_blocker(section: Section) -> str | None:
+    """Pending objections or complaints of the complaints domain (read from its tables, when present)."""
+    try:
+        from app.complaints.models import Case
+    except ImportError:  # pragma: no cover - the complaints domain is optional
+        return None
+    pending = db.session.scalar(
+        select(Case.id)
+        .where(
+            Case.section_id == section.id,
+            Case.kind.in_(["objection", "complaint"]),
+            Case.status.in_(["submitted", "transferred", "accepted", "investigating"]),
+        )
+        .limit(1)
+    )
+    return _("An objection or complaint on this section is pending.") if pending is not None else None
+
+
+def award_blockers(section: Section) -> list[str]:
+    out = []
+    if section.suspended:
+        out.append(_("The section is suspended."))
+    for check in AWARD_BLOCKERS:
+        reason = check(section)
+        if reason:
+            out.append(reason)
+    return out
+
+
+def is_state_funded(section: Section) -> bool:
+    source = (section.project.funding_source or "").lower()
+    return any(marker in source for marker in STATE_FUNDED_MARKERS)
+
+
+def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Evaluation:
+    """The tenderer fixes the winner (定标) after the publicity, with nothing pending (条例 Arts. 54–55)."""
+    from app.projects import services as projects
+
+    section = section_of(ev)
+    if not _owns(actor, section):
+        raise NotFound(_("Not found."))
+    if ev.status != E.PUBLICITY or ev.publicity_ends_at is None:
+        raise Conflict(_("The candidates have not been published."))
+    if now() < ev.publicity_ends_at:
+        raise Conflict(_("The candidate publicity has not ended."), code="in_publicity")
+    blockers = award_blockers(section)
+    if blockers:
+        raise Conflict(" ".join(blockers), code="pending")
+    candidate = next((c for c in ev.candidates if c.rank == rank), None)
+    if candidate is None:
+        raise DomainError(_("Choose one of the candidates."), errors={"rank": [_("Not a candidate.")]})
+    reason = (reason or "").strip()
+    if rank != 1 and is_state_funded(section) and not reason:
+        raise DomainError(
+            _("State-funded projects award the first-ranked candidate unless a legal reason is recorded."),
+            errors={"reason": [_("Required.")]},
+        )
+    at = now()
+    cal = calendar.load_calendar()
+    due = calendar.period_end(at, int(setting("EVALUATION_CONTRACT_DAYS")), unit="calendar", calendar=cal)
+    projects.transition(
+        section, SectionStatus.AWARDED, actor=actor, reason=f"awarded to {candidate.bidder_name}"
+    )
+    transition(
+        ev,
+        E.AWARDED,
+        actor=actor,
+        changes={
+            "winner_org_id": candidate.org_id,
+            "winner_rank": rank,
+            "award_reason": reason or None,
+            "awarded_at": at,
+            "awarded_by": actor.id,
+            "contract_due_at": due,
+        },
+    )
+    folder = f"evaluation/{ev.id}"
+    html = render_template("evaluation/notice_award.html", ev=ev, section=section, winner=candidate)
+    _add_file(
+        ev,
+        FileKind.AWARD_NOTICE,
+        "award-notice.html",
+        storage.write_bytes(html.encode(), folder=folder, suffix=".html"),
+    )
+    for entry in all_entries(section):
+        won = entry.org_id == candidate.org_id
+        kind = FileKind.AWARD_LETTER if won else FileKind.RESULT_LETTER
+        letter = render_template(
+            "evaluation/letter.html", ev=ev, section=section, winner=candidate, entry=entry, won=won
+        )
+        blob = storage.write_bytes(letter.encode(), folder=folder, suffix=".html")
+        _add_file(ev, kind, f"{kind.value}-{entry.org_id}.html", blob, org_id=entry.org_id)
+        _notify_org(
+            entry.org_id,
+            _("Award letter") if won else _("Result letter"),
+            letter_text(section, candidate, won),
+        )
+        ev.refunds.append(
+            SecurityRefund(
+                org_id=entry.org_id,
+                bidder_name=entry.bidder_name,
+                amount=section.bid_security or Decimal("0"),
+            )
+        )
+    _audit(
+        "evaluation:award:issue",
+        actor,
+        ev,
+        {
+            "winner_org_id": candidate.org_id,
+            "rank": rank,
+            "reason": reason or None,
+            "contract_due_at": ev.contract_due_at,
+        },
+    )
+    audit.checkpoint(reason="award")
+    return ev
+
+
+def letter_text(section: Section, winner: Candidate, won: bool) -> str:
+    if won:
+        return _(
+            "Your bid for %(section)s has been awarded. Sign the contract within 30 days.",
+            section=section.name,
+        )
+    return _("The award of %(section)s went to %(winner)s.", section=section.name, winner=winner.bidder_name)
+
+
+def _notify_org(org_id: int, subject: str, body: str) -> None:
+    users = db.session.scalars(select(User).where(User.org_id == org_id, User.is_active.is_(True))).all()
+    for user in users:
+        outbox.enqueue(channel="inbox", recipient=str(user.id), subject=subject, body=body, user_id=user.id)
+        if user.email:
+            outbox.enqueue(channel="email", recipient=user.email, subject=subject, body=body, user_id=user.id)
+
+
+def record_contract(ev: Evaluation, *, actor: User, signed_at: dt.datetime | None = None) -> None:
+    section = section_of(ev)
+    if not _owns(actor, section):
+        raise NotFound(_("Not found."))
+    if ev.status != E.AWARDED or ev.awarded_at is None:
+        raise Conflict(_("Record the contract after the award."))
+    if ev.contract_signed_at is not None:
+        raise Conflict(_("The contract signing is already recorded."))
+    at = signed_at or now()
+    if at < ev.awarded_at or at > now():
+        raise DomainError(_("The signing date must lie between the award and now."))
+    ev.contract_signed_at = at
+    due = calendar.period_end(
+        at, int(setting("EVALUATION_REFUND_DAYS")), unit="calendar", calendar=calendar.load_calendar()
+    )
+    for r in ev.refunds:
+        r.due_at = due
+    _audit(
+        "evaluation:contract:signed",
+        actor,
+        ev,
+        {"signed_at": at, "late": at > (ev.contract_due_at or at), "refunds_due_at": due},
+    )
+
+
+def record_refund(refund: SecurityRefund, *, actor: User) -> None:
+    ev = refund.evaluation
+    if not _owns(actor, section_of(ev)):
+        raise NotFound(_("Not found."))
+    if ev.contract_signed_at is None:
+        raise Conflict(_("Refunds are recorded after the contract is signed."))
+    if refund.refunded_at is not None:
+        raise Conflict(_("This refund is already recorded."))
+    refund.refunded_at, refund.recorded_by = now(), actor.id
+    _audit(
+        "evaluation:refund:record",
+        actor,
+        ev,
+        {
+            "org_id": refund.org_id,
+            "amount": str(refund.amount),
+            "late": bool(refund.due_at and refund.refunded_at > refund.due_at),
+        },
+    )
+
+
+def panel_public(ev: Evaluation) -> list[str]:
+    """The panel's names, once the award is decided (法 Art. 37: secret until then)."""
+    if ev.status not in (E.AWARDED, E.ARCHIVED):
+        return []
+    names = _expert_names(ev)
+    return [names.get(m.expert_id, "") for m in ev.counted]
+
+
+# -- public information ----------------------------------------------------------------------------------
+
+
+def ocds_awards(section: Section) -> list[dict[str, Any]]:
+    """OCDS ``awards`` for the section's release: the candidates as a pending award during publicity, the
+    active award after it (with a contracts placeholder left to the portal)."""
+    ev = evaluation_for(section)
+    if ev is None or ev.publicity_starts_at is None:
+        return []
+    from app.core.audit import canonical_json
+
+    def party(c: Candidate) -> dict[str, Any]:
+        return {"id": f"ggzy-org-{c.org_id}", "name": c.bidder_name}
+
+    def date(value: dt.datetime | None) -> str | None:
+        return canonical_json(value).strip('"') if value is not None else None
+
+    if ev.awarded_at is None:
+        return [
+            {
+                "id": f"{section.id}-candidates",
+                "title": "中标候选人公示",
+                "status": "pending",
+                "date": date(ev.publicity_starts_at),
+                "suppliers": [party(c) for c in ev.candidates],
+                "value": {"amount": float(ev.candidates[0].price), "currency": "CNY"}
+                if ev.candidates
+                else None,
+                "period": {"startDate": date(ev.publicity_starts_at), "endDate": date(ev.publicity_ends_at)},
+            }
+        ]
+    winner = next(c for c in ev.candidates if c.org_id == ev.winner_org_id)
+    return [
+        {
+            "id": f"{section.id}-award",
+            "title": "中标结果公告",
+            "status": "active",
+            "date": date(ev.awarded_at),
+            "suppliers": [party(winner)],
+            "value": {"amount": float(winner.price), "currency": "CNY"},
+            "contractPeriod": {"endDate": date(ev.contract_due_at)},
+        }
+    ]
+
+
+def public_sections() -> list[tuple[Section, Evaluation]]:
+    rows = db.session.execute(
+        select(Section, Evaluation)
+        .join(Evaluation, Evaluation.section_id == Section.id)
+        .where(Evaluation.publicity_starts_at.is_not(None))
+        .order_by(Evaluation.publicity_starts_at.desc())
+    ).all()
+    return [(s, e) for s, e in rows]
+
+
+def org_name(org_id: int | None) -> str:
+    if org_id is None:
+        return ""
+    org = db.session.get(Organization, org_id)
+    return org.name if org is not None else ""

@@ -1,0 +1,508 @@
+"""Pages of the evaluation: the expert's workspace (sign-in and declaration, documents, scoring, report
+signing), the tenderer's publicity and award, the staff monitor and archive, and the public candidates and
+awards. Thin handlers: load (404), check, call one service, commit, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.core import audit, storage
+from app.core.clock import CST, now
+from app.core.db import db
+from app.core.errors import DomainError
+from app.core.permissions import Permission, public, require
+from app.projects.models import Project, Section, SectionDocument
+
+from . import archive, permissions, scoring, services
+from .enums import EvaluationStatus
+from .models import Evaluation, SecurityRefund
+
+bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
+
+
+def _user() -> User:
+    user: User = current_user.user
+    return user
+
+
+def _section(section_id: int) -> Section:
+    section = db.session.get(Section, section_id)
+    if section is None:
+        abort(404)
+    return section
+
+
+def _evaluation(section: Section) -> Evaluation:
+    ev = services.evaluation_for(section)
+    if ev is None:
+        abort(404)
+    return ev
+
+
+def _flash_error(err: DomainError) -> None:
+    flash(err.message, "error")
+    for field, messages in (err.errors or {}).items():
+        for message in messages:
+            flash(f"{field}: {message}", "error")
+
+
+# -- expert workspace ------------------------------------------------------------------------------------
+
+
+def _expert_section(section_id: int) -> Section:
+    section = _section(section_id)
+    if not permissions.is_panel_expert(_user(), section):
+        abort(404)
+    return section
+
+
+@bp.get("/")
+@require(Permission.EVALUATION_SCORE)
+def mine() -> ResponseReturnValue:
+    return render_template("evaluation/mine.html", rows=services.evaluations_of_expert(_user()))
+
+
+@bp.get("/sections/<int:section_id>")
+@require(Permission.EVALUATION_SCORE)
+def workspace(section_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    user = _user()
+    ev = services.evaluation_for(section)
+    member = services.member_of(ev, user) if ev is not None else None
+    seat = services.seat_of_user(section, user)
+    ready = ev is not None or (
+        section.status == "opened" and seat is not None and now() >= seat.draw.evaluation_starts_at
+    )
+    bids = services.bids_of(section) if ev is not None and member is not None and member.counts else []
+    sheet = services.sheet_of(member) if member is not None else scoring.Sheet(0)
+    flagged = [
+        o for o in (services.outliers(ev) if ev is not None else []) if member and o[0].id == member.id
+    ]
+    return render_template(
+        "evaluation/workspace.html",
+        section=section,
+        ev=ev,
+        member=member,
+        seat=seat,
+        ready=ready,
+        bids=bids,
+        entries=services.all_entries(section) if ready else [],
+        documents={b.org_id: services.documents_of(section, b.org_id) for b in bids},
+        tender_documents=section.current_documents if bids else [],
+        sheet=sheet,
+        subjective=scoring.subjective_criteria(ev.criteria) if ev is not None else [],
+        flagged=flagged,
+        is_leader=ev is not None and services.is_leader(ev, member),
+        all_submitted=ev is not None and services.all_submitted(ev),
+        outliers=services.outliers(ev) if ev is not None else [],
+    )
+
+
+@bp.post("/sections/<int:section_id>/sign-in")
+@require(Permission.EVALUATION_SCORE)
+def sign_in(section_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    conflict = request.form.get("declaration") == "conflict"
+    try:
+        services.sign_in(section, actor=_user(), conflict=conflict, note=request.form.get("note", ""))
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".workspace", section_id=section.id))
+
+
+def _member(section: Section) -> tuple[Evaluation, Any]:
+    ev = _evaluation(section)
+    member = services.member_of(ev, _user())
+    if member is None:
+        abort(404)
+    return ev, member
+
+
+@bp.post("/sections/<int:section_id>/scores")
+@require(Permission.EVALUATION_SCORE)
+def save_scores(section_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    ev, member = _member(section)
+    form = request.form
+    qualification: dict[int, tuple[bool, str]] = {}
+    points: dict[int, dict[str, Any]] = {}
+    for bid in services.bids_of(section):
+        verdict = form.get(f"qualified_{bid.org_id}")
+        if verdict in ("pass", "fail"):
+            qualification[bid.org_id] = (verdict == "pass", form.get(f"reason_{bid.org_id}", ""))
+        for c in scoring.subjective_criteria(ev.criteria):
+            points.setdefault(bid.org_id, {})[str(c["name"])] = form.get(f"points_{bid.org_id}_{c['name']}")
+    try:
+        services.save_scores(member, actor=_user(), qualification=qualification, points=points)
+        if form.get("action") == "submit":
+            services.submit(member, actor=_user())
+            flash(_("Your scores are submitted and locked."), "success")
+        else:
+            flash(_("Draft saved."), "success")
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".workspace", section_id=section.id))
+
+
+@bp.post("/sections/<int:section_id>/extension")
+@require(Permission.EVALUATION_SCORE)
+def extension(section_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    _ev, member = _member(section)
+    try:
+        granted = services.request_extension(member, actor=_user())
+        db.session.commit()
+        flash(
+            _("The evaluation time was extended.") if granted else _("Your request is recorded."), "success"
+        )
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".workspace", section_id=section.id))
+
+
+@bp.post("/sections/<int:section_id>/explain/<int:org_id>")
+@require(Permission.EVALUATION_SCORE)
+def explain(section_id: int, org_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    _ev, member = _member(section)
+    try:
+        services.explain(member, org_id, request.form.get("explanation", ""), actor=_user())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".workspace", section_id=section.id))
+
+
+@bp.post("/sections/<int:section_id>/report/draw-up")
+@require(Permission.EVALUATION_SCORE)
+def draw_up(section_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    ev, _member_row = _member(section)
+    try:
+        services.draw_up_report(ev, actor=_user())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".workspace", section_id=section.id))
+
+
+@bp.post("/sections/<int:section_id>/report/decide")
+@require(Permission.EVALUATION_SCORE)
+def decide(section_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    _ev, member = _member(section)
+    try:
+        services.decide(
+            member,
+            actor=_user(),
+            sign=request.form.get("decision") == "sign",
+            dissent=request.form.get("dissent", ""),
+        )
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".workspace", section_id=section.id))
+
+
+@bp.post("/sections/<int:section_id>/report/close")
+@require(Permission.EVALUATION_SCORE)
+def close(section_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    ev, _member_row = _member(section)
+    try:
+        services.close_report(ev, actor=_user())
+        db.session.commit()
+        flash(_("The report is closed and sent to the tenderer."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".workspace", section_id=section.id))
+
+
+@bp.get("/sections/<int:section_id>/bids/<int:envelope_id>")
+@require(Permission.EVALUATION_SCORE)
+def bid_document(section_id: int, envelope_id: int) -> ResponseReturnValue:
+    """A decrypted bid document of this section, streamed from the at-rest file; every view is audited."""
+    from app.bidding.models import SealedEnvelope
+    from app.bidding.opening import read_document
+
+    section = _expert_section(section_id)
+    ev, member = _member(section)
+    env = db.session.get(SealedEnvelope, envelope_id)
+    if env is None or env.section_id != section.id or not member.counts or env.plaintext_path is None:
+        abort(404)
+    audit.record(
+        "evaluation:document:view",
+        actor=_user(),
+        object_type="evaluation",
+        object_id=ev.id,
+        payload={"section_id": section.id, "envelope_id": env.id, "org_id": env.org_id, "sha256": env.sha256},
+    )
+    db.session.commit()
+    resp = Response(stream_with_context(read_document(env)), mimetype="application/octet-stream")
+    resp.headers["Content-Disposition"] = f'attachment; filename="bid-{env.id}.bin"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/sections/<int:section_id>/tender-documents/<int:doc_id>")
+@require(Permission.EVALUATION_SCORE)
+def tender_document(section_id: int, doc_id: int) -> ResponseReturnValue:
+    section = _expert_section(section_id)
+    ev, _member_row = _member(section)
+    doc = db.session.get(SectionDocument, doc_id)
+    if doc is None or doc.section_id != section.id or doc.published_at is None:
+        abort(404)
+    audit.record(
+        "evaluation:tender_document:view",
+        actor=_user(),
+        object_type="evaluation",
+        object_id=ev.id,
+        payload={"section_id": section.id, "document_id": doc.id, "sha256": doc.sha256},
+    )
+    db.session.commit()
+    resp = Response(stream_with_context(storage.iter_blob(doc.blob_path)), mimetype=doc.content_type)
+    resp.headers["Content-Disposition"] = f'attachment; filename="document-{doc.id}"'
+    return resp
+
+
+# -- the report ------------------------------------------------------------------------------------------
+
+
+@bp.get("/sections/<int:section_id>/report")
+@require(Permission.EVALUATION_REPORT_READ)
+def report(section_id: int) -> ResponseReturnValue:
+    section = _section(section_id)
+    ev = _evaluation(section)
+    if not permissions.can_read_report(_user(), section, ev) or ev.report_path is None:
+        abort(404)
+    resp = Response(b"".join(storage.iter_blob(ev.report_path)), mimetype="text/html")
+    resp.headers["X-Report-SHA256"] = ev.report_sha256 or ""
+    return resp
+
+
+@bp.get("/sections/<int:section_id>/archive.zip")
+@require(Permission.EVALUATION_REPORT_READ)
+def archive_download(section_id: int) -> ResponseReturnValue:
+    section = _section(section_id)
+    ev = _evaluation(section)
+    if not permissions.can_download_archive(_user(), section, ev) or ev.archive_path is None:
+        abort(404)
+    resp = Response(stream_with_context(storage.iter_blob(ev.archive_path)), mimetype="application/zip")
+    resp.headers["Content-Disposition"] = f'attachment; filename="archive-{section.code}.zip"'
+    return resp
+
+
+# -- tenderer --------------------------------------------------------------------------------------------
+
+
+def _tenderer_section(section_id: int) -> Section:
+    section = _section(section_id)
+    if not permissions.is_section_tenderer(_user(), section):
+        abort(404)
+    return section
+
+
+@bp.get("/manage")
+@require(Permission.EVALUATION_PUBLISH)
+def manage_list() -> ResponseReturnValue:
+    org = _user().org_id
+    rows = db.session.execute(
+        select(Section, Evaluation)
+        .join(Evaluation, Evaluation.section_id == Section.id)
+        .join(Project, Project.id == Section.project_id)
+        .where((Project.owner_org_id == org) | (Project.agency_org_id == org))
+        .order_by(Evaluation.started_at.desc())
+    ).all()
+    return render_template("evaluation/manage_list.html", rows=rows)
+
+
+@bp.get("/manage/<int:section_id>")
+@require(Permission.EVALUATION_PUBLISH)
+def manage(section_id: int) -> ResponseReturnValue:
+    section = _tenderer_section(section_id)
+    ev = _evaluation(section)
+    return render_template(
+        "evaluation/manage.html",
+        section=section,
+        ev=ev,
+        publish_deadline=services.publish_deadline(ev),
+        blockers=services.award_blockers(section) if ev.status == EvaluationStatus.PUBLICITY else [],
+        state_funded=services.is_state_funded(section),
+        panel=services.panel_public(ev),
+        can_read_report=permissions.can_read_report(_user(), section, ev),
+        now=now(),
+    )
+
+
+@bp.post("/manage/<int:section_id>/publish")
+@require(Permission.EVALUATION_PUBLISH)
+def publish(section_id: int) -> ResponseReturnValue:
+    section = _tenderer_section(section_id)
+    ev = _evaluation(section)
+    try:
+        services.publish_candidates(ev, actor=_user())
+        db.session.commit()
+        flash(_("The candidates are published."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".manage", section_id=section.id))
+
+
+@bp.post("/manage/<int:section_id>/award")
+@require(Permission.EVALUATION_AWARD)
+def award(section_id: int) -> ResponseReturnValue:
+    section = _tenderer_section(section_id)
+    ev = _evaluation(section)
+    try:
+        rank = int(request.form.get("rank", "1") or 1)
+    except ValueError:
+        rank = 0
+    try:
+        services.award(ev, actor=_user(), rank=rank, reason=request.form.get("reason", ""))
+        db.session.commit()
+        flash(_("The award is issued."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".manage", section_id=section.id))
+
+
+@bp.post("/manage/<int:section_id>/contract")
+@require(Permission.EVALUATION_AWARD)
+def contract(section_id: int) -> ResponseReturnValue:
+    section = _tenderer_section(section_id)
+    ev = _evaluation(section)
+    signed_at = None
+    raw = request.form.get("signed_on", "")
+    if raw:
+        try:
+            day = dt.date.fromisoformat(raw)
+            signed_at = dt.datetime.combine(day, dt.time(12), tzinfo=CST).astimezone(dt.UTC)
+        except ValueError:
+            flash(_("Enter a date."), "error")
+            return redirect(url_for(".manage", section_id=section.id))
+    try:
+        services.record_contract(ev, actor=_user(), signed_at=signed_at)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".manage", section_id=section.id))
+
+
+@bp.post("/manage/<int:section_id>/refunds/<int:refund_id>")
+@require(Permission.EVALUATION_AWARD)
+def refund(section_id: int, refund_id: int) -> ResponseReturnValue:
+    section = _tenderer_section(section_id)
+    ev = _evaluation(section)
+    row = db.session.get(SecurityRefund, refund_id)
+    if row is None or row.evaluation_id != ev.id:
+        abort(404)
+    try:
+        services.record_refund(row, actor=_user())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".manage", section_id=section.id))
+
+
+# -- center staff and regulators -------------------------------------------------------------------------
+
+
+@bp.get("/monitor")
+@require(Permission.EVALUATION_MONITOR)
+def monitor_list() -> ResponseReturnValue:
+    rows = db.session.execute(
+        select(Section, Evaluation)
+        .join(Evaluation, Evaluation.section_id == Section.id)
+        .order_by(Evaluation.started_at.desc())
+    ).all()
+    return render_template("evaluation/monitor_list.html", rows=rows)
+
+
+@bp.get("/monitor/<int:section_id>")
+@require(Permission.EVALUATION_MONITOR)
+def monitor(section_id: int) -> ResponseReturnValue:
+    section = _section(section_id)
+    ev = _evaluation(section)
+    return render_template(
+        "evaluation/monitor.html",
+        section=section,
+        ev=ev,
+        outliers=services.outliers(ev),
+        blockers=services.award_blockers(section),
+        panel_seats=services._panel_seats(ev),
+        now=now(),
+    )
+
+
+@bp.post("/monitor/<int:section_id>/archive")
+@require(Permission.EVALUATION_ARCHIVE)
+def make_archive(section_id: int) -> ResponseReturnValue:
+    section = _section(section_id)
+    ev = _evaluation(section)
+    try:
+        archive.archive(ev, actor=_user())
+        db.session.commit()
+        flash(_("The archive bundle is sealed."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".monitor", section_id=section.id))
+
+
+# -- public ----------------------------------------------------------------------------------------------
+
+
+@bp.get("/public")
+@public
+def public_list() -> ResponseReturnValue:
+    return render_template("evaluation/public_list.html", rows=services.public_sections(), now=now())
+
+
+@bp.get("/public/<int:section_id>")
+@public
+def public_section(section_id: int) -> ResponseReturnValue:
+    section = _section(section_id)
+    ev = services.evaluation_for(section)
+    if ev is None or ev.publicity_starts_at is None:
+        abort(404)
+    return render_template(
+        "evaluation/public_section.html",
+        section=section,
+        ev=ev,
+        panel=services.panel_public(ev),
+        winner=services.org_name(ev.winner_org_id),
+        now=now(),
+        zero=Decimal("0"),
+    )

@@ -1,0 +1,1004 @@
+"""Verifiable random expert draws (SPEC §4): request, automatic exclusions, commit–witness–reveal,
+RFC 3797 selection with SHA-256, sealed invitations, backups and supplementary rounds, verification.
+
+One round of a draw, in order, each step a leaf of the audit log:
+
+1. ``experts:draw:freeze`` — the eligible list per specialty (canonical JSON, SHA-256 ``pool_digest``)
+   and the exclusions with their reason codes (``exclusions_digest``) are fixed before any randomness.
+2. ``experts:draw:commit`` — the server draws 32 random bytes and publishes ``SHA-256(server_random)``.
+3. ``experts:draw:witness`` — the regulator present enters witness entropy (after step-up MFA).
+4. ``experts:draw:reveal`` — the server reveals ``server_random``;
+   ``seed = SHA-256(server_random ‖ SHA-256(witness) ‖ pool_digest ‖ section_id as 8 bytes)`` (every part
+   has a fixed length, so the concatenation is unambiguous), and for each specialty in code order the
+   RFC 3797 procedure picks from that specialty's list with the key string ``"<seed hex>/<code>/"``. A
+   pick whose expert or employer is already on the panel is skipped (and stays picked), so one employer
+   never has two experts on a panel.
+
+``verify_draw`` recomputes every digest, the commitment, the seed and the selection from the stored
+record and compares them with the audit log. A decline or a missed deadline calls the next backup of the
+same specialty; when none is left, a new round with fresh randomness is frozen for the missing seats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.accounts.models import Organization, User
+from app.core import audit, outbox
+from app.core.clock import now
+from app.core.crypto import decrypt_at_rest, encrypt_at_rest
+from app.core.db import db
+from app.core.errors import Conflict, DomainError
+from app.core.models import AuditLeaf
+from app.core.permissions import OrgKind
+
+from . import selection
+from .enums import (
+    DrawStatus,
+    ExclusionReason,
+    ExpertStatus,
+    RegionScope,
+    RoundStatus,
+    SeatKind,
+    SeatStatus,
+)
+from .models import (
+    DrawExclusion,
+    DrawRound,
+    Expert,
+    ExpertConflict,
+    ExpertDraw,
+    ExpertLeave,
+    ExpertSpecialty,
+    PanelSeat,
+    Specialty,
+)
+from .services import SectionParties, local_day, section_parties, setting
+
+RANDOM_PURPOSE = "expert_draw.server_random"
+SUPERVISORY_KINDS = frozenset({OrgKind.TRADING_CENTER, OrgKind.MANAGEMENT_OFFICE, OrgKind.REGULATOR})
+MIN_ENTROPY_CHARS = 6
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def sha256_hex(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+# --- states as data ----------------------------------------------------------------------------------------
+
+TRANSITIONS: dict[DrawStatus, frozenset[DrawStatus]] = {
+    DrawStatus.AWAITING_WITNESS: frozenset({DrawStatus.DRAWN, DrawStatus.CANCELLED}),
+    DrawStatus.DRAWN: frozenset({DrawStatus.CONFIRMED, DrawStatus.AWAITING_WITNESS, DrawStatus.CANCELLED}),
+    DrawStatus.CONFIRMED: frozenset({DrawStatus.DRAWN, DrawStatus.AWAITING_WITNESS, DrawStatus.CANCELLED}),
+    DrawStatus.CANCELLED: frozenset(),
+}
+
+
+def transition(
+    draw: ExpertDraw, to: DrawStatus, *, actor: User | None, reason: str = "", record: bool = True
+) -> None:
+    """Move the draw; ``record=False`` when the caller's own audit leaf already states the new status."""
+    current = DrawStatus(draw.status)
+    if to is current:
+        return
+    if to not in TRANSITIONS[current]:
+        raise DomainError(_("This draw cannot go from %(a)s to %(b)s.", a=current.value, b=to.value))
+    draw.status = to.value
+    if to is DrawStatus.CANCELLED:
+        draw.cancelled_at = now()
+        draw.cancel_reason = reason
+    if not record:
+        return
+    audit.record(
+        "experts:draw:status",
+        actor=actor,
+        object_type="expert_draw",
+        object_id=draw.id,
+        payload={"from": current.value, "to": to.value, "reason": reason},
+    )
+
+
+# --- request ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    specialty: str
+    seats: int
+    backups: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"specialty": self.specialty, "seats": self.seats, "backups": self.backups}
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Slot:
+        return cls(str(data["specialty"]), int(data["seats"]), int(data["backups"]))
+
+
+class ImpossibleComposition(DomainError):
+    """Refused before any randomness; ``counts`` per specialty: needed, matching, eligible, employers."""
+
+    code = "impossible_composition"
+
+    def __init__(self, message: str, *, errors: dict[str, Any], counts: dict[str, dict[str, int]]) -> None:
+        super().__init__(message, errors=errors)
+        self.counts = counts
+
+
+def check_panel(panel_size: int, slots: list[Slot]) -> dict[str, list[str]]:
+    """A panel is an odd number ≥ 5 with pool experts ≥ 2/3 (法 Art. 37); the rest are tenderer
+    representatives."""
+    errors: dict[str, list[str]] = {}
+    pool_seats = sum(s.seats for s in slots)
+    if panel_size < 5 or panel_size % 2 == 0:
+        errors["panel_size"] = [_("The panel must have an odd number of members, at least 5.")]
+    if pool_seats * 3 < panel_size * 2:
+        errors["composition"] = [_("Experts drawn from the pool must be at least two thirds of the panel.")]
+    if pool_seats > panel_size:
+        errors["composition"] = [_("More pool seats than panel members.")]
+    if not slots:
+        errors["composition"] = [_("Name at least one specialty.")]
+    codes = [s.specialty for s in slots]
+    if len(set(codes)) != len(codes):
+        errors["composition"] = [_("A specialty is listed twice.")]
+    if any(s.seats < 1 or s.backups < 0 or s.backups > 20 for s in slots):
+        errors["composition"] = [_("Each specialty needs at least one seat; backups from 0 to 20.")]
+    known = set(
+        db.session.scalars(select(Specialty.code).where(Specialty.code.in_(codes), Specialty.is_active))
+    )
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        errors["composition"] = [_("Unknown specialty code(s): %(codes)s", codes=", ".join(unknown))]
+    return errors
+
+
+def request_draw(
+    section: Any,
+    *,
+    slots: list[Slot],
+    evaluation_starts_at: dt.datetime,
+    region_scope: RegionScope | str = RegionScope.LOCAL,
+    panel_size: int | None = None,
+    actor: User,
+) -> ExpertDraw:
+    """Center staff request the panel of a section. Refused unless the panel is odd and ≥ 5 with ≥ 2/3
+    pool experts, and before any randomness when a specialty has too few eligible experts."""
+    region_scope = RegionScope(region_scope)
+    slots = sorted(slots, key=lambda s: s.specialty)
+    panel_size = int(panel_size if panel_size is not None else section.panel_size)
+    errors = check_panel(panel_size, slots)
+    if evaluation_starts_at <= now():
+        errors["evaluation_starts_at"] = [_("The evaluation must start in the future.")]
+    if str(getattr(section, "status", "")) in {"draft", "awarded", "archived", "failed", "cancelled"}:
+        errors["section"] = [_("This section is not in a state where experts are drawn.")]
+    if errors:
+        raise DomainError(_("The draw request was refused; see the fields marked."), errors=errors)
+    if _active_draw_id(section.id) is not None:
+        raise Conflict(_("This section already has an active expert draw."))
+    parties = section_parties(section)
+    draw = ExpertDraw(
+        section_id=section.id,
+        tenderer_org_id=parties.tenderer_org_id,
+        agency_org_id=parties.agency_org_id,
+        requested_by=actor.id,
+        requested_at=now(),
+        evaluation_starts_at=evaluation_starts_at,
+        panel_size=panel_size,
+        pool_seats=sum(s.seats for s in slots),
+        composition=[s.as_dict() for s in slots],
+        region_scope=region_scope.value,
+        region=str(setting("EXPERT_LOCAL_REGION")),
+        status=DrawStatus.AWAITING_WITNESS.value,
+    )
+    # One savepoint: a refusal below (an impossible composition) leaves no draw, no round, no audit leaf.
+    with db.session.begin_nested():
+        db.session.add(draw)
+        try:
+            db.session.flush()  # the partial unique index decides a race between two requests here
+        except IntegrityError as err:
+            raise Conflict(_("This section already has an active expert draw.")) from err
+        audit.record(
+            "experts:draw:request",
+            actor=actor,
+            object_type="expert_draw",
+            object_id=draw.id,
+            payload={
+                "section_id": section.id,
+                "panel_size": panel_size,
+                "composition": draw.composition,
+                "evaluation_starts_at": evaluation_starts_at,
+                "region_scope": region_scope.value,
+            },
+        )
+        open_round(draw, slots, parties, actor=actor, strict=True)
+    return draw
+
+
+def _active_draw_id(section_id: int) -> int | None:
+    return db.session.scalar(
+        select(ExpertDraw.id).where(
+            ExpertDraw.section_id == section_id, ExpertDraw.status != DrawStatus.CANCELLED.value
+        )
+    )
+
+
+def active_draw_for(section_id: int) -> ExpertDraw | None:
+    draw_id = _active_draw_id(section_id)
+    return db.session.get(ExpertDraw, draw_id) if draw_id is not None else None
+
+
+# --- exclusions and the frozen pool ------------------------------------------------------------------------
+
+
+@dataclass
+class Candidates:
+    """Experts matching the wanted specialties and region, split into eligible lists and exclusions."""
+
+    eligible: dict[str, list[list[int]]]  # code → [[expert_id, employer_org_id], …] sorted by id
+    excluded: dict[int, set[str]]  # expert_id → reason codes
+    matched: dict[str, int] = field(default_factory=dict)  # code → experts matching before exclusions
+
+
+def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionParties) -> Candidates:
+    """All exclusion rules, decided from the database before any randomness exists."""
+    eval_day = local_day(draw.evaluation_starts_at)
+    codes = [s.specialty for s in slots]
+    # The requested codes and every code below them, as an IN list: an equality lookup on the index on
+    # every engine and collation (LIKE 'A01%' uses a btree index only under the C collation).
+    all_codes = db.session.scalars(select(Specialty.code)).all()
+    under = sorted({c for c in all_codes for w in codes if c.startswith(w)})
+    match = ExpertSpecialty.specialty_code.in_(under)
+    stmt = (
+        select(
+            Expert.id,
+            Expert.employer_org_id,
+            Expert.status,
+            Expert.birth_date,
+            ExpertSpecialty.specialty_code,
+            Organization.kind,
+        )
+        .join(ExpertSpecialty, ExpertSpecialty.expert_id == Expert.id)
+        .join(Organization, Organization.id == Expert.employer_org_id)
+        .where(match, Expert.status != ExpertStatus.REMOVED.value)
+    )
+    if draw.region_scope == RegionScope.LOCAL:
+        stmt = stmt.where(Expert.region == draw.region)
+    rows = db.session.execute(stmt).all()
+
+    party_orgs = {parties.tenderer_org_id, parties.agency_org_id, parties.regulator_org_id}
+    party_orgs |= set(parties.bidder_org_ids)
+    party_orgs.discard(None)
+    on_leave = set(
+        db.session.scalars(
+            select(ExpertLeave.expert_id).where(
+                ExpertLeave.starts_on <= eval_day, ExpertLeave.ends_on >= eval_day
+            )
+        )
+    )
+    conflicted = (
+        set(
+            db.session.scalars(
+                select(ExpertConflict.expert_id).where(
+                    ExpertConflict.org_id.in_(party_orgs), ExpertConflict.withdrawn_at.is_(None)
+                )
+            )
+        )
+        if party_orgs
+        else set()
+    )
+    recent = _recent_for_tenderer(draw, eval_day)
+    on_panel, panel_employers = _already_on_panel(draw)
+    max_age = int(setting("EXPERT_MAX_AGE"))
+
+    try:
+        born_by = eval_day.replace(year=eval_day.year - max_age)  # reaching max_age on the evaluation day
+    except ValueError:  # 29 February
+        born_by = eval_day.replace(year=eval_day.year - max_age, day=28)
+    wanted_of = {c: [w for w in codes if c.startswith(w)] for c in under}
+    by_employer: dict[tuple[int, str], set[str]] = {}
+
+    def employer_reasons(employer: int, kind: str) -> set[str]:
+        reasons: set[str] = set()
+        if employer == parties.tenderer_org_id:
+            reasons.add(ExclusionReason.EMPLOYER_TENDERER)
+        if parties.agency_org_id is not None and employer == parties.agency_org_id:
+            reasons.add(ExclusionReason.EMPLOYER_AGENCY)
+        if employer in parties.bidder_org_ids:
+            reasons.add(ExclusionReason.EMPLOYER_BIDDER)
+        if kind in SUPERVISORY_KINDS:
+            reasons.add(ExclusionReason.EMPLOYER_SUPERVISORY)
+        return reasons
+
+    reasons_of: dict[int, set[str]] = {}
+    lists: dict[str, dict[int, int]] = {c: {} for c in codes}
+    matching: dict[str, set[int]] = {c: set() for c in codes}
+    for expert_id, employer, status, birth, code, kind in rows:
+        reasons = reasons_of.get(expert_id)
+        if reasons is None:
+            cached = by_employer.get((employer, kind))
+            if cached is None:
+                cached = by_employer[(employer, kind)] = employer_reasons(employer, kind)
+            reasons = set(cached)
+            if expert_id in conflicted:
+                reasons.add(ExclusionReason.DECLARED_CONFLICT)
+            if status != ExpertStatus.ACTIVE:
+                reasons.add(ExclusionReason.NOT_ACTIVE)
+            if expert_id in on_leave:
+                reasons.add(ExclusionReason.ON_LEAVE)
+            if birth <= born_by:
+                reasons.add(ExclusionReason.OVER_AGE)
+            if expert_id in recent:
+                reasons.add(ExclusionReason.RECENT_SAME_TENDERER)
+            if expert_id in on_panel:
+                reasons.add(ExclusionReason.ALREADY_ON_PANEL)
+            elif employer in panel_employers:
+                reasons.add(ExclusionReason.EMPLOYER_ON_PANEL)
+            reasons_of[expert_id] = reasons
+        for wanted in wanted_of[code]:
+            seen = matching[wanted]
+            if expert_id not in seen:
+                seen.add(expert_id)
+                if not reasons:
+                    lists[wanted][expert_id] = employer
+    eligible = {c: [[i, e] for i, e in sorted(m.items())] for c, m in lists.items()}
+    excluded = {i: {str(r) for r in rs} for i, rs in reasons_of.items() if rs}
+    return Candidates(eligible=eligible, excluded=excluded, matched={c: len(m) for c, m in matching.items()})
+
+
+def _recent_for_tenderer(draw: ExpertDraw, eval_day: dt.date) -> set[int]:
+    """Experts holding or having held a seat for the same tenderer whose evaluation day lies within
+    EXPERT_RECENT_DAYS days before (or after) this one: |Δ days| ≤ N is excluded, N + 1 is not."""
+    if draw.tenderer_org_id is None:
+        return set()
+    days = int(setting("EXPERT_RECENT_DAYS"))
+    # Widen by a day on each side in UTC and decide on local dates below.
+    lo = draw.evaluation_starts_at - dt.timedelta(days=days + 1)
+    hi = draw.evaluation_starts_at + dt.timedelta(days=days + 1)
+    rows = db.session.execute(
+        select(PanelSeat.expert_id, ExpertDraw.evaluation_starts_at)
+        .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
+        .where(
+            ExpertDraw.tenderer_org_id == draw.tenderer_org_id,
+            ExpertDraw.id != draw.id,
+            ExpertDraw.status != DrawStatus.CANCELLED.value,
+            ExpertDraw.evaluation_starts_at.between(lo, hi),
+            PanelSeat.status.in_([SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value]),
+        )
+    ).all()
+    return {eid for eid, at in rows if abs((local_day(at) - eval_day).days) <= days}
+
+
+def _already_on_panel(draw: ExpertDraw) -> tuple[set[int], set[int]]:
+    if draw.id is None:
+        return set(), set()
+    rows = db.session.execute(
+        select(PanelSeat.expert_id, PanelSeat.status, Expert.employer_org_id)
+        .join(Expert, Expert.id == PanelSeat.expert_id)
+        .where(PanelSeat.draw_id == draw.id)
+    ).all()
+    holding = {SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value, SeatStatus.STANDBY.value}
+    return {r[0] for r in rows}, {r[2] for r in rows if r[1] in holding}
+
+
+def exclusions_canonical(rows: list[tuple[int, str]]) -> str:
+    return canonical([[eid, reasons] for eid, reasons in sorted(rows)])
+
+
+def open_round(
+    draw: ExpertDraw, slots: list[Slot], parties: SectionParties, *, actor: User | None, strict: bool
+) -> DrawRound | None:
+    """Freeze the eligible lists and exclusions, then commit the server randomness (two audit leaves).
+
+    ``strict`` (a new request): refuse when a specialty has fewer eligible experts — or employers — than
+    seats, with the counts. Otherwise (a supplementary round) freeze whatever is left; None when nothing is.
+    """
+    cand = compute_candidates(draw, slots, parties)
+    shortfall = {}
+    for s in slots:
+        lst = cand.eligible[s.specialty]
+        employers = len({e for _i, e in lst})
+        if min(len(lst), employers) < s.seats:
+            shortfall[s.specialty] = {
+                "needed": s.seats,
+                "matching": cand.matched.get(s.specialty, 0),
+                "eligible": len(lst),
+                "employers": employers,
+            }
+    if strict and shortfall:
+        detail = {
+            code: [
+                _(
+                    "%(needed)d seat(s) needed; %(matching)d experts match, %(eligible)d eligible "
+                    "from %(employers)d employers.",
+                    **counts,
+                )
+            ]
+            for code, counts in shortfall.items()
+        }
+        raise ImpossibleComposition(
+            _("Not enough eligible experts for this composition; nothing was drawn."),
+            errors=detail,
+            counts=shortfall,
+        )
+    if not strict and not any(cand.eligible[s.specialty] for s in slots):
+        return None
+    number = 1 + max((r.number for r in draw.rounds), default=0)
+    pool_text = canonical(
+        {
+            "draw": draw.id,
+            "round": number,
+            "section": draw.section_id,
+            "evaluation_date": local_day(draw.evaluation_starts_at).isoformat(),
+            "specialties": cand.eligible,
+        }
+    )
+    excl_rows = [(eid, ",".join(sorted(rs))) for eid, rs in cand.excluded.items()]
+    server_random = secrets.token_bytes(32)
+    rnd = DrawRound(
+        draw=draw,
+        number=number,
+        status=RoundStatus.COMMITTED.value,
+        wanted=[s.as_dict() for s in slots],
+        pool=pool_text,
+        pool_digest=sha256_hex(pool_text),
+        exclusions_digest=sha256_hex(exclusions_canonical(excl_rows)),
+        frozen_at=now(),
+        server_random_enc=encrypt_at_rest(server_random, purpose=RANDOM_PURPOSE),
+        commitment=sha256_hex(server_random),
+        algorithm=f"rfc3797-{setting('EXPERT_DRAW_HASH')}",
+    )
+    db.session.add(rnd)
+    db.session.flush()  # exclusion rows and audit leaves refer to the round id
+    if excl_rows:
+        _insert_exclusions(rnd.id, excl_rows)
+    by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
+    audit.record(
+        "experts:draw:freeze",
+        actor=actor,
+        object_type="expert_draw_round",
+        object_id=rnd.id,
+        payload={
+            "draw_id": draw.id,
+            "round": number,
+            "section_id": draw.section_id,
+            "wanted": rnd.wanted,
+            "pool_digest": rnd.pool_digest,
+            "pool_counts": {c: len(v) for c, v in cand.eligible.items()},
+            "exclusions_digest": rnd.exclusions_digest,
+            "exclusions": len(excl_rows),
+            "exclusions_by_reason": dict(sorted(by_reason.items())),
+        },
+    )
+    audit.record(
+        "experts:draw:commit",
+        actor=actor,
+        object_type="expert_draw_round",
+        object_id=rnd.id,
+        payload={"draw_id": draw.id, "round": number, "commitment": rnd.commitment},
+    )
+    return rnd
+
+
+def _insert_exclusions(round_id: int, rows: list[tuple[int, str]]) -> None:
+    """Thousands of rows per round: COPY on PostgreSQL (one stream instead of a statement with tens of
+    thousands of parameters), executemany elsewhere."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        driver: Any = conn.connection.driver_connection
+        copy_sql = "COPY expert_draw_exclusion (round_id, expert_id, reasons) FROM STDIN"
+        with driver.cursor() as cur, cur.copy(copy_sql) as copy:
+            for expert_id, reasons in rows:
+                copy.write_row((round_id, expert_id, reasons))
+        return
+    conn.execute(
+        insert(DrawExclusion.__table__),
+        [{"round_id": round_id, "expert_id": e, "reasons": r} for e, r in rows],
+    )
+
+
+# --- witness, reveal, selection ---------------------------------------------------------------------------
+
+
+def compute_seed(server_random: bytes, witness_entropy: str, pool_digest: str, section_id: int) -> str:
+    data = (
+        server_random
+        + hashlib.sha256(witness_entropy.encode()).digest()
+        + bytes.fromhex(pool_digest)
+        + int(section_id).to_bytes(8, "big")
+    )
+    return hashlib.sha256(data).hexdigest()
+
+
+def select_panel(
+    pool: dict[str, Any], wanted: list[dict[str, Any]], seed: str, *, hash_name: str
+) -> dict[str, Any]:
+    """The RFC 3797 selection for one round: {code: {"seats": [ids], "backups": [ids], "skipped": [ids]}}."""
+    lists: dict[str, list[list[int]]] = pool["specialties"]
+    taken: set[int] = set()
+    employers: set[int] = set()
+
+    def accept(item: list[int]) -> bool:
+        expert_id, employer = item
+        if expert_id in taken or employer in employers:
+            return False
+        taken.add(expert_id)
+        employers.add(employer)
+        return True
+
+    out: dict[str, Any] = {}
+    for slot in sorted((Slot.of(w) for w in wanted), key=lambda s: s.specialty):
+        key = selection.key_string([seed, slot.specialty])
+        accepted, skipped = selection.select_filtered(
+            key, lists.get(slot.specialty, []), slot.seats + slot.backups, accept, hash_name=hash_name
+        )
+        ids = [item[0] for item in accepted]
+        out[slot.specialty] = {
+            "seats": ids[: slot.seats],
+            "backups": ids[slot.seats :],
+            "skipped": [item[0] for item in skipped],
+        }
+    return out
+
+
+def pending_round(draw: ExpertDraw) -> DrawRound | None:
+    return next((r for r in draw.rounds if r.status == RoundStatus.COMMITTED), None)
+
+
+def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
+    """The regulator's witness entropy; the server then reveals its randomness and the panel is drawn."""
+    entropy = (entropy or "").strip()
+    if len(entropy) < MIN_ENTROPY_CHARS or len(entropy) > 200:
+        raise DomainError(
+            _("Enter at least 6 characters of witness entropy (e.g. dice rolls)."),
+            errors={"entropy": [_("At least 6 characters, at most 200.")]},
+        )
+    _lock(draw)
+    rnd = pending_round(draw)
+    if rnd is None or draw.status != DrawStatus.AWAITING_WITNESS:
+        raise Conflict(_("This draw is not waiting for a witness."))
+    won = _cas(
+        update(DrawRound)
+        .where(DrawRound.id == rnd.id, DrawRound.status == RoundStatus.COMMITTED.value)
+        .values(witness_entropy=entropy, witness_id=actor.id, witnessed_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    if won != 1 or rnd.witness_entropy is not None:
+        raise Conflict(_("This round has already been witnessed."))
+    db.session.refresh(rnd)
+    audit.record(
+        "experts:draw:witness",
+        actor=actor,
+        object_type="expert_draw_round",
+        object_id=rnd.id,
+        payload={"draw_id": draw.id, "round": rnd.number, "witness_entropy": entropy},
+    )
+    server_random = decrypt_at_rest(rnd.server_random_enc, purpose=RANDOM_PURPOSE)
+    seed = compute_seed(server_random, entropy, rnd.pool_digest, draw.section_id)
+    result = select_panel(json.loads(rnd.pool), rnd.wanted, seed, hash_name=_hash_of(rnd))
+    rnd.server_random = server_random.hex()
+    rnd.seed = seed
+    rnd.result = canonical(result)
+    rnd.status = RoundStatus.REVEALED.value
+    audit.record(
+        "experts:draw:reveal",
+        actor=actor,
+        object_type="expert_draw_round",
+        object_id=rnd.id,
+        payload={
+            "draw_id": draw.id,
+            "round": rnd.number,
+            "server_random": rnd.server_random,
+            "seed": seed,
+            "algorithm": rnd.algorithm,
+            "result_digest": sha256_hex(rnd.result),
+            "picked": {c: len(v["seats"]) + len(v["backups"]) for c, v in result.items()},
+            "status": DrawStatus.DRAWN.value,
+        },
+    )
+    for code, picks in result.items():
+        for rank, expert_id in enumerate(picks["seats"] + picks["backups"]):
+            kind = SeatKind.SEAT if rank < len(picks["seats"]) else SeatKind.BACKUP
+            seat = PanelSeat(
+                draw_id=draw.id,
+                round_number=rnd.number,
+                expert_id=expert_id,
+                specialty_code=code,
+                kind=kind.value,
+                rank=rank,
+                status=SeatStatus.STANDBY.value,
+            )
+            db.session.add(seat)
+    db.session.flush()  # the seats exist before vacancies are filled from them
+    transition(draw, DrawStatus.DRAWN, actor=actor, record=False)  # stated in the reveal leaf
+    fill_vacancies(draw, actor=actor)
+    return rnd
+
+
+def _cas(stmt: Any) -> int:
+    """Run a conditional UPDATE (compare-and-set) and return how many rows it changed: 1 means this
+    transaction won, 0 that another one got there first."""
+    result = db.session.execute(stmt)
+    return int(getattr(result, "rowcount", 0))
+
+
+def _hash_of(rnd: DrawRound) -> str:
+    return rnd.algorithm.removeprefix("rfc3797-")
+
+
+def _lock(draw: ExpertDraw) -> None:
+    """Serialize changes to one draw: a row lock on PostgreSQL (SQLite writers are serialized by BEGIN
+    IMMEDIATE). The refresh reads the state another transaction may have committed meanwhile."""
+    db.session.execute(select(ExpertDraw.id).where(ExpertDraw.id == draw.id).with_for_update())
+    db.session.refresh(draw)
+
+
+# --- invitations, answers, backups ------------------------------------------------------------------------
+
+
+def _invite(seat: PanelSeat, draw: ExpertDraw) -> dict[str, Any] | None:
+    """Call a seat or a standby backup; the conditional update makes a backup called at most once.
+    Returns what the audit leaf of the invitations records, or None when another transaction won."""
+    token = secrets.token_urlsafe(32)
+    token_hash = hashlib.sha256(token.encode()).digest()
+    respond_by = min(
+        now() + dt.timedelta(minutes=int(setting("EXPERT_RESPONSE_MINUTES"))), draw.evaluation_starts_at
+    )
+    won = _cas(
+        update(PanelSeat)
+        .where(PanelSeat.id == seat.id, PanelSeat.status == SeatStatus.STANDBY.value)
+        .values(
+            status=SeatStatus.INVITED.value,
+            invited_at=now(),
+            respond_by=respond_by,
+            token_hash=token_hash,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if won != 1:
+        return None
+    # What the UPDATE wrote, without another round trip (and without marking the row dirty).
+    for key, value in (
+        ("status", SeatStatus.INVITED.value),
+        ("invited_at", now()),
+        ("respond_by", respond_by),
+        ("token_hash", token_hash),
+    ):
+        set_committed_value(seat, key, value)
+    expert = seat.expert
+    base = str(current_app.config.get("PUBLIC_BASE_URL", "")).rstrip("/")
+    link = f"{base}/experts/answer/{token}"
+    when = draw.evaluation_starts_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    subject = _("Evaluation invitation")
+    body = _(
+        "You have been drawn for an evaluation starting %(when)s (China Standard Time). Confirm or decline "
+        "before the deadline: %(link)s",
+        when=when,
+        link=link,
+    )
+    if expert.phone:
+        outbox.enqueue(
+            channel="sms", recipient=expert.phone, subject=subject, body=body, user_id=expert.user_id
+        )
+    if expert.email:
+        outbox.enqueue(
+            channel="email", recipient=expert.email, subject=subject, body=body, user_id=expert.user_id
+        )
+    if expert.user_id:
+        outbox.enqueue(
+            channel="inbox", recipient=str(expert.user_id), subject=subject, body=body, user_id=expert.user_id
+        )
+    return {"seat_id": seat.id, "kind": seat.kind, "specialty": seat.specialty_code, "respond_by": respond_by}
+
+
+def fill_vacancies(draw: ExpertDraw, *, actor: User | None) -> None:
+    """Call standby backups for every seat not held (invited or confirmed); when a specialty has no backup
+    left, freeze a supplementary round with fresh randomness for the missing seats."""
+    _lock(draw)
+    if draw.status == DrawStatus.CANCELLED or pending_round(draw) is not None:
+        return
+    missing: list[Slot] = []
+    invited: list[dict[str, Any]] = []
+    # Load the drawn experts in one query (the invitations read their contact details).
+    db.session.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in draw.seats]))).all()
+    for slot in (Slot.of(c) for c in draw.composition):
+        seats = [s for s in draw.seats if s.specialty_code == slot.specialty]
+        holding = sum(1 for s in seats if s.status in (SeatStatus.INVITED, SeatStatus.CONFIRMED))
+        vacancies = slot.seats - holding
+        standby = sorted(
+            (s for s in seats if s.status == SeatStatus.STANDBY),
+            key=lambda s: (s.round_number, s.kind != SeatKind.SEAT, s.rank),
+        )
+        for seat in standby:
+            if vacancies <= 0:
+                break
+            called = _invite(seat, draw)
+            if called is not None:
+                invited.append(called)
+                vacancies -= 1
+        if vacancies > 0:
+            missing.append(Slot(slot.specialty, vacancies, slot.backups))
+    if invited:  # one leaf for all invitations of this step
+        audit.record(
+            "experts:seat:invite",
+            actor=actor,
+            object_type="expert_draw",
+            object_id=draw.id,
+            payload={"invited": invited},
+        )
+    if missing:
+        rnd = open_round(draw, missing, _parties_of(draw), actor=actor, strict=False)
+        if rnd is not None:
+            transition(draw, DrawStatus.AWAITING_WITNESS, actor=actor, reason="supplementary round")
+            audit.record(
+                "experts:draw:supplement",
+                actor=actor,
+                object_type="expert_draw",
+                object_id=draw.id,
+                payload={"round": rnd.number, "missing": [m.as_dict() for m in missing]},
+            )
+        else:
+            audit.record(
+                "experts:draw:shortfall",
+                actor=actor,
+                object_type="expert_draw",
+                object_id=draw.id,
+                payload={"missing": [m.as_dict() for m in missing]},
+            )
+        return
+    all_confirmed = sum(1 for s in draw.seats if s.status == SeatStatus.CONFIRMED) >= draw.pool_seats
+    transition(draw, DrawStatus.CONFIRMED if all_confirmed else DrawStatus.DRAWN, actor=actor)
+
+
+def _parties_of(draw: ExpertDraw) -> SectionParties:
+    from app.projects.models import Section
+
+    section = db.session.get(Section, draw.section_id)
+    if section is None:  # pragma: no cover - the foreign key keeps the section
+        return SectionParties(draw.tenderer_org_id, draw.agency_org_id, frozenset(), None)
+    return section_parties(section)
+
+
+def respond(seat: PanelSeat, *, accept: bool, reason: str = "", actor: User | None) -> None:
+    """The expert confirms or declines (a reason is required). Only an invited seat can answer, once."""
+    reason = (reason or "").strip()
+    if not accept and not reason:
+        raise DomainError(_("Give a reason for declining."), errors={"reason": [_("Required.")]})
+    draw = seat.draw
+    _lock(draw)
+    new = SeatStatus.CONFIRMED if accept else SeatStatus.DECLINED
+    won = _cas(
+        update(PanelSeat)
+        .where(PanelSeat.id == seat.id, PanelSeat.status == SeatStatus.INVITED.value)
+        .values(
+            status=new.value,
+            responded_at=now(),
+            decline_reason=None if accept else reason[:500],
+            token_hash=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if won != 1:
+        raise Conflict(_("This invitation has already been answered or has expired."))
+    db.session.refresh(seat)
+    audit.record(
+        "experts:seat:confirm" if accept else "experts:seat:decline",
+        actor=actor,
+        object_type="expert_draw",
+        object_id=draw.id,
+        payload={"seat_id": seat.id, "reason": reason[:500]},
+    )
+    fill_vacancies(draw, actor=actor)
+
+
+def seat_for_token(token: str) -> PanelSeat | None:
+    if not token or len(token) > 100:
+        return None
+    digest = hashlib.sha256(token.encode()).digest()
+    return db.session.scalar(select(PanelSeat).where(PanelSeat.token_hash == digest))
+
+
+def expire_overdue(*, at: dt.datetime | None = None) -> int:
+    """Invited seats past their deadline become ``no_answer``; their backups are called."""
+    at = at or now()
+    overdue = db.session.scalars(
+        select(PanelSeat).where(PanelSeat.status == SeatStatus.INVITED.value, PanelSeat.respond_by < at)
+    ).all()
+    expired = 0
+    touched: dict[int, ExpertDraw] = {}
+    for seat in overdue:
+        won = _cas(
+            update(PanelSeat)
+            .where(PanelSeat.id == seat.id, PanelSeat.status == SeatStatus.INVITED.value)
+            .values(status=SeatStatus.NO_ANSWER.value, token_hash=None)
+            .execution_options(synchronize_session=False)
+        )
+        if won == 1:
+            expired += 1
+            db.session.refresh(seat)
+            touched[seat.draw_id] = seat.draw
+            audit.record(
+                "experts:seat:no_answer",
+                object_type="expert_draw",
+                object_id=seat.draw_id,
+                payload={"seat_id": seat.id},
+            )
+    for draw in touched.values():
+        fill_vacancies(draw, actor=None)
+    return expired
+
+
+def cancel(draw: ExpertDraw, *, reason: str, actor: User) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Give a reason."), errors={"reason": [_("Required.")]})
+    _lock(draw)
+    transition(draw, DrawStatus.CANCELLED, actor=actor, reason=reason)
+    for seat in draw.seats:
+        if seat.status in (SeatStatus.INVITED, SeatStatus.STANDBY, SeatStatus.CONFIRMED):
+            notify = seat.status != SeatStatus.STANDBY
+            seat.status = SeatStatus.RELEASED.value
+            seat.token_hash = None
+            if notify and seat.expert.phone:
+                outbox.enqueue(
+                    channel="sms",
+                    recipient=seat.expert.phone,
+                    subject=_("Evaluation cancelled"),
+                    body=_("The evaluation you were invited to has been cancelled."),
+                    user_id=seat.expert.user_id,
+                )
+
+
+# --- verification ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    name: str
+    recorded: str
+    recomputed: str
+
+    @property
+    def ok(self) -> bool:
+        return self.recorded == self.recomputed
+
+
+@dataclass
+class RoundReport:
+    number: int
+    status: str
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+
+@dataclass
+class DrawReport:
+    draw_id: int
+    rounds: list[RoundReport]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rounds) and all(r.ok for r in self.rounds)
+
+
+def _leaves(rnd: DrawRound) -> dict[str, dict[str, Any]]:
+    rows = db.session.execute(
+        select(AuditLeaf.idx, AuditLeaf.action, AuditLeaf.payload)
+        .where(AuditLeaf.object_type == "expert_draw_round", AuditLeaf.object_id == str(rnd.id))
+        .order_by(AuditLeaf.idx)
+    ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for idx, action, payload in rows:
+        data = json.loads(payload)
+        data["_idx"] = idx
+        out.setdefault(action.rsplit(":", 1)[-1], data)
+    return out
+
+
+def verify_round(draw: ExpertDraw, rnd: DrawRound) -> RoundReport:
+    leaves = _leaves(rnd)
+    freeze, commit = leaves.get("freeze", {}), leaves.get("commit", {})
+    checks = [
+        Check("pool digest (stored)", rnd.pool_digest, sha256_hex(rnd.pool)),
+        Check("pool digest (audit log)", str(freeze.get("pool_digest", "missing")), sha256_hex(rnd.pool)),
+        Check("wanted seats (audit log)", canonical(freeze.get("wanted")), canonical(rnd.wanted)),
+    ]
+    excl = db.session.execute(
+        select(DrawExclusion.expert_id, DrawExclusion.reasons).where(DrawExclusion.round_id == rnd.id)
+    ).all()
+    excl_digest = sha256_hex(exclusions_canonical([(e, r) for e, r in excl]))
+    checks.append(Check("exclusions digest (stored)", rnd.exclusions_digest, excl_digest))
+    checks.append(
+        Check("exclusions digest (audit log)", str(freeze.get("exclusions_digest", "missing")), excl_digest)
+    )
+    checks.append(Check("commitment (audit log)", str(commit.get("commitment", "missing")), rnd.commitment))
+    order_ok = "freeze < commit" if freeze and commit and freeze["_idx"] < commit["_idx"] else "out of order"
+    checks.append(Check("pool frozen before randomness", "freeze < commit", order_ok))
+    try:
+        pool = json.loads(rnd.pool)
+    except ValueError:
+        pool = {}
+    checks.append(
+        Check(
+            "pool names this draw",
+            f"{draw.id}/{draw.section_id}",
+            f"{pool.get('draw')}/{pool.get('section')}",
+        )
+    )
+    if rnd.status == RoundStatus.REVEALED:
+        wit, rev = leaves.get("witness", {}), leaves.get("reveal", {})
+        server_random = bytes.fromhex(rnd.server_random or "")
+        checks.append(Check("SHA-256(server_random) = commitment", rnd.commitment, sha256_hex(server_random)))
+        checks.append(
+            Check(
+                "server_random (audit log)", str(rev.get("server_random", "missing")), rnd.server_random or ""
+            )
+        )
+        checks.append(
+            Check(
+                "witness entropy (audit log)",
+                str(wit.get("witness_entropy", "missing")),
+                rnd.witness_entropy or "",
+            )
+        )
+        wit_order = "commit < witness < reveal"
+        got_order = (
+            wit_order
+            if commit and wit and rev and commit["_idx"] < wit["_idx"] < rev["_idx"]
+            else "out of order"
+        )
+        checks.append(Check("randomness committed before the witness", wit_order, got_order))
+        seed = compute_seed(server_random, rnd.witness_entropy or "", sha256_hex(rnd.pool), draw.section_id)
+        checks.append(Check("seed (stored)", rnd.seed or "", seed))
+        checks.append(Check("seed (audit log)", str(rev.get("seed", "missing")), seed))
+        recomputed = canonical(select_panel(pool, rnd.wanted, seed, hash_name=_hash_of(rnd))) if pool else ""
+        checks.append(Check("selection (stored)", rnd.result or "", recomputed))
+        checks.append(
+            Check(
+                "selection digest (audit log)",
+                str(rev.get("result_digest", "missing")),
+                sha256_hex(recomputed),
+            )
+        )
+        seats = [s for s in draw.seats if s.round_number == rnd.number]
+        stored: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"seats": [], "backups": []})
+        for s in sorted(seats, key=lambda s: (s.specialty_code, s.rank)):
+            stored[s.specialty_code]["seats" if s.kind == SeatKind.SEAT else "backups"].append(s.expert_id)
+        expected = {
+            c: {"seats": v["seats"], "backups": v["backups"]}
+            for c, v in json.loads(recomputed or "{}").items()
+        }
+        expected = {c: v for c, v in expected.items() if v["seats"] or v["backups"]}
+        checks.append(Check("panel seats match the selection", canonical(dict(stored)), canonical(expected)))
+    return RoundReport(number=rnd.number, status=rnd.status, checks=checks)
+
+
+def verify_draw(draw: ExpertDraw, *, actor: User | None = None) -> DrawReport:
+    report = DrawReport(draw_id=draw.id, rounds=[verify_round(draw, r) for r in draw.rounds])
+    if actor is not None:
+        audit.record(
+            "experts:draw:verify",
+            actor=actor,
+            object_type="expert_draw",
+            object_id=draw.id,
+            payload={"ok": report.ok},
+        )
+    return report

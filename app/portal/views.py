@@ -1,0 +1,199 @@
+"""The public portal (公共资源交易公共服务): no login, Chinese first, English available.
+
+Every route is ``@public``. Pages read through :mod:`app.portal.services`, which never returns drafts and
+never reads who obtained the documents or anything about bids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from marshmallow import ValidationError
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from app.core import storage
+from app.core.db import db
+from app.core.errors import DomainError
+from app.core.permissions import public
+from app.extensions import limiter
+from app.projects import services as projects_services
+from app.projects.enums import Category, SectionStatus
+
+from . import cache, services
+from .feed import build_feed
+from .labels import CATEGORY_LABELS, RESULT_TITLES, STATUS_LABELS
+from .schemas import AnnouncementArgs
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+
+class PublicCommentForm(FlaskForm):
+    # CSRF is checked for every POST by the request plumbing (app.core.web._csrf); the template renders the
+    # token with csrf_token() so that cached pages get a fresh one per visitor.
+    class Meta:
+        csrf = False
+
+    author_name = StringField(_l("Your name or organization"), validators=[DataRequired(), Length(max=100)])
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=5000)])
+
+
+_PUBLIC_STATUSES = [s.value for s in SectionStatus if s is not SectionStatus.DRAFT]
+_ARGS = AnnouncementArgs()
+
+
+@bp.route("/")
+@public
+def home() -> Response:
+    return cache.page(
+        "portal/home.html",
+        lambda: {
+            "latest": services.latest_announcements(10),
+            "catalogue": services.catalogue_in_force(),
+            "categories": [(c.value, CATEGORY_LABELS[c.value]) for c in Category],
+            "result_titles": RESULT_TITLES,
+        },
+    )
+
+
+@bp.route("/announcements")
+@public
+def announcements() -> Response:
+    def context() -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        try:
+            args = _ARGS.load(request.args)
+        except ValidationError as err:
+            errors = err.messages_dict
+            args = _ARGS.load({})
+        query = services.AnnouncementQuery(
+            q=args["q"],
+            category=args["category"],
+            status=args["status"],
+            region=args["region"] or None,
+            date_from=args["date_from"],
+            date_to=args["date_to"],
+        )
+        return {
+            "page": services.search_announcements(query, page=args["page"]),
+            "query": query,
+            "errors": errors,
+            "filters": {k: v for k, v in request.args.items() if k != "page" and v},
+            "categories": [(c.value, CATEGORY_LABELS[c.value]) for c in Category],
+            "statuses": [(s, STATUS_LABELS[s]) for s in _PUBLIC_STATUSES],
+            "regions": services.regions(),
+        }
+
+    # Parsed on a cache miss only: a hit is keyed on the full query string.
+    return cache.page("portal/announcements.html", context)
+
+
+@bp.route("/sections/<int:section_id>")
+@public
+def section(section_id: int) -> Response:
+
+    def context() -> dict[str, Any]:
+        sec = services.public_section(section_id)
+        return {
+            "section": sec,
+            "project": sec.project,
+            "documents": services.published_documents(sec),
+            "amendments": services.amendments(sec),
+            "timeline": sec.history,
+            "suspensions": sec.suspensions,
+        }
+
+    return cache.page("portal/section.html", context)
+
+
+@bp.route("/sections/<int:section_id>/documents/<int:document_id>")
+@public
+def document(section_id: int, document_id: int) -> Response:
+    """A published document version (published versions never change, so they may be cached long)."""
+    doc = services.public_document(section_id, document_id)
+    try:
+        path = storage.absolute(doc.blob_path)
+    except (OSError, ValueError):
+        abort(404)
+    if not path.exists():
+        abort(404)
+    resp = send_file(path, mimetype=doc.content_type, as_attachment=True, download_name=doc.filename)
+    resp.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    resp.headers["X-Content-SHA256"] = doc.sha256
+    return resp
+
+
+@bp.route("/catalogue")
+@public
+def catalogue() -> Response:
+    return cache.page(
+        "portal/catalogue.html",
+        lambda: {"version": services.catalogue_in_force(), "history": services.catalogue_history()},
+    )
+
+
+@bp.route("/catalogue/<int:number>")
+@public
+def catalogue_version(number: int) -> Response:
+    return cache.page(
+        "portal/catalogue.html",
+        lambda: {"version": services.catalogue_version(number), "history": services.catalogue_history()},
+    )
+
+
+def _comment_limit() -> str:
+    return str(current_app.config.get("PORTAL_COMMENT_RATE_LIMIT") or "20 per hour")
+
+
+@bp.route("/catalogue/<int:number>/comments", methods=["POST"])
+@public
+@limiter.limit(_comment_limit, methods=["POST"])
+def catalogue_comment(number: int) -> ResponseReturnValue:
+    """A comment on a catalogue version during its public comment period (征求意见), from anyone."""
+    version = services.catalogue_version(number)
+    form = PublicCommentForm()
+    if form.validate_on_submit():
+        actor = current_user.user if current_user.is_authenticated else None
+        try:
+            projects_services.add_catalogue_comment(
+                version, actor=actor, body=form.body.data or "", author_name=form.author_name.data or ""
+            )
+        except DomainError as err:
+            db.session.rollback()
+            flash(err.message, "error")
+        else:
+            db.session.commit()
+            flash(_("Thank you: your comment is recorded."), "success")
+    else:
+        flash(_("Write your name and your comment."), "error")
+    return redirect(url_for("portal.catalogue_version", number=version.number))
+
+
+@bp.route("/results/<kind>")
+@public
+def results(kind: str) -> Response:
+    if kind not in services.RESULT_STATES:
+        abort(404)
+    page_no = max(1, min(request.args.get("page", default=1, type=int) or 1, 100000))
+    return cache.page(
+        "portal/results.html",
+        lambda: {"kind": kind, "page": services.results(kind, page=page_no), "result_titles": RESULT_TITLES},
+    )
+
+
+@bp.route("/feed.atom")
+@public
+def feed() -> Response:
+    locale = get_locale()
+    lang = "zh-CN" if locale is None or locale.language == "zh" else "en"
+    resp = Response(build_feed(services.feed_sections(), lang=lang), mimetype="application/atom+xml")
+    resp.headers["Cache-Control"] = "public, max-age=60"
+    resp.headers["Vary"] = "Cookie"
+    return resp

@@ -1,0 +1,100 @@
+"""JSON API of the projects domain under /api/v1 (tenderer side)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import or_, select
+
+from app.accounts.models import User
+from app.core.db import db
+from app.core.permissions import Permission, require
+from app.extensions import api as api_ext
+
+from . import permissions as perms
+from . import services
+from .enums import SectionStatus
+from .models import Project, Section
+from .schemas import (
+    PublicationChecksOut,
+    PublishSectionIn,
+    PublishSectionOut,
+    TendererProjectOut,
+    TendererSectionOut,
+)
+
+blp = Blueprint("projects_api", __name__, url_prefix="/api/v1/projects", description="Projects and sections")
+
+
+def _me() -> User:
+    user: User = current_user.user
+    return user
+
+
+def _own_section(section_id: int) -> Section:
+    section = db.session.get(Section, section_id)
+    if section is None or not perms.acts_for(_me(), section.project):
+        abort(404)
+    return section
+
+
+@blp.route("/")
+@blp.response(200, TendererProjectOut(many=True))
+@require(Permission.SECTION_EDIT)
+def list_projects() -> list[Project]:
+    """The projects the caller's organization owns or acts for as agency."""
+    me = _me()
+    return list(
+        db.session.scalars(
+            select(Project)
+            .where(or_(Project.owner_org_id == me.org_id, Project.agency_org_id == me.org_id))
+            .order_by(Project.id)
+        )
+    )
+
+
+@blp.route("/<int:project_id>")
+@blp.response(200, TendererProjectOut)
+@require(Permission.SECTION_EDIT)
+def get_project(project_id: int) -> Project:
+    project = db.session.get(Project, project_id)
+    if project is None or not perms.acts_for(_me(), project):
+        abort(404)
+    return project
+
+
+@blp.route("/sections/<int:section_id>")
+@blp.response(200, TendererSectionOut)
+@require(Permission.SECTION_EDIT)
+def get_section(section_id: int) -> Section:
+    return _own_section(section_id)
+
+
+@blp.route("/sections/<int:section_id>/checks")
+@blp.response(200, PublicationChecksOut)
+@require(Permission.SECTION_PUBLISH)
+def section_checks(section_id: int) -> dict[str, Any]:
+    """The publication rule checks, each with pass/fail and the dates (what the publish wizard shows)."""
+    section = _own_section(section_id)
+    checks = services.publication_checks(section) if section.status == SectionStatus.DRAFT else []
+    return {"ready": bool(checks) and all(c.ok for c in checks), "checks": checks}
+
+
+@blp.route("/sections/<int:section_id>/publish", methods=["POST"])
+@blp.arguments(PublishSectionIn)
+@blp.response(200, PublishSectionOut)
+@require(Permission.SECTION_PUBLISH)
+def publish_section(_body: dict[str, Any], section_id: int) -> dict[str, Any]:
+    """Publish the draft. Idempotent: a retry answers 200 with ``created: false`` and changes nothing;
+    a refusal answers 422 naming every failed rule in ``errors``."""
+    section = _own_section(section_id)
+    result = services.publish_section(section, actor=_me())
+    db.session.commit()
+    return {"created": result.created, "section": result.section}
+
+
+def init_app(app: Flask) -> None:
+    api_ext.register_blueprint(blp)

@@ -1,0 +1,237 @@
+"""Statutory time rules and the publication checks (SPEC §2; reference file §§3–4).
+
+Counting rule for "at least N days between a start instant and a deadline" (decided for the platform,
+the common reading of 招标投标法 Art. 24 — documents issued 3月1日, earliest deadline 3月21日):
+
+* the start day is not counted and the deadline day counts;
+* calendar unit (日): satisfied iff the deadline's local (Asia/Shanghai) date ≥ the start's local date + N;
+* working unit (工作日): satisfied iff the deadline's local date ≥ the N-th working day after the start's
+  local date (national holiday calendar plus the management office's overrides, ``WorkCalendar``).
+
+The time of day does not matter: a deadline at 09:30 on the earliest day is legal. When the platform moves
+a deadline itself (an amendment affecting bids, :func:`earliest_deadline_date`), it keeps the time of day and,
+if the day found is not a working day, moves on to the next working day: an opening is held on a working day.
+
+Default rule sets per catalogue category (:data:`DEFAULT_RULES`), with their sources:
+
+* engineering construction: sale ≥ 5 日 (条例 16), issue → deadline ≥ 20 日 (法 24), amendment affecting bids
+  ≥ 15 日 before the deadline (法 23, 条例 21), objection to documents ≥ 10 日 before the deadline (条例 22);
+* government procurement: sale ≥ 5 工作日 (87号令 Art. 18), issue → deadline ≥ 20 日 — calendar days
+  (采购法 35; 87号令 Art. 20 says 日, not 工作日), amendment ≥ 15 日 (87号令 Art. 27); no objection lead time
+  (challenges, 质疑, run 7 工作日 from knowing — complaints domain);
+* state-owned property rights: disclosure ≥ 20 工作日 (国资委 32号令 Art. 13, [S]), other numbers as
+  construction;
+* land & mineral rights and other: not researched (reference file §1) — construction defaults, which the
+  management office adjusts per item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+
+from app.core.calendar import WorkCalendar, local_date
+
+from .enums import Category, DayUnit, EvaluationMethod
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    min_sale_days: int
+    sale_day_unit: DayUnit
+    min_bid_days: int
+    bid_day_unit: DayUnit
+    amendment_lead_days: int
+    amendment_day_unit: DayUnit
+    objection_lead_days: int | None
+    objection_day_unit: DayUnit
+    legal_basis: str
+
+
+_CONSTRUCTION = RuleSet(
+    5, DayUnit.CALENDAR, 20, DayUnit.CALENDAR, 15, DayUnit.CALENDAR, 10, DayUnit.CALENDAR,
+    "招标投标法第23、24条；实施条例第16、21、22条",
+)  # fmt: skip
+
+DEFAULT_RULES: dict[Category, RuleSet] = {
+    Category.ENGINEERING_CONSTRUCTION: _CONSTRUCTION,
+    Category.GOVERNMENT_PROCUREMENT: RuleSet(
+        5, DayUnit.WORKING, 20, DayUnit.CALENDAR, 15, DayUnit.CALENDAR, None, DayUnit.WORKING,
+        "政府采购法第35条；财政部令第87号第18、20、27条",
+    ),
+    Category.LAND_MINERAL: _CONSTRUCTION,
+    Category.STATE_PROPERTY: RuleSet(
+        5, DayUnit.CALENDAR, 20, DayUnit.WORKING, 15, DayUnit.CALENDAR, 10, DayUnit.CALENDAR,
+        "企业国有资产交易监督管理办法（国资委、财政部令第32号）第13条",
+    ),
+    Category.OTHER: _CONSTRUCTION,
+}  # fmt: skip
+
+BID_SECURITY_MAX_RATIO = Decimal("0.02")
+
+
+# -- counting ---------------------------------------------------------------------------------------------
+
+
+def earliest_date(start: dt.datetime, days: int, unit: DayUnit | str, calendar: WorkCalendar) -> dt.date:
+    """The first local date on which a deadline is at least ``days`` days (``unit``) after ``start``."""
+    start_day = local_date(start)
+    if DayUnit(unit) is DayUnit.CALENDAR:
+        return start_day + dt.timedelta(days=days)
+    return calendar.add_working_days(start_day, days)
+
+
+def days_between(start: dt.datetime, end: dt.datetime, unit: DayUnit | str, calendar: WorkCalendar) -> int:
+    """Days (``unit``) from ``start`` to ``end`` counted as the rule counts them: start day excluded, end day
+    included. ``days_between(a, b) >= n`` iff :func:`satisfies` ``(a, b, n)``."""
+    a, b = local_date(start), local_date(end)
+    if DayUnit(unit) is DayUnit.CALENDAR:
+        return (b - a).days
+    return calendar.working_days_between(a, b)
+
+
+def satisfies(
+    start: dt.datetime, deadline: dt.datetime, days: int, unit: DayUnit | str, calendar: WorkCalendar
+) -> bool:
+    """Whether ``deadline`` is at least ``days`` days (``unit``) after ``start`` (module docstring)."""
+    return local_date(deadline) >= earliest_date(start, days, unit, calendar)
+
+
+def earliest_deadline(
+    start: dt.datetime, days: int, unit: DayUnit | str, calendar: WorkCalendar, *, keep_time_of: dt.datetime
+) -> dt.datetime:
+    """The earliest deadline ``days`` days after ``start`` at the local time of day of ``keep_time_of``,
+    moved on to a working day if needed. Used when the platform itself moves a deadline."""
+    from app.core.clock import CST
+
+    day = calendar.next_workday(earliest_date(start, days, unit, calendar))
+    local_time = keep_time_of.astimezone(CST).timetz().replace(tzinfo=None)
+    return dt.datetime.combine(day, local_time, tzinfo=CST).astimezone(dt.UTC)
+
+
+def unit_label(unit: DayUnit | str) -> str:
+    return _("working days") if DayUnit(unit) is DayUnit.WORKING else _("calendar days")
+
+
+def fmt_day(instant: dt.datetime) -> str:
+    return local_date(instant).isoformat()
+
+
+# -- publication checks -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RuleCheck:
+    """One rule checked before publication: shown in the publish wizard, joined into the refusal."""
+
+    code: str
+    ok: bool
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def check_sale_period(
+    available_from: dt.datetime, available_until: dt.datetime, rules: Any, calendar: WorkCalendar
+) -> RuleCheck:
+    days = days_between(available_from, available_until, rules.sale_day_unit, calendar)
+    ok = satisfies(available_from, available_until, rules.min_sale_days, rules.sale_day_unit, calendar)
+    params = {
+        "start": fmt_day(available_from),
+        "end": fmt_day(available_until),
+        "days": days,
+        "min": rules.min_sale_days,
+        "unit": unit_label(rules.sale_day_unit),
+    }
+    if ok:
+        msg = _("Documents available %(start)s → %(end)s: %(days)d %(unit)s (at least %(min)d).", **params)
+    else:
+        msg = _(
+            "Documents are available only %(days)d %(unit)s (%(start)s → %(end)s); the law requires at "
+            "least %(min)d (实施条例第16条 / 87号令第18条).",
+            **params,
+        )
+    return RuleCheck("sale_period", ok, msg, params)
+
+
+def check_bid_period(
+    available_from: dt.datetime, deadline: dt.datetime, rules: Any, calendar: WorkCalendar
+) -> RuleCheck:
+    days = days_between(available_from, deadline, rules.bid_day_unit, calendar)
+    ok = satisfies(available_from, deadline, rules.min_bid_days, rules.bid_day_unit, calendar)
+    params = {
+        "start": fmt_day(available_from),
+        "end": fmt_day(deadline),
+        "days": days,
+        "min": rules.min_bid_days,
+        "unit": unit_label(rules.bid_day_unit),
+        "earliest": earliest_date(
+            available_from, rules.min_bid_days, rules.bid_day_unit, calendar
+        ).isoformat(),
+    }
+    if ok:
+        msg = _(
+            "Bid deadline %(end)s is %(days)d %(unit)s after the documents become available on %(start)s "
+            "(at least %(min)d).",
+            **params,
+        )
+    else:
+        msg = _(
+            "The bid deadline (%(end)s) is only %(days)d %(unit)s after the documents become "
+            "available (%(start)s); the law requires at least %(min)d (招标投标法第24条 / 政府采购法第35条). "
+            "The earliest legal deadline is %(earliest)s.",
+            **params,
+        )
+    return RuleCheck("bid_period", ok, msg, params)
+
+
+def check_bid_security(estimated_value: Decimal, bid_security: Decimal) -> RuleCheck:
+    limit = (estimated_value * BID_SECURITY_MAX_RATIO).quantize(Decimal("0.01"))
+    ok = Decimal("0") <= bid_security <= estimated_value * BID_SECURITY_MAX_RATIO
+    params = {"security": f"{bid_security:,.2f}", "limit": f"{limit:,.2f}"}
+    if ok:
+        msg = _("Bid security %(security)s yuan is within 2%% of the estimated value (%(limit)s).", **params)
+    else:
+        msg = _(
+            "Bid security %(security)s yuan exceeds 2%% of the estimated value (at most %(limit)s yuan, "
+            "实施条例第26条).",
+            **params,
+        )
+    return RuleCheck("bid_security", ok, msg, params)
+
+
+def check_panel(panel_size: int, pool_count: int, specialties: dict[str, int]) -> RuleCheck:
+    problems = []
+    if panel_size < 5 or panel_size % 2 == 0:
+        problems.append(_("the panel must have an odd number of at least 5 members"))
+    if pool_count * 3 < panel_size * 2 or pool_count > panel_size:
+        problems.append(_("experts drawn from the pool must be at least two thirds of the panel"))
+    if specialties and sum(specialties.values()) != pool_count:
+        problems.append(_("the specialty counts must add up to the number of pool experts"))
+    if any(int(n) < 0 for n in specialties.values()):
+        problems.append(_("specialty counts cannot be negative"))
+    params = {"size": panel_size, "pool": pool_count}
+    if problems:
+        msg = _(
+            "Evaluation panel is not legal (招标投标法第37条): %(problems)s.", problems="; ".join(problems)
+        )
+        return RuleCheck("panel", False, msg, params)
+    return RuleCheck(
+        "panel", True, _("Panel of %(size)d with %(pool)d experts from the pool.", **params), params
+    )
+
+
+def check_scoring(method: str, criteria: list[dict[str, Any]]) -> RuleCheck:
+    if method != EvaluationMethod.COMPREHENSIVE:
+        return RuleCheck("scoring", True, _("Lowest evaluated price method."))
+    total = sum(Decimal(str(c.get("weight", 0))) for c in criteria)
+    ok = bool(criteria) and total == 100 and all(Decimal(str(c.get("weight", 0))) > 0 for c in criteria)
+    params = {"total": f"{total}"}
+    if ok:
+        return RuleCheck("scoring", True, _("Scoring criteria weights add up to 100."), params)
+    return RuleCheck(
+        "scoring", False, _("Scoring criteria weights add up to %(total)s, not 100.", **params), params
+    )

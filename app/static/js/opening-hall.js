@@ -1,0 +1,40 @@
+// The online opening hall: follows the opening:<section> channel over Server-Sent Events and updates the page.
+(function () {
+  "use strict";
+  var hall = document.getElementById("hall");
+  if (!hall || !window.EventSource) { return; }
+  function text(id, value) { var el = document.getElementById(id); if (el) { el.textContent = value; } }
+  function cell(tr, content) { var td = document.createElement("td"); td.textContent = content; tr.appendChild(td); return td; }
+  function renderRecord(record) {
+    var box = document.getElementById("record");
+    if (!box || !record) { return; }
+    var table = document.createElement("table");
+    table.className = "table";
+    table.id = "record-table";
+    var body = document.createElement("tbody");
+    record.entries.forEach(function (e) {
+      var tr = document.createElement("tr");
+      cell(tr, String(e.position));
+      cell(tr, e.bidder);
+      cell(tr, Object.keys(e.declared).map(function (k) { return k + ": " + e.declared[k]; }).join("; "));
+      cell(tr, e.envelopes.map(function (v) { return v.kind + " " + v.name + " " + v.sha256.slice(0, 16) + "…"; }).join("\n"));
+      cell(tr, e.status + (e.reason ? " " + e.reason : ""));
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    box.replaceChildren(table);
+  }
+  var source = new EventSource(hall.getAttribute("data-events"));
+  source.onmessage = function (msg) {
+    var data = JSON.parse(msg.data);
+    if (data.event === "started") { text("ceremony-status", "collecting"); }
+    if (data.event === "share") { text("share-count", String(data.shares)); }
+    if (data.event === "postponed") { text("ceremony-status", "postponed"); }
+    if (data.event === "record") { renderRecord(data.record); text("ceremony-status", "decrypting"); }
+    if (data.event === "completed") { renderRecord(data.record); text("ceremony-status", "completed"); text("section-status", data.status); }
+    if (data.event === "objection" || data.event === "answer" || data.event === "confirmation") {
+      var list = document.getElementById("objections");
+      if (list && data.body) { var li = document.createElement("li"); li.textContent = data.body; list.appendChild(li); }
+    }
+  };
+}());

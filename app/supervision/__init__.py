@@ -1,0 +1,25 @@
+"""Supervision (监督): live monitoring, audit proofs, alerts, interventions and staff assessment (SPEC §7).
+
+Rooms: ``live`` (dashboard data and the SSE stream fed by every committed audit leaf, channel ``audit``),
+``timeline`` (a section's leaves proven into the latest signed checkpoint, JSON export with proofs),
+``alerts`` (collusion and process rules, each citing its legal basis; flags, never rejections),
+``services`` (deciding alerts, suspend/resume through the projects domain, rectification notices, witness
+cosignatures), ``assessment`` (考核 figures, SVG charts, CSV/XLSX), ``witness`` (the regulator's offline
+signing tool), ``cli`` (``flask supervision alerts`` and ``flask supervision check-consistency``).
+
+Witness cosignatures: the regulator registers an Ed25519 public key and pastes signatures made offline with
+``python -m app.supervision.witness sign``; the platform never holds a regulator's private key, so a
+cosignature shows that someone outside the platform saw that tree head.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from .cli import init_app as init_cli
+    from .views import init_app as init_views
+
+    init_views(app)
+    init_cli(app)

@@ -1,0 +1,579 @@
+"""Collusion and process alerts (围标串标预警, SPEC §7; rules reference §8).
+
+Each rule reads one section's records and returns findings; :func:`run_alert_rules` stores new findings as
+:class:`SupervisionAlert` rows (a finding already stored, whatever its status, is not raised again) and writes
+one audit leaf per alert. Alerts are flags for the regulator and the evaluation panel: nothing here rejects a
+bid. A rule whose source tables are absent (a domain not migrated yet) or empty finds nothing.
+
+Bidder-comparison rules run only once bidding has closed: before the deadline an alert naming two bidders
+would tell who bids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, inspect, select
+
+from app.core import audit
+from app.core.clock import now
+from app.core.db import db
+from app.projects.enums import SectionStatus
+from app.projects.models import Section
+
+from . import docmeta
+from .enums import AlertRule, AlertStatus
+from .models import SupervisionAlert
+
+R = AlertRule
+
+#: (legal basis, one-line description) per rule. 条例 = 招标投标法实施条例.
+RULES: dict[AlertRule, tuple[str, str]] = {
+    R.SAME_SOURCE_IP: ("条例 Art. 40(2)", "The same public IP address uploaded bids of different bidders."),
+    R.SAME_FINGERPRINT: (
+        "条例 Art. 40(2)",
+        "The same client machine (MAC/CPU/disk fingerprint) uploaded bids of different bidders.",
+    ),
+    R.SAME_SIGNING_KEY: ("条例 Art. 40(1)", "Bids of different bidders are signed with the same key."),
+    R.SAME_CONTACT: (
+        "条例 Art. 40(2)",
+        "Bids of different bidders were submitted by accounts with the same phone or e-mail.",
+    ),
+    R.SAME_DOCUMENT_HASH: ("条例 Art. 40(1), 40(4)", "Different bidders submitted byte-identical files."),
+    R.SAME_DOCUMENT_METADATA: (
+        "条例 Art. 40(1)",
+        "Opened documents of different bidders carry the same author or company in their properties.",
+    ),
+    R.PRICE_PROGRESSION: ("条例 Art. 40(4)", "Bid prices follow a regular step (arithmetic progression)."),
+    R.PRICE_CLOSE: ("条例 Art. 40(4)", "Bid prices of different bidders are abnormally close."),
+    R.SAME_PROJECT_MANAGER: ("条例 Art. 40(3)", "The same project manager is named in several bids."),
+    R.LATE_AMENDMENT: (
+        "招标投标法 Art. 23; 条例 Art. 21",
+        "A clarification affecting bids was published less than 15 days before the bid deadline.",
+    ),
+    R.REPEATED_DRAWS: ("条例 Art. 46, 48", "Experts were drawn more than once for this section."),
+    R.KEY_SHARES_LATE: (
+        "电子招标投标办法 Art. 31",
+        "Opening-key shares arrived late or are missing after the bid deadline.",
+    ),
+    R.OVERDUE_CASE: ("条例 Art. 61", "A complaint or report about this section is past its due date."),
+}
+
+MINUTE = dt.timedelta(minutes=1)
+BEFORE_CLOSE = frozenset({SectionStatus.DRAFT.value, SectionStatus.PUBLISHED.value})
+
+
+@dataclass
+class Finding:
+    rule: AlertRule
+    key: str  # what makes the finding the same finding on a re-run (sorted ids, the shared value)
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.rule.value}|{self.key}".encode()).hexdigest()
+
+
+def _has_tables(*names: str) -> bool:
+    insp = inspect(db.session.connection())
+    return all(insp.has_table(n) for n in names)
+
+
+def _cfg(name: str, default: Any) -> Any:
+    value = current_app.config.get(name)
+    return default if value is None else value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bidder comparisons: active envelopes after the bid deadline
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _envelopes(section: Section) -> list[Any]:
+    if section.status in BEFORE_CLOSE or not _has_tables("sealed_envelope"):
+        return []
+    from app.bidding.models import SealedEnvelope
+
+    return list(
+        db.session.scalars(
+            select(SealedEnvelope)
+            .where(SealedEnvelope.section_id == section.id, SealedEnvelope.status == "active")
+            .order_by(SealedEnvelope.id)
+        )
+    )
+
+
+def _shared(
+    rule: AlertRule, pairs: Iterable[tuple[Any, int, int]], label: str, *, show_value: bool = True
+) -> list[Finding]:
+    """Findings for every value shared by two or more different organizations. ``pairs`` yields
+    (value, org id, envelope or row id)."""
+    orgs: dict[Any, set[int]] = defaultdict(set)
+    rows: dict[Any, set[int]] = defaultdict(set)
+    for value, org_id, row_id in pairs:
+        if value in (None, ""):
+            continue
+        orgs[value].add(org_id)
+        rows[value].add(row_id)
+    out = []
+    for value, org_ids in sorted(orgs.items(), key=lambda kv: str(kv[0])):
+        if len(org_ids) < 2:
+            continue
+        ids = sorted(org_ids)
+        shown = str(value) if show_value else hashlib.sha256(str(value).encode()).hexdigest()[:12]
+        out.append(
+            Finding(
+                rule,
+                f"{shown}|{','.join(map(str, ids))}",
+                f"{label} {shown}: {len(ids)} bidders",
+                {"value": str(value), "org_ids": ids, "rows": sorted(rows[value])},
+            )
+        )
+    return out
+
+
+def rule_same_source_ip(section: Section) -> list[Finding]:
+    envs = _envelopes(section)
+    return _shared(R.SAME_SOURCE_IP, ((e.source_ip, e.org_id, e.id) for e in envs), "IP")
+
+
+def rule_same_fingerprint(section: Section) -> list[Finding]:
+    envs = _envelopes(section)
+    return _shared(R.SAME_FINGERPRINT, ((e.client_fingerprint, e.org_id, e.id) for e in envs), "machine")
+
+
+def rule_same_signing_key(section: Section) -> list[Finding]:
+    envs = [e for e in _envelopes(section) if e.signing_key_id is not None]
+    if not envs:
+        return []
+    from app.bidding.models import BidderKey
+
+    keys = {
+        k.id: k.public_key
+        for k in db.session.scalars(
+            select(BidderKey).where(BidderKey.id.in_({e.signing_key_id for e in envs}))
+        )
+    }
+    return _shared(
+        R.SAME_SIGNING_KEY,
+        ((keys.get(e.signing_key_id, e.signing_key_id), e.org_id, e.id) for e in envs),
+        "key",
+        show_value=False,
+    )
+
+
+def rule_same_contact(section: Section) -> list[Finding]:
+    envs = _envelopes(section)
+    if not envs:
+        return []
+    from app.accounts.models import User
+
+    users = {
+        u.id: u for u in db.session.scalars(select(User).where(User.id.in_({e.submitted_by for e in envs})))
+    }
+    values = []
+    for e in envs:
+        user = users.get(e.submitted_by)
+        if user is None:
+            continue
+        if user.phone:
+            values.append((f"phone:{''.join(ch for ch in user.phone if ch.isdigit())}", e.org_id, e.id))
+        if user.email:
+            values.append((f"email:{user.email.strip().casefold()}", e.org_id, e.id))
+    return _shared(R.SAME_CONTACT, values, "contact", show_value=False)
+
+
+def rule_same_document_hash(section: Section) -> list[Finding]:
+    envs = _envelopes(section)
+    return _shared(R.SAME_DOCUMENT_HASH, ((e.sha256, e.org_id, e.id) for e in envs), "file", show_value=False)
+
+
+#: Documents larger than this are not read for metadata (an OOXML file's directory is at its end).
+MAX_METADATA_BYTES = 64 << 20
+
+
+def _read_opened(envelope: Any) -> bytes | None:
+    """The opened plaintext of a document envelope, through the bidding domain (decrypted at rest)."""
+    reader: Callable[[Any], bytes | None] | None = current_app.extensions.get("supervision_document_reader")
+    if reader is None:
+        try:
+            from app.bidding.opening import read_document
+        except ImportError:
+            return None
+
+        def reader(env: Any) -> bytes | None:
+            if (env.plaintext_size or 0) > MAX_METADATA_BYTES:
+                return None
+            return b"".join(read_document(env))
+
+    try:
+        return reader(envelope)
+    except Exception:
+        return None
+
+
+def rule_same_document_metadata(section: Section) -> list[Finding]:
+    envs = [e for e in _envelopes(section) if e.kind == "document" and e.plaintext_path]
+    values = []
+    for e in envs:
+        data = _read_opened(e)
+        if not data:
+            continue
+        meta = docmeta.extract(data)
+        for name in docmeta.FIELDS:
+            if meta.get(name):
+                values.append((f"{name}:{meta[name].strip().casefold()}", e.org_id, e.id))
+    return _shared(R.SAME_DOCUMENT_METADATA, values, "document property")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The opening record: prices and project managers
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _record_entries(section: Section) -> list[Any]:
+    if not _has_tables("opening_ceremony", "opening_record_entry"):
+        return []
+    from app.bidding.models import OpeningCeremony, OpeningRecordEntry
+
+    return list(
+        db.session.scalars(
+            select(OpeningRecordEntry)
+            .join(OpeningCeremony, OpeningCeremony.id == OpeningRecordEntry.ceremony_id)
+            .where(
+                OpeningCeremony.section_id == section.id,
+                OpeningCeremony.status == "completed",
+                OpeningRecordEntry.status == "valid",
+            )
+            .order_by(OpeningRecordEntry.position)
+        )
+    )
+
+
+def _price(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        price = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        return None
+    return price if price.is_finite() and price > 0 else None
+
+
+def _prices(section: Section) -> list[tuple[Decimal, int]]:
+    out = []
+    for entry in _record_entries(section):
+        price = _price((entry.declared or {}).get("price"))
+        if price is not None:
+            out.append((price, entry.org_id))
+    return sorted(out)
+
+
+def rule_price_progression(section: Section) -> list[Finding]:
+    """Three or more consecutive prices (sorted) with equal steps, within a tolerance relative to price."""
+    prices = _prices(section)
+    if len(prices) < 3:
+        return []
+    tol = Decimal(str(_cfg("SUPERVISION_PRICE_STEP_TOLERANCE", "0.0001")))
+    mean = sum((p for p, _ in prices), Decimal(0)) / len(prices)
+    out = []
+    i = 0
+    while i + 2 < len(prices):
+        j = i + 1
+        step = prices[j][0] - prices[i][0]
+        while (
+            j + 1 < len(prices) and step > 0 and abs((prices[j + 1][0] - prices[j][0]) - step) <= tol * mean
+        ):
+            j += 1
+        if j - i >= 2:
+            run = prices[i : j + 1]
+            orgs = sorted(o for _, o in run)
+            out.append(
+                Finding(
+                    R.PRICE_PROGRESSION,
+                    ",".join(str(p) for p, _ in run),
+                    f"{len(run)} prices step by ≈{step}",
+                    {"prices": [str(p) for p, _ in run], "org_ids": orgs, "step": str(step)},
+                )
+            )
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def rule_price_close(section: Section) -> list[Finding]:
+    """Groups of different bidders whose prices all lie within a tiny relative spread."""
+    prices = _prices(section)
+    spread = Decimal(str(_cfg("SUPERVISION_PRICE_SPREAD", "0.0005")))
+    out = []
+    i = 0
+    while i < len(prices):
+        j = i
+        while j + 1 < len(prices) and prices[j + 1][0] - prices[i][0] <= spread * prices[i][0]:
+            j += 1
+        group = prices[i : j + 1]
+        if len({o for _, o in group}) >= 2:
+            orgs = sorted({o for _, o in group})
+            out.append(
+                Finding(
+                    R.PRICE_CLOSE,
+                    ",".join(map(str, orgs)),
+                    f"{len(group)} prices within {spread * 100}%",
+                    {"prices": [str(p) for p, _ in group], "org_ids": orgs},
+                )
+            )
+        i = j + 1
+    return out
+
+
+def rule_same_project_manager(section: Section) -> list[Finding]:
+    values = []
+    for entry in _record_entries(section):
+        name = (entry.declared or {}).get("project_manager")
+        if isinstance(name, str) and name.strip():
+            values.append(("".join(name.split()).casefold(), entry.org_id, entry.id))
+    return _shared(R.SAME_PROJECT_MANAGER, values, "project manager")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Process rules
+# ---------------------------------------------------------------------------------------------------------
+
+
+def rule_late_amendment(section: Section) -> list[Finding]:
+    from app.projects.models import Amendment
+
+    days = int(_cfg("SUPERVISION_AMENDMENT_LEAD_DAYS", 15))
+    out = []
+    for am in db.session.scalars(
+        select(Amendment).where(Amendment.section_id == section.id).order_by(Amendment.number)
+    ):
+        deadline = am.new_deadline or section.bid_deadline
+        if not am.affects_bids or deadline is None:
+            continue
+        lead = deadline - am.published_at
+        if lead < dt.timedelta(days=days):
+            out.append(
+                Finding(
+                    R.LATE_AMENDMENT,
+                    str(am.id),
+                    f"amendment {am.number}: {lead.days} days before the deadline",
+                    {
+                        "amendment_id": am.id,
+                        "published_at": am.published_at.isoformat(),
+                        "deadline": deadline.isoformat(),
+                    },
+                )
+            )
+    return out
+
+
+def rule_repeated_draws(section: Section) -> list[Finding]:
+    if not _has_tables("expert_draw"):
+        return []
+    from app.experts.models import ExpertDraw
+
+    draws = list(
+        db.session.scalars(
+            select(ExpertDraw).where(ExpertDraw.section_id == section.id).order_by(ExpertDraw.id)
+        )
+    )
+    if len(draws) < 2:
+        return []
+    ids = [d.id for d in draws]
+    return [
+        Finding(
+            R.REPEATED_DRAWS,
+            ",".join(map(str, ids)),
+            f"{len(draws)} expert draws",
+            {
+                "draw_ids": ids,
+                "statuses": [d.status for d in draws],
+                "cancel_reasons": [d.cancel_reason for d in draws],
+            },
+        )
+    ]
+
+
+def rule_key_shares_late(section: Section) -> list[Finding]:
+    """Shares submitted more than the grace period after the deadline, or still missing after it."""
+    if section.bid_deadline is None or not _has_tables(
+        "opening_key_share", "opening_ceremony", "submitted_share"
+    ):
+        return []
+    from app.bidding.models import OpeningCeremony, OpeningKeyShare, SubmittedShare
+
+    grace = dt.timedelta(minutes=int(_cfg("SUPERVISION_SHARE_GRACE_MINUTES", 30)))
+    due = section.bid_deadline + grace
+    shares = list(db.session.scalars(select(OpeningKeyShare).where(OpeningKeyShare.section_id == section.id)))
+    if not shares:
+        return []
+    submitted: dict[int, dt.datetime] = {}
+    for sub in db.session.scalars(
+        select(SubmittedShare)
+        .join(OpeningCeremony, OpeningCeremony.id == SubmittedShare.ceremony_id)
+        .where(OpeningCeremony.section_id == section.id)
+    ):
+        prev = submitted.get(sub.key_share_id)
+        submitted[sub.key_share_id] = sub.submitted_at if prev is None else min(prev, sub.submitted_at)
+    out = []
+    at = now()
+    for share in shares:
+        got = submitted.get(share.id)
+        if got is not None and got > due:
+            out.append(
+                Finding(
+                    R.KEY_SHARES_LATE,
+                    f"late:{share.id}",
+                    f"share {share.member_index} arrived {(got - section.bid_deadline) // MINUTE} min "
+                    "after the deadline",
+                    {
+                        "key_share_id": share.id,
+                        "custodian_id": share.custodian_id,
+                        "submitted_at": got.isoformat(),
+                    },
+                )
+            )
+        elif got is None and at > due and section.status not in BEFORE_CLOSE:
+            out.append(
+                Finding(
+                    R.KEY_SHARES_LATE,
+                    f"missing:{share.id}",
+                    f"share {share.member_index} missing",
+                    {"key_share_id": share.id, "custodian_id": share.custodian_id},
+                )
+            )
+    return out
+
+
+def rule_overdue_case(section: Section) -> list[Finding]:
+    if not _has_tables("complaint_case"):
+        return []
+    from app.complaints.models import Case
+
+    at = now()
+    out = []
+    for case in db.session.scalars(
+        select(Case).where(
+            Case.section_id == section.id,
+            Case.decided_at.is_(None),
+            Case.closed_at.is_(None),
+            (Case.overdue_at.is_not(None)) | (Case.due_at < at),
+        )
+    ):
+        out.append(
+            Finding(
+                R.OVERDUE_CASE,
+                str(case.id),
+                f"case {case.number or case.id} due {case.due_at.isoformat() if case.due_at else '?'}",
+                {
+                    "case_id": case.id,
+                    "kind": case.kind,
+                    "due_at": case.due_at.isoformat() if case.due_at else None,
+                },
+            )
+        )
+    return out
+
+
+RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
+    R.SAME_SOURCE_IP: rule_same_source_ip,
+    R.SAME_FINGERPRINT: rule_same_fingerprint,
+    R.SAME_SIGNING_KEY: rule_same_signing_key,
+    R.SAME_CONTACT: rule_same_contact,
+    R.SAME_DOCUMENT_HASH: rule_same_document_hash,
+    R.SAME_DOCUMENT_METADATA: rule_same_document_metadata,
+    R.PRICE_PROGRESSION: rule_price_progression,
+    R.PRICE_CLOSE: rule_price_close,
+    R.SAME_PROJECT_MANAGER: rule_same_project_manager,
+    R.LATE_AMENDMENT: rule_late_amendment,
+    R.REPEATED_DRAWS: rule_repeated_draws,
+    R.KEY_SHARES_LATE: rule_key_shares_late,
+    R.OVERDUE_CASE: rule_overdue_case,
+}
+
+
+def findings(section: Section) -> list[Finding]:
+    out: list[Finding] = []
+    for fn in RULE_FUNCTIONS.values():
+        out.extend(fn(section))
+    return out
+
+
+def run_alert_rules(section: Section, *, actor: Any = None) -> list[SupervisionAlert]:
+    """Store the section's new findings as open alerts (audited); return the alerts raised by this run."""
+    known = set(
+        db.session.scalars(
+            select(SupervisionAlert.fingerprint).where(SupervisionAlert.section_id == section.id)
+        )
+    )
+    raised = []
+    for finding in findings(section):
+        if finding.fingerprint in known:
+            continue
+        known.add(finding.fingerprint)
+        basis, _ = RULES[finding.rule]
+        alert = SupervisionAlert(
+            section_id=section.id,
+            rule=finding.rule.value,
+            fingerprint=finding.fingerprint,
+            summary=finding.summary,
+            legal_basis=basis,
+            evidence=json.loads(json.dumps(finding.evidence, default=str)),
+            status=AlertStatus.OPEN.value,
+            raised_at=now(),
+        )
+        db.session.add(alert)
+        db.session.flush()  # the alert id goes into its audit leaf
+        audit.record(
+            "supervision:alert:raise",
+            actor=actor,
+            object_type="supervision_alert",
+            object_id=alert.id,
+            payload={"section_id": section.id, "rule": alert.rule, "legal_basis": basis},
+        )
+        raised.append(alert)
+    return raised
+
+
+def alerts_for_panel(section_id: int) -> list[SupervisionAlert]:
+    """What the evaluation panel is shown for its section: every alert not dismissed, oldest first. The
+    panel weighs them; nothing here rejects a bid (条例 Art. 40 deems, the committee decides)."""
+    return list(
+        db.session.scalars(
+            select(SupervisionAlert)
+            .where(
+                SupervisionAlert.section_id == section_id,
+                SupervisionAlert.status != AlertStatus.DISMISSED.value,
+            )
+            .order_by(SupervisionAlert.raised_at, SupervisionAlert.id)
+        )
+    )
+
+
+def sections_to_check() -> list[Section]:
+    """Sections in progress (not draft, not ended): what ``flask supervision alerts`` scans."""
+    ended = {SectionStatus.ARCHIVED.value, SectionStatus.CANCELLED.value, SectionStatus.DRAFT.value}
+    return list(db.session.scalars(select(Section).where(Section.status.not_in(ended)).order_by(Section.id)))
+
+
+def open_alert_counts() -> dict[int, int]:
+    rows = db.session.execute(
+        select(SupervisionAlert.section_id, func.count())
+        .where(SupervisionAlert.status == AlertStatus.OPEN.value)
+        .group_by(SupervisionAlert.section_id)
+    )
+    return {sid: n for sid, n in rows}
+
+
+__all__ = ["RULES", "RULE_FUNCTIONS", "Finding", "alerts_for_panel", "findings", "run_alert_rules"]

@@ -1,0 +1,36 @@
+"""States and kinds of the supervision domain, stored by value."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"  # raised, nobody has looked yet
+    ACKNOWLEDGED = "acknowledged"  # a regulator has seen it and keeps watching
+    ESCALATED = "escalated"  # turned into a case (立案) or a recorded escalation
+    DISMISSED = "dismissed"  # closed with a reason (e.g. on-site upload, explained)
+
+
+class AlertRule(StrEnum):
+    """What raised an alert; each rule names its legal basis in :data:`app.supervision.alerts.RULES`."""
+
+    SAME_SOURCE_IP = "same_source_ip"
+    SAME_FINGERPRINT = "same_fingerprint"
+    SAME_SIGNING_KEY = "same_signing_key"
+    SAME_CONTACT = "same_contact"
+    SAME_DOCUMENT_HASH = "same_document_hash"
+    SAME_DOCUMENT_METADATA = "same_document_metadata"
+    PRICE_PROGRESSION = "price_progression"
+    PRICE_CLOSE = "price_close"
+    SAME_PROJECT_MANAGER = "same_project_manager"
+    LATE_AMENDMENT = "late_amendment"
+    REPEATED_DRAWS = "repeated_draws"
+    KEY_SHARES_LATE = "key_shares_late"
+    OVERDUE_CASE = "overdue_case"
+
+
+class NoticeStatus(StrEnum):
+    OPEN = "open"  # issued, waiting for the addressee's response
+    RESPONDED = "responded"  # response received, waiting for the regulator's review
+    CLOSED = "closed"  # the regulator accepted the rectification

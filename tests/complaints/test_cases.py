@@ -1,0 +1,223 @@
+"""Filing rules, the state machine, remedies on the section, withdrawal, abuse flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.complaints import services
+from app.complaints.enums import CaseKind, Matter, PauseReason, Remedy
+from app.complaints.models import Case, CreditRecord
+from app.core.clock import clock
+from app.core.errors import Conflict, DomainError
+
+from .conftest import CONTENT, World, cst
+
+
+def objection(
+    world: World, *, matter: Matter = Matter.DOCUMENTS, bidder: Any = None, section: Any = None
+) -> Case:
+    case = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(
+            section_id=(section or world.section).id, matter=matter.value, content=dict(CONTENT)
+        ),
+        actor=bidder or world.bidder,
+    )
+    return services.submit_objection(case, actor=bidder or world.bidder)
+
+
+def complaint_draft(world: World, **kw: Any) -> Case:
+    data = services.CaseInput(
+        section_id=kw.pop("section", world.section).id,
+        matter=kw.pop("matter", Matter.DOCUMENTS).value,
+        knew_at=kw.pop("knew_at", cst(2026, 3, 2, 9)),
+        prior_objection_id=kw.pop("prior", None),
+        content={**CONTENT, **kw.pop("content", {})},
+    )
+    return services.save_draft(CaseKind.COMPLAINT, data, actor=kw.pop("bidder", world.bidder))
+
+
+def test_document_objection_suspends_and_the_answer_resumes(world: World) -> None:
+    case = objection(world)
+    assert case.number and case.number.startswith("YY-2026-")
+    assert world.section.suspended and case.suspended_section
+    assert case.due_at == cst(2026, 3, 6, 0)  # 3 days: ends 24:00 Thu 03-05
+    services.answer_objection(case, actor=world.tenderer, answer="异议不成立。")
+    assert case.status == "answered"
+    assert not world.section.suspended
+    assert [s.ended_at is not None for s in world.section.suspensions] == [True]
+
+
+def test_second_objection_keeps_the_section_suspended_until_both_are_answered(world: World) -> None:
+    first = objection(world)
+    second = objection(world, bidder=world.bidder2)
+    services.answer_objection(first, actor=world.tenderer, answer="答复一")
+    assert world.section.suspended
+    services.answer_objection(second, actor=world.tenderer, answer="答复二")
+    assert not world.section.suspended
+
+
+def test_document_objection_after_the_window_is_refused_with_the_window(world: World) -> None:
+    clock.freeze(cst(2026, 3, 23, 0, 0))  # deadline 04-01: the last filing day was 03-22
+    case = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(section_id=world.section.id, matter="documents", content=dict(CONTENT)),
+        actor=world.bidder,
+    )
+    with pytest.raises(DomainError) as err:
+        services.submit_objection(case, actor=world.bidder)
+    assert err.value.code == "out_of_time"
+    assert "2026-03-23 00:00" in err.value.message  # 24:00 of 03-22, shown in China Standard Time
+    assert case.status == "draft"
+
+
+def test_result_objection_only_during_publicity(world: World) -> None:
+    with pytest.raises(DomainError, match="publicity|公示"):
+        objection(world, matter=Matter.RESULTS)
+    world.section.status = "publicity"
+    case = objection(world, matter=Matter.RESULTS)
+    assert world.section.suspended and case.status == "submitted"
+
+
+def test_onsite_objection_is_raised_and_answered_in_the_ceremony(world: World) -> None:
+    world.section.status = "opening"
+    case = services.raise_onsite_objection(world.section, actor=world.bidder, text="唱标价格与投标函不一致")
+    assert case.matter == "opening" and case.due_at is None and not world.section.suspended
+    services.answer_onsite_objection(case, actor=world.tenderer, answer="已当场核对，以投标函为准。")
+    assert case.status == "answered"
+
+
+def test_complaint_on_documents_needs_the_objection_first(world: World) -> None:
+    draft = complaint_draft(world)
+    with pytest.raises(DomainError) as err:
+        services.submit_complaint(draft, actor=world.bidder)
+    assert err.value.code == "objection_first"
+    assert "条例第60条" in err.value.message
+    assert draft.status == "draft"
+
+
+def test_missing_content_is_listed_field_by_field(world: World) -> None:
+    draft = complaint_draft(world, content={"respondent_address": "", "evidence": ""})
+    draft.by_agent = True
+    with pytest.raises(DomainError) as err:
+        services.submit_complaint(draft, actor=world.bidder)
+    assert set(err.value.errors) == {"respondent_address", "evidence", "power_of_attorney"}
+
+
+def _answered_objection(world: World) -> Case:
+    obj = objection(world)
+    clock.advance(dt.timedelta(days=2))
+    services.answer_objection(obj, actor=world.tenderer, answer="不成立")
+    return obj
+
+
+def test_complaint_window_excludes_the_objection_wait_and_refuses_late_filing(world: World) -> None:
+    obj = _answered_objection(world)  # filed 03-02, answered 03-04: 2 days not counted
+    draft = complaint_draft(world, prior=obj.id, knew_at=cst(2026, 3, 1, 9))
+    clock.freeze(cst(2026, 3, 13, 12))  # 03-01 + 10 + 2 = 03-13: still in time
+    services.submit_complaint(draft, actor=world.bidder)
+    assert draft.handling_org_id == world.housing.id and draft.status == "submitted"
+
+    late = complaint_draft(world, prior=obj.id, knew_at=cst(2026, 3, 1, 9), bidder=world.bidder)
+    clock.freeze(cst(2026, 3, 14, 0, 1))
+    with pytest.raises(DomainError) as err:
+        services.submit_complaint(late, actor=world.bidder)
+    assert err.value.code == "out_of_time"
+    assert "2026-03-14 00:00" in err.value.message
+
+
+def test_complaint_lifecycle_with_pause_and_re_tender_remedy(world: World) -> None:
+    obj = _answered_objection(world)
+    case = complaint_draft(world, prior=obj.id, knew_at=cst(2026, 3, 3, 9))
+    services.submit_complaint(case, actor=world.bidder)
+    assert case.due_at == cst(2026, 3, 10, 0)  # accept within 3 working days of Wed 03-04
+    services.accept_complaint(case, actor=world.regulator)
+    due = case.due_at
+    world.section.status = "evaluating"
+    services.start_investigation(case, actor=world.regulator, suspend=True)
+    assert world.section.suspended
+    services.pause_clock(case, actor=world.regulator, reason=PauseReason.TESTING)
+    assert case.due_at is None
+    clock.advance(dt.timedelta(days=7))  # Wed → next Wed: 5 working days of testing
+    services.resume_clock(case, actor=world.regulator)
+    assert case.due_at is not None and due is not None
+    assert services.case_calendar().working_days_between(due.date(), case.due_at.date()) == 5
+    services.decide_complaint(
+        case,
+        services.DecisionInput(upheld=True, decision="资格条件违法，责令重新招标。", remedy=Remedy.RE_TENDER),
+        actor=world.regulator,
+    )
+    assert case.status == "upheld" and case.remedy == "re_tender"
+    assert not world.section.suspended
+    assert world.section.status == "failed"
+    assert "re_tender" in (world.section.failed_reason or "")
+    services.publish_decision(case, actor=world.regulator)
+    assert case.published_at is not None
+
+
+def test_withdrawal_refused_once_a_violation_is_established_and_no_refile(world: World) -> None:
+    case = complaint_draft(world, matter=Matter.OTHER)
+    services.submit_complaint(case, actor=world.bidder)
+    services.accept_complaint(case, actor=world.regulator)
+    services.establish_violation(case, actor=world.regulator, note="查实")
+    with pytest.raises(Conflict):
+        services.withdraw(case, actor=world.bidder, reason="和解")
+
+    other = complaint_draft(world, matter=Matter.OTHER, bidder=world.bidder2)
+    services.submit_complaint(other, actor=world.bidder2)
+    services.withdraw(other, actor=world.bidder2, reason="和解")
+    again = complaint_draft(world, matter=Matter.OTHER, bidder=world.bidder2)
+    with pytest.raises(DomainError) as err:
+        services.submit_complaint(again, actor=world.bidder2)
+    assert err.value.code == "refiled_after_withdrawal"
+
+
+def test_regulator_of_another_industry_cannot_decide(world: World) -> None:
+    case = complaint_draft(world, matter=Matter.OTHER)
+    services.submit_complaint(case, actor=world.bidder)
+    from app.core.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        services.accept_complaint(case, actor=world.regulator2)
+    with pytest.raises(Forbidden):
+        services.accept_complaint(case, actor=world.manager)
+
+
+def test_three_groundless_complaints_in_a_year_flag_a_credit_record(world: World, db_session: Any) -> None:
+    for i in range(3):
+        case = complaint_draft(world, matter=Matter.OTHER, content={"subject": f"第{i}次"})
+        # the same facts rule is about withdrawals; decided complaints may be followed by new ones
+        services.submit_complaint(case, actor=world.bidder)
+        services.accept_complaint(case, actor=world.regulator)
+        services.decide_complaint(
+            case,
+            services.DecisionInput(upheld=False, decision="缺乏事实依据", groundless=True),
+            actor=world.regulator,
+        )
+    records = db_session.scalars(select(CreditRecord).where(CreditRecord.org_id == world.bidder.org_id)).all()
+    assert len(records) == 1 and records[0].regulator_org_id == world.housing.id
+
+
+def test_procurement_challenge_then_complaint(world: World) -> None:
+    challenge = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(
+            section_id=world.gp_section.id,
+            matter="documents",
+            knew_at=cst(2026, 3, 2, 8),
+            content=dict(CONTENT),
+        ),
+        actor=world.bidder,
+    )
+    services.submit_objection(challenge, actor=world.bidder)
+    assert challenge.regime == "procurement" and challenge.number.startswith("ZY-")
+    assert challenge.due_at == cst(2026, 3, 12, 0)  # 7 working days from Mon 03-02
+    clock.freeze(cst(2026, 3, 11, 10))
+    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    case = complaint_draft(world, section=world.gp_section, prior=challenge.id)
+    services.submit_complaint(case, actor=world.bidder)
+    assert case.handling_org_id == world.finance.id

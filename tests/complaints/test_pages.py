@@ -1,0 +1,188 @@
+"""The pages: object-level 404s, drafts that survive validation errors, the public report and tracking
+pages (identity never revealed by the code), the desk and the published decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.complaints import routing, services
+from app.complaints.enums import Matter
+from app.complaints.models import Case, Report
+from app.core.clock import clock
+from tests.factories import csrf_token, login, make_user
+
+from .conftest import CONTENT, World, cst
+from .test_cases import complaint_draft, objection
+
+
+def test_other_parties_get_404(client: FlaskClient, world: World) -> None:
+    case = objection(world)
+    login(client, world.bidder2)
+    assert client.get(f"/complaints/cases/{case.id}").status_code == 404
+    assert (
+        client.post(
+            f"/complaints/cases/{case.id}/withdraw", data={"csrf_token": csrf_token(client, "/complaints/")}
+        ).status_code
+        == 404
+    )
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/complaints/")})
+    other_tenderer = make_user("tenderer")
+    login(client, other_tenderer)
+    assert client.get(f"/complaints/cases/{case.id}").status_code == 404
+
+
+def test_filer_and_respondent_see_the_case(client: FlaskClient, world: World) -> None:
+    case = objection(world)
+    login(client, world.tenderer)
+    page = client.get(f"/complaints/cases/{case.id}").get_data(as_text=True)
+    assert case.number in page and 'id="answer-objection"' in page
+    token = csrf_token(client, f"/complaints/cases/{case.id}")
+    resp = client.post(
+        f"/complaints/cases/{case.id}/answer-objection", data={"answer": "不成立", "csrf_token": token}
+    )
+    assert resp.status_code == 302 and case.status == "answered" and not world.section.suspended
+
+
+def test_a_draft_survives_a_validation_error(client: FlaskClient, world: World, db_session: Any) -> None:
+    login(client, world.bidder)
+    token = csrf_token(client, "/complaints/new/complaint")
+    data = {
+        **CONTENT,
+        "section_id": str(world.section.id),
+        "matter": "documents",
+        "knew_at": "2026-03-02T09:00",
+        "action": "submit",
+        "csrf_token": token,
+    }
+    resp = client.post("/complaints/new/complaint", data=data)
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "条例第60条" in html
+    assert "Your draft is saved." in html or "草稿已保存" in html
+    draft = db_session.scalar(select(Case).where(Case.filer_id == world.bidder.id))
+    assert draft is not None and draft.status == "draft" and draft.facts == CONTENT["facts"]
+    # missing fields are listed one by one
+    token = csrf_token(client, f"/complaints/drafts/{draft.id}")
+    resp = client.post(
+        f"/complaints/drafts/{draft.id}",
+        data={**data, "matter": "other", "evidence": "", "respondent_contact": "", "csrf_token": token},
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "evidence" in html and "respondent_contact" in html
+
+
+def test_anonymous_report_tracking_never_reveals_identity(
+    client: FlaskClient, world: World, db_session: Any
+) -> None:
+    token = csrf_token(client, "/complaints/report")
+    resp = client.post(
+        "/complaints/report",
+        data={
+            "subject": "评标专家收受好处",
+            "facts": "评标前私下接触。",
+            "reporter_name": "王先生",
+            "reporter_contact": "13900000000",
+            "csrf_token": token,
+        },
+    )
+    assert resp.status_code == 200
+    found = re.search(r'id="tracking-code">([^<]+)<', resp.get_data(as_text=True))
+    assert found is not None
+    code = found.group(1)
+    report = db_session.scalar(select(Report))
+    assert len(code) >= 24 and report.tracking_hash != code and code not in str(report.__dict__)
+    assert report.reporter_name == "王先生"
+
+    token = csrf_token(client, "/complaints/track")
+    page = client.post("/complaints/track", data={"code": code, "csrf_token": token}).get_data(as_text=True)
+    assert "评标专家收受好处" in page and "王先生" not in page and "13900000000" not in page
+    wrong = client.post("/complaints/track", data={"code": code[:-1] + "x", "csrf_token": token})
+    assert wrong.status_code == 404
+
+    # identity: the handling department only
+    routing.forward(report, actor=world.manager, to_org=world.housing)
+    login(client, world.manager)  # the office coordinates but no longer handles it
+    page = client.get(f"/complaints/cases/{report.id}").get_data(as_text=True)
+    assert "王先生" not in page
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/complaints/board")})
+    login(client, world.regulator)
+    page = client.get(f"/complaints/cases/{report.id}").get_data(as_text=True)
+    assert "王先生" in page
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/complaints/desk")})
+    login(client, world.regulator2)
+    assert client.get(f"/complaints/cases/{report.id}").status_code == 404
+
+
+def test_desk_shows_due_dates_and_overdue(client: FlaskClient, world: World) -> None:
+    case = complaint_draft(world, matter=Matter.OTHER)
+    services.submit_complaint(case, actor=world.bidder)
+    clock.freeze(cst(2026, 3, 6, 9))  # accept due 24:00 Thu 03-05
+    login(client, world.regulator)
+    html = client.get("/complaints/desk").get_data(as_text=True)
+    assert case.number in html and 'id="overdue-count">1<' in html and "2026-03-06 00:00" in html
+
+
+def test_deciding_needs_step_up_and_the_decision_is_published_redacted(
+    client: FlaskClient, world: World
+) -> None:
+    case = complaint_draft(world, matter=Matter.OTHER)
+    services.submit_complaint(case, actor=world.bidder)
+    services.accept_complaint(case, actor=world.regulator)
+    login(client, world.regulator)
+    clock.advance(dt.timedelta(minutes=10))  # signing in counts as a step-up for a few minutes
+    token = csrf_token(client, f"/complaints/cases/{case.id}")
+    resp = client.post(
+        f"/complaints/cases/{case.id}/decide",
+        data={"outcome": "rejected", "decision": "x", "csrf_token": token},
+    )
+    assert resp.status_code == 302 and "/auth/step-up" in resp.headers["Location"]
+    services.decide_complaint(
+        case,
+        services.DecisionInput(upheld=False, decision="驳回。投诉人电话13800000000。"),
+        actor=world.regulator,
+    )
+    services.publish_decision(case, actor=world.regulator)
+    html = client.get("/complaints/decisions").get_data(as_text=True)
+    assert case.number in html and "13800000000" not in html and "[手机号]" in html
+    assert CONTENT["complainant_address"] not in html
+
+
+def test_every_page_renders_for_its_audience(app: Any, world: World) -> None:
+    obj = objection(world)
+    comp = complaint_draft(world, matter=Matter.OTHER)
+    services.submit_complaint(comp, actor=world.bidder)
+    services.accept_complaint(comp, actor=world.regulator)
+    services.post_message(comp, actor=world.bidder, body="补充说明")
+    rep, _code = services.file_report(services.ReportInput(subject="s", facts="f"))
+    routing.assign(rep, actor=world.manager, primary=world.manager, backup=world.manager2)
+    pages = {
+        world.bidder: [
+            "/complaints/",
+            f"/complaints/cases/{obj.id}",
+            f"/complaints/cases/{comp.id}",
+            "/complaints/new/objection",
+            "/complaints/new/complaint",
+        ],
+        world.tenderer: ["/complaints/", f"/complaints/cases/{obj.id}", f"/complaints/cases/{comp.id}"],
+        world.regulator: [
+            "/complaints/desk",
+            "/complaints/board",
+            f"/complaints/cases/{comp.id}",
+            f"/complaints/cases/{obj.id}",
+        ],
+        world.manager: ["/complaints/board", f"/complaints/cases/{rep.id}", f"/complaints/cases/{comp.id}"],
+    }
+    for user, urls in pages.items():
+        client = app.test_client()
+        login(client, user)
+        for url in urls:
+            resp = client.get(url)
+            assert resp.status_code == 200, (user.role, url, resp.status_code)
+    public = app.test_client()
+    for url in ("/complaints/report", "/complaints/track", "/complaints/decisions"):
+        assert public.get(url).status_code == 200

@@ -1,0 +1,137 @@
+"""Interventions: suspension blocks every execution step the domains expose and resume restores them;
+rectification notices with due dates and responses; all of it on the section timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from app.core.clock import clock
+from app.core.db import db
+from app.core.errors import Conflict, DomainError
+from app.projects import services as projects
+from app.projects.enums import SectionStatus
+from app.supervision import services, timeline
+from app.supervision.enums import NoticeStatus
+from tests.factories import csrf_token, login, make_user
+from tests.supervision.conftest import T0, Scene
+
+
+def _opening(scene: Scene, section: Any) -> Any:
+    from app.bidding import opening
+
+    return opening.start_ceremony(section.id, actor=scene.staff)
+
+
+@pytest.mark.parametrize(
+    ("status", "step"),
+    [
+        ("bidding_closed", "opening"),
+        ("opened", "evaluation"),
+        ("publicity", "award"),
+    ],
+)
+def test_suspension_blocks_each_step_and_resume_restores_it(scene: Scene, status: str, step: str) -> None:
+    section = scene.section(status, closed_at=T0 - dt.timedelta(hours=1))
+
+    def run() -> None:
+        if step == "opening":
+            _opening(scene, section)
+        elif step == "evaluation":
+            projects.transition(section, SectionStatus.EVALUATING, actor=scene.staff)
+        else:
+            projects.transition(section, SectionStatus.AWARDED, actor=scene.tenderer)
+
+    services.suspend(section, actor=scene.regulator, reason="责令暂停：涉嫌串通投标")
+    with pytest.raises(Conflict) as refused, db.session.begin_nested():
+        run()
+    assert "suspend" in str(refused.value.message).lower() or refused.value.code == "suspended"
+    services.resume(section, actor=scene.regulator, note="核查完毕")
+    run()
+    assert section.status in {"opening", "evaluating", "awarded"}
+
+
+@pytest.mark.skip(
+    reason="app.experts.draws.request_draw does not check Section.suspended yet (reported to the experts "
+    "domain); the draw step is blocked only once it calls projects' suspension check"
+)
+def test_expert_draw_refused_while_suspended() -> None:  # pragma: no cover - see the skip reason
+    raise AssertionError
+
+
+def test_suspension_and_notices_appear_on_the_timeline(scene: Scene) -> None:
+    section = scene.section("opened")
+    services.suspend(section, actor=scene.regulator, reason="责令暂停")
+    notice = services.issue_notice(
+        section,
+        actor=scene.regulator,
+        addressee=scene.owner,
+        body="请于期限内整改",
+        due_at=T0 + dt.timedelta(days=5),
+    )
+    with pytest.raises(Conflict):
+        services.close_notice(notice, actor=scene.regulator)
+    clock.freeze(T0 + dt.timedelta(days=6))
+    services.record_response(notice, actor=scene.regulator, response="已整改，附说明")
+    assert notice.status == NoticeStatus.RESPONDED
+    services.close_notice(notice, actor=scene.regulator)
+    services.resume(section, actor=scene.regulator)
+    actions = [e.leaf.action for e in timeline.build(section.id).entries]
+    assert actions == [
+        "projects:section:suspend",
+        "supervision:notice:issue",
+        "supervision:notice:response",
+        "supervision:notice:close",
+        "projects:section:resume",
+    ]
+
+
+def test_notice_needs_a_future_due_date(scene: Scene) -> None:
+    section = scene.section("opened")
+    with pytest.raises(DomainError):
+        services.issue_notice(
+            section, actor=scene.regulator, addressee=scene.owner, body="x", due_at=T0 - dt.timedelta(days=1)
+        )
+
+
+def test_regulator_suspends_and_resumes_through_the_pages(scene: Scene, client: Any) -> None:
+    section = scene.section("opened")
+    db.session.commit()
+    page = f"/supervision/sections/{section.id}/interventions"
+    other = make_user("regulator")  # supervises other trades: may watch, may not act
+    login(client, other)
+    token = csrf_token(client, page)
+    assert (
+        client.post(
+            f"/supervision/sections/{section.id}/suspend", data={"reason": "x", "csrf_token": token}
+        ).status_code
+        == 403
+    )
+    client.post("/auth/logout", data={"csrf_token": token})
+
+    login(client, scene.regulator)
+    token = csrf_token(client, page)
+    resp = client.post(
+        f"/supervision/sections/{section.id}/suspend", data={"reason": "责令暂停", "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    db.session.refresh(section)
+    assert section.suspended
+    assert 'id="suspended-badge"' in client.get(page).get_data(as_text=True)
+    resp = client.post(
+        f"/supervision/sections/{section.id}/notices",
+        data={
+            "addressee_org_id": scene.owner.id,
+            "body": "整改",
+            "due_on": "2026-03-09",
+            "csrf_token": token,
+        },
+    )
+    assert resp.status_code == 302
+    assert services.notices_of(section.id)[0].status == "open"
+    resp = client.post(f"/supervision/sections/{section.id}/resume", data={"note": "", "csrf_token": token})
+    assert resp.status_code == 302
+    db.session.refresh(section)
+    assert not section.suspended

@@ -1,0 +1,134 @@
+"""Pages: the regulator's dashboard, alerts desk, assessment with charts and exports, witness cosignatures;
+the management office sees the dashboard and the assessment only."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from app.core import audit
+from app.core.db import db
+from app.supervision import alerts, assessment, witness
+from tests.factories import csrf_token, login
+from tests.supervision.conftest import T0, Scene, bidder, envelope
+
+
+def test_dashboard_shows_todays_openings_and_active_sections(scene: Scene, client: Any) -> None:
+    today = scene.section("published", deadline=T0 + dt.timedelta(hours=5))
+    db.session.commit()
+    login(client, scene.regulator)
+    page = client.get("/supervision/").get_data(as_text=True)
+    assert today.code in page
+    assert 'data-stream-url="/supervision/stream' in page
+    assert "<script src=" in page and "<script>" not in page  # no inline scripts (CSP)
+    filtered = client.get("/supervision/?industry=water").get_data(as_text=True)
+    assert today.code not in filtered
+
+
+def test_manager_watches_and_assesses_but_does_not_act(scene: Scene, client: Any) -> None:
+    login(client, scene.manager)
+    assert client.get("/supervision/").status_code == 200
+    assert client.get("/supervision/assessment").status_code == 200
+    assert client.get("/supervision/alerts").status_code == 403
+    assert client.get("/supervision/interventions").status_code == 403
+    assert client.get("/supervision/witness").status_code == 403
+
+
+def test_alerts_desk_and_decision_through_the_page(scene: Scene, client: Any) -> None:
+    section = scene.section("opened")
+    a, b = bidder(), bidder()
+    envelope(section, a, client_fingerprint="same-machine")
+    envelope(section, b, client_fingerprint="same-machine")
+    (alert,) = alerts.run_alert_rules(section)
+    db.session.commit()
+    login(client, scene.regulator)
+    page = client.get("/supervision/alerts").get_data(as_text=True)
+    assert f'id="alert-{alert.id}"' in page and "条例 Art. 40(2)" in page
+    token = csrf_token(client, "/supervision/alerts")
+    resp = client.post(
+        f"/supervision/alerts/{alert.id}/decide", data={"action": "dismiss", "note": "", "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    db.session.refresh(alert)
+    assert alert.status == "open"  # no reason, no dismissal
+    client.post(
+        f"/supervision/alerts/{alert.id}/decide",
+        data={"action": "dismiss", "note": "现场同一电脑上传，已核实", "csrf_token": token},
+    )
+    db.session.refresh(alert)
+    assert alert.status == "dismissed"
+
+
+def test_assessment_counts_charts_and_exports(scene: Scene, client: Any) -> None:
+    people, departments = assessment.assess(T0 - dt.timedelta(days=60), T0)
+    staff = next(r for r in people if r.user_id == scene.staff.id)
+    assert staff.registrations_reviewed == 1 and staff.median_hours == 24.0 and staff.overdue_rate == 0.0
+    assert any(d.registrations_reviewed >= 1 for d in departments)
+    svg = assessment.bar_chart(departments, "registrations_reviewed", title="<审核>")
+    assert svg.startswith("<svg") and "&lt;审核&gt;" in svg and "<script" not in svg
+
+    login(client, scene.manager)
+    page = client.get("/supervision/assessment?start=2026-01-01&end=2026-03-02").get_data(as_text=True)
+    assert "<svg" in page and scene.staff.display_name in page
+    csv_text = client.get("/supervision/assessment.csv?start=2026-01-01&end=2026-03-02").get_data(
+        as_text=True
+    )
+    assert csv_text.lstrip("\ufeff").startswith("name,department,registrations_reviewed")
+    resp = client.get("/supervision/assessment.xlsx?start=2026-01-01&end=2026-03-02")
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(resp.data))
+    assert wb.sheetnames == ["staff", "departments"]
+    assert wb["staff"]["A1"].value == "name"
+
+
+def test_regulator_registers_a_witness_key_and_cosigns_offline(
+    scene: Scene, client: Any, tmp_path: Any
+) -> None:
+    cp = audit.checkpoint(reason="opening")
+    db.session.commit()
+    key = Ed25519PrivateKey.generate()
+    login(client, scene.regulator)
+    token = csrf_token(client, "/supervision/witness")
+    resp = client.post(
+        "/supervision/witness/key", data={"public_key": witness.public_key_b64(key), "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    note_file = tmp_path / "cp.txt"
+    note_file.write_text(cp.note, encoding="utf-8")
+    pem = tmp_path / "w.pem"
+    from cryptography.hazmat.primitives import serialization
+
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    signature = witness.sign(key, cp.note)
+    assert witness.main(["sign", "--key", str(pem), "--checkpoint", str(note_file)]) == 0
+
+    bad = base64.b64encode(Ed25519PrivateKey.generate().sign(witness.note_body(cp.note))).decode()
+    client.post(f"/supervision/checkpoints/{cp.id}/cosign", data={"signature": bad, "csrf_token": token})
+    db.session.refresh(cp)
+    assert cp.cosignatures == []  # a signature by another key is refused
+    client.post(
+        f"/supervision/checkpoints/{cp.id}/cosign", data={"signature": signature, "csrf_token": token}
+    )
+    db.session.refresh(cp)
+    assert len(cp.cosignatures) == 1
+    public = client.get("/supervision/checkpoints").get_data(as_text=True)
+    assert cp.cosignatures[0]["signature"] in public and scene.regulator_org.name in public
+
+
+def test_workbench_links_to_supervision(scene: Scene, client: Any) -> None:
+    login(client, scene.regulator)
+    page = client.get("/workbench").get_data(as_text=True)
+    assert 'href="/supervision/"' in page and 'href="/supervision/alerts"' in page
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/workbench")})
+    login(client, scene.manager)
+    page = client.get("/workbench").get_data(as_text=True)
+    assert 'href="/supervision/assessment"' in page and 'href="/supervision/alerts"' not in page
