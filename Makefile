@@ -25,7 +25,7 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations
 
 migrate: install
-	$(BIN)/flask db upgrade heads
+	$(BIN)/flask db upgrade
 
 seed: migrate
 	$(BIN)/flask demo seed --if-empty

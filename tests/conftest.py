@@ -63,7 +63,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from flask_migrate import upgrade
 
     with application.app_context():
-        upgrade(revision="heads")
+        upgrade()
         db.session.remove()
     yield application
     with application.app_context():

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from app.accounts import services as accounts
 from app.accounts import totp
 from app.accounts.models import Organization, User
-from app.core.clock import now
+from app.core.clock import clock, now
 from app.core.crypto import encrypt_at_rest
 from app.core.permissions import MFA_REQUIRED_ROLES, ROLE_ORG_KINDS, OrgKind, Role
 
@@ -57,15 +57,27 @@ def make_user(
 
 
 def current_code(user: User) -> str:
-    """A code the server will accept now: the earliest step in its ±1 window not used yet."""
+    """A code the server accepts now and for at least ~15 s more, not used yet (codes are single use).
+
+    The server accepts the previous, current and next 30 s step. The previous step's code is taken only
+    while it has ≥ 15 s left, so a slow, loaded machine does not see it expire on its way; when all usable
+    codes of this window are spent, wait for the next window (real time) or fail (frozen clock)."""
+    import datetime as dt
+    import time
+
     secret = accounts.totp_secret(user)
     assert secret is not None
-    current = int(now().timestamp()) // totp.STEP_SECONDS
-    step = current - 1 if user.totp_last_step is None else max(current - 1, user.totp_last_step + 1)
-    assert step <= current + 1, "all codes of this time window are used; advance the clock"
-    import datetime as dt
-
-    return totp.code_at(secret, dt.datetime.fromtimestamp(step * totp.STEP_SECONDS, dt.UTC))
+    for _attempt in range(3):
+        moment = now()
+        current = int(moment.timestamp()) // totp.STEP_SECONDS
+        left_in_step = totp.STEP_SECONDS - (moment.timestamp() % totp.STEP_SECONDS)
+        candidates = ([current - 1] if left_in_step >= 15 else []) + [current, current + 1]
+        usable = [c for c in candidates if user.totp_last_step is None or c > user.totp_last_step]
+        if usable:
+            return totp.code_at(secret, dt.datetime.fromtimestamp(usable[0] * totp.STEP_SECONDS, dt.UTC))
+        assert not clock.is_frozen, "all codes of this time window are used; advance the clock"
+        time.sleep(left_in_step + 0.1)
+    raise AssertionError("no usable TOTP code")
 
 
 def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:

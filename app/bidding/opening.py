@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -55,6 +56,10 @@ from .models import (
 from .services import find_signing_key, public_key_of
 
 MIN_VALID_BIDS = 3
+
+# Called with (section, actor) when an opening completes, inside its transaction (supervision registers
+# its collusion alert rules here).
+AFTER_OPENING_HOOKS: list[Callable[[Any, Any], None]] = []
 AT_REST_PURPOSE = "bidding-document-v1"
 SUMMARY_MAX_BYTES = 1024 * 1024
 
@@ -541,6 +546,8 @@ def _open_envelopes(ceremony_id: int, identity: agedecrypt.Identity, *, actor: U
         )
     else:
         projects.transition(section, SectionStatus.OPENED, actor=actor)
+    for hook in AFTER_OPENING_HOOKS:  # e.g. supervision's collusion alerts, in this same transaction
+        hook(section, actor)
     audit.checkpoint(reason="opening")
     events.publish(
         db.session(),

@@ -18,6 +18,10 @@ class Clock:
         self._frozen: dt.datetime | None = None
         self._offset = dt.timedelta(0)
 
+    @property
+    def is_frozen(self) -> bool:
+        return self._frozen is not None
+
     def now(self) -> dt.datetime:
         if self._frozen is not None:
             return self._frozen

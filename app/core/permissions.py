@@ -193,7 +193,9 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     # the tenderer (or its agency) publishes candidates and awards its own sections; center staff monitor and
     # archive; regulators read everything; sysadmin nothing.
     Permission.EVALUATION_SCORE: frozenset({Role.EXPERT}),
-    Permission.EVALUATION_REPORT_READ: frozenset({Role.EXPERT, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}),
+    Permission.EVALUATION_REPORT_READ: frozenset(
+        {Role.EXPERT, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}
+    ),
     Permission.EVALUATION_PUBLISH: frozenset({Role.TENDERER}),
     Permission.EVALUATION_AWARD: frozenset({Role.TENDERER}),
     Permission.EVALUATION_MONITOR: frozenset({Role.CENTER_STAFF, Role.REGULATOR}),

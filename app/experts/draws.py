@@ -43,6 +43,7 @@ from app.core.db import db
 from app.core.errors import Conflict, DomainError
 from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind
+from app.projects.models import Section
 
 from . import selection
 from .enums import (
@@ -141,6 +142,12 @@ class ImpossibleComposition(DomainError):
         self.counts = counts
 
 
+def _ensure_section_not_suspended(section: Any) -> None:
+    """Every step waits while a regulator or a pending case has suspended the section (SPEC §2)."""
+    if section is not None and getattr(section, "suspended", False):
+        raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
+
+
 def check_panel(panel_size: int, slots: list[Slot]) -> dict[str, list[str]]:
     """A panel is an odd number ≥ 5 with pool experts ≥ 2/3 (法 Art. 37); the rest are tenderer
     representatives."""
@@ -179,6 +186,7 @@ def request_draw(
 ) -> ExpertDraw:
     """Center staff request the panel of a section. Refused unless the panel is odd and ≥ 5 with ≥ 2/3
     pool experts, and before any randomness when a specialty has too few eligible experts."""
+    _ensure_section_not_suspended(section)
     region_scope = RegionScope(region_scope)
     slots = sorted(slots, key=lambda s: s.specialty)
     panel_size = int(panel_size if panel_size is not None else section.panel_size)
@@ -569,6 +577,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             errors={"entropy": [_("At least 6 characters, at most 200.")]},
         )
     _lock(draw)
+    _ensure_section_not_suspended(db.session.get(Section, draw.section_id))
     rnd = pending_round(draw)
     if rnd is None or draw.status != DrawStatus.AWAITING_WITNESS:
         raise Conflict(_("This draw is not waiting for a witness."))

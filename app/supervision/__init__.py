@@ -23,3 +23,10 @@ def init_app(app: Flask) -> None:
 
     init_views(app)
     init_cli(app)
+
+    from app.bidding import opening
+
+    from .alerts import run_alert_rules_after_opening
+
+    if run_alert_rules_after_opening not in opening.AFTER_OPENING_HOOKS:
+        opening.AFTER_OPENING_HOOKS.append(run_alert_rules_after_opening)

@@ -577,3 +577,8 @@ def open_alert_counts() -> dict[int, int]:
 
 
 __all__ = ["RULES", "RULE_FUNCTIONS", "Finding", "alerts_for_panel", "findings", "run_alert_rules"]
+
+
+def run_alert_rules_after_opening(section: Section, actor: Any) -> None:
+    """Hook for the opening ceremony: flag collusion signals as soon as the bids are open."""
+    run_alert_rules(section, actor=actor)

@@ -13,6 +13,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -114,7 +115,8 @@ def stream() -> Response:
     except ValueError:
         last = None
     seconds = live.stream_seconds(request.args.get("seconds"))
-    body = live.stream(flt, last_event_id=last, seconds=seconds)
+    keepalive = float(current_app.config.get("SUPERVISION_SSE_KEEPALIVE") or 15)
+    body = live.stream(flt, last_event_id=last, seconds=seconds, keepalive=keepalive)
     resp = Response(stream_with_context(body), mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered

@@ -76,7 +76,7 @@ def test_document_objection_after_the_window_is_refused_with_the_window(world: W
 
 
 def test_result_objection_only_during_publicity(world: World) -> None:
-    with pytest.raises(DomainError, match="publicity|公示"):
+    with pytest.raises(DomainError, match=r"publicity|公示"):
         objection(world, matter=Matter.RESULTS)
     world.section.status = "publicity"
     case = objection(world, matter=Matter.RESULTS)

@@ -157,3 +157,9 @@ def test_publication_to_verified_archive(
     assert page.status_code == 200
     download = client.get(f"/evaluation/sections/{section.id}/archive.zip")
     assert download.status_code == 200 and zipfile.ZipFile(io.BytesIO(download.data)).namelist() == names
+    staff = app.test_client()
+    login(staff, world.staff)
+    assert staff.get("/evaluation/monitor").status_code == 200
+    monitor = staff.get(f"/evaluation/monitor/{section.id}")
+    assert monitor.status_code == 200 and (ev.archive_sha256 or "") in monitor.get_data(as_text=True)
+    assert staff.get(f"/evaluation/sections/{section.id}/report").status_code == 200

@@ -307,3 +307,18 @@ def test_every_step_is_audited(world: World) -> None:
         "experts:seat:invite",
         "experts:seat:decline",
     } <= actions
+
+
+def test_no_draw_step_while_the_section_is_suspended(world: World) -> None:
+    """A suspension (regulator or pending case) blocks requesting a draw and witnessing it."""
+    from app.projects import services as projects
+
+    world.pool(12)
+    draw = world.request()
+    projects.suspend_section(world.section, actor=world.regulator, reason="投诉处理期间暂停")
+    with pytest.raises(Conflict) as refused:
+        draws.witness(draw, "dice 3 6 1 4 2 5", actor=world.regulator)
+    assert refused.value.code == "suspended"
+    projects.resume_section(world.section, actor=world.regulator)
+    draws.witness(draw, "dice 3 6 1 4 2 5", actor=world.regulator)
+    assert draw.status == DrawStatus.DRAWN

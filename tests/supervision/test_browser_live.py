@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             "REDIS_URL": None,
             "RATELIMIT_STORAGE_URI": "memory://",
             "SUPERVISION_SSE_TEST_SECONDS": 30,  # a real live stream, not the short one of the unit tests
+            # Keep-alives every second: a stream whose browser has gone notices within a second and ends,
+            # so no stream thread of this server outlives the module (it shares ``db`` with later tests).
+            "SUPERVISION_SSE_KEEPALIVE": 1,
         }
     )
     # Its own two accounts rather than the demo seed, so the journey needs nothing of the other domains.
@@ -66,6 +70,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     try:
         yield f"http://127.0.0.1:{server.server_port}", logins
     finally:
+        time.sleep(2.5)  # the browser is closed: its streams fail their next keep-alive and end
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
