@@ -226,7 +226,7 @@ def release(
         tender["procuringEntity"] = {"id": _party_id(agency), "name": agency.name}
     tender = {k: v for k, v in tender.items() if v not in (None, [], {})}
     updated = services.section_updated(section)
-    return {
+    out: dict[str, Any] = {
         "ocid": ocid(section),
         "id": release_id or _release_id(section),
         "date": _date(updated),
@@ -237,6 +237,37 @@ def release(
         "buyer": {"id": _party_id(owner), "name": owner.name},
         "tender": tender,
     }
+    awards = _awards(section, parties)
+    if awards:
+        out["awards"] = awards
+    return out
+
+
+def _awards(section: Section, parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Candidates (pending, during publicity) or the award (active), from the evaluation domain; every
+    supplier is also listed in ``parties`` with the ``supplier`` role, under the same party id scheme."""
+    from app.core.db import db
+    from app.evaluation.services import ocds_awards
+
+    out = []
+    for award in ocds_awards(section):
+        suppliers = []
+        for supplier in award.get("suppliers", []):
+            org_id = int(str(supplier["id"]).rsplit("-", 1)[-1])
+            org = db.session.get(Organization, org_id)
+            if org is None:
+                continue
+            pid = _party_id(org)
+            suppliers.append({"id": pid, "name": org.name})
+            existing = next((p for p in parties if p["id"] == pid), None)
+            if existing is None:
+                parties.append(_party(org, ["supplier"]))
+            elif "supplier" not in existing["roles"]:
+                existing["roles"].append("supplier")
+        cleaned = {k: v for k, v in award.items() if v not in (None, [], {})}
+        cleaned["suppliers"] = suppliers
+        out.append(cleaned)
+    return out
 
 
 def _publisher() -> dict[str, Any]:

@@ -116,6 +116,17 @@ def test_publication_to_verified_archive(
         db_session.query(OutboxMessage).filter(OutboxMessage.recipient == str(cheapest.user.id)).count() >= 1
     )
     assert services.ocds_awards(section)[0]["status"] == "active"
+    # the award reaches the section's OCDS release, which stays valid against the OCDS 1.1 schema
+    from app.portal import ocds
+    from tests.portal.test_open_data import _errors, build_validators
+
+    with app.test_request_context():
+        package = ocds.release_package(section)
+    release = package["releases"][0]
+    assert release["awards"][0]["status"] == "active"
+    supplier_id = release["awards"][0]["suppliers"][0]["id"]
+    assert any(p["id"] == supplier_id and "supplier" in p["roles"] for p in release["parties"])
+    assert _errors(build_validators()["release-package"], package) == []
     # the panel is no longer secret
     assert len(services.panel_public(ev)) == 5
     assert can_view_panel(world.tenderer, trade.draw)

@@ -40,6 +40,11 @@ def _load(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def validators() -> dict[str, Draft4Validator]:
+    return build_validators()
+
+
+def build_validators() -> dict[str, Draft4Validator]:
+    """Validators for OCDS release and record packages (also used by the evaluation lifecycle test)."""
     release = _load("release-schema.json")
     registry: Registry = Registry().with_resources(
         [
