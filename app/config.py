@@ -54,7 +54,8 @@ def _env_bool(name: str, default: bool) -> bool:
 def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the configuration mapping; ``overrides`` (tests) win over the environment."""
     overrides = dict(overrides or {})
-    instance = Path(overrides.pop("INSTANCE_PATH", None) or instance_path)
+    # INSTANCE_PATH in the environment: per-node instance folder (several nodes on one machine, rehearsal).
+    instance = Path(overrides.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH") or instance_path)
     env = os.environ
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'platform.db'}"
     if database_url.startswith("postgres://"):
@@ -89,6 +90,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "AUDIT_CHECKPOINT_EVERY": int(env.get("AUDIT_CHECKPOINT_EVERY", "1000")),
         # Cookies are Secure unless explicitly served over plain http on loopback (make run).
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_NAME": "session",
+        "SESSION_COOKIE_PATH": "/",
+        "SESSION_COOKIE_DOMAIN": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
@@ -98,6 +102,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "LOGIN_LOCKOUT_THRESHOLD": int(env.get("LOGIN_LOCKOUT_THRESHOLD", "5")),
         "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        # Reverse proxies in front of gunicorn (nginx: 1). Their X-Forwarded-For/-Proto are trusted so rate
+        # limits, sessions and audit leaves see the client address, not the proxy's. 0: no proxy.
+        "PROXY_HOPS": int(env.get("PROXY_HOPS", "0")),
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
@@ -112,4 +119,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "TESTING": False,
     }
     config.update(overrides)
+    if config["SESSION_COOKIE_SECURE"] and "SESSION_COOKIE_NAME" not in overrides:
+        # ASVS 3.3.3: behind TLS the cookie carries the __Host- prefix (Secure, Path=/, no Domain: host-only).
+        config["SESSION_COOKIE_NAME"] = "__Host-session"
     return config

@@ -7,12 +7,31 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api
+from flask_smorest import Api as _SmorestApi
 from flask_wtf import CSRFProtect
+from marshmallow import Schema, fields
 
 from app.core.db import db
 
-__all__ = ["api", "babel", "csrf", "db", "limiter", "login_manager", "migrate"]
+__all__ = ["DECIMAL_STRING", "api", "babel", "csrf", "db", "limiter", "login_manager", "migrate"]
+
+# OpenAPI metadata of a ``fields.Decimal(as_string=True)``: apispec documents every Decimal as a number,
+# but money goes over the wire as an exact string ("9800000.00").
+DECIMAL_STRING = {"type": "string", "format": "decimal"}
+
+
+class ErrorSchema(Schema):
+    """The one JSON error shape (``app.core.errors.error_body``), as the OpenAPI document declares it for
+    every operation's ``default`` and error responses. flask-smorest's own has ``code`` as the integer."""
+
+    code = fields.String(required=True, metadata={"description": "Machine-readable error code"})
+    status = fields.Integer(required=True, metadata={"description": "HTTP status"})
+    message = fields.String(required=True, metadata={"description": "Message for the user"})
+    errors = fields.Dict(required=True, metadata={"description": "Messages per field"})
+
+
+class Api(_SmorestApi):
+    ERROR_SCHEMA = ErrorSchema
 
 
 def _client_ip() -> str:

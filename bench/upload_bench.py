@@ -133,9 +133,11 @@ def seed(instance: Path, env: dict[str, str]) -> dict[str, Any]:
             actor=agent,
         )
         projects.review_project(project, actor=staff, accept=True)
+        custodians = {}
         for custodian in (staff, regulator, tenderer):
             ident = pyrage.x25519.Identity.generate()
             bidding.register_custodian_key(custodian, str(ident.to_public()), actor=custodian)
+            custodians[custodian.id] = ident
         local = now().astimezone(CST).replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(
             days=1
         )
@@ -185,6 +187,9 @@ def seed(instance: Path, env: dict[str, str]) -> dict[str, Any]:
             "key": key,
             "key_id": row.key_id,
             "token": token,
+            "custodians": custodians,  # user id → the custodian's age identity (for an opening)
+            "staff_id": staff.id,
+            "app": app,
         }
 
 

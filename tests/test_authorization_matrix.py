@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app.core.permissions import Role, has_permission
 from app.core.web import LIBRARY_PUBLIC_ENDPOINTS, markers_of, undeclared_endpoints
@@ -29,8 +30,8 @@ def _routes(app: Flask) -> list[tuple[str, str, str, dict[str, Any] | None]]:
             continue
         values = {}
         for arg in rule.arguments:
-            conv = type(rule._converters[arg]).__name__
-            values[arg] = 999999 if conv in {"IntegerConverter"} else "matrix-probe"
+            is_int = isinstance(rule._converters[arg], IntegerConverter)  # app.core.web.RowIdConverter too
+            values[arg] = 999999 if is_int else "matrix-probe"
         with app.test_request_context():
             from flask import url_for
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request, session
 
+from app.core.db import db
 from app.core.permissions import Permission, Role, has_permission
 from app.extensions import login_manager
 
@@ -74,4 +75,9 @@ def init_app(app: Flask) -> None:
         token = services.authenticate_token(header[len("Bearer ") :].strip())
         if token is None:
             return None
+        if db.session.dirty or db.session.new:
+            # The token-use audit leaf locks the audit head. Commit it now, on its own, so the request never
+            # holds that lock while it takes domain row locks (a section row, say): everywhere else the
+            # order is domain rows first, the audit head last, and the reverse order deadlocks under load.
+            db.session.commit()
         return Principal(token.user, token=token)

@@ -10,6 +10,7 @@ from flask import Flask, Response, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
+from werkzeug.exceptions import ClientDisconnected
 
 from app.accounts.stepup import step_up_required
 from app.core import crypto
@@ -19,7 +20,7 @@ from app.core.permissions import Permission, Role, public, require
 from app.extensions import api as api_ext
 from app.projects.models import Section
 
-from . import opening, permissions, services, uploads
+from . import opening, permissions, schemas, services, uploads
 from .enums import EnvelopeStatus
 from .models import SealedEnvelope
 
@@ -31,6 +32,27 @@ def _section_or_404(section_id: int) -> Section:
     if section is None or section.status == "draft":
         raise NotFound(_("No such section."))
     return section
+
+
+def _json_object() -> dict[str, Any]:
+    """The request's JSON object (empty without a JSON body); another JSON value (a list, a number) is
+    refused with 422 rather than failing on ``.get``."""
+    body = request.get_json(silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise DomainError(_("The request body must be a JSON object."))
+    return body
+
+
+def _json_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _json_doc(schema: type[Any]) -> Callable[[Any], Any]:
+    """Document the JSON body a handler reads itself (``_json_object``) in the OpenAPI document."""
+    return blp.doc(requestBody={"required": False, "content": {"application/json": {"schema": schema}}})
 
 
 def _upload_request(
@@ -74,7 +96,10 @@ def body_reader() -> Callable[[int], bytes]:
         nonlocal left
         if left <= 0:
             return b""
-        data: bytes = raw.read(min(n, left))
+        try:
+            data: bytes = raw.read(min(n, left))
+        except OSError as err:  # the client dropped the connection mid-body: a 400, not a server error
+            raise ClientDisconnected() from err
         left -= len(data)
         return data
 
@@ -88,6 +113,7 @@ def _end_transaction() -> None:
 
 
 @blp.route("/platform-key")
+@blp.alt_response(200, schema=schemas.PlatformKeyOut, success=True)
 @public
 def platform_key() -> dict[str, Any]:
     """The platform's Ed25519 public key that signs receipts (base64 of the raw key)."""
@@ -95,6 +121,7 @@ def platform_key() -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>")
+@blp.alt_response(200, schema=schemas.SectionSealingOut, success=True)
 @public
 def section_info(section_id: int) -> dict[str, Any]:
     """What a bidder needs to seal: the opening recipient, the deadline, the size limit, the items."""
@@ -113,6 +140,8 @@ def section_info(section_id: int) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/envelopes", methods=["PUT", "POST"])
+@blp.alt_response(201, schema=schemas.SignedReceiptOut, success=True, description="Received")
+@blp.alt_response(200, schema=schemas.SignedReceiptOut, description="Already received (same Idempotency-Key)")
 @require(Permission.BIDDING_SUBMIT)
 def upload_envelope(section_id: int) -> Response:
     """Upload one sealed envelope as the raw request body (``application/octet-stream``).
@@ -131,6 +160,7 @@ def upload_envelope(section_id: int) -> Response:
 
 
 @blp.route("/sections/<int:section_id>/envelopes", methods=["GET"])
+@blp.alt_response(200, schema=schemas.EnvelopeListOut, success=True)
 @require(Permission.BIDDING_SUBMIT)
 def my_envelopes(section_id: int) -> dict[str, Any]:
     """The caller's own envelopes for the section (history included; active ones count)."""
@@ -154,6 +184,7 @@ def _envelope_dict(e: SealedEnvelope) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/count")
+@blp.alt_response(200, schema=schemas.EnvelopeCountOut, success=True)
 @require(Permission.BIDDING_CEREMONY)
 def envelope_count(section_id: int) -> dict[str, Any]:
     """Center staff: how many bidders have submitted (no names before the opening)."""
@@ -164,6 +195,7 @@ def envelope_count(section_id: int) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/envelopes/<int:envelope_id>/receipt")
+@blp.alt_response(200, schema=schemas.SignedReceiptOut, success=True)
 @require(Permission.BIDDING_SUBMIT)
 def envelope_receipt(section_id: int, envelope_id: int) -> dict[str, Any]:
     env = uploads.own_envelope(envelope_id, actor=current_user.user, section_id=section_id)
@@ -171,6 +203,7 @@ def envelope_receipt(section_id: int, envelope_id: int) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/envelopes/<int:envelope_id>", methods=["DELETE"])
+@blp.alt_response(200, schema=schemas.WithdrawnOut, success=True)
 @require(Permission.BIDDING_SUBMIT)
 def withdraw_envelope(section_id: int, envelope_id: int) -> dict[str, Any]:
     env = uploads.own_envelope(envelope_id, actor=current_user.user, section_id=section_id)
@@ -180,6 +213,7 @@ def withdraw_envelope(section_id: int, envelope_id: int) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/withdraw", methods=["POST"])
+@blp.alt_response(200, schema=schemas.WithdrawnOut, success=True)
 @require(Permission.BIDDING_SUBMIT)
 def withdraw_bid(section_id: int) -> dict[str, Any]:
     """撤回: withdraw every active envelope of the caller's organization."""
@@ -194,13 +228,15 @@ def withdraw_bid(section_id: int) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/uploads", methods=["POST"])
+@_json_doc(schemas.UploadIn)
+@blp.alt_response(201, schema=schemas.UploadOut, success=True)
 @require(Permission.BIDDING_SUBMIT)
 def create_upload(section_id: int) -> Response:
     """Start a resumable upload: JSON ``{"kind", "name", "length"}``; answers its id and ``Location``."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     try:
         length = int(body.get("length") or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON "Infinity"
         raise DomainError(_("The upload length must be positive.")) from None
     req = _upload_request(section_id, str(body.get("kind") or ""), str(body.get("name") or ""))
     upload = uploads.create_upload(req, length, actor=current_user.user)
@@ -213,6 +249,7 @@ def create_upload(section_id: int) -> Response:
 
 
 @blp.route("/uploads/<upload_id>", methods=["GET"])
+@blp.alt_response(200, schema=schemas.UploadOut, success=True)
 @require(Permission.BIDDING_SUBMIT)
 def upload_status(upload_id: str) -> Response:
     upload = uploads.own_upload(upload_id, actor=current_user.user)
@@ -224,6 +261,7 @@ def upload_status(upload_id: str) -> Response:
 
 
 @blp.route("/uploads/<upload_id>", methods=["PATCH"])
+@blp.alt_response(204, success=True, description="Chunk stored")
 @require(Permission.BIDDING_SUBMIT)
 def upload_chunk(upload_id: str) -> Response:
     """Append a chunk: headers ``Upload-Offset`` (must equal the stored size) and optionally
@@ -241,6 +279,8 @@ def upload_chunk(upload_id: str) -> Response:
 
 
 @blp.route("/uploads/<upload_id>/finalize", methods=["POST"])
+@blp.alt_response(201, schema=schemas.SignedReceiptOut, success=True, description="Received")
+@blp.alt_response(200, schema=schemas.SignedReceiptOut, description="Already received")
 @require(Permission.BIDDING_SUBMIT)
 def finalize_upload(upload_id: str) -> Response:
     """Complete a resumable upload: the same checks and receipt as a direct upload."""
@@ -267,6 +307,7 @@ def finalize_upload(upload_id: str) -> Response:
 
 
 @blp.route("/uploads/<upload_id>", methods=["DELETE"])
+@blp.alt_response(204, success=True, description="Upload discarded")
 @require(Permission.BIDDING_SUBMIT)
 def abort_upload(upload_id: str) -> Response:
     upload = uploads.own_upload(upload_id, actor=current_user.user)
@@ -279,6 +320,7 @@ def abort_upload(upload_id: str) -> Response:
 
 
 @blp.route("/sections/<int:section_id>/ceremony", methods=["POST"])
+@blp.alt_response(201, schema=schemas.CeremonyOut, success=True)
 @require(Permission.BIDDING_CEREMONY)
 def start_ceremony(section_id: int) -> Response:
     """Start the opening (step-up: ``X-TOTP-Code`` with a token). 404 first, then the step-up."""
@@ -297,18 +339,22 @@ def _start_ceremony(section_id: int) -> Response:
 
 
 @blp.route("/sections/<int:section_id>/ceremony/postpone", methods=["POST"])
+@_json_doc(schemas.PostponeIn)
+@blp.alt_response(200, schema=schemas.CeremonyOut, success=True)
 @require(Permission.BIDDING_CEREMONY)
 def postpone_ceremony(section_id: int) -> dict[str, Any]:
     section = _section_or_404(section_id)
     if not permissions.can_run_ceremony(current_user.user, section):
         raise NotFound(_("No such section."))
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     ceremony = opening.postpone(section_id, actor=current_user.user, reason=str(body.get("reason") or ""))
     db.session.commit()
     return {"ceremony_id": ceremony.id, "status": ceremony.status}
 
 
 @blp.route("/sections/<int:section_id>/shares", methods=["POST"])
+@_json_doc(schemas.ShareIn)
+@blp.alt_response(200, schema=schemas.ShareAcceptedOut, success=True)
 @require(Permission.BIDDING_CUSTODIAN)
 def submit_share(section_id: int) -> Any:
     """A custodian's decrypted share: JSON ``{"mnemonic": "…"}`` (step-up). At k shares the opening runs."""
@@ -319,7 +365,7 @@ def submit_share(section_id: int) -> Any:
 
 
 def _submit_share(section_id: int) -> dict[str, Any]:
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     ceremony, quorum = opening.submit_share(
         section_id, str(body.get("mnemonic") or ""), actor=current_user.user
     )
@@ -332,6 +378,7 @@ def _submit_share(section_id: int) -> dict[str, Any]:
 
 
 @blp.route("/custodian/shares")
+@blp.alt_response(200, schema=schemas.KeyShareListOut, success=True)
 @require(Permission.BIDDING_CUSTODIAN)
 def my_shares() -> dict[str, Any]:
     """The caller's encrypted shares (age files, base64): decrypt locally with ``age -d -i``."""
@@ -355,6 +402,7 @@ def my_shares() -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/record")
+@blp.alt_response(200, schema=schemas.OpeningRecordOut, success=True)
 @public
 def opening_record(section_id: int) -> dict[str, Any]:
     """The opening record, public once the ceremony has completed (404 before)."""
@@ -372,33 +420,38 @@ def opening_record(section_id: int) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/confirm", methods=["POST"])
+@_json_doc(schemas.RecordConfirmationIn)
+@blp.alt_response(200, schema=schemas.RecordConfirmationOut, success=True)
 @require(Permission.BIDDING_ATTEND)
 def confirm_record(section_id: int) -> dict[str, Any]:
     """JSON ``{"accepted": true, "key_id": "…", "signature": "…"}`` (signature over the record statement)."""
     _section_or_404(section_id)
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     row = opening.confirm_record(
         section_id,
         actor=current_user.user,
         accepted=bool(body.get("accepted", True)),
-        key_id=body.get("key_id"),
-        signature_b64=body.get("signature"),
+        key_id=_json_text(body, "key_id"),
+        signature_b64=_json_text(body, "signature"),
     )
     db.session.commit()
     return {"record_sha256": row.record_sha256, "signed": row.signature is not None}
 
 
 @blp.route("/sections/<int:section_id>/objections", methods=["POST"])
+@_json_doc(schemas.ObjectionIn)
+@blp.alt_response(200, schema=schemas.ObjectionOut, success=True)
 @require(Permission.BIDDING_ATTEND)
 def raise_objection(section_id: int) -> dict[str, Any]:
     _section_or_404(section_id)
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     row = opening.raise_objection(section_id, str(body.get("body") or ""), actor=current_user.user)
     db.session.commit()
     return {"id": row.id}
 
 
 @blp.route("/sections/<int:section_id>/opened-envelopes")
+@blp.alt_response(200, schema=schemas.OpenedEnvelopeListOut, success=True)
 @require(Permission.BIDDING_OPENED_READ)
 def opened_envelopes(section_id: int) -> dict[str, Any]:
     """After the opening: every envelope with its capture data (for collusion checks by staff/regulators)."""

@@ -88,6 +88,13 @@ def _lock_section(section_id: int) -> Section:
     return section
 
 
+def _ensure_not_suspended(section: Section) -> None:
+    """Every step waits while a regulator or a pending case has suspended the section (SPEC §2): no
+    ceremony starts, no share is taken and nothing is decrypted."""
+    if section.suspended:
+        raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
+
+
 def completed_ceremony(section: Section) -> OpeningCeremony | None:
     return db.session.scalar(
         select(OpeningCeremony).where(
@@ -130,6 +137,7 @@ def start_ceremony(section_id: int, *, actor: User) -> OpeningCeremony:
     at = now()
     if section.bid_deadline is None or at < section.bid_deadline:
         raise Conflict(_("The opening starts at the bid deadline, not before."), code="before_deadline")
+    _ensure_not_suspended(section)
     if live_ceremony(section.id) is not None:
         raise Conflict(
             _("An opening ceremony for this section is already running or done."), code="ceremony_exists"
@@ -221,6 +229,7 @@ def submit_share(section_id: int, mnemonic: str, *, actor: User) -> tuple[Openin
         raise NotFound(_("You hold no key share for this section."))
     if section.bid_deadline is None or now() < section.bid_deadline:
         raise Conflict(_("Key shares cannot be submitted before the bid deadline."), code="before_deadline")
+    _ensure_not_suspended(section)
     try:
         share = keys.parse_share(mnemonic)
     except keys.ShareError as err:
@@ -285,8 +294,8 @@ def _claim(ceremony_id: int) -> tuple[OpeningCeremony, list[str]] | None:
         if s.share_enc is not None
     ]
     section = db.session.get(Section, ceremony.section_id)
-    if section is None or len(mnemonics) < section.custodian_k:
-        return None
+    if section is None or section.suspended or len(mnemonics) < section.custodian_k:
+        return None  # nothing is decrypted while suspended (staff postpone, and start again once resumed)
     ceremony.status = CeremonyStatus.DECRYPTING.value
     return ceremony, mnemonics[: section.custodian_k]  # SLIP-39 combines exactly k shares
 

@@ -19,6 +19,8 @@ removed before the error is returned.
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import errno
 import hashlib
 import hmac
 import os
@@ -27,7 +29,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,6 +74,24 @@ class DeadlinePassed(UploadRefused):
     code = "deadline_passed"
 
 
+class InsufficientStorage(UploadRefused):
+    """The blob disk is full (ENOSPC/EDQUOT): nothing was stored; the client retries later."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _no_space() -> InsufficientStorage:
+    current_app.logger.error("bidding: the blob storage is full (%s)", storage.blob_root())
+    return InsufficientStorage(
+        _("The platform's storage is full; nothing was stored. Please try again shortly."),
+        code="insufficient_storage",
+    )
+
+
 @dataclass(frozen=True)
 class UploadRequest:
     """Everything about an upload except its bytes (parsed from headers by the view)."""
@@ -102,6 +122,10 @@ class Staged:
     path: Path
     sha256: str
     size: int
+    # When the last byte entered the platform (server clock): the legal time of receipt (电子签名法
+    # Art. 11). The deadline is judged on it, inside the transaction, so a bid that arrived in time is not
+    # refused because the server was slow to write it down.
+    arrived_at: dt.datetime = field(default_factory=now)
 
 
 def max_bytes_of(section: Section) -> int:
@@ -233,6 +257,7 @@ def stage_stream(
                     for q, _thread in stages:
                         q.put(piece)
             finally:
+                arrived_at = now()  # the last byte is in (or the stream failed)
                 for q, thread in stages:
                     q.put(None)
                     thread.join()
@@ -243,18 +268,24 @@ def stage_stream(
     except agefile.AgeFormatError as err:
         tmp.unlink(missing_ok=True)
         raise UploadRefused(_refusal_message(err), code=f"age_{err.code}") from None
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno in NO_SPACE:
+            raise _no_space() from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     if content_length is not None and size != content_length:
         tmp.unlink(missing_ok=True)
         raise UploadRefused(_("The upload was cut short; nothing was stored. Retry it."), code="incomplete")
-    return Staged(tmp, digest.hexdigest(), size)
+    return Staged(tmp, digest.hexdigest(), size, arrived_at)
 
 
 def stage_file(path: Path, max_bytes: int) -> Staged:
     """A finished resumable part (fsync'd chunk by chunk): read once for the digest and the age check,
     then it is itself the staged file (no second copy). Refused parts are removed."""
+    arrived_at = now()  # the bidder's finalize request: the submission is complete from here
     digest = hashlib.sha256()
     checker = agefile.StreamingAgeChecker()
     try:
@@ -273,7 +304,7 @@ def stage_file(path: Path, max_bytes: int) -> Staged:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return Staged(path, digest.hexdigest(), checker.size)
+    return Staged(path, digest.hexdigest(), checker.size, arrived_at)
 
 
 def _refusal_message(err: agefile.AgeFormatError) -> str:
@@ -338,7 +369,14 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
         raise
     db.session.rollback()
     relative = storage.new_envelope_path(prep.section_id)
-    storage.install(staged.path, relative)
+    try:
+        storage.install(staged.path, relative)
+    except OSError as err:  # e.g. no space for a new directory: nothing may stay behind
+        staged.path.unlink(missing_ok=True)
+        storage.remove(relative)
+        if err.errno in NO_SPACE:
+            raise _no_space() from None
+        raise
     _failpoint("after_rename")
     try:
         envelope = _record(prep, staged, relative, key_pk, signature, actor=actor)
@@ -380,12 +418,16 @@ def _record(
     section = db.session.scalar(
         select(Section)
         .where(Section.id == prep.section_id)
-        .with_for_update()
+        # FOR NO KEY UPDATE: serialises uploads and state changes of the section without blocking the
+        # foreign-key checks (FOR KEY SHARE) of rows that merely refer to it, e.g. a new resumable upload.
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if section is None:
         raise NotFound(_("No such section."))
-    received_at = now()  # the server clock, inside the transaction, with the section row locked
+    # Decided inside the transaction with the section row locked: the section must still accept bids
+    # (not closed or opened meanwhile) and the last byte must have arrived before the deadline.
+    received_at = min(staged.arrived_at, now())
     _bidding_open(section)
     if received_at >= section.bid_deadline:
         raise DeadlinePassed(_("The upload finished after the bid deadline; nothing was stored."))
@@ -616,7 +658,13 @@ def append_chunk(
             if current + written + len(piece) > upload.length:
                 fh.truncate(current)
                 raise TooLarge(_("The chunk goes beyond the declared length."))
-            fh.write(piece)
+            try:
+                fh.write(piece)
+            except OSError as err:
+                fh.truncate(current)  # the chunk is not kept: the client resends it from the same offset
+                if err.errno in NO_SPACE:
+                    raise _no_space() from None
+                raise
             digest.update(piece)
             written += len(piece)
         if checksum:

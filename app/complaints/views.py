@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -20,6 +20,7 @@ from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.permissions import Permission, Role, public, require
+from app.extensions import limiter
 
 from . import clocks, routing, services
 from .enums import CLOCKLESS_STATES, Audience, CaseKind, CaseStatus, Matter, PauseReason, Remedy
@@ -85,8 +86,14 @@ def _fail(case: Case, err: DomainError) -> Response:
 # -- public: reports, tracking, published decisions ----------------------------------------------------------
 
 
+def _report_limit() -> str:
+    return str(current_app.config.get("REPORT_RATE_LIMIT") or "20 per hour")
+
+
 @bp.route("/report", methods=["GET", "POST"])
 @public
+# ASVS 2.4.1: anonymous filing is an unauthenticated write; one address cannot flood it.
+@limiter.limit(_report_limit, methods=["POST"])
 def report_form() -> str | tuple[str, int]:
     values: dict[str, Any] = {"anonymous": True}
     errors: dict[str, Any] = {}

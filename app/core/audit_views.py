@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -88,13 +88,15 @@ class ProofOut(Schema):
     proof = fields.List(fields.Str())
 
 
+# marshmallow 4 ignores a validator's return value (a lambda answering False refuses nothing): validators
+# must raise, as Range does; it also puts ``minimum: 1`` in the OpenAPI document.
 class ConsistencyArgs(Schema):
-    old = fields.Int(required=True, validate=lambda v: v >= 1)
-    new = fields.Int(required=True, validate=lambda v: v >= 1)
+    old = fields.Int(required=True, validate=validate.Range(min=1))
+    new = fields.Int(required=True, validate=validate.Range(min=1))
 
 
 class InclusionArgs(Schema):
-    size = fields.Int(load_default=None, validate=lambda v: v >= 1)
+    size = fields.Int(load_default=None, validate=validate.Range(min=1))
 
 
 def _checkpoint_dict(cp: AuditCheckpoint) -> dict[str, Any]:

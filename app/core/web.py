@@ -23,7 +23,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_smorest.spec.plugins import integerconverter2paramschema
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from app.core.errors import DomainError, error_body
 from app.core.permissions import MFA_REQUIRED_ROLES, has_permission
@@ -38,6 +40,24 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+MAX_ROW_ID = 2**63 - 1  # BIGINT, and the largest integer SQLite stores
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` capped at a 64-bit row id: a larger number names no row, so the route answers 404 rather
+    than overflowing the database driver (500). The cap also appears in the OpenAPI document."""
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = MAX_ROW_ID,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def is_api_request() -> bool:
@@ -59,6 +79,12 @@ def init_app(app: Flask) -> None:
 
     from app.core.db import configure_engine
 
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
@@ -74,6 +100,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions are server-side rows; see accounts.sessions
     api.init_app(app)
+    api.register_converter(RowIdConverter, integerconverter2paramschema)
 
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf below, skipping bearer-token API calls
     app.before_request(_start_request)

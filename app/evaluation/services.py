@@ -310,10 +310,17 @@ def seat_of_user(section: Section, user: User) -> Any:
     return None
 
 
+def _ensure_active(ev: Evaluation) -> None:
+    """Every evaluation step waits while the section is suspended (SPEC §2)."""
+    if section_of(ev).suspended:
+        raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
+
+
 def sign_in(section: Section, *, actor: User, conflict: bool, note: str = "") -> PanelMember:
     """The expert signs in and declares, against the now known bidder list, that it has no conflict — or
     that it has one, and is replaced."""
     ev = start(section, actor=actor)
+    _ensure_active(ev)
     sync_members(ev)
     member = member_of(ev, actor)
     if member is None:
@@ -443,6 +450,7 @@ def save_scores(
 ) -> None:
     """Save (or overwrite) the member's draft; refused once submitted or outside scoring."""
     ev = member.evaluation
+    _ensure_active(ev)
     if ev.status != E.SCORING or not member.counts:
         raise Conflict(_("Scoring is not open for you."))
     if member.submitted_at is not None:
@@ -504,6 +512,7 @@ def _sheet_digest(member: PanelMember) -> str:
 def submit(member: PanelMember, *, actor: User) -> None:
     """Lock the member's scores: every bidder judged, every criterion scored."""
     ev = member.evaluation
+    _ensure_active(ev)
     if ev.status != E.SCORING or not member.counts:
         raise Conflict(_("Scoring is not open for you."))
     if member.submitted_at is not None:
@@ -553,6 +562,7 @@ def explain(member: PanelMember, org_id: int, text: str, *, actor: User) -> None
     if not text:
         raise DomainError(_("Write the explanation."), errors={"explanation": [_("Required.")]})
     ev = member.evaluation
+    _ensure_active(ev)
     flagged = [o for m, o, *_rest in outliers(ev) if m.id == member.id]
     if org_id not in flagged:
         raise Conflict(_("This score is not flagged."))
@@ -570,6 +580,7 @@ def request_extension(member: PanelMember, *, actor: User) -> bool:
     """Ask for more time; granted when more than 1/3 of the counted panel asked (条例 Art. 48). Returns
     whether this request extended the deadline."""
     ev = member.evaluation
+    _ensure_active(ev)
     if ev.status != E.SCORING or not member.counts:
         raise Conflict(_("Scoring is not open for you."))
     member.wants_extension = True
@@ -641,6 +652,7 @@ def render_report(ev: Evaluation, ranked: list[scoring.Result]) -> str:
 
 def draw_up_report(ev: Evaluation, *, actor: User) -> Evaluation:
     """The leader draws up the report once every counted member submitted and every outlier is explained."""
+    _ensure_active(ev)
     if ev.status != E.SCORING:
         raise Conflict(_("The report cannot be drawn up now."))
     if not is_leader(ev, member_of(ev, actor)):
@@ -704,6 +716,7 @@ def _add_file(
 def decide(member: PanelMember, *, actor: User, sign: bool, dissent: str = "") -> None:
     """Sign the report (platform signature over its hash) or record a written dissent."""
     ev = member.evaluation
+    _ensure_active(ev)
     if ev.status != E.REPORTING or not member.counts:
         raise Conflict(_("The report is not open for signature."))
     if member.decision is not None:
@@ -727,6 +740,7 @@ def decide(member: PanelMember, *, actor: User, sign: bool, dissent: str = "") -
 
 def close_report(ev: Evaluation, *, actor: User) -> None:
     """The leader closes the report: a member who neither signed nor dissented is deemed to agree."""
+    _ensure_active(ev)
     if ev.status != E.REPORTING:
         raise Conflict(_("The report is not open for signature."))
     if not is_leader(ev, member_of(ev, actor)):

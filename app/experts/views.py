@@ -374,6 +374,7 @@ def parse_composition(text: str) -> list[draws.Slot]:
 
 @bp.route("/draws/new", methods=["POST"])
 @require(Permission.EXPERTS_DRAW_REQUEST)
+@step_up_required  # ASVS 7.5.3: running a draw freezes the pool and commits the server randomness
 def request_draw() -> ResponseReturnValue:
     from app.projects.models import Section
 

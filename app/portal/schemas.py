@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
+from app.extensions import DECIMAL_STRING
 from app.projects.enums import Category, SectionStatus
 
 _PUBLIC_STATUSES = [s.value for s in SectionStatus if s is not SectionStatus.DRAFT]
@@ -83,8 +84,8 @@ class SectionSummaryOut(Schema):
     docs_available_from = fields.DateTime(allow_none=True)
     docs_available_until = fields.DateTime(allow_none=True)
     bid_deadline = fields.DateTime(allow_none=True)
-    estimated_value = fields.Decimal(as_string=True)
-    ceiling_price = fields.Decimal(as_string=True, allow_none=True)
+    estimated_value = fields.Decimal(as_string=True, metadata=DECIMAL_STRING)
+    ceiling_price = fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
     url = fields.String()
     ocds_release_url = fields.String()
 
@@ -99,7 +100,7 @@ class SectionPageOut(Schema):
 
 class SectionDetailOut(SectionSummaryOut):
     notice_text = fields.String()
-    bid_security = fields.Decimal(as_string=True)
+    bid_security = fields.Decimal(as_string=True, metadata=DECIMAL_STRING)
     qualification = fields.String()
     evaluation_method = fields.String()
     online_only = fields.Boolean()

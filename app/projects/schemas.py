@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from app.extensions import DECIMAL_STRING
+
 
 class TendererCustodianOut(Schema):
     user_id = fields.Int()
@@ -40,9 +42,9 @@ class TendererSectionOut(Schema):
     name = fields.Str()
     status = fields.Str()
     suspended = fields.Bool()
-    estimated_value = fields.Decimal(as_string=True)
-    ceiling_price = fields.Decimal(as_string=True, allow_none=True)
-    bid_security = fields.Decimal(as_string=True)
+    estimated_value = fields.Decimal(as_string=True, metadata=DECIMAL_STRING)
+    ceiling_price = fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
+    bid_security = fields.Decimal(as_string=True, metadata=DECIMAL_STRING)
     evaluation_method = fields.Str()
     scoring_criteria = fields.List(fields.Dict())
     panel_size = fields.Int()
@@ -83,7 +85,7 @@ class TendererProjectOut(Schema):
     regulator_org_id = fields.Int()
     funding_source = fields.Str()
     approval_ref = fields.Str()
-    budget = fields.Decimal(as_string=True)
+    budget = fields.Decimal(as_string=True, metadata=DECIMAL_STRING)
     region = fields.Str()
     submitted_at = fields.DateTime()
     sections = fields.List(fields.Nested(TendererSectionBriefOut))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -1052,6 +1053,35 @@ def publish_section(section: Section, *, actor: User) -> PublishResult:
 # -- documents --------------------------------------------------------------------------------------------
 
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+#: Content types a tender document keeps when served (ASVS 5.4.1/5.4.2); anything else the browser
+#: claimed (HTML, SVG, scripts) is stored and served as opaque bytes. Downloads are always attachments.
+DOCUMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/ofd",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "text/plain",
+        "image/png",
+        "image/jpeg",
+    }
+)
+_SAFE_FILENAME = re.compile(r"[^\w.\-() \u4e00-\u9fff]+")
+
+
+def document_filename(filename: str | None) -> str:
+    """The last path component of a client-given name with anything unusual replaced (ASVS 5.3.2)."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return _SAFE_FILENAME.sub("_", base).strip(". ")[-200:] or "document"
+
+
+def document_type(content_type: str | None) -> str:
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return (content_type or "")[:100] if base in DOCUMENT_TYPES else "application/octet-stream"
 
 
 def add_document(
@@ -1084,8 +1114,8 @@ def add_document(
     doc = SectionDocument(
         name=name,
         version=version,
-        filename=(filename or "document")[-255:],
-        content_type=(content_type or "application/octet-stream")[:100],
+        filename=document_filename(filename),
+        content_type=document_type(content_type),
         size=blob.size,
         sha256=blob.sha256,
         blob_path=blob.path,

@@ -194,6 +194,14 @@ def test_long_passphrases_and_no_composition_rules():
     assert services.passwords.password_problems("short") != []
 
 
+def test_passwords_are_stored_with_argon2id_at_asvs_parameters():
+    """ASVS 11.4.2 / Appendix C: argon2id, t=2, m=19 MiB, p=1, with a per-password salt."""
+    first = services.passwords.hash_password("correct horse battery staple")
+    second = services.passwords.hash_password("correct horse battery staple")
+    assert first.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and first != second
+    assert services.passwords.verify_password("correct horse battery staple", first)
+
+
 def test_disabling_an_account_ends_its_sessions(app, client, db_session):
     admin = make_user(Role.SYSADMIN)
     victim = make_user(Role.BIDDER)
@@ -217,6 +225,47 @@ def test_idle_session_expires(app, client, db_session):
     login(client, user)
     clock.freeze(now() + dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1))
     assert client.get("/workbench").status_code == 302
+
+
+def test_absolute_session_lifetime_ends_an_active_session(app, client, db_session):
+    """ASVS 7.3.2: a session used every few minutes still ends after SESSION_ABSOLUTE_HOURS."""
+    user = make_user(Role.BIDDER)
+    login(client, user)
+    start = now()
+    step = dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] - 5)
+    moment = start
+    while moment + step < start + dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]):
+        moment += step
+        clock.freeze(moment)
+        assert client.get("/workbench").status_code == 200  # never idle
+    clock.freeze(start + dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"], seconds=1))
+    assert client.get("/workbench").status_code == 302
+
+
+def test_host_prefixed_secure_cookie_and_hsts_behind_tls(app, db_session, monkeypatch, tmp_path):
+    """ASVS 3.3.1/3.3.3/3.4.1: with SESSION_COOKIE_SECURE the cookie is __Host-, Secure, Path=/, no Domain,
+    and every response carries HSTS of at least a year including subdomains."""
+    from app.config import load_config
+
+    secure = load_config(str(tmp_path), {"SESSION_COOKIE_SECURE": True})
+    assert secure["SESSION_COOKIE_NAME"] == "__Host-session"
+    assert load_config(str(tmp_path), {})["SESSION_COOKIE_NAME"] == "session"
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_NAME", "__Host-session")
+    client = app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"
+    user = make_user(Role.BIDDER)
+    resp = client.get("/auth/login")
+    assert resp.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    resp = client.post(
+        "/auth/login",
+        data={"username": user.username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
+    assert resp.status_code == 302
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie and "Domain=" not in cookie
+    assert client.get("/workbench").status_code == 200
 
 
 def test_step_up_required_and_accepted(app, db_session):

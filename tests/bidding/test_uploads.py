@@ -166,22 +166,46 @@ def test_deadline_race_is_decided_by_the_server_clock(
 def test_deadline_passing_while_streaming_stores_nothing(
     app: Flask, client: Any, tender: Tender, db_session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The last byte arrives after the deadline: the check inside the transaction refuses it."""
+    """The upload starts before the deadline but its last byte arrives after it: the check inside the
+    transaction refuses it and nothing is stored."""
     from app.bidding import uploads
 
     clock.freeze(DEADLINE - dt.timedelta(milliseconds=1))
     real = uploads.stage_stream
 
     def slow(*args: Any, **kw: Any) -> Any:
-        staged = real(*args, **kw)
-        clock.freeze(DEADLINE + dt.timedelta(milliseconds=1))
-        return staged
+        clock.freeze(DEADLINE + dt.timedelta(milliseconds=1))  # the deadline passes mid-stream
+        return real(*args, **kw)
 
     monkeypatch.setattr(uploads, "stage_stream", slow)
     resp = upload(client, tender, tender.bidders[0], tender.summary())
     assert resp.status_code == 409 and resp.get_json()["code"] == "deadline_passed"
     assert _count(db_session) == 0
     assert _stored_files(app) == []
+
+
+def test_bid_that_arrived_in_time_counts_even_if_written_down_after_the_deadline(
+    app: Flask, client: Any, tender: Tender, db_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last byte arrives 1 ms before the deadline; the server is slow and commits after it. The time of
+    receipt is when the bytes entered the platform (电子签名法 Art. 11): the bid counts, and the receipt
+    says when it arrived."""
+    from app.bidding import uploads
+
+    clock.freeze(DEADLINE - dt.timedelta(milliseconds=1))
+    real = uploads.stage_stream
+
+    def slow_commit(*args: Any, **kw: Any) -> Any:
+        staged = real(*args, **kw)
+        clock.freeze(DEADLINE + dt.timedelta(seconds=2))  # fsync, lock waits …
+        return staged
+
+    monkeypatch.setattr(uploads, "stage_stream", slow_commit)
+    resp = upload(client, tender, tender.bidders[0], tender.summary())
+    assert resp.status_code in {200, 201}, resp.get_json()
+    assert _count(db_session) == 1
+    received = dt.datetime.fromisoformat(resp.get_json()["receipt"]["received_at"].replace("Z", "+00:00"))
+    assert received == DEADLINE - dt.timedelta(milliseconds=1)
 
 
 def test_replace_and_withdraw_keep_history_latest_counts(

@@ -186,3 +186,29 @@ def test_every_page_renders_for_its_audience(app: Any, world: World) -> None:
     public = app.test_client()
     for url in ("/complaints/report", "/complaints/track", "/complaints/decisions"):
         assert public.get(url).status_code == 200
+
+
+def test_anonymous_report_filing_is_rate_limited_per_address(
+    app: Any, client: FlaskClient, world: World
+) -> None:
+    """ASVS 2.4.1: the one unauthenticated write of the platform cannot be flooded from one address."""
+    from app.extensions import limiter
+
+    app.config["REPORT_RATE_LIMIT"] = "2 per hour"
+    limiter.reset()
+    try:
+        codes = []
+        for _ in range(3):
+            token = csrf_token(client, "/complaints/report")
+            data = {
+                "subject": "围标串标",
+                "facts": "同一IP投标。",
+                "reporter_name": "李女士",
+                "reporter_contact": "13900000001",
+                "csrf_token": token,
+            }
+            codes.append(client.post("/complaints/report", data=data).status_code)
+    finally:
+        app.config.pop("REPORT_RATE_LIMIT", None)
+        limiter.reset()
+    assert codes == [200, 200, 429]

@@ -231,3 +231,24 @@ def test_demo_links_accounts_to_drawn_experts(
     assert seat.expert.user_id is not None
     with app.test_request_context():
         assert link_panel_accounts(trade.section) == []
+
+
+def test_no_evaluation_step_while_the_section_is_suspended(
+    app: Flask, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """A suspension (regulator or a pending case) stops scoring until it is resumed (SPEC §2)."""
+    from app.projects import services as projects
+
+    trade = open_trade(app, client, world, ["9500000", "9400000", "9300000"])
+    users = sign_in_all(trade)
+    member = trade.member(users[0])
+    projects.suspend_section(trade.section, actor=world.regulator, reason="投诉调查期间暂停")
+    with app.test_request_context(), pytest.raises(Conflict) as refused:
+        quals = {b.org_id: (True, "") for b in services.bids_of(trade.section)}
+        services.save_scores(member, actor=users[0], qualification=quals)
+    assert refused.value.code == "suspended"
+    projects.resume_section(trade.section, actor=world.regulator)
+    with app.test_request_context():
+        services.save_scores(member, actor=users[0], qualification=quals)
+        services.submit(member, actor=users[0])
+    assert member.submitted_at is not None

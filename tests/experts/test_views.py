@@ -90,6 +90,28 @@ def test_draw_room_request_then_witness_with_step_up(app: Flask, world: World) -
     assert 'class="bad"' not in verify and draw.rounds[0].seed in verify
 
 
+def test_running_a_draw_needs_a_recent_step_up(app: Flask, world: World) -> None:
+    """ASVS 7.5.3: a stale sign-in cannot freeze the pool and commit the server randomness."""
+    world.pool(8)
+    staff = quick_user(Role.CENTER_STAFF, world.center)
+    client = client_for(app, staff)
+    token = csrf_token(client, "/experts/draws")
+    clock.advance(dt.timedelta(minutes=10))  # the sign-in no longer counts as a recent re-authentication
+    resp = client.post(
+        "/experts/draws/new",
+        data={
+            "csrf_token": token,
+            "section_id": world.section.id,
+            "panel_size": 5,
+            "evaluation_starts_at": "2026-03-05T09:00",
+            "region_scope": "local",
+            "composition": "A0101 5 1",
+        },
+    )
+    assert resp.status_code == 302 and "/auth/step-up" in resp.headers["Location"]
+    assert db.session.scalar(select(ExpertDraw).where(ExpertDraw.section_id == world.section.id)) is None
+
+
 def test_expert_page_and_one_time_link(app: Flask, world: World) -> None:
     employer = make_org(OrgKind.EXPERT_EMPLOYER)
     user = quick_user(Role.EXPERT, employer)

@@ -3,6 +3,7 @@ staff see a count, tenderers, other bidders and regulators learn nothing."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -125,3 +126,32 @@ def test_draft_sections_are_invisible_to_bidders(client: Any, world: World) -> N
     login(client, make_user(Role.BIDDER))
     assert client.get(f"/projects/tenders/{section.id}").status_code == 404
     assert client.get(f"/projects/documents/{section.documents[0].id}").status_code == 404
+
+
+def test_document_downloads_are_attachments_with_safe_names_and_types(
+    client: Any, app: Any, world: World
+) -> None:
+    """ASVS 5.3.2/5.4.1/5.4.2: the client's file name is reduced to a safe last component, a scriptable
+    claimed type is served as bytes, and the download is an attachment."""
+    with app.test_request_context():
+        section = draft_section(world, document=False)
+        doc = services.add_document(
+            section,
+            actor=world.agent,
+            name="招标文件",
+            filename='..\\..\\evil"\r\nX-Injected: 1.html',
+            content_type="text/html",
+            stream=io.BytesIO(b"<script>alert(1)</script>"),
+        )
+    assert doc.filename == "evil_X-Injected_ 1.html"
+    assert doc.content_type == "application/octet-stream"
+    assert services.document_type("application/pdf") == "application/pdf"
+    assert services.document_type("text/plain; charset=utf-8") == "text/plain; charset=utf-8"
+    assert services.document_type("image/svg+xml") == "application/octet-stream"
+    login(client, world.agent)
+    resp = client.get(f"/projects/documents/{doc.id}")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    resp.close()
