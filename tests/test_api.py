@@ -41,3 +41,14 @@ def test_cookie_authenticated_api_post_needs_csrf(client, db_session):
 
 def test_health_is_public(client):
     assert client.get("/api/v1/health").json == {"status": "ok"}
+
+
+def test_nul_characters_are_refused_before_reaching_the_database(client, db_session):
+    """PostgreSQL cannot store NUL in text; such input gets a clear 422, never a failed transaction."""
+    user = make_user("bidder")
+    login(client, user)
+    resp = client.post("/api/v1/projects", json={"name": "a\x00b"})
+    assert resp.status_code == 422
+    assert resp.json["code"] == "unprocessable_entity"
+    page = client.get("/portal/announcements?q=%00")
+    assert page.status_code == 422

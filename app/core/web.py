@@ -104,6 +104,7 @@ def init_app(app: Flask) -> None:
 
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf below, skipping bearer-token API calls
     app.before_request(_start_request)
+    app.before_request(_refuse_nul_characters)
     app.before_request(_csrf)
     app.before_request(_guard)
     app.after_request(_finish_transaction)
@@ -120,6 +121,35 @@ def init_app(app: Flask) -> None:
 def _start_request() -> None:
     g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     g.request_started = time.perf_counter()
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_characters() -> Response | None:
+    """Text never legitimately contains NUL, and PostgreSQL cannot store it: refuse it at the door with a
+    clear 422 instead of failing deep inside a transaction. Raw binary bodies (sealed envelopes) are not
+    text and are not inspected."""
+    fields: list[Any] = [list(request.args.values())]
+    if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        fields.append(list(request.form.values()))
+    elif request.is_json:
+        fields.append(request.get_json(silent=True))
+    if any(_contains_nul(f) for f in fields) or "\x00" in request.path:
+        message = _("The request contains a NUL character, which no field may contain.")
+        if is_api_request():
+            resp = jsonify(error_body(422, "unprocessable_entity", message))
+            resp.status_code = 422
+            return resp
+        return Response(render_template("errors/error.html", status=422, message=message), status=422)
+    return None
 
 
 def _csrf() -> None:
