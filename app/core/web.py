@@ -42,12 +42,15 @@ CSP = (
 )
 
 
-MAX_ROW_ID = 2**63 - 1  # BIGINT, and the largest integer SQLite stores
+# PostgreSQL INTEGER, the type of our primary keys: SQLAlchemy's psycopg dialect casts bound parameters to
+# the column type, so a larger id would fail in the database (a 500) instead of naming no row (a 404).
+MAX_ROW_ID = 2**31 - 1
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:…>`` capped at a 64-bit row id: a larger number names no row, so the route answers 404 rather
-    than overflowing the database driver (500). The cap also appears in the OpenAPI document."""
+    """``<int:…>`` capped at the largest row id (PostgreSQL INTEGER): a larger number names no row, so the
+    route answers 404 rather than failing in the database (500). The cap also appears in the OpenAPI
+    document."""
 
     def __init__(
         self,
