@@ -32,7 +32,17 @@ from . import clocks
 from .enums import CLOCKLESS_STATES, CaseKind, CaseStatus, NoticeKind, TransferKind
 from .models import Case, CaseNotice, CaseTransfer, DepartmentHead, HandlerAbsence
 from .permissions import can_coordinate, can_supervise, is_absent
-from .services import _event, case_calendar, fmt, management_office, notify, org_users, touch, transition
+from .services import (
+    _event,
+    case_calendar,
+    fmt,
+    hand_over,
+    management_office,
+    notify,
+    org_users,
+    touch,
+    transition,
+)
 
 S = CaseStatus
 HANDLING_KINDS = {OrgKind.MANAGEMENT_OFFICE.value, OrgKind.REGULATOR.value}
@@ -89,23 +99,7 @@ def forward(case: Case, *, actor: User, to_org: Organization, note: str = "") ->
     kinds = {OrgKind.REGULATOR.value} if office_complaint else HANDLING_KINDS
     if to_org.kind not in kinds or to_org.id == case.handling_org_id:
         raise DomainError(_("Forward to another department."), errors={"to_org": [_("Choose a department.")]})
-    at = now()
-    db.session.add(
-        CaseTransfer(
-            case=case,
-            kind=TransferKind.FORWARDED.value,
-            from_org_id=case.handling_org_id,
-            to_org_id=to_org.id,
-            actor_id=actor.id,
-            note=note,
-            at=at,
-        )
-    )
-    case.handling_org_id = to_org.id
-    case.owner_id = None
-    case.primary_handler_id = case.backup_handler_id = None
-    case.backup_may_act = False
-    case.received_at = at
+    hand_over(case, to_org, kind=TransferKind.FORWARDED, actor=actor, note=note)
     target = S.TRANSFERRED if office_complaint else S.FORWARDED
     transition(case, target, actor=actor, reason=note or to_org.name)
     notify(

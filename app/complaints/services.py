@@ -644,18 +644,14 @@ def refuse_complaint(case: Case, *, actor: User, reason: str) -> Case:
     return case
 
 
-def transfer_complaint(case: Case, *, actor: User, to_org: Organization, note: str = "") -> Case:
-    """移送 to the competent regulator; its admission clock starts on receipt."""
-    _require_decider(case, actor)
-    if to_org.kind != OrgKind.REGULATOR.value or to_org.id == case.handling_org_id:
-        raise DomainError(
-            _("Transfer to another regulator."), errors={"to_org": [_("Choose another regulator.")]}
-        )
+def hand_over(case: Case, to_org: Organization, *, kind: TransferKind, actor: User, note: str) -> None:
+    """Move the case to another department: the transfer is recorded in the chain, and the receiving
+    department owns it afresh (首问负责 restarts there; no handlers yet; its clock starts on receipt)."""
     at = now()
     db.session.add(
         CaseTransfer(
             case=case,
-            kind=TransferKind.TRANSFERRED.value,
+            kind=kind.value,
             from_org_id=case.handling_org_id,
             to_org_id=to_org.id,
             actor_id=actor.id,
@@ -668,6 +664,16 @@ def transfer_complaint(case: Case, *, actor: User, to_org: Organization, note: s
     case.primary_handler_id = case.backup_handler_id = None
     case.backup_may_act = False
     case.received_at = at
+
+
+def transfer_complaint(case: Case, *, actor: User, to_org: Organization, note: str = "") -> Case:
+    """移送 to the competent regulator; its admission clock starts on receipt."""
+    _require_decider(case, actor)
+    if to_org.kind != OrgKind.REGULATOR.value or to_org.id == case.handling_org_id:
+        raise DomainError(
+            _("Transfer to another regulator."), errors={"to_org": [_("Choose another regulator.")]}
+        )
+    hand_over(case, to_org, kind=TransferKind.TRANSFERRED, actor=actor, note=note)
     transition(case, S.TRANSFERRED, actor=actor, reason=note or to_org.name)
     notify(
         org_users(to_org.id, {Role.REGULATOR}),
