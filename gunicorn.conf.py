@@ -15,3 +15,6 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_line = 8190
+# gunicorn ≥ 25 opens a control socket at ~/.gunicorn/gunicorn.ctl; a second server on the same machine (a
+# second node of the rehearsal, a benchmark baseline) would fight over it. Nothing here uses it.
+control_socket_disable = True

@@ -152,13 +152,16 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
-@auth.route("/locale", methods=["POST"])
+@auth.route("/locale", methods=["GET", "POST"])
 @public
 def set_locale() -> Response:
-    chosen = request.form.get("locale", "")
+    """Switch the display language. GET (the link in every page's header) needs no CSRF token: a forged
+    link can only change how the next page reads, and the redirect target is same-site only."""
+    values = request.values
+    chosen = values.get("locale", "")
     if chosen in current_app.config["LANGUAGES"]:
         session["locale"] = chosen
-    return redirect(safe_next(request.form.get("next"), url_for("auth.login")))
+    return redirect(safe_next(values.get("next"), url_for("auth.login")))
 
 
 # --- own account -------------------------------------------------------------------------------

@@ -140,6 +140,8 @@ def _refuse_nul_characters() -> Response | None:
     """Text never legitimately contains NUL, and PostgreSQL cannot store it: refuse it at the door with a
     clear 422 instead of failing deep inside a transaction. Raw binary bodies (sealed envelopes) are not
     text and are not inspected."""
+    if not request.query_string and not request.mimetype and "\x00" not in request.path:
+        return None  # no query and no form or JSON body to inspect (most GETs)
     fields: list[Any] = [list(request.args.values())]
     if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         fields.append(list(request.form.values()))
@@ -247,16 +249,22 @@ def _guard() -> Response | None:
     return None
 
 
+_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+_TLS_HEADERS = (*_HEADERS, ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+
+
 def _security_headers(response: Response) -> Response:
     h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
-        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    present = {key.lower() for key, _ in h.items()}  # one pass; each setdefault would scan them all
+    defaults = _TLS_HEADERS if current_app.config.get("SESSION_COOKIE_SECURE") else _HEADERS
+    h.extend([(key, value) for key, value in defaults if key.lower() not in present])
     # Read the user only if this request loaded one: touching current_user would load it for nothing.
     loaded = g.get("_login_user")
     if loaded is not None and loaded.is_authenticated:

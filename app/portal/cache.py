@@ -11,8 +11,8 @@ A worker re-reads the generation at most every ``PORTAL_CACHE_REVALIDATE_SECONDS
 API and signed-in users are never served from this cache.
 
 Only anonymous GET requests with no pending flash message use the cache. The per-visitor parts of a page
-(the CSRF token of the language switch, the server clock in the footer) are rendered as markers and filled
-in per request.
+(the CSRF token of a form such as the public comment, the server clock in the footer) are rendered as
+markers and filled in per request.
 """
 
 from __future__ import annotations
@@ -81,11 +81,9 @@ def _cacheable() -> bool:
 
 def _fill(html: str) -> str:
     at = now()
-    return (
-        html.replace(_CSRF_MARK, generate_csrf())
-        .replace(_TIME_ISO, at.isoformat())
-        .replace(_TIME_LOCAL, fmt_dt(at, "%Y-%m-%d %H:%M:%S"))
-    )
+    if _CSRF_MARK in html:  # only pages with a form: a token costs a signed session cookie per visitor
+        html = html.replace(_CSRF_MARK, generate_csrf())
+    return html.replace(_TIME_ISO, at.isoformat()).replace(_TIME_LOCAL, fmt_dt(at, "%Y-%m-%d %H:%M:%S"))
 
 
 def page(template: str, context: Callable[[], dict[str, Any]]) -> Response:

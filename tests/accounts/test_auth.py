@@ -329,3 +329,42 @@ def test_security_headers_and_cookie_flags(client, db_session):
     )
     cookie = resp.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_security_headers_are_not_duplicated_when_a_view_sets_one(app, client, db_session):
+    resp = client.get("/portal/")
+    assert resp.headers.getlist("X-Frame-Options") == ["DENY"]
+    assert len(resp.headers.getlist("Content-Security-Policy")) == 1
+    assert resp.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in resp.headers  # only behind TLS (test above)
+
+
+def test_language_link_switches_and_returns_to_the_same_page(client, db_session):
+    resp = client.get("/portal/")
+    html = resp.get_data(as_text=True)
+    assert 'id="switch-en"' in html and "/auth/locale?locale=en" in html
+    # An anonymous portal page carries no form token, so it sets no cookie at all (cheap, cacheable).
+    assert "Set-Cookie" not in resp.headers
+
+    resp = client.get("/auth/locale?locale=en&next=/portal/announcements")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/portal/announcements"
+    assert '<html lang="en">' in client.get("/portal/").get_data(as_text=True)
+    client.get("/auth/locale?locale=xx&next=/portal/")  # unknown language: ignored
+    assert '<html lang="en">' in client.get("/portal/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example",
+        "/ok\r\nX: 1",
+        "portal",
+    ],
+)
+def test_language_switch_never_redirects_off_site(client, db_session, target):
+    resp = client.get("/auth/locale", query_string={"locale": "zh_CN", "next": target})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/auth/login"
