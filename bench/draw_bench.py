@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -87,6 +88,9 @@ def run(url: str, pool_size: int, runs: int) -> list[dict[str, Any]]:
 
         build_schema(db)
         world = populate(db, pool_size)
+        # As a gunicorn worker does once the app is loaded (gunicorn.conf.py, post_worker_init).
+        gc.collect()
+        gc.freeze()
         return measure(db, world, runs)
 
 

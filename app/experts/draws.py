@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -56,7 +56,6 @@ from .enums import (
     SeatStatus,
 )
 from .models import (
-    DrawExclusion,
     DrawRound,
     Expert,
     ExpertConflict,
@@ -279,15 +278,17 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
             Expert.status,
             Expert.birth_date,
             ExpertSpecialty.specialty_code,
-            Organization.kind,
         )
         .join(ExpertSpecialty, ExpertSpecialty.expert_id == Expert.id)
-        .join(Organization, Organization.id == Expert.employer_org_id)
         .where(match, Expert.status != ExpertStatus.REMOVED.value)
     )
     if draw.region_scope == RegionScope.LOCAL:
         stmt = stmt.where(Expert.region == draw.region)
-    rows = db.session.execute(stmt).all()
+    # Tens of thousands of plain tuples: through the connection, skipping the ORM's row processing.
+    rows = db.session.connection().execute(stmt).all()
+    supervisory = set(  # a handful of organizations: cheaper than joining every row to its employer
+        db.session.scalars(select(Organization.id).where(Organization.kind.in_(SUPERVISORY_KINDS)))
+    )
 
     party_orgs = {parties.tenderer_org_id, parties.agency_org_id, parties.regulator_org_id}
     party_orgs |= set(parties.bidder_org_ids)
@@ -319,9 +320,9 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     except ValueError:  # 29 February
         born_by = eval_day.replace(year=eval_day.year - max_age, day=28)
     wanted_of = {c: [w for w in codes if c.startswith(w)] for c in under}
-    by_employer: dict[tuple[int, str], set[str]] = {}
+    by_employer: dict[int, frozenset[str]] = {}
 
-    def employer_reasons(employer: int, kind: str) -> set[str]:
+    def employer_reasons(employer: int) -> frozenset[str]:
         reasons: set[str] = set()
         if employer == parties.tenderer_org_id:
             reasons.add(ExclusionReason.EMPLOYER_TENDERER)
@@ -329,34 +330,39 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
             reasons.add(ExclusionReason.EMPLOYER_AGENCY)
         if employer in parties.bidder_org_ids:
             reasons.add(ExclusionReason.EMPLOYER_BIDDER)
-        if kind in SUPERVISORY_KINDS:
+        if employer in supervisory:
             reasons.add(ExclusionReason.EMPLOYER_SUPERVISORY)
-        return reasons
+        if employer in panel_employers:
+            reasons.add(ExclusionReason.EMPLOYER_ON_PANEL)
+        return frozenset(reasons)
 
-    reasons_of: dict[int, set[str]] = {}
+    # Per-expert reasons, allocated only for the excluded few: a draw reads tens of thousands of rows, and
+    # a set per row would make the collector walk them all.
+    flagged = (
+        (conflicted, ExclusionReason.DECLARED_CONFLICT),
+        (on_leave, ExclusionReason.ON_LEAVE),
+        (recent, ExclusionReason.RECENT_SAME_TENDERER),
+    )
+    active = ExpertStatus.ACTIVE.value
+    reasons_of: dict[int, frozenset[str]] = {}
     lists: dict[str, dict[int, int]] = {c: {} for c in codes}
     matching: dict[str, set[int]] = {c: set() for c in codes}
-    for expert_id, employer, status, birth, code, kind in rows:
+    for expert_id, employer, status, birth, code in rows:
         reasons = reasons_of.get(expert_id)
         if reasons is None:
-            cached = by_employer.get((employer, kind))
-            if cached is None:
-                cached = by_employer[(employer, kind)] = employer_reasons(employer, kind)
-            reasons = set(cached)
-            if expert_id in conflicted:
-                reasons.add(ExclusionReason.DECLARED_CONFLICT)
-            if status != ExpertStatus.ACTIVE:
-                reasons.add(ExclusionReason.NOT_ACTIVE)
-            if expert_id in on_leave:
-                reasons.add(ExclusionReason.ON_LEAVE)
+            reasons = by_employer.get(employer)
+            if reasons is None:
+                reasons = by_employer[employer] = employer_reasons(employer)
+            extra = [reason for ids, reason in flagged if expert_id in ids]
+            if status != active:
+                extra.append(ExclusionReason.NOT_ACTIVE)
             if birth <= born_by:
-                reasons.add(ExclusionReason.OVER_AGE)
-            if expert_id in recent:
-                reasons.add(ExclusionReason.RECENT_SAME_TENDERER)
-            if expert_id in on_panel:
-                reasons.add(ExclusionReason.ALREADY_ON_PANEL)
-            elif employer in panel_employers:
-                reasons.add(ExclusionReason.EMPLOYER_ON_PANEL)
+                extra.append(ExclusionReason.OVER_AGE)
+            if expert_id in on_panel:  # the expert's own seat, not only the employer's
+                extra.append(ExclusionReason.ALREADY_ON_PANEL)
+                reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
+            if extra:
+                reasons = reasons.union(extra)
             reasons_of[expert_id] = reasons
         for wanted in wanted_of[code]:
             seen = matching[wanted]
@@ -457,6 +463,9 @@ def open_round(
         }
     )
     excl_rows = [(eid, ",".join(sorted(rs))) for eid, rs in cand.excluded.items()]
+    # Frozen like the pool, as one canonical text: thousands of rows with per-row foreign-key checks
+    # cost more than the rest of the freeze together.
+    excl_text = exclusions_canonical(excl_rows)
     server_random = secrets.token_bytes(32)
     rnd = DrawRound(
         draw=draw,
@@ -465,16 +474,15 @@ def open_round(
         wanted=[s.as_dict() for s in slots],
         pool=pool_text,
         pool_digest=sha256_hex(pool_text),
-        exclusions_digest=sha256_hex(exclusions_canonical(excl_rows)),
+        exclusions=excl_text,
+        exclusions_digest=sha256_hex(excl_text),
         frozen_at=now(),
         server_random_enc=encrypt_at_rest(server_random, purpose=RANDOM_PURPOSE),
         commitment=sha256_hex(server_random),
         algorithm=f"rfc3797-{setting('EXPERT_DRAW_HASH')}",
     )
     db.session.add(rnd)
-    db.session.flush()  # exclusion rows and audit leaves refer to the round id
-    if excl_rows:
-        _insert_exclusions(rnd.id, excl_rows)
+    db.session.flush()  # the audit leaves refer to the round id
     by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
     audit.record(
         "experts:draw:freeze",
@@ -501,23 +509,6 @@ def open_round(
         payload={"draw_id": draw.id, "round": number, "commitment": rnd.commitment},
     )
     return rnd
-
-
-def _insert_exclusions(round_id: int, rows: list[tuple[int, str]]) -> None:
-    """Thousands of rows per round: COPY on PostgreSQL (one stream instead of a statement with tens of
-    thousands of parameters), executemany elsewhere."""
-    conn = db.session.connection()
-    if conn.dialect.name == "postgresql":
-        driver: Any = conn.connection.driver_connection
-        copy_sql = "COPY expert_draw_exclusion (round_id, expert_id, reasons) FROM STDIN"
-        with driver.cursor() as cur, cur.copy(copy_sql) as copy:
-            for expert_id, reasons in rows:
-                copy.write_row((round_id, expert_id, reasons))
-        return
-    conn.execute(
-        insert(DrawExclusion.__table__),
-        [{"round_id": round_id, "expert_id": e, "reasons": r} for e, r in rows],
-    )
 
 
 # --- witness, reveal, selection ---------------------------------------------------------------------------
@@ -930,10 +921,11 @@ def verify_round(draw: ExpertDraw, rnd: DrawRound) -> RoundReport:
         Check("pool digest (audit log)", str(freeze.get("pool_digest", "missing")), sha256_hex(rnd.pool)),
         Check("wanted seats (audit log)", canonical(freeze.get("wanted")), canonical(rnd.wanted)),
     ]
-    excl = db.session.execute(
-        select(DrawExclusion.expert_id, DrawExclusion.reasons).where(DrawExclusion.round_id == rnd.id)
-    ).all()
-    excl_digest = sha256_hex(exclusions_canonical([(e, r) for e, r in excl]))
+    try:  # re-canonicalized: an edit that keeps the digest text but not the canonical form is caught too
+        excl = [(int(e), str(r)) for e, r in json.loads(rnd.exclusions)]
+        excl_digest = sha256_hex(exclusions_canonical(excl))
+    except (TypeError, ValueError):
+        excl_digest = "unreadable"
     checks.append(Check("exclusions digest (stored)", rnd.exclusions_digest, excl_digest))
     checks.append(
         Check("exclusions digest (audit log)", str(freeze.get("exclusions_digest", "missing")), excl_digest)

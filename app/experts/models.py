@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import (
@@ -292,6 +293,10 @@ class DrawRound(db.Model):  # type: ignore[name-defined]
         Text, comment="canonical JSON of the frozen eligible list: {code: [[expert_id, employer_id], …]}"
     )
     pool_digest: Mapped[str] = mapped_column(String(64))
+    exclusions: Mapped[str] = mapped_column(
+        Text,
+        comment='canonical JSON of the experts matched but excluded: [[expert_id, "reason,reason"], …] by id',
+    )
     exclusions_digest: Mapped[str] = mapped_column(String(64))
     frozen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     server_random_enc: Mapped[bytes] = mapped_column(LargeBinary, comment="sealed until the reveal")
@@ -305,21 +310,10 @@ class DrawRound(db.Model):  # type: ignore[name-defined]
     result: Mapped[str | None] = mapped_column(Text, comment="canonical JSON of the ordered picks")
 
     draw: Mapped[ExpertDraw] = relationship(back_populates="rounds")
-    exclusions: Mapped[list[DrawExclusion]] = relationship(
-        back_populates="round", order_by="DrawExclusion.expert_id"
-    )
 
-
-class DrawExclusion(db.Model):  # type: ignore[name-defined]
-    """An expert matching the request who was excluded before the randomness, with the reason codes."""
-
-    __tablename__ = "expert_draw_exclusion"
-
-    round_id: Mapped[int] = mapped_column(ForeignKey("expert_draw_round.id"), primary_key=True)
-    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"), primary_key=True)
-    reasons: Mapped[str] = mapped_column(String(300), comment="comma-separated reason codes, sorted")
-
-    round: Mapped[DrawRound] = relationship(back_populates="exclusions")
+    def exclusion_reasons(self) -> dict[int, list[str]]:
+        """Expert id → the reason codes that kept them out of this round."""
+        return {int(eid): reasons.split(",") for eid, reasons in json.loads(self.exclusions or "[]")}
 
 
 class PanelSeat(db.Model):  # type: ignore[name-defined]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -38,7 +39,6 @@ from .forms import (
     WitnessForm,
 )
 from .models import (
-    DrawExclusion,
     Expert,
     ExpertConflict,
     ExpertCreditEvent,
@@ -418,12 +418,7 @@ def draw_detail(draw_id: int) -> str:
         db.session.refresh(draw)
     summary = {}
     for rnd in draw.rounds:
-        counts: dict[str, int] = {}
-        for (reasons,) in db.session.execute(
-            select(DrawExclusion.reasons).where(DrawExclusion.round_id == rnd.id)
-        ):
-            for r in reasons.split(","):
-                counts[r] = counts.get(r, 0) + 1
+        counts: Counter[str] = Counter(r for rs in rnd.exclusion_reasons().values() for r in rs)
         pool = json.loads(rnd.pool)["specialties"]
         summary[rnd.id] = {
             "by_reason": sorted(counts.items()),

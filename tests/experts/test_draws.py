@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.clock import clock
@@ -18,7 +18,7 @@ from app.core.models import AuditLeaf, OutboxMessage
 from app.experts import draws
 from app.experts.draws import Slot
 from app.experts.enums import DrawStatus, RoundStatus, SeatKind, SeatStatus
-from app.experts.models import DrawExclusion, DrawRound, ExpertDraw, PanelSeat
+from app.experts.models import DrawRound, ExpertDraw, PanelSeat
 from tests.experts.conftest import EVAL, World
 
 
@@ -125,7 +125,10 @@ def test_tampering_with_a_stored_input_fails_verification(world: World, target: 
         pool["specialties"]["A0101"] = pool["specialties"]["A0101"][1:]  # drop one eligible expert
         conn.execute(update(DrawRound).where(DrawRound.id == rnd.id).values(pool=draws.canonical(pool)))
     elif target == "exclusions":
-        conn.execute(delete(DrawExclusion).where(DrawExclusion.expert_id == excluded.id))
+        before = json.loads(rnd.exclusions)
+        kept = [[e, r] for e, r in before if e != excluded.id]  # drop one exclusion
+        assert len(kept) == len(before) - 1
+        conn.execute(update(DrawRound).where(DrawRound.id == rnd.id).values(exclusions=draws.canonical(kept)))
     elif target == "witness":
         conn.execute(
             update(DrawRound).where(DrawRound.id == rnd.id).values(witness_entropy="dice 1 1 1 1 1 1")

@@ -20,9 +20,7 @@ from tests.factories import make_org
 
 
 def reasons(draw: draws.ExpertDraw, expert: Expert) -> set[str]:
-    rnd = draw.rounds[-1]
-    row = next((e for e in rnd.exclusions if e.expert_id == expert.id), None)
-    return set(row.reasons.split(",")) if row else set()
+    return set(draw.rounds[-1].exclusion_reasons().get(expert.id, []))
 
 
 def eligible(draw: draws.ExpertDraw, expert: Expert) -> bool:
