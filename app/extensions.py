@@ -6,14 +6,13 @@ from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_smorest import Api as _SmorestApi
 from flask_wtf import CSRFProtect
 from marshmallow import Schema, fields
 
 from app.core.db import db
 
-__all__ = ["DECIMAL_STRING", "api", "babel", "csrf", "db", "limiter", "login_manager", "migrate"]
+__all__ = ["DECIMAL_STRING", "api", "babel", "csrf", "db", "limiter", "login_manager"]
 
 # OpenAPI metadata of a ``fields.Decimal(as_string=True)``: apispec documents every Decimal as a number,
 # but money goes over the wire as an exact string ("9800000.00").
@@ -41,6 +40,5 @@ def _client_ip() -> str:
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-migrate = Migrate()
 api = Api()
 limiter = Limiter(key_func=_client_ip, default_limits=[], headers_enabled=True)

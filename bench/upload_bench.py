@@ -368,21 +368,38 @@ def main() -> int:
     sig = base64.b64encode(
         info["key"].sign(signing.envelope_statement(sha, info["section_id"], "document"))
     ).decode()
+    # A 1 MiB envelope first, so the worker has imported and compiled what any upload needs before the
+    # idle figure is read: the growth row then shows what streaming the big one costs.
+    warm = work / "warm.age"
+    warm_sha = make_envelope(warm, 1, info["recipient"])
+    warm_sig = base64.b64encode(
+        info["key"].sign(signing.envelope_statement(warm_sha, info["section_id"], "summary"))
+    ).decode()
 
     os.sync()  # the envelope was just written: its dirty pages must not slow whichever upload runs first
     app_rates: list[float] = []
     bare_rates: list[float] = []
-    peak, idle = 0.0, float("nan")
+    peak, idle, cold = 0.0, float("nan"), float("nan")
     try:
         for run in range(args.runs):
             if run % 2:  # alternate the order: disk write-back of one run must not only hurt the other
                 bare_rates.append(_bare_run(env, envelope, size, work))
             os.sync()
             server = Server("app:create_app()", env, _free_port())
+            cold = server.rss_mib()
+            auth = {"Authorization": f"Bearer {info['token']}", "X-Bid-Key-Id": info["key_id"]}
+            status, _took, body = put(
+                server.port,
+                f"/api/v1/bidding/sections/{info['section_id']}/envelopes?kind=summary&name=warm{run}",
+                warm,
+                {**auth, "X-Bid-Signature": warm_sig, "Idempotency-Key": f"warm-{run}-{time.time_ns()}"},
+            )
+            if status != 201:
+                print(body[:500], file=sys.stderr)
+                raise SystemExit(f"warm-up upload failed: HTTP {status}")
             idle = server.rss_mib()
             headers = {
-                "Authorization": f"Bearer {info['token']}",
-                "X-Bid-Key-Id": info["key_id"],
+                **auth,
                 "X-Bid-Signature": sig,
                 "Idempotency-Key": f"bench-{run}-{time.time_ns()}",
             }
@@ -416,16 +433,16 @@ def main() -> int:
             "unit": "MiB",
             "baseline": RSS_BAR_MIB,
             "ratio": round(peak / RSS_BAR_MIB, 3),
-            "bar": f"< {RSS_BAR_MIB} MiB (idle worker {idle:.1f} MiB)",
+            "bar": f"< {RSS_BAR_MIB} MiB (worker {cold:.1f} MiB started, {idle:.1f} after a 1 MiB upload)",
             "pass": peak < RSS_BAR_MIB,
         },
         {
-            "figure": f"upload {args.mib} MiB: worker RSS growth during the upload",
+            "figure": f"upload {args.mib} MiB: worker RSS growth during the big upload",
             "value": round(peak - idle, 1),
             "unit": "MiB",
             "baseline": round(idle, 1),
             "ratio": round((peak - idle) / RSS_BAR_MIB, 3),
-            "bar": f"< {RSS_BAR_MIB} MiB over the idle worker (streaming, constant memory)",
+            "bar": f"< {RSS_BAR_MIB} MiB over the warm worker (streaming, constant memory)",
             "pass": peak - idle < RSS_BAR_MIB,
         },
         {

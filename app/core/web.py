@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 import time
 from typing import Any
 
@@ -29,7 +30,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from app.core.errors import DomainError, error_body
 from app.core.permissions import MFA_REQUIRED_ROLES, has_permission
-from app.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+from app.extensions import api, babel, csrf, db, limiter, login_manager
 
 log = logging.getLogger("app.request")
 
@@ -77,6 +78,15 @@ def select_locale() -> str:
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
+def _wants_migrations(app: Flask) -> bool:
+    """Flask-Migrate (with Alembic and Mako, about 15 MiB) only serves ``flask db`` and the tests: a
+    gunicorn worker never migrates, so it does not load it. ``LOAD_MIGRATIONS`` forces either way."""
+    setting = app.config.get("LOAD_MIGRATIONS")
+    if setting is not None:
+        return bool(setting)
+    return "gunicorn" not in sys.modules
+
+
 def init_app(app: Flask) -> None:
     import pathlib
 
@@ -92,7 +102,10 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
             configure_engine(engine)
-    migrate.init_app(app, db, directory=str(pathlib.Path(app.root_path).parent / "migrations"))
+    if _wants_migrations(app):
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(pathlib.Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
