@@ -24,6 +24,23 @@ shares, through the services) decrypts every receipted envelope.
 
 Baseline in the same run: the bare write-to-disk WSGI app of ``upload_bench`` on the same gunicorn settings,
 the same bodies and the same arrival schedule. Loopback only; the whole run aborts after ``--abort`` seconds.
+
+Several nodes (``scripts/rehearsal.sh``)::
+
+    python bench/surge_bench.py --nodes http://127.0.0.1:5101,http://127.0.0.1:5102 \
+        [--bidders 40 --mib 2 --window 10 --chunk-kib 512] [--json out.json]
+
+runs the same surge against nodes that are already running (nothing is started, migrated or dropped here).
+This process must share what the nodes share: ``DATABASE_URL`` (migrated; the demo city may be in it),
+``BLOB_DIR``, ``SECRET_KEY``/``DATA_KEY``/``PLATFORM_SIGNING_KEY``, and the nodes run with ``DEMO_CLOCK=1``.
+It adds one published section with its people (names prefixed ``s<pid>-``) to that database, checks that
+every node signs with the same platform key and sees the section, moves the demo clock (one row in the
+database, read by every worker of every node at each request) and probes every node for the demo time it
+now uses. Bidders go round-robin to the nodes; a resumable upload is created on its node, loses its
+connection there half-way through a chunk, then asks the **other** node for the offset, resumes and
+finalizes there (chunk offsets must be shared state: the part file under the shared ``BLOB_DIR``). After
+the surge every node must refuse a new upload (``deadline_passed``); then the same invariants and opening.
+Figures per node (the node that gave the final answer); no baseline.
 """
 
 from __future__ import annotations
@@ -147,6 +164,9 @@ class Bidder:
     start: float = 0.0
 
 
+Target = tuple[str, int]  # (host, port) of one node
+
+
 @dataclass
 class Outcome:
     index: int
@@ -158,14 +178,28 @@ class Outcome:
     sent: int
     receipt: dict[str, Any] | None
     error: str | None = None
+    node: str = ""  # the node that gave the final answer (multi-node mode)
+    # resumable uploads that got as far as the dropped connection: the offset the resuming node reported
+    # and the range it must lie in (the chunks stored before the drop … plus at most the cut-off half)
+    resume_offset: int | None = None
+    resume_range: tuple[int, int] | None = None
+    offset_conflicts: int = 0  # 409 offset_mismatch answers (the dropped request was still being written)
 
     @property
     def clear(self) -> bool:
         return self.receipt is not None or (400 <= self.status < 500 and bool(self.code))
 
+    @property
+    def resume_ok(self) -> bool | None:
+        if self.resume_range is None:
+            return None
+        return self.resume_offset is not None and (
+            self.resume_range[0] <= self.resume_offset <= self.resume_range[1]
+        )
+
 
 def _send_request(
-    port: int,
+    target: Target,
     method: str,
     path: str,
     headers: dict[str, str],
@@ -174,7 +208,7 @@ def _send_request(
     cut: int | None = None,
 ) -> tuple[int, dict[str, str], bytes, float]:
     """One request. With ``cut``, send only that many body bytes and drop the connection (status 0)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn = http.client.HTTPConnection(target[0], target[1], timeout=600)
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
         for k, v in {**headers, "Content-Length": str(len(body))}.items():
@@ -218,7 +252,7 @@ def _outcome(b: Bidder, status: int, data: bytes, started: float, last: float, s
     return Outcome(b.index, b.resumable, status, code, took, last, sent, None, error=str(data[:200]))
 
 
-def upload_direct(port: int, section_id: int, b: Bidder) -> Outcome:
+def upload_direct(target: Target, section_id: int, b: Bidder) -> Outcome:
     started = time.time()
     sig = base64.b64encode(b.key.sign(_statement(b.sha256, section_id))).decode()
     headers = {
@@ -230,57 +264,75 @@ def upload_direct(port: int, section_id: int, b: Bidder) -> Outcome:
     }
     path = f"/api/v1/bidding/sections/{section_id}/envelopes?kind=document&name=tech.pdf"
     try:
-        status, _h, data, last = _send_request(port, "PUT", path, headers, b.body)
+        status, _h, data, last = _send_request(target, "PUT", path, headers, b.body)
     except (OSError, http.client.HTTPException) as err:
         return Outcome(b.index, False, 0, None, time.time() - started, time.time(), 0, None, repr(err))
     return _outcome(b, status, data, started, last, len(b.body))
 
 
-def upload_resumable(port: int, section_id: int, b: Bidder) -> Outcome:
-    """create → chunks → the connection dropped half-way through the middle chunk → GET the offset →
-    resume → finalize."""
+def upload_resumable(
+    first: Target,
+    second: Target,
+    section_id: int,
+    b: Bidder,
+    chunk_size: int = CHUNK,
+    drop_pause: float = 0.2,
+) -> Outcome:
+    """create → chunks → the connection dropped half-way through the middle chunk (all on ``first``) → GET
+    the offset → resume → finalize (on ``second``: the other node in multi-node mode, else the same)."""
     started = time.time()
     auth = {"Authorization": f"Bearer {b.token}"}
     sig = base64.b64encode(b.key.sign(_statement(b.sha256, section_id))).decode()
-    sent = 0
+    sent, conflicts = 0, 0
+    resume: tuple[int, int] | None = None
+    resumed_at: int | None = None
+
+    def done(out: Outcome) -> Outcome:
+        out.resume_range, out.resume_offset, out.offset_conflicts = resume, resumed_at, conflicts
+        return out
+
+    target = first
     try:
         meta = json.dumps({"kind": "document", "name": "tech.pdf", "length": len(b.body)}).encode()
         status, hdrs, data, last = _send_request(
-            port,
+            target,
             "POST",
             f"/api/v1/bidding/sections/{section_id}/uploads",
             {**auth, "Content-Type": "application/json"},
             meta,
         )
         if status != 201:
-            return _outcome(b, status, data, started, last, 0)
+            return done(_outcome(b, status, data, started, last, 0))
         uid = json.loads(data)["id"]
         offset, dropped = 0, False
-        drop_at = (len(b.body) // 2) // CHUNK * CHUNK
+        drop_at = (len(b.body) // 2) // chunk_size * chunk_size
         while offset < len(b.body):
-            chunk = memoryview(b.body)[offset : offset + CHUNK]
+            chunk = memoryview(b.body)[offset : offset + chunk_size]
             if not dropped and offset >= drop_at:
                 dropped = True
+                cut = len(chunk) // 2
                 _send_request(
-                    port,
+                    target,
                     "PATCH",
                     f"/api/v1/bidding/uploads/{uid}",
                     {**auth, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
                     chunk,
-                    cut=len(chunk) // 2,
+                    cut=cut,
                 )
-                sent += len(chunk) // 2
-                time.sleep(0.2)
+                sent += cut
+                time.sleep(drop_pause)  # 0: resume while the first node may still be writing the cut chunk
+                target = second  # from here on the other node: it must see what the first one stored
+                resume = (offset, offset + cut)
                 status, hdrs, data, last = _send_request(
-                    port, "GET", f"/api/v1/bidding/uploads/{uid}", auth, b""
+                    target, "GET", f"/api/v1/bidding/uploads/{uid}", auth, b""
                 )
                 if status != 200:
-                    return _outcome(b, status, data, started, last, sent)
-                offset = int(hdrs["upload-offset"])
+                    return done(_outcome(b, status, data, started, last, sent))
+                offset = resumed_at = int(hdrs["upload-offset"])
                 continue
             checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
             status, hdrs, data, last = _send_request(
-                port,
+                target,
                 "PATCH",
                 f"/api/v1/bidding/uploads/{uid}",
                 {
@@ -293,15 +345,16 @@ def upload_resumable(port: int, section_id: int, b: Bidder) -> Outcome:
             )
             sent += len(chunk)
             if status == 409:  # offset mismatch after the drop: ask again
+                conflicts += 1
                 status, hdrs, data, last = _send_request(
-                    port, "GET", f"/api/v1/bidding/uploads/{uid}", auth, b""
+                    target, "GET", f"/api/v1/bidding/uploads/{uid}", auth, b""
                 )
             if status not in (200, 204):
-                return _outcome(b, status, data, started, last, sent)
+                return done(_outcome(b, status, data, started, last, sent))
             offset = int(hdrs["upload-offset"])
         last = time.time()
         status, _h, data, _l = _send_request(
-            port,
+            target,
             "POST",
             f"/api/v1/bidding/uploads/{uid}/finalize",
             {
@@ -314,16 +367,18 @@ def upload_resumable(port: int, section_id: int, b: Bidder) -> Outcome:
             },
             b"{}",
         )
-        return _outcome(b, status, data, started, last, sent)
+        return done(_outcome(b, status, data, started, last, sent))
     except (OSError, http.client.HTTPException, KeyError, ValueError) as err:
-        return Outcome(b.index, True, 0, None, time.time() - started, time.time(), sent, None, repr(err))
+        return done(
+            Outcome(b.index, True, 0, None, time.time() - started, time.time(), sent, None, repr(err))
+        )
 
 
-def bare_put(port: int, b: Bidder) -> Outcome:
+def bare_put(target: Target, b: Bidder) -> Outcome:
     started = time.time()
     try:
         status, _h, _data, last = _send_request(
-            port, "PUT", "/", {"Content-Type": "application/octet-stream"}, b.body
+            target, "PUT", "/", {"Content-Type": "application/octet-stream"}, b.body
         )
     except (OSError, http.client.HTTPException) as err:
         return Outcome(b.index, False, 0, None, time.time() - started, time.time(), 0, None, repr(err))
@@ -424,13 +479,14 @@ def make_bidders(
         with app.test_request_context():
             from app.accounts.models import User
 
-            first = db.session.scalar(db.select(User).where(User.username == "bidder"))
+            prefix = info.get("prefix", "")  # multi-node mode: the shared database has other people in it
+            first = db.session.scalar(db.select(User).where(User.username == f"{prefix}bidder"))
             creds.append((first.org_id, info["token"], info["key_id"], info["key"]))
             for i in range(1, n):
-                org = accounts.create_organization(f"投标人{i:03d}", OrgKind.BIDDER, actor=None)
+                org = accounts.create_organization(f"{prefix}投标人{i:03d}", OrgKind.BIDDER, actor=None)
                 user = accounts.create_user(
-                    username=f"bidder{i:03d}",
-                    display_name=f"bidder{i:03d}",
+                    username=f"{prefix}bidder{i:03d}",
+                    display_name=f"{prefix}bidder{i:03d}",
                     organization=org,
                     role=Role.BIDDER,
                     password=f"Surge-bench-{i:03d}-never-used",
@@ -606,6 +662,488 @@ def check_invariants(
     return result
 
 
+# -- several nodes -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    label: str  # A, B, …
+    url: str
+    target: Target
+
+
+def parse_nodes(spec: str) -> list[Node]:
+    from urllib.parse import urlsplit
+
+    nodes = []
+    for i, url in enumerate(u.strip().rstrip("/") for u in spec.split(",") if u.strip()):
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname or parts.path:
+            raise SystemExit(f"--nodes: {url!r} is not a base URL like http://127.0.0.1:5101")
+        nodes.append(Node(chr(ord("A") + i), url, (parts.hostname, parts.port or 80)))
+    if not nodes:
+        raise SystemExit("--nodes: no node given")
+    return nodes
+
+
+def seed_shared(instance: Path, prefix: str) -> dict[str, Any]:
+    """Multi-node mode: the nodes' database is migrated already (the demo city may be in it). Add one
+    published section, its custodians and one bidder, every name prefixed, in the demo time the nodes use
+    (the database's demo clock offset), so that the run can be repeated against the same nodes."""
+    import datetime as dt
+    import io
+    from decimal import Decimal
+
+    import pyrage
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from app import create_app
+    from app.accounts import services as accounts
+    from app.bidding import services as bidding
+    from app.bidding import signing
+    from app.core import democlock
+    from app.core.clock import CST, clock, now
+    from app.core.db import db
+    from app.core.permissions import OrgKind, Role
+    from app.projects import services as projects
+
+    app = create_app({"INSTANCE_PATH": str(instance)})
+    with app.test_request_context():
+
+        def org(kind: OrgKind, name: str, **kw: Any) -> Any:
+            return accounts.create_organization(f"{prefix}{name}", kind, actor=None, **kw)
+
+        def user(role: Role, o: Any, name: str) -> Any:
+            return accounts.create_user(
+                username=f"{prefix}{name}",
+                display_name=f"{prefix}{name}",
+                organization=o,
+                role=role,
+                password=f"Surge-{prefix}{name}-never-used",
+                actor=None,
+            )
+
+        clock.reset()
+        offset = democlock.current_offset()
+        clock.set_offset(offset)  # the demo time the nodes use now
+        catalogue = projects.current_catalogue()
+        item = next((i for i in catalogue.items if i.code == "GC-01"), None) if catalogue else None
+        if item is None:  # an empty database: publish the default catalogue (as upload_bench does)
+            manager = user(Role.MANAGER, org(OrgKind.MANAGEMENT_OFFICE, "office"), "manager")
+            start = now()
+            clock.freeze(start - dt.timedelta(days=3))
+            version = projects.create_catalogue_version(actor=manager, title="surge bench")
+            projects.open_catalogue_comment(version, actor=manager, days=1)
+            clock.freeze(start - dt.timedelta(days=1))
+            projects.publish_catalogue_version(version, actor=manager)
+            clock.reset()
+            clock.set_offset(offset)
+            item = next(i for i in version.items if i.code == "GC-01")
+        staff = user(Role.CENTER_STAFF, org(OrgKind.TRADING_CENTER, "center"), "staff")
+        regorg = org(OrgKind.REGULATOR, "regulator", industry="housing_construction")
+        regulator = user(Role.REGULATOR, regorg, "regulator")
+        owner = org(OrgKind.TENDERER, "owner")
+        tenderer = user(Role.TENDERER, owner, "tenderer")
+        agent = user(Role.TENDERER, org(OrgKind.AGENCY, "agency"), "agent")
+        project = projects.register_project(
+            projects.ProjectInput(
+                name=f"{prefix}surge project",
+                catalogue_item_id=item.id,
+                funding_source="财政资金",
+                approval_ref=f"{prefix}surge-1",
+                budget=Decimal("12000000"),
+                regulator_org_id=regorg.id,
+                owner_org_id=owner.id,
+            ),
+            actor=agent,
+        )
+        projects.review_project(project, actor=staff, accept=True)
+        custodians = {}
+        for custodian in (staff, regulator, tenderer):
+            ident = pyrage.x25519.Identity.generate()
+            bidding.register_custodian_key(custodian, str(ident.to_public()), actor=custodian)
+            custodians[custodian.id] = ident
+        local = now().astimezone(CST).replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(
+            days=1
+        )
+        terms = projects.SectionTerms(
+            name=f"{prefix}surge section",
+            estimated_value=Decimal("10000000"),
+            ceiling_price=Decimal("9800000"),
+            bid_security=Decimal("200000"),
+            qualification="surge",
+            panel_size=5,
+            panel_pool_count=4,
+            panel_specialties={"市政": 3, "造价": 1},
+            opening_items=["duration"],
+            custodian_k=2,
+            custodian_ids=[staff.id, regulator.id, tenderer.id],
+            docs_available_from=local,
+            docs_available_until=local + dt.timedelta(days=10),
+            bid_deadline=local + dt.timedelta(days=40, minutes=30),
+            online_only=True,
+            room_id=None,
+            notice_text="surge\n",
+        )
+        section = projects.create_section(project, terms, actor=agent)
+        projects.add_document(
+            section,
+            actor=agent,
+            name="招标文件",
+            filename="t.pdf",
+            content_type="application/pdf",
+            stream=io.BytesIO(b"%PDF-1.4"),
+        )
+        section.max_envelope_mb = 4096
+        projects.publish_section(section, actor=agent)
+        bidder_org = org(OrgKind.BIDDER, "bidder")
+        bidder = user(Role.BIDDER, bidder_org, "bidder")
+        key = Ed25519PrivateKey.generate()
+        row = bidding.register_bidder_key(
+            bidder_org, base64.b64encode(signing.raw_public(key.public_key())).decode(), actor=bidder
+        )
+        token = accounts.create_api_token(bidder, "surge").raw
+        db.session.commit()
+        return {
+            "section_id": section.id,
+            "recipient": section.opening_recipient,
+            "key": key,
+            "key_id": row.key_id,
+            "token": token,
+            "custodians": custodians,
+            "staff_id": staff.id,
+            "app": app,
+            "prefix": prefix,
+        }
+
+
+def check_nodes(nodes: list[Node], info: dict[str, Any]) -> None:
+    """Every node is up, signs receipts with this process's platform key and sees the new section (the
+    same secrets and the same database)."""
+    from app.core import crypto
+
+    with info["app"].app_context():
+        ours = crypto.public_key_raw_b64()
+    for node in nodes:
+        status, _h, data, _l = _send_request(node.target, "GET", "/api/v1/health", {}, b"")
+        if status != 200:
+            raise SystemExit(f"node {node.label} {node.url}: /api/v1/health answered {status}")
+        status, _h, data, _l = _send_request(node.target, "GET", "/api/v1/bidding/platform-key", {}, b"")
+        if status != 200 or json.loads(data).get("public_key") != ours:
+            raise SystemExit(
+                f"node {node.label} {node.url} signs with another platform key than this process: "
+                "PLATFORM_SIGNING_KEY must be the same everywhere"
+            )
+        path = f"/api/v1/bidding/sections/{info['section_id']}"
+        status, _h, data, _l = _send_request(node.target, "GET", path, {}, b"")
+        if status != 200 or json.loads(data).get("opening_recipient") != info["recipient"]:
+            raise SystemExit(
+                f"node {node.label} {node.url} does not see section {info['section_id']} "
+                f"({status}): is it on the same DATABASE_URL?"
+            )
+
+
+def clock_probe(node: Node, info: dict[str, Any], b: Bidder) -> tuple[float | None, float, str]:
+    """The demo time a node uses now: create a resumable upload there (its ``created_at`` is the node's
+    ``now()``), read it from the database, discard it. Returns (node time − real time, ± uncertainty,
+    answer)."""
+    from app.bidding.models import EnvelopeUpload
+    from app.core.db import db
+
+    auth = {"Authorization": f"Bearer {b.token}"}
+    meta = json.dumps({"kind": "document", "name": "clock-probe", "length": 1024}).encode()
+    before = time.time()
+    status, _h, data, _l = _send_request(
+        node.target,
+        "POST",
+        f"/api/v1/bidding/sections/{info['section_id']}/uploads",
+        {**auth, "Content-Type": "application/json"},
+        meta,
+    )
+    after = time.time()
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = {}
+    if status != 201:
+        code = doc.get("code") if isinstance(doc, dict) else None
+        return None, 0.0, f"{status} {code or data[:100].decode(errors='replace')}"
+    uid = doc["id"]
+    with info["app"].app_context():
+        row = db.session.get(EnvelopeUpload, uid)
+        assert row is not None
+        created = row.created_at
+        db.session.rollback()
+    _send_request(node.target, "DELETE", f"/api/v1/bidding/uploads/{uid}", auth, b"")
+    return created.timestamp() - (before + after) / 2, (after - before) / 2, str(status)
+
+
+def _tally(answers: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for a in answers:
+        counts[a] = counts.get(a, 0) + 1
+    return ", ".join(f"{n}× {a}" for a, n in counts.items())
+
+
+def run_nodes(args: argparse.Namespace) -> int:
+    """The surge across nodes that are already running (scripts/rehearsal.sh)."""
+    import datetime as dt
+
+    nodes = parse_nodes(args.nodes)
+    missing = [v for v in ("DATABASE_URL", "BLOB_DIR") if not os.environ.get(v)]
+    if missing:
+        raise SystemExit(f"--nodes needs the nodes' {' and '.join(missing)} in the environment")
+    os.environ["DEMO_CLOCK"] = "1"  # this process moves the demo clock; the nodes must run with it too
+    work = Path(tempfile.mkdtemp(prefix="surge-nodes-"))
+
+    def abort() -> None:  # the nodes and the database are not ours: leave them to the caller
+        print(f"surge bench: aborted after {args.abort:.0f} s", file=sys.stderr, flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+        os._exit(3)
+
+    watchdog = threading.Timer(args.abort, abort)
+    watchdog.daemon = True
+    watchdog.start()
+    rng = random.Random(args.seed)
+    chunk = args.chunk_kib * 1024
+    by_label = {n.label: n for n in nodes}
+    try:
+        t = time.perf_counter()
+        info = seed_shared(work / "instance", f"s{os.getpid()}-")
+        from app.core import democlock
+        from app.core.clock import clock
+        from app.core.db import db
+        from app.projects.models import Section
+
+        info["section_cls"] = Section
+        app = info["app"]
+        check_nodes(nodes, info)
+        bidders = make_bidders(info, args.bidders, args.mib, args.resumable, rng)
+        total_mib = sum(len(b.body) for b in bidders) / 2**20
+        print(
+            f"set-up: section {info['section_id']} on the shared database, {len(bidders)} bidders, "
+            f"{total_mib:.0f} MiB of distinct envelopes, {sum(b.resumable for b in bidders)} resumable, "
+            f"{len(nodes)} nodes {', '.join(f'{n.label}={n.url}' for n in nodes)} "
+            f"({time.perf_counter() - t:.0f} s)",
+            flush=True,
+        )
+        assign: dict[int, tuple[Node, Node]] = {}
+        for b in bidders:
+            b.start = rng.uniform(0, args.window)
+            first = nodes[b.index % len(nodes)]
+            assign[b.index] = (first, nodes[(b.index + 1) % len(nodes)] if b.resumable else first)
+
+        # move the demo clock once, in the database: the deadline falls at --late before the window's end
+        lead = 3.0  # time for the clock probes
+        deadline_real = time.time() + lead + args.window * (1 - args.late)
+        with app.test_request_context():
+            section = db.session.get(Section, info["section_id"])
+            assert section is not None and section.bid_deadline is not None
+            deadline = section.bid_deadline
+            clock.reset()
+            before = democlock.current_offset().total_seconds()
+            wanted = deadline.timestamp() - deadline_real
+            democlock.advance(dt.timedelta(seconds=wanted - before), actor=None)
+            db.session.commit()
+        print(
+            f"demo clock moved from {before:+.0f} s to {wanted:+.1f} s: the deadline passes "
+            f"{args.window * (1 - args.late) + lead:.1f} s from now, {args.window * args.late:.1f} s before "
+            "the arrival window ends",
+            flush=True,
+        )
+        probes: dict[str, list[tuple[float | None, float, str]]] = {}
+        for node in nodes:  # a few each: both workers of every node
+            probes[node.label] = [clock_probe(node, info, bidders[0]) for _ in range(4)]
+        clock_ok = True
+        clock_off: dict[str, float] = {}
+        for label, seen in probes.items():
+            values = [s for s, _u, _a in seen if s is not None]
+            worst = max((abs(s - wanted) - u for s, u, _a in seen if s is not None), default=float("inf"))
+            good = len(values) == len(seen) and worst <= 1.0
+            clock_off[label] = round(max((abs(v - wanted) for v in values), default=float("inf")), 3)
+            clock_ok &= good
+            print(
+                f"   node {label} clock: demo offset seen {min(values, default=float('nan')):+.2f} … "
+                f"{max(values, default=float('nan')):+.2f} s in {len(values)}/{len(seen)} probes "
+                f"({'ok' if good else 'WRONG: ' + str([a for _s, _u, a in seen])})",
+                flush=True,
+            )
+        if time.time() > deadline_real - args.window * (1 - args.late):
+            print("   (the probes took longer than the lead: the first bidders start late)", flush=True)
+
+        t0 = deadline_real - args.window * (1 - args.late)
+
+        def run(b: Bidder) -> Outcome:
+            first, second = assign[b.index]
+            out = (
+                upload_resumable(first.target, second.target, info["section_id"], b, chunk, args.drop_pause)
+                if b.resumable
+                else upload_direct(first.target, info["section_id"], b)
+            )
+            out.node = second.label  # the node that gave the final answer
+            return out
+
+        app_out, a0, a1 = surge(bidders, t0, run)
+        print(f"surge done in {a1 - a0:.1f} s; probing the nodes after the deadline", flush=True)
+        after: dict[str, list[str]] = {}
+        for node in nodes:
+            after[node.label] = [clock_probe(node, info, bidders[0])[2] for _ in range(4)]
+            print(
+                f"   node {node.label}: a new upload after the deadline -> {_tally(after[node.label])}",
+                flush=True,
+            )
+        refused_after = all(a == "409 deadline_passed" for answers in after.values() for a in answers)
+        print("checking invariants and opening", flush=True)
+        inv = check_invariants(info, app_out, deadline_real, bidders)
+    finally:
+        watchdog.cancel()
+        if "info" in locals():
+            from app.core.db import db as _db
+
+            with info["app"].app_context():
+                _db.engine.dispose()
+        shutil.rmtree(work, ignore_errors=True)
+
+    size = f"{len(nodes)} nodes, {args.bidders}×{args.mib} MiB"
+    span = a1 - a0
+    print(f"per node (the node that gave the final answer), surge span {span:.1f} s:")
+    per_node: list[dict[str, Any]] = []
+    for node in nodes:
+        outs = [o for o in app_out if o.node == node.label]
+        acc = [o for o in outs if o.receipt is not None]
+        lat = [o.latency for o in acc]
+        mib = sum(len(bidders[o.index].body) for o in acc) / 2**20
+        figures = {
+            "node": node.label,
+            "url": node.url,
+            "answered": len(outs),
+            "accepted": len(acc),
+            "refused": sum(o.receipt is None and o.clear for o in outs),
+            "codes": _codes(outs),
+            "unclear": sum(not o.clear for o in outs),
+            "p50": r3(pct(lat, 50)),
+            "p95": r3(pct(lat, 95)),
+            "p99": r3(pct(lat, 99)),
+            "mib_s": round(mib / span, 1),
+        }
+        per_node.append(figures)
+        print(
+            f"   node {node.label} {node.url}: {figures['answered']} answered, "
+            f"{figures['accepted']} receipts, {figures['refused']} refused {figures['codes']}, "
+            f"{figures['unclear']} unclear; latency p50 "
+            f"{figures['p50']} s, p95 {figures['p95']} s, p99 {figures['p99']} s; {figures['mib_s']} MiB/s"
+        )
+    accepted = [o for o in app_out if o.receipt is not None]
+    lat = [o.latency for o in accepted]
+    mib_all = sum(len(bidders[o.index].body) for o in accepted) / 2**20
+    print(
+        f"   all nodes: {len(accepted)} receipts, "
+        f"{sum(o.receipt is None and o.clear for o in app_out)} refused {_codes(app_out)}, "
+        f"{sum(not o.clear for o in app_out)} unclear; latency p50 {pct(lat, 50):.3f} s, "
+        f"p95 {pct(lat, 95):.3f} s, p99 {pct(lat, 99):.3f} s; {mib_all / span:.1f} MiB/s"
+    )
+    resumed = [o for o in app_out if o.resumable]
+    crossed = [o for o in resumed if o.resume_range is not None]
+    wrong = [o for o in crossed if not o.resume_ok]
+    routes: dict[str, int] = {}
+    for o in resumed:
+        first, second = assign[o.index]
+        key = f"{first.label}→{second.label}"
+        routes[key] = routes.get(key, 0) + 1
+    print(
+        f"   resumable: {len(resumed)} {routes}, {sum(o.receipt is not None for o in resumed)} receipts; "
+        f"{len(crossed)} dropped on one node and asked the other for the offset: {len(crossed) - len(wrong)} "
+        f"got the offset the first node had stored, {sum(o.offset_conflicts for o in crossed)} 409 "
+        "offset_mismatch on resuming"
+    )
+    for o in wrong[:10]:
+        low, high = o.resume_range or (0, 0)
+        print(
+            f"   WRONG offset: bidder {o.index} {assign[o.index][0].label}→{assign[o.index][1].label}: the "
+            f"resuming node said {o.resume_offset}, the first node had stored {low}…{high}"
+        )
+    for o in [o for o in app_out if not o.clear][:10]:
+        print(f"   unclear: bidder {o.index} on {o.node} status {o.status} {o.error}")
+    if os.environ.get("SURGE_DEBUG"):
+        for o in app_out:
+            print(
+                f"  bidder {o.index} {assign[o.index][0].label}→{o.node} resumable={o.resumable} "
+                f"{o.status} {o.code} {o.latency:.2f}s "
+                f"last-byte {o.last_byte - deadline_real:+.2f}s vs deadline {o.error}"
+            )
+    print(json.dumps(inv, ensure_ascii=False))
+
+    prefix = f"surge {size}"
+    rows = [*answer_rows(prefix, app_out, args.bidders)]
+    rows.append(
+        _row(
+            prefix,
+            "resumed on the other node from the offset the first node stored",
+            f"{len(crossed) - len(wrong)}/{len(crossed)}",
+            "",
+            len(crossed),
+            None,
+            "all (chunk offsets are shared state), at least one",
+            not wrong and (bool(crossed) or args.resumable == 0),
+        )
+    )
+    rows.append(
+        _row(
+            prefix,
+            "every node uses the moved demo clock",
+            "; ".join(f"{label} {off:.2f}" for label, off in clock_off.items()),
+            "s off at most",
+            None,
+            None,
+            "each probe within 1 s of the offset in the database",
+            clock_ok,
+        )
+    )
+    for f in per_node:
+        for p in ("p50", "p95", "p99"):
+            rows.append(
+                _row(prefix, f"node {f['node']} {p} latency (receipted)", f[p], "s", None, None, "", None)
+            )
+        rows.append(
+            _row(
+                prefix,
+                f"node {f['node']} receipts / refused / unclear",
+                f"{f['accepted']} / {f['refused']} {f['codes']} / {f['unclear']}",
+                "",
+                f["answered"],
+                None,
+                "",
+                None,
+            )
+        )
+        rows.append(
+            _row(
+                prefix,
+                f"node {f['node']} throughput (receipted MiB / surge span)",
+                f["mib_s"],
+                "MiB/s",
+                None,
+                None,
+                "",
+                None,
+            )
+        )
+    rows.append(
+        _row(
+            prefix,
+            "every node refuses a new upload after the deadline",
+            "; ".join(f"{k}: {_tally(v)}" for k, v in after.items()),
+            "",
+            None,
+            None,
+            "409 deadline_passed on every probe",
+            refused_after,
+        )
+    )
+    rows += invariant_rows(prefix, inv)
+    return _report(rows, args.json, checks_only=True)  # the figures per node are printed above
+
+
 # -- main --------------------------------------------------------------------------------------------------
 
 
@@ -622,11 +1160,30 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=32, help="gthread threads per worker")
     parser.add_argument("--abort", type=float, default=600.0, help="abort the whole run after this many s")
     parser.add_argument("--seed", type=int, default=20260323)
+    parser.add_argument("--chunk-kib", type=int, default=CHUNK // 1024, help="resumable chunk size, KiB")
+    parser.add_argument(
+        "--drop-pause", type=float, default=0.2, help="seconds between the dropped connection and the resume"
+    )
+    parser.add_argument(
+        "--nodes",
+        default=None,
+        help="comma-separated base URLs of running nodes (e.g. http://127.0.0.1:5101,http://127.0.0.1:5102): "
+        "surge across them instead of starting gunicorn here; needs the nodes' DATABASE_URL, BLOB_DIR and "
+        "secrets in the environment",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.small:
         args.bidders, args.mib = 100, 10
+    if args.chunk_kib <= 0 or args.bidders < 1 or args.mib < 1:
+        parser.error("--bidders, --mib and --chunk-kib must be positive")
+    if args.nodes:
+        return run_nodes(args)
+    return run_single(args)
 
+
+def run_single(args: argparse.Namespace) -> int:
+    """One gunicorn started here against a throwaway database, with the bare WSGI baseline."""
     work = Path(tempfile.mkdtemp(prefix="surge-bench-"))
     drop_db: Any = None
 
@@ -690,7 +1247,7 @@ def main() -> int:
 
         # the baseline first (same bodies, same schedule), then the app
         bare = Server("bench.upload_bench:bare_app", env, args.threads, work / "bare.log")
-        base_out, b0, b1 = surge(bidders, time.time() + 1.0, lambda b: bare_put(bare.port, b))
+        base_out, b0, b1 = surge(bidders, time.time() + 1.0, lambda b: bare_put(("127.0.0.1", bare.port), b))
         bare.stop()
         shutil.rmtree(work / "bare")
         (work / "bare").mkdir()
@@ -713,14 +1270,16 @@ def main() -> int:
             democlock.advance(dt.timedelta(seconds=offset), actor=None)
             db.session.commit()
         t0 = deadline_real - args.window * (1 - args.late)
-        port = server.port
+        target = ("127.0.0.1", server.port)
         app_out, a0, a1 = surge(
             bidders,
             t0,
             lambda b: (
-                upload_resumable(port, info["section_id"], b)
+                upload_resumable(
+                    target, target, info["section_id"], b, args.chunk_kib * 1024, args.drop_pause
+                )
                 if b.resumable
-                else upload_direct(port, info["section_id"], b)
+                else upload_direct(target, info["section_id"], b)
             ),
         )
         server.stop()
@@ -781,38 +1340,10 @@ def main() -> int:
     def row(
         figure: str, value: Any, unit: str, baseline: Any, ratio: Any, bar: str, ok: bool | None
     ) -> dict[str, Any]:
-        return {
-            "figure": f"surge {size}: {figure}",
-            "value": value,
-            "unit": unit,
-            "baseline": baseline,
-            "ratio": ratio,
-            "bar": bar,
-            "pass": ok,
-        }
-
-    def r3(x: float) -> float:
-        return round(x, 3)
+        return _row(f"surge {size}", figure, value, unit, baseline, ratio, bar, ok)
 
     rows = [
-        row(
-            "every upload ends with a receipt or a clear error",
-            f"{len(accepted)} receipts, {len(refused)} refused {codes}, {len(unclear)} unclear",
-            "",
-            args.bidders,
-            r3((len(accepted) + len(refused)) / args.bidders),
-            "0 unclear",
-            not unclear,
-        ),
-        row(
-            "resumable uploads with a dropped connection",
-            f"{sum(o.receipt is not None for o in resumed)}/{len(resumed)} receipts",
-            "",
-            len(resumed),
-            None,
-            "each resumed to a receipt or a clear refusal",
-            all(o.clear for o in resumed),
-        ),
+        *answer_rows(f"surge {size}", app_out, args.bidders),
         row(
             "p50 latency (receipted)",
             r3(pct(lat, 50)),
@@ -849,23 +1380,87 @@ def main() -> int:
             "bare WSGI write-to-disk, same schedule (all bodies)",
             None,
         ),
-        row(
+        *invariant_rows(f"surge {size}", inv),
+    ]
+    return _report(rows, args.json)
+
+
+def r3(x: float) -> float:
+    return round(x, 3)
+
+
+def _row(
+    prefix: str, figure: str, value: Any, unit: str, baseline: Any, ratio: Any, bar: str, ok: bool | None
+) -> dict[str, Any]:
+    return {
+        "figure": f"{prefix}: {figure}",
+        "value": value,
+        "unit": unit,
+        "baseline": baseline,
+        "ratio": ratio,
+        "bar": bar,
+        "pass": ok,
+    }
+
+
+def _codes(outcomes: list[Outcome]) -> dict[str, int]:
+    codes: dict[str, int] = {}
+    for o in outcomes:
+        if o.receipt is None and o.clear:
+            codes[str(o.code)] = codes.get(str(o.code), 0) + 1
+    return codes
+
+
+def answer_rows(prefix: str, outcomes: list[Outcome], bidders: int) -> list[dict[str, Any]]:
+    """Every upload ends with a receipt or a clear error; every resumable one too."""
+    accepted = [o for o in outcomes if o.receipt is not None]
+    refused = [o for o in outcomes if o.receipt is None and o.clear]
+    unclear = [o for o in outcomes if not o.clear]
+    resumed = [o for o in outcomes if o.resumable]
+    return [
+        _row(
+            prefix,
+            "every upload ends with a receipt or a clear error",
+            f"{len(accepted)} receipts, {len(refused)} refused {_codes(outcomes)}, {len(unclear)} unclear",
+            "",
+            bidders,
+            r3((len(accepted) + len(refused)) / bidders),
+            "0 unclear",
+            not unclear,
+        ),
+        _row(
+            prefix,
+            "resumable uploads with a dropped connection",
+            f"{sum(o.receipt is not None for o in resumed)}/{len(resumed)} receipts",
+            "",
+            len(resumed),
+            None,
+            "each resumed to a receipt or a clear refusal",
+            all(o.clear for o in resumed),
+        ),
+    ]
+
+
+def invariant_rows(prefix: str, inv: dict[str, Any]) -> list[dict[str, Any]]:
+    broken_receipts = (
+        inv["receipts_without_file"]
+        + inv["receipts_with_wrong_file"]
+        + inv["receipts_without_leaf"]
+        + inv["bad_receipt_signatures"]
+    )
+    return [
+        _row(
+            prefix,
             "receipts without stored file / audit leaf / valid signature",
-            inv["receipts_without_file"]
-            + inv["receipts_with_wrong_file"]
-            + inv["receipts_without_leaf"]
-            + inv["bad_receipt_signatures"],
+            broken_receipts,
             "",
             0,
             None,
             "0",
-            inv["receipts_without_file"]
-            + inv["receipts_with_wrong_file"]
-            + inv["receipts_without_leaf"]
-            + inv["bad_receipt_signatures"]
-            == 0,
+            broken_receipts == 0,
         ),
-        row(
+        _row(
+            prefix,
             "stored files or rows without a receipt",
             inv["orphan_files"] + inv["rows_without_receipt"] + inv["missing_files"] + inv["temp_files_left"],
             "",
@@ -875,7 +1470,8 @@ def main() -> int:
             inv["check_ok"]
             and inv["orphan_files"] + inv["rows_without_receipt"] + inv["temp_files_left"] == 0,
         ),
-        row(
+        _row(
+            prefix,
             "accepted after the deadline",
             inv["accepted_after_deadline"],
             "",
@@ -884,7 +1480,8 @@ def main() -> int:
             "0",
             inv["accepted_after_deadline"] == 0,
         ),
-        row(
+        _row(
+            prefix,
             "opening decrypts every receipted envelope",
             f"{inv['decrypted_ok']}/{inv['opened_envelopes']} in {inv['opening_seconds']} s",
             "",
@@ -894,14 +1491,20 @@ def main() -> int:
             inv["decrypted_ok"] == inv["opened_envelopes"] and inv["ceremony_status"] == "completed",
         ),
     ]
+
+
+def _report(rows: list[dict[str, Any]], out: Path | None, *, checks_only: bool = False) -> int:
+    """Print the rows (``checks_only``: those with a verdict), write them as JSON; 1 if any failed."""
     for r in rows:
+        if checks_only and r["pass"] is None:
+            continue
         verdict = {True: "pass", False: "FAIL", None: ""}[r["pass"]]
         print(
             f"{r['figure']}: {r['value']} {r['unit']} "
             f"(baseline {r['baseline']}, ratio {r['ratio']}) {verdict}"
         )
-    if args.json:
-        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
+    if out:
+        out.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
     return 0 if all(r["pass"] is not False for r in rows) else 1
 
 

@@ -6,8 +6,14 @@
 #   3. both answer /api/v1/health and serve the portal
 #   4. a regulator listens on node B's /supervision/stream (SSE) while a bidder signs in on node A:
 #      the audit leaf committed by A reaches B's subscriber through Redis pub/sub
-#   5. stop both nodes, drop the database, remove the temporary folder
+#   5. the deadline surge across both nodes (bench/surge_bench.py --nodes): bidders round-robin on A and B,
+#      resumable uploads dropped on one node and resumed on the other, the demo clock moved once for both;
+#      fails on any invariant violation and prints accepted/refused and latency per node
+#   6. stop both nodes, drop the database, remove the temporary folder
 # Loopback only and bounded in time (each step has a timeout; the whole run takes about a minute).
+# The surge is scaled down by default (40 bidders × 2 MiB over 10 s); the full surge of the benchmark:
+#   SURGE_BIDDERS=200 SURGE_MIB=20 SURGE_WINDOW=20 GUNICORN_THREADS=32 bash scripts/rehearsal.sh
+# SURGE=0 skips it.
 # Needs: PostgreSQL on PGHOST:PGPORT reachable as PGUSER with CREATEDB, Redis at REDIS_URL, `make install`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +72,7 @@ from cryptography.hazmat.primitives import serialization as s
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 print(Ed25519PrivateKey.generate().private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode())')
 export SESSION_COOKIE_SECURE=0             # plain http on loopback only
+export DEMO_CLOCK=1                        # the surge moves the demo clock (one row in the shared database)
 mkdir -p "$BLOB_DIR" "$WORK/instance-a" "$WORK/instance-b" "$WORK/instance-cli"
 
 echo "== database $DB on $PGHOST:$PGPORT, Redis $REDIS_URL, blobs $BLOB_DIR"
@@ -140,6 +147,36 @@ grep '^data: ' "$WORK/sse.txt" | cut -c1-200 | sed 's/^/     /'
 grep '^data: ' "$WORK/sse.txt" | grep -q '"auth:login:success"' || fail "the event from node A never reached node B"
 grep -q '^event: bye' "$WORK/sse.txt" && echo "   the stream ended by itself after 8 s (event: bye)"
 echo "== cross-node live event: OK (committed on A, delivered on B through Redis)"
+
+# --- the deadline surge across both nodes -----------------------------------------------------------------
+SURGE=${SURGE:-1}
+SURGE_BIDDERS=${SURGE_BIDDERS:-40}
+SURGE_MIB=${SURGE_MIB:-2}
+SURGE_WINDOW=${SURGE_WINDOW:-10}
+SURGE_RESUMABLE=${SURGE_RESUMABLE:-0.3}      # share of resumable uploads (each crosses from one node to the other)
+SURGE_DROP_PAUSE=${SURGE_DROP_PAUSE:-0}     # resume on the other node at once, while the first may still write
+SURGE_CHUNK_KIB=${SURGE_CHUNK_KIB:-$((SURGE_MIB * 1024 / 4 < 4096 ? SURGE_MIB * 1024 / 4 : 4096))}  # ≥ 4 chunks
+SURGE_ABORT=${SURGE_ABORT:-900}
+if [ "$SURGE" != 0 ]; then
+  echo "== deadline surge across both nodes: $SURGE_BIDDERS bidders × $SURGE_MIB MiB over ${SURGE_WINDOW}s, \
+${SURGE_RESUMABLE} of them resumable (chunks of $SURGE_CHUNK_KIB KiB)"
+  for n in a b; do grep -c Traceback "$WORK/node-$n.log" >"$WORK/node-$n.tb0" || true; done
+  surge_start=$SECONDS
+  # the bench shares DATABASE_URL, BLOB_DIR and the secrets with the nodes (exported above)
+  set +e
+  timeout $((SURGE_ABORT + 60)) $PY bench/surge_bench.py --nodes "$A,$B" \
+    --bidders "$SURGE_BIDDERS" --mib "$SURGE_MIB" --window "$SURGE_WINDOW" --chunk-kib "$SURGE_CHUNK_KIB" \
+    --resumable "$SURGE_RESUMABLE" --drop-pause "$SURGE_DROP_PAUSE" --abort "$SURGE_ABORT" --json "$WORK/surge.json" 2>&1 | sed 's/^/   /'
+  surge_rc=${PIPESTATUS[0]}
+  set -e
+  for n in a b; do
+    before=$(cat "$WORK/node-$n.tb0")
+    after=$(grep -c Traceback "$WORK/node-$n.log" || true)
+    echo "   node $(echo $n | tr ab AB) log: $((after - before)) traceback(s) during the surge"
+  done
+  [ "$surge_rc" = 0 ] || fail "the surge across both nodes (exit $surge_rc): see the FAIL lines above"
+  echo "== deadline surge across both nodes: OK ($((SECONDS - surge_start)) s, every invariant held)"
+fi
 
 # --- stop -------------------------------------------------------------------------------------------------
 stop_node "$PID_A"
