@@ -112,6 +112,10 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined]
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    claim_token: Mapped[str | None] = mapped_column(String(32), comment="the deliverer holding the lease")
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="lease: no other deliverer sends it before then"
+    )
 
 
 class Setting(db.Model):  # type: ignore[name-defined]

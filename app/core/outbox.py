@@ -4,18 +4,26 @@ delivered after commit by an adapter.
 Adapters: ``log`` (default; writes to the application log — the console in development), ``smtp``
 (``SMTP_HOST``/``SMTP_PORT``/``SMTP_FROM``) and ``http`` (an SMS/voice gateway at ``SMS_GATEWAY_URL`` that
 accepts a JSON POST). ``flask outbox deliver`` sends what is pending (run it from cron or after requests).
+
+Delivery is safe from several machines at once: a deliverer first leases a batch (one conditional UPDATE,
+committed), then sends each message and records it in its own transaction. Another deliverer skips leased
+messages; a lease left by a crashed deliverer expires after :data:`LEASE`. A message is sent at least once
+and, short of a crash between the send and its record, exactly once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import secrets
 import smtplib
 import urllib.request
+from collections.abc import Sequence
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from app.core.clock import now
 from app.core.db import db
@@ -23,6 +31,7 @@ from app.core.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+LEASE = dt.timedelta(minutes=5)  # longer than any adapter's timeout
 
 
 def enqueue(
@@ -73,24 +82,39 @@ def _send(msg: OutboxMessage) -> None:
     raise ValueError(f"unknown outbox adapter {adapter!r}")
 
 
-def deliver_pending(limit: int = 100) -> int:
-    """Send pending messages; failures are counted and retried later. Returns the number sent."""
-    pending = db.session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
-        .order_by(OutboxMessage.id)
-        .limit(limit)
+def _lease(limit: int) -> Sequence[OutboxMessage]:
+    """Lease up to ``limit`` pending messages to this deliverer and commit the lease."""
+    token = secrets.token_hex(16)
+    at = now()
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < at)
+    due = (OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS, free)
+    batch = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit)
+    # The conditions are repeated on the row itself: a concurrent deliverer that leased it meanwhile wins.
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(batch.scalar_subquery()), *due)
+        .values(claim_token=token, claimed_until=at + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.claim_token == token).order_by(OutboxMessage.id)
     ).all()
+
+
+def deliver_pending(limit: int = 100) -> int:
+    """Send pending messages; failures are counted and retried by a later run. Returns the number sent."""
     sent = 0
-    for msg in pending:
+    for msg in _lease(limit):
         msg.attempts += 1
         try:
             _send(msg)
         except Exception as err:  # any adapter failure is recorded and retried, never lost
             msg.last_error = str(err)[:500]
-            continue
-        msg.sent_at = now()
-        msg.last_error = None
-        sent += 1
-    db.session.commit()
+        else:
+            msg.sent_at = now()
+            msg.last_error = None
+            sent += 1
+        msg.claim_token, msg.claimed_until = None, None
+        db.session.commit()  # one message at a time: a crash re-sends at most the one in flight
     return sent
