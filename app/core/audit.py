@@ -39,7 +39,7 @@ from . import events, merkle
 from .clock import now
 from .db import db
 from .errors import DomainError
-from .models import AuditCheckpoint, AuditHead, AuditLeaf, AuditNode
+from .models import AuditCheckpoint, AuditHead, AuditLeaf, AuditNode, SigningKey
 
 __all__ = [
     "POSTGRES_DROP_TRIGGERS",
@@ -395,7 +395,43 @@ def _platform_private_key() -> Ed25519PrivateKey:
 
 
 def platform_public_key() -> Ed25519PublicKey:
+    """The key the platform signs with now."""
     return _platform_private_key().public_key()
+
+
+def platform_public_keys() -> list[Ed25519PublicKey]:
+    """The key in use and every retired one (newest first): what an earlier key signed still verifies after
+    a rotation. Only these count, never a key named by the thing being verified."""
+    current = platform_public_key()
+    raw = _raw_public(current)
+    keys = [current]
+    for stored in db.session.scalars(select(SigningKey.public_key).order_by(SigningKey.id.desc())):
+        if bytes(stored) != raw:
+            keys.append(Ed25519PublicKey.from_public_bytes(bytes(stored)))
+    return keys
+
+
+def retire_signing_key(actor: Actor | None = None) -> SigningKey:
+    """Before a rotation: record the key in use as retired (one audit leaf), so that what it signed still
+    verifies once the new key is configured. Refused if it is already retired."""
+    key = platform_public_key()
+    raw = _raw_public(key)
+    if db.session.scalar(select(SigningKey.id).where(SigningKey.public_key == raw)) is not None:
+        raise DomainError("this key is already retired; configure the new PLATFORM_SIGNING_KEY")
+    row = SigningKey(public_key=raw, retired_at=now())
+    db.session.add(row)
+    db.session.flush()
+    record(
+        "core:signing_key:retire",
+        actor=actor,
+        object_type="signing_key",
+        object_id=row.id,
+        payload={
+            "public_key": base64.b64encode(raw).decode(),
+            "verifier_key": verifier_key(current_app.config["AUDIT_ORIGIN"], key),
+        },
+    )
+    return row
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -409,10 +445,21 @@ def note_key_id(name: str, key: Ed25519PublicKey) -> bytes:
 
 def platform_verifier_key() -> str:
     """The note verifier key ``<name>+<hex key id>+<base64(0x01 ‖ key)>`` to publish next to the log."""
-    origin = current_app.config["AUDIT_ORIGIN"]
-    key = platform_public_key()
+    return verifier_key(current_app.config["AUDIT_ORIGIN"], platform_public_key())
+
+
+def verifier_key(origin: str, key: Ed25519PublicKey) -> str:
     raw = base64.b64encode(_ED25519_ALG + _raw_public(key)).decode()
     return f"{origin}+{note_key_id(origin, key).hex()}+{raw}"
+
+
+def raw_public_key(key: Ed25519PublicKey) -> bytes:
+    return _raw_public(key)
+
+
+def to_public_key(key: Ed25519PublicKey | bytes | str) -> Ed25519PublicKey:
+    """A public key from raw bytes, base64, PEM or a note verifier key."""
+    return _to_public_key(key)
 
 
 def _note_body(origin: str, size: int, root: bytes) -> str:
@@ -457,15 +504,18 @@ def _to_public_key(key: Ed25519PublicKey | bytes | str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(bytes(key))
 
 
-def verify_checkpoint_note(note: str, public_key: Ed25519PublicKey | bytes | str) -> bool:
-    """Does ``note`` carry a valid signature by ``public_key`` under the name on its origin line?"""
+def verify_checkpoint_note(
+    note: str, public_key: Ed25519PublicKey | bytes | str | list[Ed25519PublicKey]
+) -> bool:
+    """Does ``note`` carry a valid signature, under the name on its origin line, by ``public_key`` (or by
+    any of a list of keys, e.g. :func:`platform_public_keys`)?"""
     try:
-        key = _to_public_key(public_key)
+        keys = public_key if isinstance(public_key, list) else [_to_public_key(public_key)]
         body, sig_lines = _split_note(note)
     except ValueError:
         return False
     origin = body.split("\n", 1)[0]
-    key_id = note_key_id(origin, key)
+    by_id = {note_key_id(origin, key): key for key in keys}
     for line in sig_lines:
         if not line.startswith(_SIG_PREFIX):
             continue
@@ -474,7 +524,8 @@ def verify_checkpoint_note(note: str, public_key: Ed25519PublicKey | bytes | str
             blob = base64.b64decode(sig_b64, validate=True)
         except binascii.Error:
             continue
-        if name != origin or len(blob) != 68 or blob[:4] != key_id:
+        key = by_id.get(blob[:4]) if name == origin and len(blob) == 68 else None
+        if key is None:
             continue
         try:
             key.verify(blob[4:], body.encode())
@@ -561,14 +612,14 @@ def verify_log(batch: int = 10000) -> VerifyResult:
             problems.append("… further problems not listed")
 
     head_size, head_frontier = _head_state(session, lock=False)
-    public_key = platform_public_key()
+    public_key = platform_public_keys()
     checkpoints: dict[int, list[tuple[int, bytes]]] = {}
     for cp_id, cp_size, cp_root, note in conn.execute(
         select(AuditCheckpoint.id, AuditCheckpoint.tree_size, AuditCheckpoint.root_hash, AuditCheckpoint.note)
     ):
         checkpoints.setdefault(cp_size, []).append((cp_id, bytes(cp_root)))
         if not verify_checkpoint_note(note, public_key):
-            problem(f"checkpoint {cp_id}: signature does not verify with the platform key")
+            problem(f"checkpoint {cp_id}: signature does not verify with any registered platform key")
         else:
             _, note_size, note_root = parse_checkpoint_note(note)
             if note_size != cp_size or note_root != bytes(cp_root):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.core import merkle
@@ -60,6 +60,20 @@ def checkpoint_command(reason: str) -> None:
     cp = audit.checkpoint(reason=reason)
     db.session.commit()
     click.echo(cp.note, nl=False)
+
+
+@audit_group.command("retire-key")
+def retire_key_command() -> None:
+    """Before rotating PLATFORM_SIGNING_KEY: record the key in use as retired, so what it signed keeps
+    verifying. Then put the new key in place on every node and restart."""
+    from app.core import audit
+    from app.core.db import db
+
+    row = audit.retire_signing_key()
+    db.session.commit()
+    key = audit.verifier_key(current_app.config["AUDIT_ORIGIN"], audit.platform_public_key())
+    click.echo(f"retired {key}")
+    click.echo(f"(signing_key row {row.id}); now configure the new PLATFORM_SIGNING_KEY on every node")
 
 
 @audit_group.command("prove")

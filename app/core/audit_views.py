@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from app.core import audit, audit_sealing
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.models import AuditCheckpoint, AuditLeaf
+from app.core.models import AuditCheckpoint, AuditLeaf, SigningKey
 from app.core.permissions import Permission, public, require
 from app.extensions import api as api_ext
 
@@ -121,6 +121,39 @@ def latest_checkpoint() -> dict[str, Any]:
     if cp is None:
         abort(404, description=_("No checkpoint has been signed yet."))
     return _checkpoint_dict(cp)
+
+
+class SigningKeyOut(Schema):
+    public_key = fields.String(required=True, metadata={"description": "raw Ed25519 key, base64"})
+    verifier_key = fields.String(
+        required=True, metadata={"description": "C2SP note verifier key <origin>+<id>+<base64(01 ‖ key)>"}
+    )
+    current = fields.Boolean(required=True, metadata={"description": "the key that signs now"})
+    retired_at = fields.DateTime(allow_none=True)
+
+
+@blp.route("/keys")
+@blp.response(200, SigningKeyOut(many=True))
+@public
+def signing_keys() -> list[dict[str, Any]]:
+    """The key the platform signs with now and every retired one, newest first (checkpoints, receipts,
+    reports, archives): after a rotation, what an older key signed verifies against its entry here."""
+    origin = current_app.config["AUDIT_ORIGIN"]
+    current = audit.platform_public_key()
+    entries: list[tuple[bytes, Any]] = [(audit.raw_public_key(current), None)]
+    entries += [
+        (bytes(r.public_key), r.retired_at)
+        for r in db.session.scalars(select(SigningKey).order_by(SigningKey.id.desc()))
+    ]
+    return [
+        {
+            "public_key": _b64(raw),
+            "verifier_key": audit.verifier_key(origin, audit.to_public_key(raw)),
+            "current": retired_at is None,
+            "retired_at": retired_at,
+        }
+        for raw, retired_at in entries
+    ]
 
 
 @blp.route("/proofs/consistency")

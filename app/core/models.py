@@ -84,6 +84,17 @@ class AuditCheckpoint(db.Model):  # type: ignore[name-defined]
     cosignatures: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
 
+class SigningKey(db.Model):  # type: ignore[name-defined]
+    """A retired platform signing key (Ed25519). What it signed (checkpoints, receipts, reports, archives)
+    keeps verifying after a rotation; recorded by ``flask audit retire-key`` before the new key goes in."""
+
+    __tablename__ = "signing_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, comment="raw Ed25519 key")
+    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+
 class CalendarOverride(db.Model):  # type: ignore[name-defined]
     """A management-office correction to the national holiday calendar for one date."""
 

@@ -44,8 +44,8 @@ def check_consistency(old_note: str) -> tuple[bool, str]:
     """Does today's log extend the tree in ``old_note`` (a checkpoint signed by this platform)?"""
     from app.core import audit, merkle
 
-    if not audit.verify_checkpoint_note(old_note, audit.platform_public_key()):
-        return False, "the old checkpoint's signature does not verify with the platform key"
+    if not audit.verify_checkpoint_note(old_note, audit.platform_public_keys()):
+        return False, "the old checkpoint's signature does not verify with any registered platform key"
     _, old_size, old_root = audit.parse_checkpoint_note(old_note)
     size = audit.tree_size()
     if size < old_size:

@@ -113,7 +113,7 @@ def check_leaf(leaf: AuditLeaf, checkpoint: AuditCheckpoint | None, *, checkpoin
 def build(section_id: int) -> Timeline:
     checkpoint = latest_checkpoint()
     valid = checkpoint is not None and audit.verify_checkpoint_note(
-        checkpoint.note, audit.platform_public_key()
+        checkpoint.note, audit.platform_public_keys()
     )
     entries = []
     for leaf, payload in section_leaves(section_id):

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core import audit, audit_cli, merkle
 from app.core.clock import clock
+from app.core.errors import DomainError
 from app.core.models import AuditCheckpoint, AuditLeaf, AuditNode
 
 
@@ -348,7 +349,7 @@ def test_a_forged_checkpoint_is_caught(db_session: Session) -> None:
         .values(note="\n".join([*lines[:2], forged_root, *lines[3:]]), root_hash=bytes(32))
     )
     problems = audit.verify_log().problems
-    assert f"checkpoint {cp.id}: signature does not verify with the platform key" in problems
+    assert f"checkpoint {cp.id}: signature does not verify with any registered platform key" in problems
     assert (
         f"checkpoint {cp.id} (size {cp.tree_size}): root differs from the one recomputed from the leaves"
         in problems
@@ -370,3 +371,53 @@ def test_offline_consistency_between_two_checkpoints(app: Flask, db_session: Ses
     args = ["--checkpoint", str(tmp_path / "new.txt"), "--proof", str(tmp_path / "proof.json"), "--key", vkey]
     assert audit_cli.main([*args, "--old-checkpoint", str(tmp_path / "old.txt")]) == 0
     assert audit_cli.main(args) == 1  # the older checkpoint is needed
+
+
+def test_rotating_the_signing_key_keeps_old_checkpoints_verifiable(
+    app: Flask, client: Any, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The procedure in docs/operations.md: `flask audit retire-key`, then the new PLATFORM_SIGNING_KEY.
+    The whole log, old checkpoint included, still verifies; a key never retired by the platform does not
+    count; /api/v1/audit/keys publishes both."""
+    from cryptography.hazmat.primitives import serialization
+
+    from app.core.models import SigningKey
+
+    def pem(key: Ed25519PrivateKey) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    append(3)
+    old_cp = audit.checkpoint()
+    old_key = audit.platform_public_key()
+    result = app.test_cli_runner().invoke(args=["audit", "retire-key"])
+    assert result.exit_code == 0, result.output
+    assert "now configure the new PLATFORM_SIGNING_KEY" in result.output
+    retired = db_session.scalars(select(AuditLeaf).where(AuditLeaf.action == "core:signing_key:retire")).one()
+    old_b64 = base64.b64encode(audit.raw_public_key(old_key)).decode()
+    assert json.loads(retired.payload)["public_key"] == old_b64
+    with pytest.raises(DomainError):  # twice is a mistake, not a second row
+        audit.retire_signing_key()
+
+    monkeypatch.setitem(app.config, "PLATFORM_SIGNING_KEY_PEM", pem(Ed25519PrivateKey.generate()))
+    new_key = audit.platform_public_key()
+    append(2)
+    new_cp = audit.checkpoint(reason="key_rotation")
+    assert audit.verify_checkpoint_note(old_cp.note, audit.platform_public_keys())
+    assert not audit.verify_checkpoint_note(old_cp.note, new_key)
+    assert audit.verify_checkpoint_note(new_cp.note, new_key)
+    outcome = audit.verify_log()
+    assert outcome.ok, outcome.problems
+
+    listed = client.get("/api/v1/audit/keys").get_json()
+    assert [(k["current"], k["retired_at"] is None) for k in listed] == [(True, True), (False, False)]
+    assert listed[0]["public_key"] == base64.b64encode(audit.raw_public_key(new_key)).decode()
+    assert listed[1]["public_key"] == old_b64
+    assert db_session.scalar(select(func.count()).select_from(SigningKey)) == 1
+
+    # Rotating without retiring first: the earlier checkpoints no longer verify, and verify says so.
+    monkeypatch.setitem(app.config, "PLATFORM_SIGNING_KEY_PEM", pem(Ed25519PrivateKey.generate()))
+    problems = audit.verify_log().problems
+    assert f"checkpoint {new_cp.id}: signature does not verify with any registered platform key" in problems
+    assert not any(f"checkpoint {old_cp.id}:" in p for p in problems)  # the retired key still counts
