@@ -88,33 +88,57 @@ def release_for(case: Case, *, actor: User, note: str) -> None:
     projects.resume_section(section, actor=actor, note=note)
 
 
-# Remedy → the section states to move to, in order of preference (the first the state machine allows).
+#: The evaluation domain installs how a remedy acts on a section whose evaluation has begun:
+#: ``handler(section, remedy, actor=, case_number=) -> new section status | None`` — None when the remedy
+#: is not one for the evaluation in its state; :data:`REMEDY_TARGETS` then applies.
+EvaluationRemedy = Callable[..., str | None]
+_evaluation_remedy: list[EvaluationRemedy] = []
+
+
+def set_evaluation_remedy(handler: EvaluationRemedy | None) -> None:
+    _evaluation_remedy.clear()
+    if handler is not None:
+        _evaluation_remedy.append(handler)
+
+
+# Remedy → the section states to move to, in order of preference (the first the state machine allows),
+# when the evaluation domain has nothing to do (no evaluation yet, or nothing in it to undo).
 REMEDY_TARGETS: dict[Remedy, tuple[str, ...]] = {
     Remedy.CORRECTION: (),
-    Remedy.RE_EVALUATION: ("evaluating",),
+    # 重新评审 before the evaluation has begun: there is nothing to evaluate again yet.
+    Remedy.RE_EVALUATION: (),
     # 重新招标: the trade ends as failed (流标, re-tender offered) or, where the machine allows only that,
     # cancelled with the decision as the public reason.
     Remedy.RE_TENDER: ("failed", "cancelled"),
-    # 中标无效: the winner is chosen again from the remaining candidates (evaluation) or the trade ends.
-    Remedy.VOID_AWARD: ("evaluating", "cancelled"),
+    # 中标无效 with no award issued yet ("no winner yet → re-procure"): the trade ends.
+    Remedy.VOID_AWARD: ("cancelled",),
 }
 
 
 def apply_remedy(case: Case, remedy: Remedy, *, actor: User) -> str | None:
-    """Move the section as the remedy orders. Returns the new status, or None when nothing moved (a
-    correction order, or a state the machine does not allow — recorded on the case by the caller)."""
+    """Act on the section as the remedy orders: through the evaluation domain once the evaluation has
+    begun (re-evaluation restarts it; a voided award goes back to choosing among the remaining candidates
+    or ends the trade; both state machines move together), else through :data:`REMEDY_TARGETS`. Returns
+    the section's status afterwards, or None when nothing changed (a correction order, or a state the
+    machines do not allow — recorded on the case by the caller)."""
     from app.projects import services as projects
     from app.projects.enums import SectionStatus
 
     section = case.section
-    targets = REMEDY_TARGETS[remedy]
-    if section is None or not targets:
+    if section is None or remedy is Remedy.CORRECTION:
         return None
+    if _evaluation_remedy:
+        try:
+            moved = _evaluation_remedy[0](
+                section, remedy.value, actor=actor, case_number=case.number or f"#{case.id}"
+            )
+        except Conflict:
+            return None
+        if moved is not None:
+            return moved
     current = SectionStatus(section.status)
-    if current.value == targets[0] and remedy is Remedy.RE_EVALUATION:
-        return None  # already under evaluation: the evaluation starts over within it
     allowed = projects.TRANSITIONS.get(current, frozenset())
-    for target in targets:
+    for target in REMEDY_TARGETS[remedy]:
         if SectionStatus(target) in allowed:
             reason = f"{case.number}: {remedy.value}"
             try:

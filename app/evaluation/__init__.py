@@ -7,9 +7,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and CLI, the publicity window for the complaints domain and the default
-    award blocker (pending objections and complaints)."""
-    from . import cli, services
+    """Register the blueprint and CLI, the publicity window and the remedies of upheld complaints for the
+    complaints domain, and the default award blocker (pending objections and complaints)."""
+    from . import cli, remedies, services
     from .views import bp
 
     for key, default in services.DEFAULTS.items():
@@ -23,3 +23,4 @@ def init_app(app: Flask) -> None:
     except ImportError:  # pragma: no cover - the complaints domain is optional
         return
     complaint_sections.set_publicity_window_provider(services.publicity_window)
+    complaint_sections.set_evaluation_remedy(remedies.apply_remedy)

@@ -166,10 +166,57 @@ def build_bundle(ev: Evaluation) -> bytes:
         )
     files["draw_record.json"] = _json(_draw_record(ev.draw_id))
     for f in ev.files:
-        if f.kind == FileKind.REPORT:
+        if f.voided_at is not None:  # a voided round's report and publicity, a voided award's letters
+            files[f"void/{f.id}-{f.filename}"] = b"".join(storage.iter_blob(f.blob_path))
+        elif f.kind == FileKind.REPORT:
             files["evaluation/report.html"] = b"".join(storage.iter_blob(f.blob_path))
         elif f.kind != FileKind.ARCHIVE:
             files[f"notices/{f.filename}"] = b"".join(storage.iter_blob(f.blob_path))
+    if ev.restarts or ev.voided_awards:
+        files["evaluation/remedies.json"] = _json(
+            {
+                "voided_files": [
+                    {"file": f"void/{f.id}-{f.filename}", "voided_at": f.voided_at, "reason": f.void_reason}
+                    for f in ev.files
+                    if f.voided_at is not None
+                ],
+                "restarts": [
+                    {
+                        "round": r.round,
+                        "from_status": r.from_status,
+                        "reason": r.reason,
+                        "restarted_at": r.restarted_at,
+                        "report_sha256": r.report_sha256,
+                        "publicity": [r.publicity_starts_at, r.publicity_ends_at],
+                        "decisions": r.decisions,
+                    }
+                    for r in ev.restarts
+                ],
+                "voided_awards": [
+                    {
+                        "org_id": v.org_id,
+                        "rank": v.rank,
+                        "round": v.round,
+                        "awarded_at": v.awarded_at,
+                        "award_reason": v.award_reason,
+                        "contract_signed_at": v.contract_signed_at,
+                        "voided_at": v.voided_at,
+                        "reason": v.reason,
+                    }
+                    for v in ev.voided_awards
+                ],
+                "candidates": [
+                    {
+                        "round": c.round,
+                        "rank": c.rank,
+                        "org_id": c.org_id,
+                        "voided_at": c.voided_at,
+                        "void_reason": c.void_reason,
+                    }
+                    for c in ev.all_candidates
+                ],
+            }
+        )
     files["evaluation/report_signatures.json"] = _json(services.signatures_document(ev))
     files["evaluation/scores.json"] = _json(
         [
@@ -184,8 +231,10 @@ def build_bundle(ev: Evaluation) -> bytes:
                         "points": s.points,
                         "qualified": s.qualified,
                         "reason": s.reason,
+                        "round": s.round,
+                        "void_reason": s.void_reason,
                     }
-                    for s in m.scores
+                    for s in m.all_scores
                 ],
             }
             for m in ev.members

@@ -82,21 +82,45 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     archive_sha256: Mapped[str | None] = mapped_column(String(64))
     archive_path: Mapped[str | None] = mapped_column(String(255))
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    round: Mapped[int] = mapped_column(
+        Integer,
+        default=1,
+        server_default="1",
+        comment="evaluation round; a re-evaluation ordered on an upheld complaint starts the next",
+    )
 
     members: Mapped[list[PanelMember]] = relationship(
         back_populates="evaluation", order_by="PanelMember.seat_order, PanelMember.id"
     )
-    candidates: Mapped[list[Candidate]] = relationship(back_populates="evaluation", order_by="Candidate.rank")
+    all_candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="evaluation", order_by="Candidate.round, Candidate.rank"
+    )
     files: Mapped[list[EvaluationFile]] = relationship(
         back_populates="evaluation", order_by="EvaluationFile.id"
     )
     refunds: Mapped[list[SecurityRefund]] = relationship(
         back_populates="evaluation", order_by="SecurityRefund.id"
     )
+    restarts: Mapped[list[EvaluationRestart]] = relationship(
+        back_populates="evaluation", order_by="EvaluationRestart.id"
+    )
+    voided_awards: Mapped[list[VoidedAward]] = relationship(
+        back_populates="evaluation", order_by="VoidedAward.id"
+    )
 
     @property
     def status_enum(self) -> EvaluationStatus:
         return EvaluationStatus(self.status)
+
+    @property
+    def round_candidates(self) -> list[Candidate]:
+        """The candidates of the current round, struck ones (award voided) included."""
+        return [c for c in self.all_candidates if c.round == self.round]
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        """The candidates an award may still go to: the current round's, less any whose award was voided."""
+        return [c for c in self.round_candidates if c.voided_at is None]
 
     @property
     def counted(self) -> list[PanelMember]:
@@ -142,25 +166,32 @@ class PanelMember(db.Model):  # type: ignore[name-defined]
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="members")
-    scores: Mapped[list[Score]] = relationship(back_populates="member", order_by="Score.id")
+    all_scores: Mapped[list[Score]] = relationship(back_populates="member", order_by="Score.id")
 
     @property
     def counts(self) -> bool:
         return self.declaration == Declaration.NO_CONFLICT and self.voided_at is None
 
+    @property
+    def scores(self) -> list[Score]:
+        """The member's scores of the current round (those of a voided round stay, marked void)."""
+        return [s for s in self.all_scores if s.voided_at is None]
+
 
 class Score(db.Model):  # type: ignore[name-defined]
     """One member's judgement of one bidder on one criterion. ``criterion = 'qualification'`` carries
-    pass/fail (with a reason when failed); other criteria carry points ≤ their weight."""
+    pass/fail (with a reason when failed); other criteria carry points ≤ their weight. A re-evaluation
+    (重新评审) marks the round's scores void with the complaint as the reason; they are never deleted."""
 
     __tablename__ = "evaluation_score"
     __table_args__ = (
-        UniqueConstraint("member_id", "org_id", "criterion", name="member_bidder_criterion"),
+        UniqueConstraint("member_id", "round", "org_id", "criterion", name="member_round_bidder_criterion"),
         CheckConstraint("points IS NULL OR points >= 0", name="points_non_negative"),
         CheckConstraint(
             "qualified IS NULL OR qualified OR (reason IS NOT NULL AND reason != '')",
             name="failed_has_reason",
         ),
+        CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -171,17 +202,23 @@ class Score(db.Model):  # type: ignore[name-defined]
     qualified: Mapped[bool | None] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text)
     explanation: Mapped[str | None] = mapped_column(Text, comment="why an outlier total is what it is")
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
 
-    member: Mapped[PanelMember] = relationship(back_populates="scores")
+    member: Mapped[PanelMember] = relationship(back_populates="all_scores")
 
 
 class Candidate(db.Model):  # type: ignore[name-defined]
-    """A ranked candidate (中标候选人) of the report; at most three."""
+    """A ranked candidate (中标候选人) of the report of one round; at most three per round. A candidate
+    is struck (``voided_at``) when its award is voided (中标无效) — it can never be chosen again — or when
+    its whole round is voided by a re-evaluation; the row stays."""
 
     __tablename__ = "evaluation_candidate"
     __table_args__ = (
-        UniqueConstraint("evaluation_id", "rank", name="evaluation_rank"),
+        UniqueConstraint("evaluation_id", "round", "rank", name="evaluation_round_rank"),
         CheckConstraint("rank BETWEEN 1 AND 3", name="rank_1_to_3"),
+        CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -191,15 +228,22 @@ class Candidate(db.Model):  # type: ignore[name-defined]
     bidder_name: Mapped[str] = mapped_column(String(200))
     price: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     score: Mapped[Decimal | None] = mapped_column(Numeric(8, 2), comment="comprehensive scoring total")
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
 
-    evaluation: Mapped[Evaluation] = relationship(back_populates="candidates")
+    evaluation: Mapped[Evaluation] = relationship(back_populates="all_candidates")
 
 
 class EvaluationFile(db.Model):  # type: ignore[name-defined]
-    """A stored document of the evaluation: report, notices, letters, the archive bundle."""
+    """A stored document of the evaluation: report, notices, letters, the archive bundle. A report or
+    publicity of a re-evaluated round, and the notice and letters of a voided award, stay marked void."""
 
     __tablename__ = "evaluation_file"
-    __table_args__ = (CheckConstraint(_in("kind", [k.value for k in FileKind]), name="kind_valid"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", [k.value for k in FileKind]), name="kind_valid"),
+        CheckConstraint("(voided_at IS NULL) = (void_reason IS NULL)", name="void_has_reason"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
@@ -210,6 +254,8 @@ class EvaluationFile(db.Model):  # type: ignore[name-defined]
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="files")
 
@@ -230,3 +276,55 @@ class SecurityRefund(db.Model):  # type: ignore[name-defined]
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="refunds")
+
+
+class EvaluationRestart(db.Model):  # type: ignore[name-defined]
+    """A re-evaluation (重新评审) ordered by an upheld complaint: the round it voided, with what that round
+    had reached (report, publicity, the members' decisions), so the history reads without the audit log."""
+
+    __tablename__ = "evaluation_restart"
+    __table_args__ = (UniqueConstraint("evaluation_id", "round", name="evaluation_round"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer, comment="the round voided")
+    from_status: Mapped[str] = mapped_column(String(16), comment="the evaluation's status when voided")
+    reason: Mapped[str] = mapped_column(Text, comment="the complaint number and remedy")
+    restarted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    restarted_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    report_sha256: Mapped[str | None] = mapped_column(String(64))
+    reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    publicity_starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    publicity_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decisions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, comment="[{member_id, submitted_at, decision, signature, dissent, decided_at}]"
+    )
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="restarts")
+
+
+class VoidedAward(db.Model):  # type: ignore[name-defined]
+    """An award declared void (中标无效) by an upheld complaint: what the award was, kept as it was issued,
+    and why it fell. Its candidate is struck; the award notice and letters stay, marked void."""
+
+    __tablename__ = "evaluation_voided_award"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("evaluation_candidate.id"), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)
+    award_reason: Mapped[str | None] = mapped_column(Text)
+    awarded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    awarded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    contract_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    contract_signed_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="a contract signed on the void award falls with it"
+    )
+    voided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    voided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(Text, comment="the complaint number and remedy")
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="voided_awards")
+    candidate: Mapped[Candidate] = relationship()

@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts.models import Organization, User
 from app.core import audit, calendar, events, outbox, storage
@@ -44,13 +44,16 @@ from .models import Candidate, Evaluation, EvaluationFile, PanelMember, Score, S
 
 E = EvaluationStatus
 
+#: The moves back to ``scoring`` from ``reported``, ``publicity`` and ``awarded`` are a re-evaluation
+#: (重新评审) and ``awarded → publicity`` a voided award (中标无效), both ordered by an upheld complaint
+#: (:mod:`app.evaluation.remedies`).
 TRANSITIONS: dict[EvaluationStatus, frozenset[EvaluationStatus]] = {
     E.SIGN_IN: frozenset({E.SCORING}),
     E.SCORING: frozenset({E.REPORTING}),
     E.REPORTING: frozenset({E.REPORTED, E.SCORING}),
-    E.REPORTED: frozenset({E.PUBLICITY}),
-    E.PUBLICITY: frozenset({E.AWARDED}),
-    E.AWARDED: frozenset({E.ARCHIVED}),
+    E.REPORTED: frozenset({E.PUBLICITY, E.SCORING}),
+    E.PUBLICITY: frozenset({E.AWARDED, E.SCORING}),
+    E.AWARDED: frozenset({E.ARCHIVED, E.PUBLICITY, E.SCORING}),
     E.ARCHIVED: frozenset(),
 }
 
@@ -469,8 +472,8 @@ def save_scores(
             )
         row = existing.get((org_id, scoring.QUALIFICATION))
         if row is None:
-            row = Score(member_id=member.id, org_id=org_id, criterion=scoring.QUALIFICATION)
-            member.scores.append(row)
+            row = Score(member_id=member.id, org_id=org_id, criterion=scoring.QUALIFICATION, round=ev.round)
+            member.all_scores.append(row)
         row.qualified, row.reason = passed, (reason or None)
     if ev.method == "comprehensive":
         for org_id, by_name in (points or {}).items():
@@ -484,8 +487,8 @@ def save_scores(
                 value = _points(raw, criteria[name], f"points_{org_id}_{name}")
                 row = existing.get((org_id, name))
                 if row is None:
-                    row = Score(member_id=member.id, org_id=org_id, criterion=name)
-                    member.scores.append(row)
+                    row = Score(member_id=member.id, org_id=org_id, criterion=name, round=ev.round)
+                    member.all_scores.append(row)
                     existing[(org_id, name)] = row
                 row.points = value
     db.session.flush()
@@ -662,14 +665,21 @@ def draw_up_report(ev: Evaluation, *, actor: User) -> Evaluation:
     if any(expl is None for *_r, expl in outliers(ev)):
         raise Conflict(_("Flagged scores must be explained first."), code="unexplained_outlier")
     ranked = results(ev)
-    for c in list(ev.candidates):
+    # candidates of a report drawn up again in the same round (the panel changed) were never published
+    for c in ev.round_candidates:
+        ev.all_candidates.remove(c)
         db.session.delete(c)
-    db.session.flush()  # old candidates go before the unique (evaluation, rank) rows come back
+    db.session.flush()  # old candidates go before the unique (evaluation, round, rank) rows come back
     for r in ranked:
         if r.rank is not None and r.rank <= MAX_CANDIDATES:
-            ev.candidates.append(
+            ev.all_candidates.append(
                 Candidate(
-                    rank=r.rank, org_id=r.bid.org_id, bidder_name=r.bid.name, price=r.bid.price, score=r.total
+                    rank=r.rank,
+                    org_id=r.bid.org_id,
+                    bidder_name=r.bid.name,
+                    price=r.bid.price,
+                    score=r.total,
+                    round=ev.round,
                 )
             )
     html = render_report(ev, ranked)
@@ -878,14 +888,29 @@ def is_state_funded(section: Section) -> bool:
     return any(marker in source for marker in STATE_FUNDED_MARKERS)
 
 
+def voided_award_reason(ev: Evaluation) -> str:
+    """The recorded legal reason for passing over candidates whose award was voided (中标无效)."""
+    return "; ".join(
+        _("The award to %(name)s was voided (%(reason)s).", name=v.candidate.bidder_name, reason=v.reason)
+        for v in ev.voided_awards
+        if v.round == ev.round
+    )
+
+
 def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Evaluation:
-    """The tenderer fixes the winner (定标) after the publicity, with nothing pending (条例 Arts. 54–55)."""
+    """The tenderer fixes the winner (定标) after the publicity, with nothing pending (条例 Arts. 54–55).
+
+    After a voided award (中标无效) the tenderer chooses again among the remaining candidates of the same
+    publicity; the struck candidate is no longer one. Passing over a better-ranked candidate on a
+    state-funded project needs a legal reason; where every better-ranked candidate was struck, the voided
+    award is that reason and is recorded unless the tenderer gives one. Bid security refund rows are
+    owed once per bidder, whatever the number of awards."""
     from app.projects import services as projects
 
     section = section_of(ev)
     if not _owns(actor, section):
         raise NotFound(_("Not found."))
-    if ev.status != E.PUBLICITY or ev.publicity_ends_at is None:
+    if ev.status != E.PUBLICITY or ev.publicity_ends_at is None or section.status != SectionStatus.PUBLICITY:
         raise Conflict(_("The candidates have not been published."))
     if now() < ev.publicity_ends_at:
         raise Conflict(_("The candidate publicity has not ended."), code="in_publicity")
@@ -896,11 +921,14 @@ def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Ev
     if candidate is None:
         raise DomainError(_("Choose one of the candidates."), errors={"rank": [_("Not a candidate.")]})
     reason = (reason or "").strip()
-    if rank != 1 and is_state_funded(section) and not reason:
+    passed_over = [c for c in ev.candidates if c.rank < rank]
+    if passed_over and is_state_funded(section) and not reason:
         raise DomainError(
             _("State-funded projects award the first-ranked candidate unless a legal reason is recorded."),
             errors={"reason": [_("Required.")]},
         )
+    if rank != 1 and not passed_over and not reason:
+        reason = voided_award_reason(ev)
     at = now()
     cal = calendar.load_calendar()
     due = calendar.period_end(at, int(setting("EVALUATION_CONTRACT_DAYS")), unit="calendar", calendar=cal)
@@ -921,6 +949,7 @@ def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Ev
         },
     )
     folder = f"evaluation/{ev.id}"
+    owed = {r.org_id for r in ev.refunds}
     html = render_template("evaluation/notice_award.html", ev=ev, section=section, winner=candidate)
     _add_file(
         ev,
@@ -941,13 +970,15 @@ def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Ev
             _("Award letter") if won else _("Result letter"),
             letter_text(section, candidate, won),
         )
-        ev.refunds.append(
-            SecurityRefund(
-                org_id=entry.org_id,
-                bidder_name=entry.bidder_name,
-                amount=section.bid_security or Decimal("0"),
+        if entry.org_id not in owed:  # owed once, also after a voided award
+            owed.add(entry.org_id)
+            ev.refunds.append(
+                SecurityRefund(
+                    org_id=entry.org_id,
+                    bidder_name=entry.bidder_name,
+                    amount=section.bid_security or Decimal("0"),
+                )
             )
-        )
     _audit(
         "evaluation:award:issue",
         actor,
@@ -996,7 +1027,8 @@ def record_contract(ev: Evaluation, *, actor: User, signed_at: dt.datetime | Non
         at, int(setting("EVALUATION_REFUND_DAYS")), unit="calendar", calendar=calendar.load_calendar()
     )
     for r in ev.refunds:
-        r.due_at = due
+        if r.refunded_at is None:
+            r.due_at = due
     _audit(
         "evaluation:contract:signed",
         actor,
@@ -1039,9 +1071,11 @@ def panel_public(ev: Evaluation) -> list[str]:
 
 def ocds_awards(section: Section) -> list[dict[str, Any]]:
     """OCDS ``awards`` for the section's release: the candidates as a pending award during publicity, the
-    active award after it (with a contracts placeholder left to the portal)."""
+    active award after it (with a contracts placeholder left to the portal). A publicity voided by a
+    re-evaluation and an award voided (中标无效) stay in the list as ``cancelled``, under the ids they were
+    published with; a pending publicity of a section that failed or was cancelled is ``cancelled`` too."""
     ev = evaluation_for(section)
-    if ev is None or ev.publicity_starts_at is None:
+    if ev is None:
         return []
     from app.core.audit import canonical_json
 
@@ -1051,42 +1085,88 @@ def ocds_awards(section: Section) -> list[dict[str, Any]]:
     def date(value: dt.datetime | None) -> str | None:
         return canonical_json(value).strip('"') if value is not None else None
 
-    if ev.awarded_at is None:
-        return [
+    def value(c: Candidate | None) -> dict[str, Any] | None:
+        return {"amount": float(c.price), "currency": "CNY"} if c is not None else None
+
+    def publicity(
+        round_no: int, cands: list[Candidate], start: dt.datetime, end: dt.datetime | None, status: str
+    ) -> dict[str, Any]:
+        return {
+            "id": f"{section.id}-candidates" + ("" if round_no == 1 else f"-{round_no}"),
+            "title": "中标候选人公示",
+            "status": status,
+            "date": date(start),
+            "suppliers": [party(c) for c in cands],
+            "value": value(cands[0] if cands else None),
+            "period": {"startDate": date(start), "endDate": date(end)},
+        }
+
+    def award_id(n: int) -> str:
+        return f"{section.id}-award" + ("" if n == 0 else f"-{n + 1}")
+
+    out: list[dict[str, Any]] = []
+    for restart in ev.restarts:
+        if restart.publicity_starts_at is not None:
+            cands = [c for c in ev.all_candidates if c.round == restart.round]
+            out.append(
+                publicity(
+                    restart.round, cands, restart.publicity_starts_at, restart.publicity_ends_at, "cancelled"
+                )
+            )
+    for n, voided in enumerate(ev.voided_awards):
+        out.append(
             {
-                "id": f"{section.id}-candidates",
-                "title": "中标候选人公示",
-                "status": "pending",
-                "date": date(ev.publicity_starts_at),
-                "suppliers": [party(c) for c in ev.candidates],
-                "value": {"amount": float(ev.candidates[0].price), "currency": "CNY"}
-                if ev.candidates
-                else None,
-                "period": {"startDate": date(ev.publicity_starts_at), "endDate": date(ev.publicity_ends_at)},
+                "id": award_id(n),
+                "title": "中标结果公告",
+                "status": "cancelled",
+                "description": f"中标无效: {voided.reason}",
+                "date": date(voided.awarded_at),
+                "suppliers": [party(voided.candidate)],
+                "value": value(voided.candidate),
             }
-        ]
+        )
+    if ev.publicity_starts_at is None or (ev.voided_awards and not ev.candidates and ev.awarded_at is None):
+        return out  # under re-evaluation, or every candidate struck (the trade ended)
+    if ev.awarded_at is None:
+        ended = section.status in (SectionStatus.FAILED, SectionStatus.CANCELLED)
+        out.append(
+            publicity(
+                ev.round,
+                ev.candidates,
+                ev.publicity_starts_at,
+                ev.publicity_ends_at,
+                "cancelled" if ended else "pending",
+            )
+        )
+        return out
     winner = next(c for c in ev.candidates if c.org_id == ev.winner_org_id)
-    return [
+    out.append(
         {
-            "id": f"{section.id}-award",
+            "id": award_id(len(ev.voided_awards)),
             "title": "中标结果公告",
             "status": "active",
             "date": date(ev.awarded_at),
             "suppliers": [party(winner)],
-            "value": {"amount": float(winner.price), "currency": "CNY"},
+            "value": value(winner),
             "contractPeriod": {"endDate": date(ev.contract_due_at)},
         }
-    ]
+    )
+    return out
+
+
+def is_public(ev: Evaluation) -> bool:
+    """Whether the evaluation has anything public: a publicity, or one voided by a re-evaluation."""
+    return ev.publicity_starts_at is not None or any(r.publicity_starts_at for r in ev.restarts)
 
 
 def public_sections() -> list[tuple[Section, Evaluation]]:
     rows = db.session.execute(
         select(Section, Evaluation)
         .join(Evaluation, Evaluation.section_id == Section.id)
-        .where(Evaluation.publicity_starts_at.is_not(None))
-        .order_by(Evaluation.publicity_starts_at.desc())
+        .where(Evaluation.publicity_starts_at.is_not(None) | (Evaluation.round > 1))
+        .order_by(func.coalesce(Evaluation.publicity_starts_at, Evaluation.started_at).desc())
     ).all()
-    return [(s, e) for s, e in rows]
+    return [(s, e) for s, e in rows if is_public(e)]
 
 
 def org_name(org_id: int | None) -> str:

@@ -495,7 +495,7 @@ def public_list() -> ResponseReturnValue:
 def public_section(section_id: int) -> ResponseReturnValue:
     section = _section(section_id)
     ev = services.evaluation_for(section)
-    if ev is None or ev.publicity_starts_at is None:
+    if ev is None or not services.is_public(ev):
         abort(404)
     return render_template(
         "evaluation/public_section.html",

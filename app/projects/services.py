@@ -72,8 +72,10 @@ TRANSITIONS: dict[SectionStatus, frozenset[SectionStatus]] = {
     S.OPENING: frozenset({S.OPENED, S.FAILED}),
     S.OPENED: frozenset({S.EVALUATING, S.FAILED, S.CANCELLED}),
     S.EVALUATING: frozenset({S.PUBLICITY, S.FAILED, S.CANCELLED}),
-    S.PUBLICITY: frozenset({S.AWARDED, S.EVALUATING, S.CANCELLED}),
-    S.AWARDED: frozenset({S.ARCHIVED}),
+    S.PUBLICITY: frozenset({S.AWARDED, S.EVALUATING, S.FAILED, S.CANCELLED}),
+    # back from an award only on an upheld complaint (app/evaluation/remedies.py): 中标无效 → publicity
+    # (choose again) or failed (re-tender); 重新评审 → evaluating
+    S.AWARDED: frozenset({S.ARCHIVED, S.PUBLICITY, S.EVALUATING, S.FAILED}),
     S.FAILED: frozenset({S.ARCHIVED}),
     S.CANCELLED: frozenset({S.ARCHIVED}),
     S.ARCHIVED: frozenset(),
@@ -150,6 +152,8 @@ def transition(section: Section, to: SectionStatus | str, *, actor: User | None,
         values["failed_reason"] = reason
     if target in {S.AWARDED, S.FAILED, S.CANCELLED}:
         values["ended_at"] = at
+    elif current is S.AWARDED and target not in TERMINAL:  # an award undone by an upheld complaint
+        values["ended_at"] = None
     db.session.flush()  # pending edits of the section must not be overwritten by the refresh below
     result = db.session.execute(
         update(Section)

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from app.accounts.models import User
 from app.bidding import opening
-from app.core.clock import clock
+from app.core.clock import clock, now
 from app.core.db import db
 from app.core.permissions import OrgKind, Role
 from app.evaluation import services
@@ -204,4 +204,60 @@ def close_report(trade: Trade, users: list[User]) -> Evaluation:
     return ev
 
 
-__all__ = ["COMPREHENSIVE", "EVAL", "Trade", "close_report", "open_trade", "score_lowest", "sign_in_all"]
+def publish(trade: Trade) -> Evaluation:
+    """The agency publishes the candidates of the closed report."""
+    ev = trade.evaluation()
+    with trade.app.test_request_context():
+        services.publish_candidates(ev, actor=trade.world.agent)
+    return ev
+
+
+def award_after_publicity(trade: Trade, rank: int = 1, reason: str = "") -> Evaluation:
+    """Let the publicity run out, then award."""
+    ev = trade.evaluation()
+    assert ev.publicity_ends_at is not None
+    if now() < ev.publicity_ends_at:
+        clock.freeze(ev.publicity_ends_at + dt.timedelta(minutes=1))
+    with trade.app.test_request_context():
+        services.award(ev, actor=trade.world.agent, rank=rank, reason=reason)
+    return ev
+
+
+def uphold(trade: Trade, remedy: Any, *, by: int = 0, decision: str = "投诉成立。") -> Any:
+    """A bidder complains (matter "other"), the regulator accepts and upholds it with ``remedy`` — through
+    the real services of the complaints domain."""
+    from app.complaints import services as complaints
+    from app.complaints.enums import CaseKind
+    from tests.complaints.conftest import CONTENT
+
+    bidder = trade.tender.bidders[by].user
+    with trade.app.test_request_context():
+        case = complaints.save_draft(
+            CaseKind.COMPLAINT,
+            complaints.CaseInput(
+                section_id=trade.section.id, matter="other", knew_at=now(), content=dict(CONTENT)
+            ),
+            actor=bidder,
+        )
+        complaints.submit_complaint(case, actor=bidder)
+        complaints.accept_complaint(case, actor=trade.world.regulator)
+        complaints.decide_complaint(
+            case,
+            complaints.DecisionInput(upheld=True, decision=decision, remedy=remedy),
+            actor=trade.world.regulator,
+        )
+    return case
+
+
+__all__ = [
+    "COMPREHENSIVE",
+    "EVAL",
+    "Trade",
+    "award_after_publicity",
+    "close_report",
+    "open_trade",
+    "publish",
+    "score_lowest",
+    "sign_in_all",
+    "uphold",
+]

@@ -40,8 +40,16 @@ def _actions(db_session: Any, section: Section) -> list[str]:
 
 def test_every_state_has_an_entry_and_terminal_states_only_archive() -> None:
     assert set(services.TRANSITIONS) == set(SectionStatus)
-    for state in (SectionStatus.AWARDED, SectionStatus.FAILED, SectionStatus.CANCELLED):
+    for state in (SectionStatus.FAILED, SectionStatus.CANCELLED):
         assert services.TRANSITIONS[state] == {SectionStatus.ARCHIVED}
+    # an award goes back only on an upheld complaint (app/evaluation/remedies.py):
+    # 中标无效, 重新评审, 重新招标
+    assert services.TRANSITIONS[SectionStatus.AWARDED] == {
+        SectionStatus.ARCHIVED,
+        SectionStatus.PUBLICITY,
+        SectionStatus.EVALUATING,
+        SectionStatus.FAILED,
+    }
     assert services.TRANSITIONS[SectionStatus.ARCHIVED] == frozenset()
 
 
