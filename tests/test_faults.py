@@ -1,14 +1,14 @@
 """Fault injection (issue 9 item 3): Redis down and a full blob disk. Loopback only, bounded in time.
 
-The kill -9 crash tests live in ``tests/bidding/test_crash.py``; their helpers (a gunicorn on a temp SQLite
-database, the seeded section with a bidder and its key) are reused here."""
+The kill -9 crash tests live in ``tests/bidding/test_crash.py`` and ``tests/test_faults_crash.py``; the
+servers (a gunicorn on a temp SQLite database, the seeded section with a bidder and its key) come from
+``tests/servers.py``."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import http.client
-import json
 import os
 import re
 import shutil
@@ -30,9 +30,9 @@ from app.bidding.models import SealedEnvelope
 from app.core import events
 from app.core.db import db
 from tests.bidding.conftest import publish_tender, upload
-from tests.bidding.test_crash import PY, ROOT, SEED, Gunicorn, _check, _env, _free_port, _put
 from tests.projects.conftest import World
 from tests.projects.conftest import world as world
+from tests.servers import Gunicorn, app_env, bidding_check, free_port, put, seed
 
 # -- Redis down -------------------------------------------------------------------------------------------
 
@@ -41,7 +41,7 @@ class PrivateRedis:
     """A throwaway redis-server on a free loopback port (never the system Redis)."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen(
             [
@@ -123,19 +123,9 @@ def test_redis_down_app_keeps_serving_and_falls_back(
     app: Flask, db_session: Any, private_redis: PrivateRedis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # -- a real gunicorn whose rate limits and events use the private Redis
-    env = {**_env(tmp_path), "REDIS_URL": private_redis.url, "LOGIN_RATE_LIMIT": "3 per minute"}
+    env = {**app_env(tmp_path), "REDIS_URL": private_redis.url, "LOGIN_RATE_LIMIT": "3 per minute"}
     env.pop("RATELIMIT_STORAGE_URI", None)
-    (tmp_path / "instance").mkdir()
-    out = subprocess.run(
-        [PY, "-c", SEED.format(bench=str(ROOT / "bench"), instance=str(tmp_path / "instance"))],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    info = json.loads(out.stdout.strip().splitlines()[-1])
+    info = seed(tmp_path, env)
     server = Gunicorn(env, "app:create_app()")
     try:
         assert _login_attempt(server.port) == 401  # a wrong password, counted by the limiter in Redis
@@ -184,12 +174,12 @@ def test_redis_down_app_keeps_serving_and_falls_back(
             "Idempotency-Key": "redis-down-1",
         }
         path = f"/api/v1/bidding/sections/{info['section_id']}/envelopes?kind=document&name=tech.pdf"
-        status, receipt = _put(server.port, path, body, headers)
+        status, receipt = put(server.port, path, body, headers)
         assert status == 201, receipt
         assert receipt["receipt"]["sha256"] == digest
     finally:
         server.stop()
-    assert "1 receipts, 1 files" in _check(env)
+    assert "1 receipts, 1 files" in bidding_check(env)
 
     # -- events: a committed change still reaches a live subscriber of this process, through the fallback
     received: list[events.Event] = []

@@ -172,7 +172,11 @@ def start_ceremony(section_id: int, *, actor: User) -> OpeningCeremony:
 
 
 def postpone(section_id: int, *, actor: User, reason: str) -> OpeningCeremony:
-    """Insufficient shares (or a platform failure): stop this ceremony with a reason; a new one may start."""
+    """Insufficient shares (or a platform failure): stop this ceremony with a reason; a new one may start.
+
+    A ceremony stuck in ``decrypting`` (the process opening it died: kill -9, a lost machine) can be
+    postponed too, or the section could never be opened. Should its opener still be alive after all, it
+    finds the ceremony postponed at the end and discards its work (see :func:`_open_envelopes`)."""
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."), errors={"reason": [_("Required.")]})
@@ -181,7 +185,7 @@ def postpone(section_id: int, *, actor: User, reason: str) -> OpeningCeremony:
         select(OpeningCeremony)
         .where(
             OpeningCeremony.section_id == section_id,
-            OpeningCeremony.status == CeremonyStatus.COLLECTING.value,
+            OpeningCeremony.status.in_([CeremonyStatus.COLLECTING.value, CeremonyStatus.DECRYPTING.value]),
         )
         .with_for_update()
     )
@@ -436,6 +440,7 @@ def _open_envelopes(ceremony_id: int, identity: agedecrypt.Identity, *, actor: U
     assert ceremony is not None
     section = db.session.get(Section, ceremony.section_id)
     assert section is not None
+    section_id = section.id
     envelopes = list(
         db.session.scalars(
             select(SealedEnvelope)
@@ -505,12 +510,18 @@ def _open_envelopes(ceremony_id: int, identity: agedecrypt.Identity, *, actor: U
     results = open_documents([e for e in envelopes if e.kind == EnvelopeKind.DOCUMENT], identity)
     db.session.rollback()
 
-    # Phase 3: the outcome.
+    # Phase 3: the outcome. Locks in the order of postpone and submit_share: the section, then the ceremony.
+    section = _lock_section(section_id)
     ceremony = db.session.scalar(
         select(OpeningCeremony).where(OpeningCeremony.id == ceremony_id).with_for_update()
     )
     assert ceremony is not None
-    section = _lock_section(ceremony.section_id)
+    if ceremony.status != CeremonyStatus.DECRYPTING:  # postponed meanwhile (given up for lost): count nothing
+        db.session.rollback()
+        for _status, _note, path, _size in results.values():
+            if path is not None:
+                storage.remove(path)
+        return
     entries = {e.org_id: e for e in ceremony.entries}
     for env in envelopes:
         if env.id not in results:

@@ -380,7 +380,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
     _failpoint("after_rename")
     try:
         envelope = _record(prep, staged, relative, key_pk, signature, actor=actor)
-        db.session.commit()
+        db.session.flush()  # every statement runs now: what can still fail below is the COMMIT itself
     except IntegrityError:
         db.session.rollback()
         storage.remove(relative)
@@ -393,6 +393,14 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
     except BaseException:
         db.session.rollback()
         storage.remove(relative)
+        raise
+    try:
+        db.session.commit()
+    except BaseException:
+        # A COMMIT that failed on its way (the connection to the database was lost) may have committed:
+        # a retry with the same Idempotency-Key then finds the row and its receipt. Keep the file; if no
+        # row refers to it, `storage.cleanup` removes it after the grace period.
+        db.session.rollback()
         raise
     return envelope, True
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -51,7 +52,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class Database(SQLAlchemy):
+    """Flask-SQLAlchemy, with an end of request that survives losing the database."""
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        """When the database went away with the request's transaction open (a restart, a failover), the
+        ROLLBACK of the session's close cannot reach it, and the server has rolled the transaction back
+        anyway. Raised from here, after the response was made, the error would replace that response
+        (a receipt, or the JSON error) with the WSGI server's bare HTML 500, and leave the session
+        registered. The connection is already invalidated: forget the session."""
+        try:
+            super()._teardown_session(exc)
+        except DBAPIError as err:
+            if not err.connection_invalidated:
+                raise
+            self.session.registry.clear()
+
+
+db = Database(model_class=Base)
 
 
 def configure_engine(engine: Engine) -> None:

@@ -117,6 +117,31 @@ def test_k_minus_one_shares_do_not_open_and_the_ceremony_can_be_postponed(
         assert opening.run_opening(again.id, actor=staff).status == "completed"
 
 
+def test_a_ceremony_stuck_decrypting_is_offered_for_postponement(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    """The opener died mid-decryption (tests/test_faults_crash.py does it with kill -9): the control room
+    offers to postpone, and a new ceremony opens."""
+    _submit_bids(client, tender, ["1.00", "2.00", "3.00"], document=False)
+    after_deadline()
+    staff = tender.world.staff
+    with app.test_request_context():
+        ceremony = opening.start_ceremony(tender.section.id, actor=staff)
+    ceremony.status = "decrypting"  # what a crash between the quorum and the outcome leaves behind
+    db_session.commit()
+    login(client, staff)
+    client.get("/auth/locale?locale=en")
+    page = client.get(f"/bidding/sections/{tender.section.id}/ceremony").get_data(as_text=True)
+    assert "Postpone (decryption stopped)" in page
+    with app.test_request_context():
+        opening.postpone(tender.section.id, actor=staff, reason="开标服务器故障，解密中断")
+        assert ceremony.status == "postponed"
+        again = opening.start_ceremony(tender.section.id, actor=staff)
+        for custodian in tender.custodians[:2]:
+            opening.submit_share(tender.section.id, tender.mnemonic(custodian), actor=custodian)
+        assert opening.run_opening(again.id, actor=staff).status == "completed"
+
+
 def test_shares_before_the_deadline_and_for_another_section_are_refused(
     app: Flask, client: FlaskClient, tender: Tender, world: World, db_session: Any
 ) -> None:
