@@ -52,3 +52,24 @@ def test_nul_characters_are_refused_before_reaching_the_database(client, db_sess
     assert resp.json["code"] == "unprocessable_entity"
     page = client.get("/portal/announcements?q=%00")
     assert page.status_code == 422
+
+
+def test_an_unreachable_database_is_a_503_asking_to_retry(client, db_session, monkeypatch):
+    """What a PostgreSQL restart looks like to a client (tests/test_faults_crash.py does it for real)."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.portal import cache, services
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(services, "public_section", down)
+    monkeypatch.setattr(services, "latest_announcements", down)
+    cache.clear()
+    api = client.get("/api/v1/public/sections/1")
+    assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+    body = api.get_json()
+    assert body["status"] == 503 and body["code"] == "service_unavailable" and "重试" in body["message"]
+    page = client.get("/portal/")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "数据库暂时无法连接" in page.get_data(as_text=True)

@@ -25,7 +25,8 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest.spec.plugins import integerconverter2paramschema
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter, Map
 
 from app.core.errors import DomainError, error_body
@@ -127,6 +128,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
     app.jinja_env.globals["csp_nonce"] = lambda: ""
 
     from app.core import templating
@@ -303,6 +305,22 @@ def _domain_error(err: DomainError) -> Response | tuple[str, int]:
         resp.status_code = err.status
         return resp
     return render_template("errors/error.html", status=err.status, message=err.message), err.status
+
+
+def _database_unavailable(err: OperationalError) -> Response | tuple[str, int]:
+    """The database cannot be reached (a restart, a failover, SQLite busy beyond its timeout): nothing of
+    this request was committed, so say so and ask the client to retry, as a 503 in the one error shape."""
+    log.warning("database unavailable: %s", str(err).splitlines()[0][:200])
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the server rolled the transaction back already
+        db.session.registry.clear()
+    message = _("The database is not reachable at the moment; nothing was saved. Retry shortly.")
+    response = _http_error(ServiceUnavailable(message))
+    if isinstance(response, tuple):
+        response = Response(response[0], status=response[1], mimetype="text/html")
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _http_error(err: HTTPException) -> Response | tuple[str, int]:
