@@ -39,9 +39,9 @@ from sqlalchemy import insert, text
 
 from app.core import audit, merkle
 from app.core.db import configure_engine, db
-from app.core.models import AuditCheckpoint, AuditHead, AuditLeaf, AuditNode
+from app.core.models import AuditCheckpoint, AuditHead, AuditLeaf, AuditNode, SigningKey
 
-TABLES = [t.__table__ for t in (AuditLeaf, AuditNode, AuditHead, AuditCheckpoint)]
+TABLES = [t.__table__ for t in (AuditLeaf, AuditNode, AuditHead, AuditCheckpoint, SigningKey)]
 VERIFY_TARGET_S = 10.0
 CHECKPOINT_EVERY = 100_000
 
