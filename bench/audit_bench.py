@@ -342,7 +342,15 @@ def main() -> int:
     print(b.table())
     if args.json:
         # The rows of bench/run.py's report, one list; the engine goes into each figure's name.
-        rows = [r | {"figure": f"{r['figure']} ({engine})"} for r in b.rows]
+        rows = [
+            r
+            | {
+                "figure": f"{r['figure']} ({engine})",
+                "value": round(r["value"], 2),
+                "baseline": "" if r["baseline"] is None else round(r["baseline"], 2),
+            }
+            for r in b.rows
+        ]
         args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
     return 0 if all(r["pass"] for r in b.rows) else 1
 

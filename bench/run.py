@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    only = set(sys.argv[1:])
+    only = set(sys.argv[1:])  # bench names: run only these and update their rows in the report
     rows: list[dict[str, object]] = []
     failures = 0
     for script in sorted(HERE.glob("*_bench.py")):
@@ -42,6 +42,10 @@ def main() -> int:
         print(f"   ({took:.1f} s)")
     results = HERE / "results"
     results.mkdir(exist_ok=True)
+    previous = results / "latest.json"
+    if only and previous.exists():  # a partial run replaces its benches' rows and keeps the others
+        kept = [r for r in json.loads(previous.read_text()) if r.get("bench") not in only]
+        rows = sorted(kept + rows, key=lambda r: str(r.get("bench")))
     (results / "latest.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2))
     lines = [
         "| bench | figure | value | baseline | ratio | bar | pass |",
