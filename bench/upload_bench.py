@@ -76,16 +76,10 @@ def seed(instance: Path, env: dict[str, str]) -> dict[str, Any]:
         env=env,
         capture_output=True,
     )
-    import pyrage
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     os.environ.update(env)
     from app import create_app
     from app.accounts import services as accounts
-    from app.bidding import services as bidding
-    from app.bidding import signing
-    from app.core.clock import CST, clock, now
-    from app.core.db import db
+    from app.core.clock import clock, now
     from app.core.permissions import OrgKind, Role
     from app.projects import services as projects
 
@@ -113,84 +107,100 @@ def seed(instance: Path, env: dict[str, str]) -> dict[str, Any]:
         clock.freeze(start - dt.timedelta(days=1))
         projects.publish_catalogue_version(version, actor=manager)
         clock.reset()
-        staff = user(Role.CENTER_STAFF, org(OrgKind.TRADING_CENTER, "center"), "staff")
-        regorg = org(OrgKind.REGULATOR, "regulator", industry="housing_construction")
-        regulator = user(Role.REGULATOR, regorg, "regulator")
-        owner = org(OrgKind.TENDERER, "owner")
-        tenderer = user(Role.TENDERER, owner, "tenderer")
-        agent = user(Role.TENDERER, org(OrgKind.AGENCY, "agency"), "agent")
         item = next(i for i in version.items if i.code == "GC-01")
-        project = projects.register_project(
-            projects.ProjectInput(
-                name="bench project",
-                catalogue_item_id=item.id,
-                funding_source="财政资金",
-                approval_ref="bench-1",
-                budget=Decimal("12000000"),
-                regulator_org_id=regorg.id,
-                owner_org_id=owner.id,
-            ),
-            actor=agent,
-        )
-        projects.review_project(project, actor=staff, accept=True)
-        custodians = {}
-        for custodian in (staff, regulator, tenderer):
-            ident = pyrage.x25519.Identity.generate()
-            bidding.register_custodian_key(custodian, str(ident.to_public()), actor=custodian)
-            custodians[custodian.id] = ident
-        local = now().astimezone(CST).replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(
-            days=1
-        )
-        terms = projects.SectionTerms(
-            name="bench section",
-            estimated_value=Decimal("10000000"),
-            ceiling_price=Decimal("9800000"),
-            bid_security=Decimal("200000"),
-            qualification="bench",
-            panel_size=5,
-            panel_pool_count=4,
-            panel_specialties={"市政": 3, "造价": 1},
-            opening_items=["duration"],
-            custodian_k=2,
-            custodian_ids=[staff.id, regulator.id, tenderer.id],
-            docs_available_from=local,
-            docs_available_until=local + dt.timedelta(days=10),
-            bid_deadline=local + dt.timedelta(days=40, minutes=30),
-            online_only=True,
-            room_id=None,
-            notice_text="bench\n",
-        )
-        section = projects.create_section(project, terms, actor=agent)
-        import io
+        return publish_bench_section(app, org, user, item, label="bench")
 
-        projects.add_document(
-            section,
-            actor=agent,
-            name="招标文件",
-            filename="t.pdf",
-            content_type="application/pdf",
-            stream=io.BytesIO(b"%PDF-1.4"),
-        )
-        section.max_envelope_mb = 4096
-        projects.publish_section(section, actor=agent)
-        bidder_org = org(OrgKind.BIDDER, "bidder")
-        bidder = user(Role.BIDDER, bidder_org, "bidder")
-        key = Ed25519PrivateKey.generate()
-        row = bidding.register_bidder_key(
-            bidder_org, base64.b64encode(signing.raw_public(key.public_key())).decode(), actor=bidder
-        )
-        token = accounts.create_api_token(bidder, "bench").raw
-        db.session.commit()
-        return {
-            "section_id": section.id,
-            "recipient": section.opening_recipient,
-            "key": key,
-            "key_id": row.key_id,
-            "token": token,
-            "custodians": custodians,  # user id → the custodian's age identity (for an opening)
-            "staff_id": staff.id,
-            "app": app,
-        }
+
+def publish_bench_section(app: Any, org: Any, user: Any, item: Any, *, label: str) -> dict[str, Any]:
+    """Parties, a registered project and a published online-only section with custodians and one bidder
+    ready to upload (an API token and a registered Ed25519 key), inside ``app``'s request context; names
+    start with ``label``. Shared by the upload and surge benchmarks."""
+    import io
+
+    import pyrage
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from app.accounts import services as accounts
+    from app.bidding import services as bidding
+    from app.bidding import signing
+    from app.core.clock import CST, now
+    from app.core.db import db
+    from app.core.permissions import OrgKind, Role
+    from app.projects import services as projects
+
+    staff = user(Role.CENTER_STAFF, org(OrgKind.TRADING_CENTER, "center"), "staff")
+    regorg = org(OrgKind.REGULATOR, "regulator", industry="housing_construction")
+    regulator = user(Role.REGULATOR, regorg, "regulator")
+    owner = org(OrgKind.TENDERER, "owner")
+    tenderer = user(Role.TENDERER, owner, "tenderer")
+    agent = user(Role.TENDERER, org(OrgKind.AGENCY, "agency"), "agent")
+    project = projects.register_project(
+        projects.ProjectInput(
+            name=f"{label} project",
+            catalogue_item_id=item.id,
+            funding_source="财政资金",
+            approval_ref=f"{label}-1",
+            budget=Decimal("12000000"),
+            regulator_org_id=regorg.id,
+            owner_org_id=owner.id,
+        ),
+        actor=agent,
+    )
+    projects.review_project(project, actor=staff, accept=True)
+    custodians = {}
+    for custodian in (staff, regulator, tenderer):
+        ident = pyrage.x25519.Identity.generate()
+        bidding.register_custodian_key(custodian, str(ident.to_public()), actor=custodian)
+        custodians[custodian.id] = ident
+    local = now().astimezone(CST).replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    terms = projects.SectionTerms(
+        name=f"{label} section",
+        estimated_value=Decimal("10000000"),
+        ceiling_price=Decimal("9800000"),
+        bid_security=Decimal("200000"),
+        qualification=label,
+        panel_size=5,
+        panel_pool_count=4,
+        panel_specialties={"市政": 3, "造价": 1},
+        opening_items=["duration"],
+        custodian_k=2,
+        custodian_ids=[staff.id, regulator.id, tenderer.id],
+        docs_available_from=local,
+        docs_available_until=local + dt.timedelta(days=10),
+        bid_deadline=local + dt.timedelta(days=40, minutes=30),
+        online_only=True,
+        room_id=None,
+        notice_text=f"{label}\n",
+    )
+    section = projects.create_section(project, terms, actor=agent)
+    projects.add_document(
+        section,
+        actor=agent,
+        name="招标文件",
+        filename="t.pdf",
+        content_type="application/pdf",
+        stream=io.BytesIO(b"%PDF-1.4"),
+    )
+    section.max_envelope_mb = 4096
+    projects.publish_section(section, actor=agent)
+    bidder_org = org(OrgKind.BIDDER, "bidder")
+    bidder = user(Role.BIDDER, bidder_org, "bidder")
+    key = Ed25519PrivateKey.generate()
+    row = bidding.register_bidder_key(
+        bidder_org, base64.b64encode(signing.raw_public(key.public_key())).decode(), actor=bidder
+    )
+    token = accounts.create_api_token(bidder, label).raw
+    db.session.commit()
+    return {
+        "section_id": section.id,
+        "recipient": section.opening_recipient,
+        "key": key,
+        "key_id": row.key_id,
+        "token": token,
+        "custodians": custodians,  # user id → the custodian's age identity (for an opening)
+        "staff_id": staff.id,
+        "app": app,
+    }
 
 
 def make_envelope(path: Path, mib: int, recipient: str) -> str:
