@@ -12,11 +12,8 @@ from app.complaints.models import Case
 from tests.evaluation.conftest import _own_blob_dir as _own_blob_dir
 from tests.evaluation.conftest import (
     award_after_publicity,
-    close_report,
     open_trade,
-    publish,
-    score_lowest,
-    sign_in_all,
+    to_publicity,
     uphold,
 )
 from tests.projects.conftest import World
@@ -32,11 +29,7 @@ def _remedy_note(case: Case) -> str:
 def test_correction_leaves_an_awarded_section_and_its_award_alone(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
-    trade = open_trade(app, client, world, PRICES)
-    users = sign_in_all(trade)
-    score_lowest(trade, users)
-    close_report(trade, users)
-    publish(trade)
+    trade, _users = to_publicity(app, client, world, PRICES)
     ev = award_after_publicity(trade)
     case = uphold(trade, Remedy.CORRECTION)
     assert case.status == "upheld" and case.remedy == "correction"
@@ -74,11 +67,7 @@ def test_re_evaluation_while_the_panel_signs_in_has_nothing_to_undo(
 
 
 def test_re_tender_during_publicity_fails_the_section(app: Flask, client: FlaskClient, world: World) -> None:
-    trade = open_trade(app, client, world, PRICES)
-    users = sign_in_all(trade)
-    score_lowest(trade, users)
-    close_report(trade, users)
-    publish(trade)
+    trade, _users = to_publicity(app, client, world, PRICES)
     case = uphold(trade, Remedy.RE_TENDER)
     assert trade.section.status == "failed" and case.number in (trade.section.failed_reason or "")
     from app.evaluation.services import ocds_awards
@@ -89,11 +78,7 @@ def test_re_tender_during_publicity_fails_the_section(app: Flask, client: FlaskC
 def test_a_remedy_refused_while_another_case_suspends_the_section_changes_nothing(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
-    trade = open_trade(app, client, world, PRICES)
-    users = sign_in_all(trade)
-    score_lowest(trade, users)
-    close_report(trade, users)
-    publish(trade)
+    trade, _users = to_publicity(app, client, world, PRICES)
     ev = trade.evaluation()
     with app.test_request_context():
         from app.projects import services as projects

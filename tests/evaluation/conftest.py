@@ -212,6 +212,19 @@ def publish(trade: Trade) -> Evaluation:
     return ev
 
 
+def to_publicity(
+    app: Flask, client: FlaskClient, world: World, prices: list[str], **score: Any
+) -> tuple[Trade, list[User]]:
+    """A trade through opening, sign-in, scoring (``score`` goes to :func:`score_lowest`), the closed
+    report and the published candidates."""
+    trade = open_trade(app, client, world, prices)
+    users = sign_in_all(trade)
+    score_lowest(trade, users, **score)
+    close_report(trade, users)
+    publish(trade)
+    return trade, users
+
+
 def award_after_publicity(trade: Trade, rank: int = 1, reason: str = "") -> Evaluation:
     """Let the publicity run out, then award."""
     ev = trade.evaluation()
@@ -259,5 +272,6 @@ __all__ = [
     "publish",
     "score_lowest",
     "sign_in_all",
+    "to_publicity",
     "uphold",
 ]

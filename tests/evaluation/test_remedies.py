@@ -29,6 +29,7 @@ from tests.evaluation.conftest import (
     publish,
     score_lowest,
     sign_in_all,
+    to_publicity,
     uphold,
 )
 from tests.factories import login
@@ -54,15 +55,6 @@ def _told(db_session: Any, *, since: int) -> set[int]:
     )
 
 
-def _to_publicity(app: Flask, client: FlaskClient, world: World, **kw: Any) -> tuple[Trade, list[Any]]:
-    trade = open_trade(app, client, world, PRICES)
-    users = sign_in_all(trade)
-    score_lowest(trade, users, **kw)
-    close_report(trade, users)
-    publish(trade)
-    return trade, users
-
-
 def _ocds(app: Flask, trade: Trade) -> dict[str, Any]:
     from app.portal import ocds
     from tests.portal.test_open_data import _errors, build_validators
@@ -77,7 +69,7 @@ def _ocds(app: Flask, trade: Trade) -> dict[str, Any]:
 def test_re_evaluation_during_publicity_voids_the_round_and_the_same_panel_scores_again(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    trade, users = _to_publicity(app, client, world)
+    trade, users = to_publicity(app, client, world, PRICES)
     section, ev = trade.section, trade.evaluation()
     first_report, first_window = ev.report_sha256, services.publicity_window(section)
     scores_before = len(db_session.scalars(select(Score)).all())
@@ -171,7 +163,7 @@ def test_re_evaluation_during_scoring_unlocks_the_submitted_scores(
 def test_void_award_re_selects_the_next_candidate(
     app: Flask, client: FlaskClient, world: World, db_session: Any, tmp_path: Path
 ) -> None:
-    trade, _users = _to_publicity(app, client, world)
+    trade, _users = to_publicity(app, client, world, PRICES)
     section = trade.section
     first, second = trade.tender.bidders[2], trade.tender.bidders[1]  # cheapest, then the middle price
     ev = award_after_publicity(trade)
@@ -273,7 +265,7 @@ def test_void_award_with_no_candidate_left_ends_the_section_failed(
 def test_re_tender_on_an_awarded_section_voids_the_award_and_fails_the_section(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    trade, _users = _to_publicity(app, client, world)
+    trade, _users = to_publicity(app, client, world, PRICES)
     ev = award_after_publicity(trade)
     with app.test_request_context():
         services.record_contract(ev, actor=world.agent)
