@@ -82,6 +82,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "SECRET_KEY": secret_key,
         "PLATFORM_SIGNING_KEY_PEM": signing_key_pem,
         "DATA_KEY": data_key,
+        # Earlier data keys, newest first: they still decrypt and verify until `flask keys rotate-data` ran.
+        "DATA_KEYS_RETIRED": env.get("DATA_KEYS_RETIRED", "").replace(",", " ").split(),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env.get("REDIS_URL") or None,

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from app.core import audit
 from app.core.clock import now
-from app.core.crypto import decrypt_at_rest, encrypt_at_rest
+from app.core.crypto import decrypt_at_rest, encrypt_at_rest, reencrypt_column
 from app.core.db import db
 from app.core.errors import Conflict, DomainError
 from app.core.permissions import MFA_REQUIRED_ROLES, ROLE_ORG_KINDS, OrgKind, Role
@@ -320,6 +320,11 @@ def totp_secret(user: User) -> bytes | None:
     if user.totp_secret_enc is None:
         return None
     return decrypt_at_rest(user.totp_secret_enc, purpose=TOTP_PURPOSE)
+
+
+def reencrypt_totp_secrets(*, batch: int) -> int:
+    """Data key rotation: every TOTP secret under the current key; returns how many changed."""
+    return reencrypt_column(User.totp_secret_enc, TOTP_PURPOSE, batch=batch)
 
 
 def begin_totp_enrolment(user: User) -> bytes:

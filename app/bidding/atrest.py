@@ -9,15 +9,17 @@ Rogaway–Vizár, as age itself uses):
 
 Each chunk is ``AESGCM(key).encrypt(prefix ‖ counter (4, big endian) ‖ last flag (1), plaintext ≤ 1 MiB,
 aad=magic)``; the per-file key is ``HKDF-SHA256(data key, salt, info=purpose)``. Truncation, reordering
-and chunk swapping between files fail authentication. Memory: one chunk.
+and chunk swapping between files fail authentication. Memory: one chunk. The format names no key: after a
+data key rotation readers try the current and the retired keys on the first chunk.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -70,23 +72,59 @@ class Writer:
         self._buf = bytearray()
 
 
-def decrypt_chunks(src: BinaryIO, data_key: bytes, purpose: str) -> Iterator[bytes]:
-    """Plaintext chunks of a file written by :class:`Writer`; raises :class:`AtRestError` if altered."""
+def _header(src: BinaryIO) -> tuple[bytes, bytes]:
     head = src.read(len(MAGIC) + 32 + 7)
     if len(head) != len(MAGIC) + 39 or not head.startswith(MAGIC):
         raise AtRestError("not an at-rest file")
-    salt, prefix = head[len(MAGIC) : len(MAGIC) + 32], head[len(MAGIC) + 32 :]
-    aead = _key(data_key, salt, purpose)
-    counter = 0
+    return head[len(MAGIC) : len(MAGIC) + 32], head[len(MAGIC) + 32 :]
+
+
+def _sealed_chunks(src: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """The encrypted chunks, each with its last flag."""
     block = src.read(CHUNK + TAG)
     while True:
         nxt = src.read(CHUNK + TAG) if len(block) == CHUNK + TAG else b""
-        last = not nxt
+        yield block, not nxt
+        if not nxt:
+            return
+        block = nxt
+
+
+def _open_first(aeads: list[AESGCM], prefix: bytes, block: bytes, last: bool) -> tuple[int, bytes] | None:
+    for i, aead in enumerate(aeads):
+        try:
+            return i, aead.decrypt(_nonce(prefix, 0, last), block, MAGIC)
+        except InvalidTag:
+            continue
+    return None
+
+
+def key_index(src: BinaryIO, data_keys: Sequence[bytes], purpose: str) -> int | None:
+    """Which of ``data_keys`` the file is under (reads the header and the first chunk); None if none."""
+    salt, prefix = _header(src)
+    block, last = next(_sealed_chunks(src))
+    opened = _open_first([_key(k, salt, purpose) for k in data_keys], prefix, block, last)
+    return None if opened is None else opened[0]
+
+
+def decrypt_chunks(src: BinaryIO, data_keys: bytes | Sequence[bytes], purpose: str) -> Iterator[bytes]:
+    """Plaintext chunks of a file written by :class:`Writer`; raises :class:`AtRestError` if altered.
+
+    The file names no key: with several (the current data key and retired ones) the first that
+    authenticates the first chunk is the file's key."""
+    keys = [data_keys] if isinstance(data_keys, bytes) else list(data_keys)
+    salt, prefix = _header(src)
+    chunks = _sealed_chunks(src)
+    block, last = next(chunks)
+    opened = _open_first([_key(k, salt, purpose) for k in keys], prefix, block, last)
+    if opened is None:
+        raise AtRestError("the at-rest file is corrupt, truncated or under none of the data keys")
+    index, plain = opened
+    yield plain
+    aead, counter = _key(keys[index], salt, purpose), 1
+    for block, last in chunks:
         try:
             yield aead.decrypt(_nonce(prefix, counter, last), block, MAGIC)
-        except Exception as err:  # cryptography raises InvalidTag
+        except InvalidTag as err:
             raise AtRestError("the at-rest file is corrupt or truncated") from err
-        if last:
-            return
         counter += 1
-        block = nxt

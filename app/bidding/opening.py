@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.models import Organization, User
 from app.core import audit, events
 from app.core.clock import now
-from app.core.crypto import decrypt_at_rest, encrypt_at_rest
+from app.core.crypto import batches, decrypt_at_rest, derived_keys, encrypt_at_rest, reencrypt_column
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
 from app.projects import services as projects
@@ -72,8 +72,9 @@ def _share_purpose(ceremony_id: int) -> str:
     return f"bidding-submitted-share:{ceremony_id}"
 
 
-def data_key() -> bytes:
-    return hashlib.sha256(b"bidding-at-rest\x00" + current_app.config["DATA_KEY"].encode()).digest()
+def document_keys() -> list[bytes]:
+    """Keys of the decrypted documents at rest: the current one (writes), then the retired ones."""
+    return derived_keys("bidding-at-rest")
 
 
 def _lock_section(section_id: int) -> Section:
@@ -640,7 +641,7 @@ def open_documents(
     notes = _notes()
     results: dict[int, tuple[str, str, str | None, int | None]] = {}
     jobs: list[DocumentJob] = []
-    root, key = storage.blob_root(), data_key()
+    root, key = storage.blob_root(), document_keys()[0]
     for env in envelopes:
         if not _signature_ok(env):
             results[env.id] = (DecryptStatus.BIDDER_FAULT.value, notes[NOTE_UNSIGNED], None, None)
@@ -698,9 +699,60 @@ def read_document(env: SealedEnvelope) -> Any:
         raise NotFound(_("This document was not opened."))
     fh = open(storage.blob_root() / env.plaintext_path, "rb")  # noqa: SIM115 - closed by the generator
     try:
-        yield from atrest.decrypt_chunks(fh, data_key(), AT_REST_PURPOSE)
+        yield from atrest.decrypt_chunks(fh, document_keys(), AT_REST_PURPOSE)
     finally:
         fh.close()
+
+
+# -- data key rotation ----------------------------------------------------------------------------------
+
+
+def reencrypt_shares(*, batch: int) -> int:
+    """Shares of a ceremony still collecting, under the current data key; returns how many changed."""
+    return reencrypt_column(SubmittedShare.share_enc, lambda s: _share_purpose(s.ceremony_id), batch=batch)
+
+
+def reencrypt_documents(*, batch: int) -> tuple[int, list[str]]:
+    """Rewrite the documents at rest that are not under the current data key: (rewritten, unreadable).
+
+    Each file is replaced atomically (temporary file, fsync, rename) at the same path, so the envelope row
+    (path, plaintext size) stays as it is and a reader holding the old file finishes it with the old key."""
+    root, keys = storage.blob_root(), document_keys()
+    rewritten, unreadable = 0, []
+    stmt = select(SealedEnvelope).where(SealedEnvelope.plaintext_path.is_not(None))
+    for envelopes in batches(stmt, SealedEnvelope.id, batch):
+        for env in envelopes:
+            try:
+                rewritten += _reencrypt_document(root / str(env.plaintext_path), keys)
+            except (OSError, atrest.AtRestError):
+                unreadable.append(str(env.plaintext_path))
+    return rewritten, unreadable
+
+
+def _reencrypt_document(path: Path, keys: list[bytes]) -> bool:
+    with open(path, "rb") as src:
+        if atrest.key_index(src, keys, AT_REST_PURPOSE) == 0:
+            return False
+        src.seek(0)
+        tmp = path.with_name(path.name + ".rekey")
+        try:
+            with open(tmp, "wb") as out:
+                writer = atrest.Writer(out, keys[0], AT_REST_PURPOSE)
+                for chunk in atrest.decrypt_chunks(src, keys, AT_REST_PURPOSE):
+                    writer.write(chunk)
+                writer.close()
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself survives a crash
+    finally:
+        os.close(dir_fd)
+    return True
 
 
 # -- during and after the ceremony ------------------------------------------------------------------------

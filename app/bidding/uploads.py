@@ -495,8 +495,20 @@ def _record(
 
 def bidder_commitment(org_id: int, envelope_id: int) -> str:
     """HMAC under the platform data key: reveals nothing before the opening, checkable by the platform."""
-    key = hashlib.sha256(b"bidder-commitment\x00" + current_app.config["DATA_KEY"].encode()).digest()
-    return hmac.new(key, f"{org_id}:{envelope_id}".encode(), hashlib.sha256).hexdigest()
+    return _commitments(org_id, envelope_id)[0]
+
+
+def is_bidder_commitment(org_id: int, envelope_id: int, commitment: str) -> bool:
+    """Whether an audit leaf's commitment names this bidder. Leaves are immutable, so a commitment made
+    before a data key rotation checks against the retired key (keep it in ``DATA_KEYS_RETIRED``)."""
+    return any(hmac.compare_digest(c, commitment) for c in _commitments(org_id, envelope_id))
+
+
+def _commitments(org_id: int, envelope_id: int) -> list[str]:
+    message = f"{org_id}:{envelope_id}".encode()
+    return [
+        hmac.new(key, message, hashlib.sha256).hexdigest() for key in crypto.derived_keys("bidder-commitment")
+    ]
 
 
 # -- receipts ---------------------------------------------------------------------------------------------

@@ -162,6 +162,7 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
 
     parsed: list[tuple[int, ExpertData, str]] = []
     seen_ids: dict[bytes, int] = {}
+    stored_as: dict[bytes, bytes] = {}  # an ID-number hash under any data key → under the current one
     for line, raw in body:
         cells = (raw + [""] * len(header))[: len(header)]
 
@@ -210,7 +211,9 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
         for key, msgs in errors.items():
             row_problems.extend(Problem(line, key, m) for m in msgs)
         if not errors.get("id_number"):
-            digest = services.id_number_hash(row.id_number)
+            hashes = services.id_number_hashes(row.id_number)  # under the current key first, then retired
+            digest = hashes[0]
+            stored_as.update((h, digest) for h in hashes)
             if digest in seen_ids:
                 row_problems.append(
                     Problem(line, "id_number", _("Same ID number as line %(line)d.", line=seen_ids[digest]))
@@ -224,12 +227,14 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
 
     new_employers = sorted({e for _l, _d, e in parsed if e not in orgs_by_name and e not in orgs_by_code})
     report.new_employers = new_employers
+    # Keyed by the current key's hash; an expert stored under a retired data key (before `flask keys
+    # rotate-data`) is found too, and updated rather than duplicated.
     existing = (
         {
-            e.id_number_hash: e
-            for e in db.session.scalars(select(Expert).where(Expert.id_number_hash.in_(list(seen_ids))))
+            stored_as[e.id_number_hash]: e
+            for e in db.session.scalars(select(Expert).where(Expert.id_number_hash.in_(list(stored_as))))
         }
-        if seen_ids
+        if stored_as
         else {}
     )
     report.updated = sum(1 for h in seen_ids if h in existing)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.accounts.models import Organization, User
 from app.core import audit
 from app.core.clock import now, to_local
-from app.core.crypto import decrypt_at_rest, encrypt_at_rest
+from app.core.crypto import batches, decrypt_at_rest, derived_keys, encrypt_at_rest, reencrypt_at_rest
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.permissions import Role
@@ -91,8 +91,13 @@ def id_number_checksum(first17: str) -> str:
 
 
 def id_number_hash(id_number: str) -> bytes:
-    key = hashlib.sha256(f"{ID_PURPOSE}.hmac\x00{current_app.config['DATA_KEY']}".encode()).digest()
-    return hmac.new(key, normalize_id_number(id_number).encode(), hashlib.sha256).digest()
+    return id_number_hashes(id_number)[0]
+
+
+def id_number_hashes(id_number: str) -> list[bytes]:
+    """The lookup hash under the current data key, then under each retired one (until the rotation)."""
+    plain = normalize_id_number(id_number).encode()
+    return [hmac.new(key, plain, hashlib.sha256).digest() for key in derived_keys(f"{ID_PURPOSE}.hmac")]
 
 
 def mask_id_number(id_number: str) -> str:
@@ -113,7 +118,24 @@ def set_identity(expert: Expert, id_number: str) -> None:
 
 
 def find_by_id_number(id_number: str) -> Expert | None:
-    return db.session.scalar(select(Expert).where(Expert.id_number_hash == id_number_hash(id_number)))
+    return db.session.scalar(select(Expert).where(Expert.id_number_hash.in_(id_number_hashes(id_number))))
+
+
+def rotate_identities(*, batch: int) -> tuple[int, int]:
+    """Data key rotation: ID numbers re-encrypted and lookup hashes recomputed under the current key;
+    returns (ID numbers changed, hashes changed)."""
+    numbers = hashes = 0
+    for experts in batches(select(Expert), Expert.id, batch):
+        for expert in experts:
+            token = reencrypt_at_rest(expert.id_number_enc, purpose=ID_PURPOSE)
+            if token is not None:
+                expert.id_number_enc = token
+                numbers += 1
+            digest = id_number_hash(decrypt_at_rest(expert.id_number_enc, purpose=ID_PURPOSE).decode())
+            if digest != expert.id_number_hash:
+                expert.id_number_hash = digest
+                hashes += 1
+    return numbers, hashes
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:

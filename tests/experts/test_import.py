@@ -153,3 +153,23 @@ def test_missing_columns_are_reported(world: World) -> None:
         "a.csv", "姓名,手机\n张三,13800000000\n".encode(), dry_run=True, actor=world.manager
     )
     assert {p.field for p in report.problems} >= {"id_number", "specialties", "employer"}
+
+
+def test_reimport_before_the_data_key_rotation_finds_experts_stored_under_the_retired_key(
+    app: Any, world: World, monkeypatch: Any
+) -> None:
+    """Between switching DATA_KEY and `flask keys rotate-data` the stored ID hashes are under the old key:
+    a re-import updates those experts instead of creating duplicates."""
+    rows = [good_row(i) for i in range(5)]
+    importer.run("a.xlsx", workbook(rows), dry_run=False, actor=world.manager)
+    before = count()
+    monkeypatch.setitem(app.config, "DATA_KEYS_RETIRED", [app.config["DATA_KEY"]])
+    monkeypatch.setitem(app.config, "DATA_KEY", "rotated-data-key-" + "c" * 32)
+    rows[2][8] = "13700000002"
+    report = importer.run("a.xlsx", workbook(rows), dry_run=False, actor=world.manager)
+    assert report.ok and report.created == 0 and report.updated == 5
+    assert count() == before
+    from app.experts import services
+
+    updated = services.find_by_id_number(rows[2][1])
+    assert updated is not None and updated.phone == "13700000002"
