@@ -22,8 +22,7 @@ class CodeForm(FlaskForm):
 
 
 class StepUpForm(FlaskForm):
-    code = StringField(_l("6-digit code"), validators=[Optional(), Length(max=8)])
-    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=256)])
+    code = StringField(_l("6-digit code"), validators=[DataRequired(), Length(max=8)])
 
 
 class PasswordChangeForm(FlaskForm):

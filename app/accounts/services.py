@@ -371,17 +371,24 @@ def verify_mfa(user: User, session_row: UserSession, code: str) -> None:
     audit.record("auth:mfa:success", actor=user, object_type="user_session", object_id=session_row.id)
 
 
-def step_up(
-    user: User, session_row: UserSession, *, code: str | None = None, password: str | None = None
-) -> None:
-    """Re-authenticate inside a session before a sensitive action: TOTP when enrolled, else the password."""
-    if user.totp_enabled:
-        ok = code is not None and _check_code(user, code)
-    else:
-        ok = password is not None and passwords.verify_password(password, user.password_hash)
-    if not ok:
-        audit.record("auth:stepup:failure", actor=user, object_type="user_session", object_id=session_row.id)
-        raise AuthError(_("Re-authentication failed."))
+def needs_totp_message() -> str:
+    """Why a user without an authenticator cannot step up (translated when shown)."""
+    return _("Sensitive actions are confirmed with a 6-digit code: set up two-factor authentication first.")
+
+
+def step_up(user: User, session_row: UserSession, *, code: str | None = None) -> None:
+    """Re-authenticate inside a session before a sensitive action (a key share, an opening, a draw, a
+    decision): with a fresh TOTP code, never the password alone (SPEC §1). A user without an authenticator
+    enrols first (the step-up page sends them there)."""
+    if not (user.totp_enabled and code is not None and _check_code(user, code)):
+        audit.record(
+            "auth:stepup:failure",
+            actor=user,
+            object_type="user_session",
+            object_id=session_row.id,
+            payload={} if user.totp_enabled else {"reason": "no_totp"},
+        )
+        raise AuthError(_("Re-authentication failed.") if user.totp_enabled else needs_totp_message())
     session_row.stepped_up_at = now()
     audit.record("auth:stepup:success", actor=user, object_type="user_session", object_id=session_row.id)
 

@@ -124,16 +124,22 @@ def step_up() -> ResponseReturnValue:
     row = principal.session_row
     if row is None:
         return redirect(url_for("workbench.home"))
+    back = safe_next(request.args.get("next"), url_for("workbench.home"))
+    if services.recently_stepped_up(row):  # e.g. just enrolled with a fresh code
+        return redirect(back)
+    if not principal.user.totp_enabled:  # step-up is by code only: enrol, then come back here
+        flash(services.needs_totp_message())
+        return redirect(url_for("auth.enrol", next=url_for("auth.step_up", next=request.args.get("next"))))
     form = StepUpForm()
     if form.validate_on_submit():
         try:
-            services.step_up(principal.user, row, code=form.code.data, password=form.password.data)
+            services.step_up(principal.user, row, code=form.code.data)
         except services.AuthError as err:
             db.session.commit()
             flash(err.message, "error")
             return render_template("auth/step_up.html", form=form, user=principal.user), 401
         db.session.commit()
-        return redirect(safe_next(request.args.get("next"), url_for("workbench.home")))
+        return redirect(back)
     return render_template("auth/step_up.html", form=form, user=principal.user)
 
 

@@ -368,3 +368,32 @@ def test_language_switch_never_redirects_off_site(client, db_session, target):
     resp = client.get("/auth/locale", query_string={"locale": "zh_CN", "next": target})
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/auth/login"
+
+
+def test_step_up_is_by_code_only_and_a_user_without_one_enrols_first(app, client, db_session):
+    """SPEC §1: step-up before a key share (custodians may be tenderers, who need no MFA to sign in) is a
+    TOTP code, never the password alone."""
+    from app.accounts import totp
+
+    tenderer = make_user(Role.TENDERER)
+    login(client, tenderer)
+    row = db_session.scalars(select(UserSession).where(UserSession.user_id == tenderer.id)).one()
+    with pytest.raises(services.AuthError):
+        services.step_up(tenderer, row, code="000000")
+    clock.freeze(now() + dt.timedelta(seconds=app.config["STEP_UP_SECONDS"] + 5))  # login counted as one
+    resp = client.get("/auth/step-up?next=/account/")
+    assert resp.status_code == 302
+    assert resp.location.startswith("/auth/mfa/enrol?next=") and "step-up" in resp.location
+    page = client.get(resp.location).get_data(as_text=True)  # the enrolment page creates the pending secret
+    assert "<svg" in page
+    db_session.refresh(tenderer)
+    secret = services.totp_secret(tenderer)
+    enrolled = client.post(
+        resp.location,
+        data={"code": totp.code_at(secret, now()), "csrf_token": csrf_token(client, resp.location)},
+    )
+    assert enrolled.status_code == 302
+    back = client.get(enrolled.location)  # a fresh code at enrolment counts as the step-up
+    assert back.status_code == 302 and back.location.endswith("/account/")
+    assert "auth:stepup:failure" in _actions(db_session, tenderer.id)
+    assert "auth:mfa:enrolled" in _actions(db_session, tenderer.id)
