@@ -106,7 +106,9 @@ def seed() -> list[str]:
         )
         users[username] = user
         secret_txt = ""
-        if role in MFA_REQUIRED_ROLES:
+        # Tenderers and agencies hold opening-key shares in the demo sections: a share is confirmed with a
+        # TOTP code (step-up), so they get an authenticator too.
+        if role in MFA_REQUIRED_ROLES or role is Role.TENDERER:
             secret = totp.new_secret()
             user.totp_secret_enc = encrypt_at_rest(secret, purpose=accounts.TOTP_PURPOSE)
             user.totp_enabled_at = now()
