@@ -5,7 +5,7 @@ download documents), regulators (read, suspend/resume)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -531,63 +531,65 @@ def new_amendment(section_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.route("/sections/<int:section_id>/cancel", methods=["POST"])
-@require(Permission.SECTION_CANCEL)
-def cancel(section_id: int) -> ResponseReturnValue:
-    sec = _own_section_or_404(section_id)
+def _reasoned_action(
+    sec: Section, act: Callable[[str], object], done: str, *, reason_required: bool = True
+) -> ResponseReturnValue:
+    """A section action taken with a reason from :class:`ReasonForm`: run it, commit or flash the error,
+    and go back to the section."""
     form = ReasonForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() and reason_required:
         flash(_("A reason is required."), "error")
         return redirect(url_for("projects.section", section_id=sec.id))
     try:
-        services.cancel_section(sec, actor=_me(), reason=form.reason.data or "")
+        act(form.reason.data or "")
     except DomainError as err:
         db.session.rollback()
         _flash_error(err)
     else:
         db.session.commit()
-        flash(_("The tender is cancelled; the reason is public."), "success")
+        flash(done, "success")
     return redirect(url_for("projects.section", section_id=sec.id))
+
+
+def _regulated_section_or_403(section_id: int, refusal: str) -> Section:
+    sec = _section_or_404(section_id)
+    if not perms.can_suspend(_me(), sec):
+        raise Forbidden(refusal)
+    return sec
+
+
+@bp.route("/sections/<int:section_id>/cancel", methods=["POST"])
+@require(Permission.SECTION_CANCEL)
+def cancel(section_id: int) -> ResponseReturnValue:
+    sec = _own_section_or_404(section_id)
+    return _reasoned_action(
+        sec,
+        lambda reason: services.cancel_section(sec, actor=_me(), reason=reason),
+        _("The tender is cancelled; the reason is public."),
+    )
 
 
 @bp.route("/sections/<int:section_id>/suspend", methods=["POST"])
 @require(Permission.SECTION_SUSPEND)
 def suspend(section_id: int) -> ResponseReturnValue:
-    sec = _section_or_404(section_id)
-    if not perms.can_suspend(_me(), sec):
-        raise Forbidden(_("Only the supervising regulator suspends this trade."))
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("A reason is required."), "error")
-        return redirect(url_for("projects.section", section_id=sec.id))
-    try:
-        services.suspend_section(sec, actor=_me(), reason=form.reason.data or "")
-    except DomainError as err:
-        db.session.rollback()
-        _flash_error(err)
-    else:
-        db.session.commit()
-        flash(_("The section is suspended."), "success")
-    return redirect(url_for("projects.section", section_id=sec.id))
+    sec = _regulated_section_or_403(section_id, _("Only the supervising regulator suspends this trade."))
+    return _reasoned_action(
+        sec,
+        lambda reason: services.suspend_section(sec, actor=_me(), reason=reason),
+        _("The section is suspended."),
+    )
 
 
 @bp.route("/sections/<int:section_id>/resume", methods=["POST"])
 @require(Permission.SECTION_SUSPEND)
 def resume(section_id: int) -> ResponseReturnValue:
-    sec = _section_or_404(section_id)
-    if not perms.can_suspend(_me(), sec):
-        raise Forbidden(_("Only the supervising regulator resumes this trade."))
-    form = ReasonForm()
-    form.validate_on_submit()
-    try:
-        services.resume_section(sec, actor=_me(), note=form.reason.data or "")
-    except DomainError as err:
-        db.session.rollback()
-        _flash_error(err)
-    else:
-        db.session.commit()
-        flash(_("The section is resumed."), "success")
-    return redirect(url_for("projects.section", section_id=sec.id))
+    sec = _regulated_section_or_403(section_id, _("Only the supervising regulator resumes this trade."))
+    return _reasoned_action(
+        sec,
+        lambda note: services.resume_section(sec, actor=_me(), note=note),
+        _("The section is resumed."),
+        reason_required=False,  # a note is optional on resuming
+    )
 
 
 # -- bidders: tenders, obtaining and downloading documents -----------------------------------------------
