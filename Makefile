@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app:create_app
 
-.PHONY: run test install install-dev translations migrate seed serve lint bench clean
+.PHONY: run test install install-dev system-deps translations migrate seed serve lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,7 +36,11 @@ run: seed
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:5000 'app:create_app()'
 
-test: install-dev
+# age, Chromium, CJK fonts, faketime, nginx: installed with apt when missing (as root), else the exact command.
+system-deps:
+	bash scripts/test-system-deps.sh
+
+test: install-dev system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -690,7 +690,6 @@ def seed_shared(instance: Path, prefix: str) -> dict[str, Any]:
     """Multi-node mode: the nodes' database is migrated already (the demo city may be in it). Add one
     published section, its custodians and one bidder, every name prefixed, in the demo time the nodes use
     (the database's demo clock offset), so that the run can be repeated against the same nodes."""
-    import datetime as dt
 
     from app import create_app
     from app.accounts import services as accounts
@@ -698,6 +697,7 @@ def seed_shared(instance: Path, prefix: str) -> dict[str, Any]:
     from app.core.clock import clock, now
     from app.core.permissions import OrgKind, Role
     from app.projects import services as projects
+    from app.projects.seeding import publish_catalogue_at
 
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.test_request_context():
@@ -722,12 +722,7 @@ def seed_shared(instance: Path, prefix: str) -> dict[str, Any]:
         item = next((i for i in catalogue.items if i.code == "GC-01"), None) if catalogue else None
         if item is None:  # an empty database: publish the default catalogue (as upload_bench does)
             manager = user(Role.MANAGER, org(OrgKind.MANAGEMENT_OFFICE, "office"), "manager")
-            start = now()
-            clock.freeze(start - dt.timedelta(days=3))
-            version = projects.create_catalogue_version(actor=manager, title="surge bench")
-            projects.open_catalogue_comment(version, actor=manager, days=1)
-            clock.freeze(start - dt.timedelta(days=1))
-            projects.publish_catalogue_version(version, actor=manager)
+            version = publish_catalogue_at(manager, now(), title="surge bench")
             clock.reset()
             clock.set_offset(offset)
             item = next(i for i in version.items if i.code == "GC-01")
@@ -1185,7 +1180,8 @@ def run_single(args: argparse.Namespace) -> int:
             offset = deadline.timestamp() - deadline_real
             import datetime as dt
 
-            democlock.advance(dt.timedelta(seconds=offset), actor=None)
+            step = offset - democlock.current_offset().total_seconds()  # the seed placed demo time already
+            democlock.advance(dt.timedelta(seconds=step), actor=None)
             db.session.commit()
         t0 = deadline_real - args.window * (1 - args.late)
         target = ("127.0.0.1", server.port)

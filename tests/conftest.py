@@ -3,6 +3,7 @@ each test inside a transaction rolled back at the end (savepoints absorb the cod
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
-from app.core.clock import clock
+from app.core.clock import clock, security_clock
 from app.core.db import db
 
 pytest_plugins = ["tests.factories"]
+
+SECURITY_T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 
 
 def _fresh_postgres_database(url: str) -> tuple[str, Any]:
@@ -87,7 +90,10 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def db_session(app: Flask) -> Iterator[scoped_session]:  # type: ignore[type-arg]
-    """Run the test inside one outer transaction; every commit of the code becomes a savepoint."""
+    """Run the test inside one outer transaction; every commit of the code becomes a savepoint. The security
+    clock (sessions, two-factor codes) stands still at a fixed instant unless the test moves it: no test
+    depends on the wall clock, and none waits for the next authenticator code."""
+    security_clock.freeze(SECURITY_T0)
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -104,6 +110,7 @@ def db_session(app: Flask) -> Iterator[scoped_session]:  # type: ignore[type-arg
                 outer.rollback()
             connection.close()
             clock.reset()
+            security_clock.reset()
 
 
 @pytest.fixture

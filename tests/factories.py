@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from app.accounts import services as accounts
 from app.accounts import totp
 from app.accounts.models import Organization, User
-from app.core.clock import clock, now
+from app.core.clock import now, security_clock, security_now
 from app.core.crypto import encrypt_at_rest
 from app.core.permissions import MFA_REQUIRED_ROLES, ROLE_ORG_KINDS, OrgKind, Role
 
@@ -61,22 +61,25 @@ def current_code(user: User) -> str:
 
     The server accepts the previous, current and next 30 s step. The previous step's code is taken only
     while it has ≥ 15 s left, so a slow, loaded machine does not see it expire on its way; when all usable
-    codes of this window are spent, wait for the next window (real time) or fail (frozen clock)."""
+    codes of this window are spent, wait for the next window (real time) or move a frozen security clock
+    on."""
     import datetime as dt
     import time
 
     secret = accounts.totp_secret(user)
     assert secret is not None
     for _attempt in range(3):
-        moment = now()
+        moment = security_now()  # codes are about real time, never the demo clock
         current = int(moment.timestamp()) // totp.STEP_SECONDS
         left_in_step = totp.STEP_SECONDS - (moment.timestamp() % totp.STEP_SECONDS)
         candidates = ([current - 1] if left_in_step >= 15 else []) + [current, current + 1]
         usable = [c for c in candidates if user.totp_last_step is None or c > user.totp_last_step]
         if usable:
             return totp.code_at(secret, dt.datetime.fromtimestamp(usable[0] * totp.STEP_SECONDS, dt.UTC))
-        assert not clock.is_frozen, "all codes of this time window are used; advance the clock"
-        time.sleep(left_in_step + 0.1)
+        if security_clock.is_frozen:  # the next code appears when real time would have moved on
+            security_clock.advance(dt.timedelta(seconds=left_in_step))
+        else:
+            time.sleep(left_in_step + 0.1)
     raise AssertionError("no usable TOTP code")
 
 

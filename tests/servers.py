@@ -101,6 +101,7 @@ def app_env(tmp: Path, *, database_url: str | None = None) -> dict[str, str]:
         DATABASE_URL=database_url or f"sqlite:///{tmp / 'instance' / 'platform.db'}",
         BLOB_DIR=str(tmp / "blobs"),
         SECRET_KEY="crash-test",
+        DEMO_CLOCK="1",  # the seed places business time at a fixed date (bench/upload_bench.BENCH_T0)
         DATA_KEY="crash-test",
         PLATFORM_SIGNING_KEY=pem.decode(),
     )

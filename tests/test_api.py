@@ -23,6 +23,18 @@ def test_errors_share_one_shape(client):
     assert set(missing.json) == {"code", "status", "message", "errors"}
 
 
+def test_api_messages_follow_accept_language_and_default_to_chinese(client):
+    assert client.get("/api/v1/me").json["message"] == "请先登录。"
+    english = client.get("/api/v1/me", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert english.json["message"] == "Please sign in."
+    assert (
+        client.get("/api/v1/me", headers={"Accept-Language": "zh-CN,en;q=0.5"}).json["message"]
+        == "请先登录。"
+    )
+    # pages stay Chinese by default whatever the browser sends (the language switch changes them)
+    assert "登录" in client.get("/auth/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
 def test_validation_error_is_422_with_field_errors(client, db_session):
     user = make_user("regulator")
     login(client, user)

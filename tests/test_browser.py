@@ -17,20 +17,11 @@ from flask import Flask
 
 from app import create_app
 from app.accounts import totp
-from app.core.clock import now
+from app.core.clock import security_now
 from app.core.db import db
+from tests.system import CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @dataclass(frozen=True)
@@ -51,8 +42,7 @@ def _parse_logins(lines: list[str]) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
+    require(CHROMIUM)
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -111,7 +101,7 @@ def test_staff_signs_in_with_totp_and_switches_language(live_server: LiveServer)
             page.wait_for_url("**/auth/mfa**")
             assert page.locator("h1").inner_text() == "双因素登录"
 
-            page.fill("input[name=code]", totp.code_at(_secret_bytes(secret), now()))
+            page.fill("input[name=code]", totp.code_at(_secret_bytes(secret), security_now()))
             page.click("#mfa-submit")
             page.wait_for_url("**/workbench")
             assert page.locator("#workbench-title").inner_text() == "工作台"

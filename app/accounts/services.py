@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app.core import audit
-from app.core.clock import now
+from app.core.clock import security_now
 from app.core.crypto import decrypt_at_rest, encrypt_at_rest, reencrypt_column
 from app.core.db import db
 from app.core.errors import Conflict, DomainError
@@ -140,7 +140,7 @@ def set_user_active(user: User, active: bool, *, actor: User) -> None:
         revoke_all_sessions(user, reason="account_disabled")
         for token in user.api_tokens:
             if token.revoked_at is None:
-                token.revoked_at = now()
+                token.revoked_at = security_now()
     audit.record(
         "admin:user:enable" if active else "admin:user:disable",
         actor=actor,
@@ -154,7 +154,7 @@ def admin_reset_password(user: User, *, actor: User) -> str:
     one-time password is generated, shown once, and every session of the user is ended."""
     temporary = secrets.token_urlsafe(12)
     user.password_hash = passwords.hash_password(temporary)
-    user.password_changed_at = now()
+    user.password_changed_at = security_now()
     user.failed_logins = 0
     user.locked_until = None
     revoke_all_sessions(user, reason="password_reset")
@@ -178,7 +178,7 @@ def change_password(user: User, current: str, new: str, *, keep_session: UserSes
     if problems:
         raise DomainError(_("The new password was refused."), errors={"new": problems})
     user.password_hash = passwords.hash_password(new)
-    user.password_changed_at = now()
+    user.password_changed_at = security_now()
     revoke_all_sessions(user, reason="password_changed", keep=keep_session)
     audit.record("auth:password:change", actor=user, object_type="user", object_id=user.id)
 
@@ -198,7 +198,7 @@ def authenticate(username: str, password: str) -> User:
         passwords.burn_time()
         audit.record("auth:login:failure", payload={"username": username[:64], "reason": "unknown_user"})
         raise AuthError(generic)
-    moment = now()
+    moment = security_now()
     if user.locked_until is not None and user.locked_until > moment:
         audit.record("auth:login:locked", actor=user, object_type="user", object_id=user.id)
         raise AuthError(
@@ -247,7 +247,7 @@ def _local(value: dt.datetime) -> str:
 def start_session(user: User, *, ip: str | None, user_agent: str | None) -> tuple[str, UserSession]:
     """Create a new server-side session (a fresh 256-bit token on every login: session rotation)."""
     raw = secrets.token_urlsafe(32)
-    moment = now()
+    moment = security_now()
     session_row = UserSession(
         user_id=user.id,
         token_hash=_hash_token(raw),
@@ -276,7 +276,7 @@ def load_session(raw: str) -> UserSession | None:
     row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash_token(raw)))
     if row is None or row.revoked_at is not None:
         return None
-    moment = now()
+    moment = security_now()
     idle = dt.timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     if row.expires_at <= moment or row.last_seen_at + idle <= moment:
         return None
@@ -290,7 +290,7 @@ def load_session(raw: str) -> UserSession | None:
 
 
 def end_session(session_row: UserSession) -> None:
-    session_row.revoked_at = now()
+    session_row.revoked_at = security_now()
     audit.record("auth:logout", actor=session_row.user, object_type="user_session", object_id=session_row.id)
 
 
@@ -298,7 +298,7 @@ def revoke_all_sessions(user: User, *, reason: str, keep: UserSession | None = N
     stmt = (
         update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=now())
+        .values(revoked_at=security_now())
     )
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep.id)
@@ -342,7 +342,7 @@ def _check_code(user: User, code: str) -> bool:
     secret = totp_secret(user)
     if secret is None:
         return False
-    step = totp.matching_step(secret, code, now(), last_step=user.totp_last_step)
+    step = totp.matching_step(secret, code, security_now(), last_step=user.totp_last_step)
     if step is None:
         return False
     user.totp_last_step = step
@@ -355,10 +355,10 @@ def confirm_totp_enrolment(user: User, code: str, session_row: UserSession | Non
     if not _check_code(user, code):
         audit.record("auth:mfa:enrol_failure", actor=user, object_type="user", object_id=user.id)
         raise DomainError(_("The code is not valid. Check the time on your phone and try the next code."))
-    user.totp_enabled_at = now()
+    user.totp_enabled_at = security_now()
     if session_row is not None:
-        session_row.mfa_passed_at = now()
-        session_row.stepped_up_at = now()
+        session_row.mfa_passed_at = security_now()
+        session_row.stepped_up_at = security_now()
     audit.record("auth:mfa:enrolled", actor=user, object_type="user", object_id=user.id)
 
 
@@ -366,8 +366,8 @@ def verify_mfa(user: User, session_row: UserSession, code: str) -> None:
     if not _check_code(user, code):
         audit.record("auth:mfa:failure", actor=user, object_type="user_session", object_id=session_row.id)
         raise AuthError(_("The code is not valid or was already used."))
-    session_row.mfa_passed_at = now()
-    session_row.stepped_up_at = now()
+    session_row.mfa_passed_at = security_now()
+    session_row.stepped_up_at = security_now()
     audit.record("auth:mfa:success", actor=user, object_type="user_session", object_id=session_row.id)
 
 
@@ -389,14 +389,16 @@ def step_up(user: User, session_row: UserSession, *, code: str | None = None) ->
             payload={} if user.totp_enabled else {"reason": "no_totp"},
         )
         raise AuthError(_("Re-authentication failed.") if user.totp_enabled else needs_totp_message())
-    session_row.stepped_up_at = now()
+    session_row.stepped_up_at = security_now()
     audit.record("auth:stepup:success", actor=user, object_type="user_session", object_id=session_row.id)
 
 
 def recently_stepped_up(session_row: UserSession | None) -> bool:
     if session_row is None or session_row.stepped_up_at is None:
         return False
-    return now() - session_row.stepped_up_at <= dt.timedelta(seconds=current_app.config["STEP_UP_SECONDS"])
+    return security_now() - session_row.stepped_up_at <= dt.timedelta(
+        seconds=current_app.config["STEP_UP_SECONDS"]
+    )
 
 
 @dataclass(frozen=True)
@@ -415,7 +417,7 @@ def create_api_token(user: User, name: str, *, days: int | None = 90) -> IssuedT
         name=name,
         prefix=raw[:12],
         token_hash=_hash_token(raw),
-        expires_at=now() + dt.timedelta(days=days) if days else None,
+        expires_at=security_now() + dt.timedelta(days=days) if days else None,
     )
     db.session.add(token)
     db.session.flush()  # the id goes into the audit leaf
@@ -427,13 +429,13 @@ def create_api_token(user: User, name: str, *, days: int | None = 90) -> IssuedT
 
 def revoke_api_token(token: ApiToken, *, actor: User) -> None:
     if token.revoked_at is None:
-        token.revoked_at = now()
+        token.revoked_at = security_now()
         audit.record("auth:token:revoke", actor=actor, object_type="api_token", object_id=token.id)
 
 
 def authenticate_token(raw: str) -> ApiToken | None:
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(raw)))
-    moment = now()
+    moment = security_now()
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= moment:

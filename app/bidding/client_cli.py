@@ -6,12 +6,22 @@
     ggzy-bid --server URL --token TOKEN submit --section 12 --key bidder-key.pem summary.json.age doc1.pdf.age
     ggzy-bid --server URL --token TOKEN withdraw --section 12
     ggzy-bid --server URL --token TOKEN status --section 12
-    ggzy-bid receipt verify --platform-key platform.pub receipt.json
+    ggzy-bid keygen --out bidder-key.pem
+    ggzy-bid --server URL platform-key --out platform.pub
+    ggzy-bid receipt verify --platform-key platform.pub --envelope doc.pdf.age doc.pdf.age.receipt.json
 
 Standard library HTTP only (``http.client``): uploads stream from disk in 1 MiB pieces, large files go
 through the resumable protocol (create → PATCH chunks with offsets and SHA-256 checksums → finalize) and
 resume from the server's offset after a dropped connection. The token comes from ``--token`` or
-``GGZY_TOKEN``. Environment: ``GGZY_SERVER``.
+``GGZY_TOKEN``. Environment: ``GGZY_SERVER``, ``GGZY_LANG`` (``zh`` or ``en``: the language of the server's
+messages; by default from ``LANG``).
+
+Every refusal of the server is printed with its code and message, whatever the size of the envelope (a
+server that answers before reading a large body is heard: the upload stops and the answer is read). Exit
+status: 0 done; 3 refused for good (deadline passed, section closed, not authorised, envelope refused: fix
+the cause; the envelope's ``*.idempotency`` and ``*.upload`` files are removed); 75 try again later
+(network trouble, the server busy or down: run the same command again, it resumes and a retry of an
+accepted envelope returns the same receipt, so those files are kept); 1 any other error on this machine.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import http.client
 import json
 import os
 import secrets
+import select
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,15 +45,43 @@ from . import signing
 
 CHUNK = 8 * 1024 * 1024
 RESUMABLE_ABOVE = 16 * 1024 * 1024
+PIECE = 256 * 1024
+
+EXIT_REFUSED = 3
+EXIT_RETRY = 75  # EX_TEMPFAIL (sysexits.h)
+
+
+class Refused(click.ClickException):
+    """The server refused for good: retrying the same request cannot succeed."""
+
+    exit_code = EXIT_REFUSED
+
+
+class RetryLater(click.ClickException):
+    """Nothing definitive happened: the network failed, or the server is busy or down."""
+
+    exit_code = EXIT_RETRY
+
+
+def _default_lang() -> str:
+    lang = os.environ.get("GGZY_LANG") or os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return "en" if lang.lower().startswith("en") else "zh"
 
 
 class Api:
-    def __init__(self, server: str, token: str | None) -> None:
+    def __init__(self, server: str, token: str | None, lang: str = "zh") -> None:
         parts = urlsplit(server)
         self.https = parts.scheme == "https"
         self.host = parts.netloc
         self.base = parts.path.rstrip("/")
         self.token = token
+        self.lang = lang
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        hdrs = {"Accept-Language": self.lang, **(extra or {})}
+        if self.token:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        return hdrs
 
     def _conn(self) -> http.client.HTTPConnection:
         cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
@@ -51,29 +90,48 @@ class Api:
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], Any]:
-        hdrs = dict(headers or {})
-        if self.token:
-            hdrs["Authorization"] = f"Bearer {self.token}"
+        hdrs = self.headers(headers)
         if isinstance(body, dict):
             body = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
         conn = self._conn()
         try:
             conn.request(method, self.base + path, body=body, headers=hdrs)
-            resp = conn.getresponse()
-            raw = resp.read()
-            resp_headers = {k.lower(): v for k, v in resp.getheaders()}
+            return _read_response(conn)
+        except (OSError, http.client.HTTPException) as exc:
+            raise RetryLater(f"network error talking to {self.host}: {exc!r}; run the command again") from exc
         finally:
             conn.close()
-        data: Any = None
-        if raw and resp_headers.get("content-type", "").startswith("application/json"):
+
+
+def _read_response(conn: http.client.HTTPConnection) -> tuple[int, dict[str, str], Any]:
+    resp = conn.getresponse()
+    raw = resp.read()
+    resp_headers = {k.lower(): v for k, v in resp.getheaders()}
+    data: Any = None
+    if raw and resp_headers.get("content-type", "").startswith("application/json"):
+        try:
             data = json.loads(raw)
-        return resp.status, resp_headers, data
+        except ValueError:
+            data = raw.decode("utf-8", "replace")[:500]
+    elif raw:
+        data = raw.decode("utf-8", "replace")[:500]
+    return resp.status, resp_headers, data
 
 
 def _fail(status: int, data: Any) -> None:
-    message = data.get("message") if isinstance(data, dict) else ""
-    raise click.ClickException(f"HTTP {status}: {message or data}")
+    """Raise the server's answer as a refusal (4xx) or a try-again-later (408, 429, 5xx), code and message."""
+    if isinstance(data, dict):
+        code, message = data.get("code") or "", data.get("message") or ""
+        details = data.get("errors") or {}
+        if details:
+            message = f"{message} {json.dumps(details, ensure_ascii=False)}"
+    else:
+        code, message = "", str(data or "")
+    text = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    if status >= 500 or status in (408, 429):
+        raise RetryLater(f"{text} (try again later)")
+    raise Refused(f"refused: {text}")
 
 
 def seal_file(path: Path, recipient: str, out: Path | None = None) -> Path:
@@ -111,10 +169,19 @@ def _kind_of(path: Path) -> tuple[str, str]:
 @click.group()
 @click.option("--server", envvar="GGZY_SERVER", default="http://127.0.0.1:5000", show_default=True)
 @click.option("--token", envvar="GGZY_TOKEN", default=None, help="API token (or GGZY_TOKEN).")
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=_default_lang,
+    help="Language of the server's messages (GGZY_LANG; default from LANG).",
+)
 @click.pass_context
-def main(ctx: click.Context, server: str, token: str | None) -> None:
-    """Seal, sign and submit bids to the public resource trading platform."""
-    ctx.obj = Api(server, token)
+def main(ctx: click.Context, server: str, token: str | None, lang: str) -> None:
+    """Seal, sign and submit bids to the public resource trading platform.
+
+    Exit status: 0 done, 3 refused by the server (fix the cause), 75 try again later (network, server busy or
+    down; the same command resumes), 1 other errors."""
+    ctx.obj = Api(server, token, lang)
 
 
 @main.command()
@@ -126,6 +193,44 @@ def info(api: Api, section_id: int) -> None:
     if status != 200:
         _fail(status, data)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@main.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def keygen(out: Path) -> None:
+    """Create your organization's Ed25519 signing key (PKCS#8 PEM, readable by you only) and print the public
+    key to register on the platform (工作台 → 签名密钥)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    if out.exists():
+        raise click.ClickException(f"{out} exists; not overwriting a key")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    raw = signing.raw_public(key.public_key())
+    click.echo(f"public key (register it): {base64.b64encode(raw).decode()}")
+    click.echo(f"key id: {signing.key_id(raw)}")
+
+
+@main.command("platform-key")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_obj
+def platform_key(api: Api, out: Path | None) -> None:
+    """Fetch the platform's receipt-signing public key (compare it with the one the centre publishes)."""
+    status, _h, data = api.request("GET", "/api/v1/bidding/platform-key")
+    if status != 200:
+        _fail(status, data)
+    key = str(data["public_key"])
+    if out is None:
+        click.echo(key)
+    else:
+        out.write_text(key + "\n")
+        click.echo(f"{out}: {key}")
 
 
 @main.command()
@@ -178,23 +283,39 @@ def _upload_direct(
     size = path.stat().st_size
     conn = api._conn()
     query = f"?kind={kind}&name={name}"
-    hdrs = {**headers, "Content-Length": str(size), "Content-Type": "application/octet-stream"}
-    if api.token:
-        hdrs["Authorization"] = f"Bearer {api.token}"
-    conn.putrequest("PUT", f"{api.base}/api/v1/bidding/sections/{section_id}/envelopes{query}")
-    for k, v in hdrs.items():
-        conn.putheader(k, v)
-    conn.endheaders()
-    with open(path, "rb") as fh, click.progressbar(length=size, label=path.name) as bar:
-        while piece := fh.read(1024 * 1024):
-            conn.send(piece)
-            bar.update(len(piece))
-    resp = conn.getresponse()
-    data = json.loads(resp.read() or b"null")
-    conn.close()
-    if resp.status not in (200, 201):
-        _fail(resp.status, data)
+    hdrs = api.headers({**headers, "Content-Length": str(size), "Content-Type": "application/octet-stream"})
+    try:
+        conn.putrequest("PUT", f"{api.base}/api/v1/bidding/sections/{section_id}/envelopes{query}")
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        with open(path, "rb") as fh, click.progressbar(length=size, label=path.name) as bar:
+            _send_body(conn, fh, bar)
+        status, _h, data = _read_response(conn)
+    except (OSError, http.client.HTTPException) as exc:
+        raise RetryLater(
+            f"network error during the upload of {path.name}: {exc!r}; run the command again"
+        ) from exc
+    finally:
+        conn.close()
+    if status not in (200, 201):
+        _fail(status, data)
     return data
+
+
+def _send_body(conn: http.client.HTTPConnection, fh: Any, bar: Any) -> None:
+    """Stream the file. A server that refuses before reading the body (deadline passed, section closed, not
+    authorised) answers at once and stops reading: stop sending as soon as its answer is there, or when it
+    closes the connection, and let the caller read the answer."""
+    assert conn.sock is not None
+    while piece := fh.read(PIECE):
+        if select.select([conn.sock], [], [], 0)[0]:
+            return  # the server has answered before the end of the body
+        try:
+            conn.send(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # closed while we were sending: its answer, if any, is waiting to be read
+        bar.update(len(piece))
 
 
 def _upload_resumable(
@@ -272,10 +393,16 @@ def submit(
         }
         if fingerprint:
             headers["X-Client-Fingerprint"] = fingerprint
-        if path.stat().st_size > RESUMABLE_ABOVE:
-            data = _upload_resumable(api, section_id, path, kind, name, headers)
-        else:
-            data = _upload_direct(api, section_id, path, kind, name, headers)
+        try:
+            if path.stat().st_size > RESUMABLE_ABOVE:
+                data = _upload_resumable(api, section_id, path, kind, name, headers)
+            else:
+                data = _upload_direct(api, section_id, path, kind, name, headers)
+        except Refused as exc:
+            # a definitive answer: the next attempt is a new request, not a retry of this one
+            key_file.unlink(missing_ok=True)
+            path.with_name(path.name + ".upload").unlink(missing_ok=True)
+            raise Refused(f"{path.name}: {exc.message}") from None
         out = path.with_name(path.name + ".receipt.json")
         out.write_text(json.dumps(data, ensure_ascii=False, indent=2))
         key_file.unlink(missing_ok=True)

@@ -272,6 +272,25 @@ def load_calendar() -> WorkCalendar:
     return WorkCalendar({row.day: bool(row.is_workday) for row in rows})
 
 
+def years_without_holidays(today: dt.date) -> list[int]:
+    """This year and next (periods reach into it) when the national arrangement is unknown for them and the
+    management office has entered no day of theirs: periods then count weekends only, so the office is asked
+    to enter that year's holidays."""
+    calendar = WorkCalendar()
+    missing = []
+    for year in (today.year, today.year + 1):
+        if calendar.covers(dt.date(year, 1, 1)):
+            continue
+        entered = db.session.scalar(
+            select(CalendarOverride.day)
+            .where(CalendarOverride.day.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
+            .limit(1)
+        )
+        if entered is None:
+            missing.append(year)
+    return missing
+
+
 def _actor_id(actor: Actor | None) -> int | None:
     value = getattr(actor, "id", None)
     return value if isinstance(value, int) and not isinstance(value, bool) else None

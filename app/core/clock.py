@@ -56,10 +56,18 @@ class Clock:
 
 
 clock = Clock()
+# Security decisions (two-factor codes, sessions, lockouts, API tokens, step-up windows) run on real time:
+# authenticator apps and people live in it. The demo clock moves ``clock`` only; tests freeze either.
+security_clock = Clock()
 
 
 def now() -> dt.datetime:
     return clock.now()
+
+
+def security_now() -> dt.datetime:
+    """Real time, never the demo clock's: what authentication and sessions are decided on."""
+    return security_clock.now()
 
 
 def to_local(value: dt.datetime) -> dt.datetime:

@@ -76,6 +76,17 @@ def select_locale() -> str:
     chosen = session.get("locale")
     if chosen in supported:
         return str(chosen)
+    if request.path.startswith("/api/"):
+        # API clients (ggzy-bid, other systems) say which language their people read; pages stay Chinese by
+        # default whatever the browser sends, with the language switch to change it.
+        best = request.accept_languages.best_match(
+            [*supported, "zh", "zh-CN", "zh-Hans"], default=current_app.config["BABEL_DEFAULT_LOCALE"]
+        )
+        return (
+            "en"
+            if best and best.lower().startswith("en")
+            else str(current_app.config["BABEL_DEFAULT_LOCALE"])
+        )
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 

@@ -6,7 +6,9 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.core.permissions import Permission, public, require
+from app.core import calendar
+from app.core.clock import now, to_local
+from app.core.permissions import Permission, has_permission, public, require
 
 from .cards import cards_for
 
@@ -25,9 +27,13 @@ def index() -> Response:
 @require(Permission.WORKBENCH_VIEW)
 def home() -> str:
     principal = current_user
+    missing_years = []
+    if has_permission(principal.role, Permission.CALENDAR_MANAGE):
+        missing_years = calendar.years_without_holidays(to_local(now()).date())
     return render_template(
         "workbench/home.html",
         user=principal.user,
         org=principal.user.organization,
         cards=cards_for(principal),
+        missing_years=missing_years,
     )

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.accounts import services
 from app.accounts.models import User, UserSession
-from app.core.clock import clock, now
+from app.core.clock import security_clock, security_now
 from app.core.models import AuditLeaf
 from app.core.permissions import Role
 from tests.factories import PASSWORD, csrf_token, current_code, login, make_user
@@ -60,11 +60,13 @@ def test_lockout_after_repeated_failures_then_unlock_after_period(app, client, d
     for _ in range(threshold):
         assert _post_login(client, user.username, "not the password").status_code == 401
     db_session.refresh(user)
-    assert user.locked_until is not None and user.locked_until > now()
+    assert user.locked_until is not None and user.locked_until > security_now()
     # even the right password is refused while locked
     assert _post_login(client, user.username, PASSWORD).status_code == 401
     assert "auth:login:lockout" in _actions(db_session, user.id)
-    clock.freeze(now() + dt.timedelta(minutes=app.config["LOGIN_LOCKOUT_MINUTES"], seconds=1))
+    security_clock.freeze(
+        security_now() + dt.timedelta(minutes=app.config["LOGIN_LOCKOUT_MINUTES"], seconds=1)
+    )
     assert _post_login(client, user.username, PASSWORD).status_code == 302
 
 
@@ -223,7 +225,7 @@ def test_disabling_an_account_ends_its_sessions(app, client, db_session):
 def test_idle_session_expires(app, client, db_session):
     user = make_user(Role.BIDDER)
     login(client, user)
-    clock.freeze(now() + dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1))
+    security_clock.freeze(security_now() + dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1))
     assert client.get("/workbench").status_code == 302
 
 
@@ -231,14 +233,14 @@ def test_absolute_session_lifetime_ends_an_active_session(app, client, db_sessio
     """ASVS 7.3.2: a session used every few minutes still ends after SESSION_ABSOLUTE_HOURS."""
     user = make_user(Role.BIDDER)
     login(client, user)
-    start = now()
+    start = security_now()
     step = dt.timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] - 5)
     moment = start
     while moment + step < start + dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]):
         moment += step
-        clock.freeze(moment)
+        security_clock.freeze(moment)
         assert client.get("/workbench").status_code == 200  # never idle
-    clock.freeze(start + dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"], seconds=1))
+    security_clock.freeze(start + dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"], seconds=1))
     assert client.get("/workbench").status_code == 302
 
 
@@ -276,7 +278,7 @@ def test_step_up_required_and_accepted(app, db_session):
     client = app.test_client()
     login(client, staff)
     row = db_session.scalars(select(UserSession).where(UserSession.user_id == staff.id)).first()
-    clock.freeze(now() + dt.timedelta(seconds=app.config["STEP_UP_SECONDS"] + 5))
+    security_clock.freeze(security_now() + dt.timedelta(seconds=app.config["STEP_UP_SECONDS"] + 5))
     assert not services.recently_stepped_up(row)
     # the helper redirects to the step-up page, which accepts a fresh code
     with app.test_request_context("/x"):
@@ -380,7 +382,9 @@ def test_step_up_is_by_code_only_and_a_user_without_one_enrols_first(app, client
     row = db_session.scalars(select(UserSession).where(UserSession.user_id == tenderer.id)).one()
     with pytest.raises(services.AuthError):
         services.step_up(tenderer, row, code="000000")
-    clock.freeze(now() + dt.timedelta(seconds=app.config["STEP_UP_SECONDS"] + 5))  # login counted as one
+    security_clock.freeze(
+        security_now() + dt.timedelta(seconds=app.config["STEP_UP_SECONDS"] + 5)
+    )  # login counted as one
     resp = client.get("/auth/step-up?next=/account/")
     assert resp.status_code == 302
     assert resp.location.startswith("/auth/mfa/enrol?next=") and "step-up" in resp.location
@@ -390,7 +394,7 @@ def test_step_up_is_by_code_only_and_a_user_without_one_enrols_first(app, client
     secret = services.totp_secret(tenderer)
     enrolled = client.post(
         resp.location,
-        data={"code": totp.code_at(secret, now()), "csrf_token": csrf_token(client, resp.location)},
+        data={"code": totp.code_at(secret, security_now()), "csrf_token": csrf_token(client, resp.location)},
     )
     assert enrolled.status_code == 302
     back = client.get(enrolled.location)  # a fresh code at enrolment counts as the step-up

@@ -10,13 +10,14 @@ import pyrage
 import pytest
 
 from app.bidding import agefile, keys
+from tests.system import AGE
 
 
 def _age_cli(tmp_path: Path, *args: str, data: bytes = b"bid") -> bytes:
     src = tmp_path / "in.bin"
     src.write_bytes(data)
     out = tmp_path / "out.age"
-    subprocess.run(["/usr/bin/age", *args, "-o", str(out), str(src)], check=True)
+    subprocess.run([str(AGE), *args, "-o", str(out), str(src)], check=True)
     return out.read_bytes()
 
 

@@ -43,12 +43,10 @@ from app.projects import services as projects
 from tests.bidding.conftest import publish_tender
 from tests.factories import PASSWORD, make_org, make_user
 from tests.projects.conftest import T0, World, publish_catalogue
+from tests.system import AGE, CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-AGE = Path("/usr/bin/age")
 PRICE = "8765432.10"
 MANAGER = "项目经理张工"
 MIB = 1024 * 1024
@@ -110,8 +108,7 @@ def _world() -> World:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not CHROMIUM.exists() or not AGE.exists():
-        pytest.skip("needs headless Chromium at /usr/bin/chromium and the age tool at /usr/bin/age")
+    require(CHROMIUM, AGE)
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 

@@ -22,6 +22,7 @@ from app.projects.models import Section
 from tests.bidding.conftest import DEADLINE, Tender, after_deadline, publish_tender, upload
 from tests.factories import current_code, login, make_user
 from tests.projects.conftest import World
+from tests.system import AGE
 
 
 def _submit_bids(client: FlaskClient, tender: Tender, prices: list[str], *, document: bool = True) -> None:
@@ -339,7 +340,5 @@ def test_envelopes_from_our_client_decrypt_with_age_cli(tmp_path: Path) -> None:
     doc = tmp_path / "doc.pdf"
     doc.write_bytes(b"%PDF-1.7 " + bytes(range(256)) * 1000)
     out = client_cli.seal_file(doc, str(identity.to_public()))
-    plain = subprocess.run(
-        ["/usr/bin/age", "-d", "-i", str(id_file), str(out)], check=True, capture_output=True
-    )
+    plain = subprocess.run([str(AGE), "-d", "-i", str(id_file), str(out)], check=True, capture_output=True)
     assert plain.stdout == doc.read_bytes()

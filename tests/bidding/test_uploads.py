@@ -21,8 +21,7 @@ from app.bidding.models import SealedEnvelope
 from app.core import crypto
 from app.core.clock import clock
 from tests.bidding.conftest import DEADLINE, Tender, upload
-
-AGE = "/usr/bin/age"
+from tests.system import AGE
 
 
 def _count(db_session: Any) -> int:
@@ -40,7 +39,9 @@ def test_envelope_sealed_with_the_age_cli_is_accepted_and_receipt_verifies_offli
     plain = tmp_path / "summary.json"
     plain.write_text(json.dumps({"price": "9000000.00", "duration": 300, "project_manager": "李工"}))
     sealed = tmp_path / "summary.json.age"
-    subprocess.run([AGE, "-r", tender.section.opening_recipient, "-o", str(sealed), str(plain)], check=True)
+    subprocess.run(
+        [str(AGE), "-r", tender.section.opening_recipient, "-o", str(sealed), str(plain)], check=True
+    )
     data = sealed.read_bytes()
     bidder = tender.bidders[0]
     resp = upload(client, tender, bidder, data, **{"X-Client-Fingerprint": "pc-01"})

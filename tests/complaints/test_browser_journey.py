@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -17,11 +16,10 @@ from app.accounts import totp
 from app.core.clock import now
 from app.core.db import db
 from app.core.permissions import OrgKind, Role
+from tests.system import CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "correct horse battery staple"
 
 
@@ -36,8 +34,7 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
+    require(CHROMIUM)
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.complaints import routing, services
 from app.complaints.enums import Matter
 from app.complaints.models import Case, Report
-from app.core.clock import clock
+from app.core.clock import clock, security_clock
 from tests.factories import csrf_token, login, make_user
 
 from .conftest import CONTENT, World, cst
@@ -134,7 +134,7 @@ def test_deciding_needs_step_up_and_the_decision_is_published_redacted(
     services.submit_complaint(case, actor=world.bidder)
     services.accept_complaint(case, actor=world.regulator)
     login(client, world.regulator)
-    clock.advance(dt.timedelta(minutes=10))  # signing in counts as a step-up for a few minutes
+    security_clock.advance(dt.timedelta(minutes=10))  # signing in counts as a step-up for a few minutes
     token = csrf_token(client, f"/complaints/cases/{case.id}")
     resp = client.post(
         f"/complaints/cases/{case.id}/decide",

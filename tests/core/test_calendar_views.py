@@ -137,3 +137,29 @@ def test_unknown_year_is_not_found(manager_client: tuple[FlaskClient, int]) -> N
     client, _ = manager_client
     assert client.get("/calendar/?year=abc").status_code == 404
     assert client.get("/calendar/?year=1850").status_code == 404
+
+
+def test_workbench_asks_the_office_for_a_year_without_national_holiday_data(
+    manager_client: tuple[FlaskClient, int],
+) -> None:
+    """Past the years the holiday package knows, periods still count (weekends and the office's days) and the
+    management office is asked on its workbench to enter that year's holidays, until it has entered some."""
+    from app.core.calendar import WorkCalendar, set_override
+    from app.core.clock import CST, clock
+
+    client, _ = manager_client
+    year = WorkCalendar().coverage[1] + 5
+    clock.freeze(dt.datetime(year, 4, 14, 10, 0, tzinfo=CST))
+    html = client.get("/workbench").get_data(as_text=True)
+    assert f"{year}年" in html and f"/calendar/?year={year}" in html
+    assert f"/calendar/?year={year + 1}" in html  # periods reach into next year too
+    set_override(dt.date(year, 5, 1), False, "劳动节", actor=None)
+    html = client.get("/workbench").get_data(as_text=True)
+    assert f"/calendar/?year={year}" not in html and f"/calendar/?year={year + 1}" in html
+    # periods are still computed in such a year: weekends rest, the office's day rests
+    from app.core.calendar import period_end
+
+    end = period_end(
+        dt.datetime(year, 4, 28, 10, 0, tzinfo=CST), 3, unit="calendar", calendar=load_calendar()
+    )
+    assert end.astimezone(CST).date() > dt.date(year, 5, 1)

@@ -24,11 +24,9 @@ from tests.conftest import IsolatedClient
 from tests.evaluation.conftest import open_trade
 from tests.factories import PASSWORD, make_org, make_user
 from tests.projects.conftest import T0, World, publish_catalogue
+from tests.system import CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +85,7 @@ def _world() -> World:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
+    require(CHROMIUM)
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 

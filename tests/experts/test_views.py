@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from app.core.clock import clock
+from app.core.clock import security_clock
 from app.core.db import db
 from app.core.models import OutboxMessage
 from app.core.permissions import OrgKind, Role
@@ -71,7 +71,9 @@ def test_draw_room_request_then_witness_with_step_up(app: Flask, world: World) -
 
     regulator = quick_user(Role.REGULATOR, world.regulator_org)
     rc = client_for(app, regulator)
-    clock.advance(dt.timedelta(minutes=10))  # the sign-in no longer counts as a recent re-authentication
+    security_clock.advance(
+        dt.timedelta(minutes=10)
+    )  # the sign-in no longer counts as a recent re-authentication
     resp = rc.get(f"/experts/draws/{draw.id}/witness")
     assert resp.status_code == 302 and "/auth/step-up" in resp.headers["Location"]
     rc.post(
@@ -96,7 +98,9 @@ def test_running_a_draw_needs_a_recent_step_up(app: Flask, world: World) -> None
     staff = quick_user(Role.CENTER_STAFF, world.center)
     client = client_for(app, staff)
     token = csrf_token(client, "/experts/draws")
-    clock.advance(dt.timedelta(minutes=10))  # the sign-in no longer counts as a recent re-authentication
+    security_clock.advance(
+        dt.timedelta(minutes=10)
+    )  # the sign-in no longer counts as a recent re-authentication
     resp = client.post(
         "/experts/draws/new",
         data={

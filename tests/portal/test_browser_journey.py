@@ -22,11 +22,10 @@ from flask import Flask
 from app import create_app
 from app.core.clock import CST, now
 from app.core.db import db
+from tests.system import CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SECTION_NAME = "滨江路改造浏览器标段"
 PASSWORD = "journey: a long passphrase 4 portal"
 
@@ -95,8 +94,7 @@ def _local_input(day: dt.date, hour: int, minute: int = 0) -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
+    require(CHROMIUM)
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 

@@ -16,6 +16,7 @@ from app.core.clock import CST, clock
 from app.core.permissions import OrgKind, Role
 from app.projects import services
 from app.projects.models import CatalogueItem, CatalogueVersion, OpeningRoom, Project, Section
+from app.projects.seeding import publish_catalogue_at
 from tests.factories import make_org, make_user
 
 # Monday 2 March 2026, 09:00 China Standard Time.
@@ -46,11 +47,7 @@ class World:
 
 
 def publish_catalogue(manager: User, *, at: dt.datetime) -> CatalogueVersion:
-    clock.freeze(at - dt.timedelta(days=3))
-    version = services.create_catalogue_version(actor=manager, title="2026 交易目录")
-    services.open_catalogue_comment(version, actor=manager, days=1)
-    clock.freeze(at)
-    return services.publish_catalogue_version(version, actor=manager)
+    return publish_catalogue_at(manager, at)
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +59,7 @@ def _no_foreign_publish_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def world(db_session: Any) -> World:
+    clock.freeze(T0 - dt.timedelta(days=30))  # every record of the world is dated at fixed instants
     manager = make_user(Role.MANAGER)
     catalogue = publish_catalogue(manager, at=T0 - dt.timedelta(days=1))
     center = make_org(OrgKind.TRADING_CENTER)

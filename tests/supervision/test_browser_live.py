@@ -7,26 +7,22 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app import create_app
 from app.accounts import totp
-from app.core.clock import now
+from app.core.clock import security_now
 from app.core.db import db
+from tests.system import CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, tuple[str, str]]]]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
+    require(CHROMIUM)
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -86,7 +82,7 @@ def _sign_in(page: Any, base: str, username: str, logins: dict[str, tuple[str, s
     page.click("#login-submit")
     page.wait_for_url("**/auth/mfa**")
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    page.fill("input[name=code]", totp.code_at(key, now()))
+    page.fill("input[name=code]", totp.code_at(key, security_now()))
     page.click("#mfa-submit")
     page.wait_for_url("**/workbench")
 
