@@ -36,7 +36,7 @@ run: seed
 	@echo "Serving on http://127.0.0.1:5000 (Ctrl-C to stop)"
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:5000 'app:create_app()'
 
-# age, Chromium, CJK fonts, faketime, nginx: installed with apt when missing (as root), else the exact command.
+# age, Chromium, CJK fonts, nginx: installed with apt when missing (as root), else the exact command.
 system-deps:
 	bash scripts/test-system-deps.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond Python packages, as Debian packages: the reference `age` tool (the sealed
 # format must interoperate), Chromium and ChromeDriver (browser journeys), CJK fonts (pages are Chinese),
-# faketime (the suite at chosen dates), nginx (the documented production front, in the abuse test).
+# nginx (the documented production front, in the abuse test).
 # `make test` runs this first. As root with apt it installs what is missing; otherwise it prints the exact
 # command and stops, so nothing is silently skipped.
 set -euo pipefail
@@ -13,7 +13,6 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if ! { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh family 2>/dev/null | grep -q .; }; then
   need+=(fonts-noto-cjk)
 fi
-command -v faketime >/dev/null 2>&1 || need+=(faketime)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
 
 [ ${#need[@]} -eq 0 ] && exit 0

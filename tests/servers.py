@@ -87,6 +87,12 @@ print(json.dumps(out))
 """
 
 
+def service_env() -> dict[str, str]:
+    """The environment for a third-party service the tests start (Redis, PostgreSQL): never under a faked
+    clock (CI's date runs preload libfaketime, which such servers do not survive); they are other machines."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+
+
 def app_env(tmp: Path, *, database_url: str | None = None) -> dict[str, str]:
     """The environment of a gunicorn and the flask CLI on a throwaway instance (SQLite unless given)."""
     from cryptography.hazmat.primitives import serialization
@@ -278,6 +284,7 @@ class PrivatePostgres:
             capture_output=True,
             text=True,
             timeout=60,
+            env=service_env(),
         )
 
     def start(self) -> None:
@@ -291,5 +298,6 @@ class PrivatePostgres:
             [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
             capture_output=True,
             timeout=60,
+            env=service_env(),
         )
         shutil.rmtree(self.dir, ignore_errors=True)

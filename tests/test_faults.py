@@ -32,7 +32,7 @@ from app.core.db import db
 from tests.bidding.conftest import publish_tender, upload
 from tests.projects.conftest import World
 from tests.projects.conftest import world as world
-from tests.servers import Gunicorn, app_env, bidding_check, free_port, put, seed
+from tests.servers import Gunicorn, app_env, bidding_check, free_port, put, seed, service_env
 
 # -- Redis down -------------------------------------------------------------------------------------------
 
@@ -59,6 +59,7 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=service_env(),
         )
         import redis
 

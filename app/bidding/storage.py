@@ -15,7 +15,7 @@ than a grace period, and :func:`check` reports every row without a file and ever
 from __future__ import annotations
 
 import os
-import time
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +122,7 @@ def cleanup(*, grace_seconds: int = GRACE_SECONDS) -> list[str]:
     from .models import EnvelopeUpload, SealedEnvelope
 
     removed: list[str] = []
-    cutoff = time.time() - grace_seconds
+    cutoff = _disk_now() - grace_seconds
     live_uploads = set(
         db.session.execute(select(EnvelopeUpload.id).where(EnvelopeUpload.expires_at > now())).scalars()
     )
@@ -131,7 +131,7 @@ def cleanup(*, grace_seconds: int = GRACE_SECONDS) -> list[str]:
         for p in tmp.iterdir():
             if p.name.startswith("up-") and p.name.removeprefix("up-").removesuffix(".part") in live_uploads:
                 continue
-            if p.is_file() and p.stat().st_mtime < cutoff:
+            if p.is_file() and p.stat().st_mtime <= cutoff:
                 p.unlink(missing_ok=True)
                 removed.append(str(p.relative_to(blob_root())))
     known = set(db.session.execute(select(SealedEnvelope.blob_path)).scalars()) | set(
@@ -141,10 +141,23 @@ def cleanup(*, grace_seconds: int = GRACE_SECONDS) -> list[str]:
     )
     for rel in sorted((_stored_files(ENVELOPES) | _stored_files(OPENED)) - known):
         full = blob_root() / rel
-        if full.stat().st_mtime < cutoff:
+        if full.stat().st_mtime <= cutoff:
             full.unlink(missing_ok=True)
             removed.append(rel)
     return removed
+
+
+def _disk_now() -> float:
+    """Now, by the clock that stamps the files' times (the kernel's): file ages compare like with like even
+    when this process's clock is shifted (a faked clock in tests, a jump of the system clock)."""
+    root = blob_root()
+    root.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=root, prefix=".clock-")
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        os.unlink(name)
 
 
 _cleaned: set[str] = set()
