@@ -101,9 +101,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
         "STEP_UP_SECONDS": int(env.get("STEP_UP_SECONDS", "300")),
-        "LOGIN_LOCKOUT_THRESHOLD": int(env.get("LOGIN_LOCKOUT_THRESHOLD", "5")),
-        "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        # Coarse flood control of the sign-in forms per address (Redis, else per worker). The security
+        # counters — failures per account and source, per source, per account's codes — are the shared ones of
+        # app.core.throttle, whatever this says.
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "60 per minute"),
         # Reverse proxies in front of gunicorn (nginx: 1). Their X-Forwarded-For/-Proto are trusted so rate
         # limits, sessions and audit leaves see the client address, not the proxy's. 0: no proxy.
         "PROXY_HOPS": int(env.get("PROXY_HOPS", "0")),
@@ -117,6 +118,8 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "DEMO_CLOCK": _env_bool("DEMO_CLOCK", False),
+        # One-time credential links are never logged, except in a demo install (so they can be tried there).
+        "OUTBOX_LOG_SENSITIVE": _env_bool("OUTBOX_LOG_SENSITIVE", _env_bool("DEMO_CLOCK", False)),
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
         "TESTING": False,
     }

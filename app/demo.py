@@ -108,7 +108,7 @@ def seed() -> list[str]:
         secret_txt = ""
         # Tenderers and agencies hold opening-key shares in the demo sections: a share is confirmed with a
         # TOTP code (step-up), so they get an authenticator too.
-        if role in MFA_REQUIRED_ROLES or role is Role.TENDERER:
+        if role in MFA_REQUIRED_ROLES:
             secret = totp.new_secret()
             user.totp_secret_enc = encrypt_at_rest(secret, purpose=accounts.TOTP_PURPOSE)
             user.totp_enabled_at = now()

@@ -160,19 +160,27 @@ def revoke_key(key_id: int) -> WzResponse:
 # -- custodians -------------------------------------------------------------------------------------------
 
 
-@bp.route("/custodian", methods=["GET", "POST"])
+@bp.route("/custodian/key", methods=["POST"])
+@require(Permission.BIDDING_CUSTODIAN)
+@step_up_required
+def register_custodian_key() -> WzResponse:
+    """Register or swap the custodian's age recipient: whoever holds it receives the future opening-key
+    shares, so it takes a fresh second factor (step-up), like submitting a share."""
+    user = current_user.user
+    try:
+        services.register_custodian_key(user, request.form.get("age_recipient", ""), actor=user)
+        db.session.commit()
+        flash(_("Your age recipient is registered."), "success")
+    except DomainError as err:
+        _flash_error(err)
+    return redirect(url_for("bidding.custodian"))
+
+
+@bp.route("/custodian")
 @require(Permission.BIDDING_CUSTODIAN)
 def custodian() -> str | WzResponse:
     """The custodian's personal age recipient and its opening-key shares."""
     user = current_user.user
-    if request.method == "POST":
-        try:
-            services.register_custodian_key(user, request.form.get("age_recipient", ""), actor=user)
-            db.session.commit()
-            flash(_("Your age recipient is registered."), "success")
-        except DomainError as err:
-            _flash_error(err)
-        return _back("bidding.custodian")
     shares = services.key_shares_of(user)
     sections = {s.section_id: db.session.get(Section, s.section_id) for s in shares}
     return render_template(

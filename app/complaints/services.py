@@ -106,8 +106,17 @@ def _event(
 
 
 def _audit(action: str, case: Case, actor: User | None, payload: dict[str, Any]) -> None:
-    # reports: never put the reporter's identity in the (regulator-readable) audit payload
-    audit.record(action, actor=actor, object_type="complaint_case", object_id=case.id, payload=payload)
+    # Reports: never put the reporter's identity in the (regulator-readable) audit payload, and nothing of a
+    # member of the public acting without an account (an anonymous report, a message through the tracking
+    # code) is linkable to its sender: no source address either.
+    audit.record(
+        action,
+        actor=actor,
+        object_type="complaint_case",
+        object_id=case.id,
+        payload=payload,
+        keep_source=actor is not None,
+    )
 
 
 def touch(case: Case, at: dt.datetime | None = None) -> None:

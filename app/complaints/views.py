@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import limits
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -14,13 +16,12 @@ from werkzeug.wrappers import Response
 
 from app.accounts.models import Organization, User
 from app.accounts.stepup import step_up_required
-from app.core import storage
+from app.core import storage, throttle
 from app.core.calendar import local_date
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.permissions import Permission, Role, public, require
-from app.extensions import limiter
 
 from . import clocks, routing, services
 from .enums import CLOCKLESS_STATES, Audience, CaseKind, CaseStatus, Matter, PauseReason, Remedy
@@ -86,18 +87,29 @@ def _fail(case: Case, err: DomainError) -> Response:
 # -- public: reports, tracking, published decisions ----------------------------------------------------------
 
 
-def _report_limit() -> str:
-    return str(current_app.config.get("REPORT_RATE_LIMIT") or "20 per hour")
+def _count_report_filing() -> None:
+    """ASVS 2.4.1: anonymous filing is an unauthenticated write; one address cannot flood it. The counter is
+    the only trace of the sender the platform keeps: keyed (an HMAC of the address, never the address), shared
+    by all workers, forgotten when its window ends. Nothing else records where a report came from."""
+    rule = limits.parse(str(current_app.config.get("REPORT_RATE_LIMIT") or "20 per hour"))
+    subject = throttle.key("report", request.remote_addr or "-")
+    throttle.hit(subject, limit=rule.amount, window=dt.timedelta(seconds=rule.get_expiry()))
 
 
 @bp.route("/report", methods=["GET", "POST"])
 @public
-# ASVS 2.4.1: anonymous filing is an unauthenticated write; one address cannot flood it.
-@limiter.limit(_report_limit, methods=["POST"])
-def report_form() -> str | tuple[str, int]:
+def report_form() -> ResponseReturnValue:
     values: dict[str, Any] = {"anonymous": True}
     errors: dict[str, Any] = {}
     if request.method == "POST":
+        try:
+            _count_report_filing()
+        except throttle.Throttled as err:
+            db.session.rollback()
+            page = render_template(
+                "complaints/report_form.html", values=values, errors={}, message=err.message
+            )
+            return page, 429, {"Retry-After": str(err.retry_after)}
         values = {
             "subject": request.form.get("subject", ""),
             "facts": request.form.get("facts", ""),

@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter, Map
 
 from app.core.errors import DomainError, error_body
-from app.core.permissions import MFA_REQUIRED_ROLES, has_permission
+from app.core.permissions import has_permission
 from app.extensions import api, babel, csrf, db, limiter, login_manager
 
 log = logging.getLogger("app.request")
@@ -262,7 +262,7 @@ def _guard() -> Response | None:
         return _deny(401, _("Please sign in."))
     if markers.get("authenticated"):
         return None
-    if current_user.role in MFA_REQUIRED_ROLES and not current_user.mfa_passed:
+    if not current_user.mfa_passed:  # the roles that must, and every account with an authenticator
         if is_api_request():
             return _deny(401, _("Two-factor authentication is required."))
         return redirect(url_for("auth.mfa"))  # type: ignore[return-value]
@@ -309,13 +309,16 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _domain_error(err: DomainError) -> Response | tuple[str, int]:
+def _domain_error(err: DomainError) -> Response | tuple[str, int, dict[str, str]]:
     db.session.rollback()
+    retry_after = getattr(err, "retry_after", None)  # a throttled attempt says when to try again
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if is_api_request() or request.accept_mimetypes.best == "application/json":
         resp = jsonify(error_body(err.status, err.code, err.message, err.errors))
         resp.status_code = err.status
+        resp.headers.update(headers)
         return resp
-    return render_template("errors/error.html", status=err.status, message=err.message), err.status
+    return render_template("errors/error.html", status=err.status, message=err.message), err.status, headers
 
 
 def _database_unavailable(err: OperationalError) -> Response | tuple[str, int]:

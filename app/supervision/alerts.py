@@ -98,8 +98,22 @@ def _cfg(name: str, default: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _record_published(section: Section) -> bool:
+    """Whether the section's opening record is public: only from then on may anything compare bidders (who
+    bid is secret until the opening, SPEC §3.3 — also while shares are collected or decryption runs)."""
+    if section.status in BEFORE_CLOSE or not _has_tables("opening_ceremony"):
+        return False
+    from app.bidding.enums import CeremonyStatus
+    from app.bidding.models import OpeningCeremony
+
+    completed = select(OpeningCeremony.id).where(
+        OpeningCeremony.section_id == section.id, OpeningCeremony.status == CeremonyStatus.COMPLETED.value
+    )
+    return db.session.scalar(completed.limit(1)) is not None
+
+
 def _envelopes(section: Section) -> list[Any]:
-    if section.status in BEFORE_CLOSE or not _has_tables("sealed_envelope"):
+    if not _has_tables("sealed_envelope") or not _record_published(section):
         return []
     from app.bidding.models import SealedEnvelope
 

@@ -224,6 +224,34 @@ def decide_alert(alert_id: int) -> BaseResponse:
     return redirect(request.referrer or url_for("supervision.alerts_desk"))
 
 
+# -- what the system administrator did to accounts ---------------------------------------------------------
+
+
+@bp.route("/admin-acts")
+@require(Permission.SUPERVISION_MONITOR)
+def admin_acts() -> str:
+    """Under 监管办分离 the administrator must not become a business user: every act on an account or an
+    organization (creation, reset, disabling) is listed here for the regulators and the management office."""
+    from app.accounts.labels import admin_act_label
+    from app.accounts.models import AccountNotice, User
+    from app.core.models import AuditLeaf
+
+    leaves = db.session.scalars(
+        select(AuditLeaf)
+        .where(AuditLeaf.action.like("admin:user:%") | AuditLeaf.action.like("admin:organization:%"))
+        .order_by(AuditLeaf.idx.desc())
+        .limit(500)
+    ).all()
+    users = {u.id: u for u in db.session.scalars(select(User)).all()}
+    seen = {
+        n.audit_idx: n.seen_at
+        for n in db.session.scalars(select(AccountNotice).where(AccountNotice.audit_idx.is_not(None))).all()
+    }
+    return render_template(
+        "supervision/admin_acts.html", leaves=leaves, users=users, seen=seen, label=admin_act_label
+    )
+
+
 # -- interventions -----------------------------------------------------------------------------------------
 
 

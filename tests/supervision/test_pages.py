@@ -14,7 +14,7 @@ from app.core import audit
 from app.core.db import db
 from app.supervision import alerts, assessment, witness
 from tests.factories import csrf_token, login
-from tests.supervision.conftest import T0, Scene, bidder, envelope
+from tests.supervision.conftest import T0, Scene, bidder, envelope, opening_record
 
 
 def test_dashboard_shows_todays_openings_and_active_sections(scene: Scene, client: Any) -> None:
@@ -43,6 +43,7 @@ def test_alerts_desk_and_decision_through_the_page(scene: Scene, client: Any) ->
     a, b = bidder(), bidder()
     envelope(section, a, client_fingerprint="same-machine")
     envelope(section, b, client_fingerprint="same-machine")
+    opening_record(section, scene.staff, [(a, {"price": "9000000.00"}), (b, {"price": "9100000.00"})])
     (alert,) = alerts.run_alert_rules(section)
     db.session.commit()
     login(client, scene.regulator)
