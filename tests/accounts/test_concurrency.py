@@ -33,7 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         from app.config import load_config
         from tests.conftest import _fresh_postgres_database
 
-        url, drop = _fresh_postgres_database(load_config(str(tmp))["SQLALCHEMY_DATABASE_URI"])
+        url, drop = _fresh_postgres_database(load_config(str(tmp))["SQLALCHEMY_DATABASE_URI"], "_race")
     env = app_env(tmp, database_url=url)
     info = seed(tmp, env, custodians=True)
     gunicorn = Gunicorn(env, "app:create_app()", workers=2, worker_class="gthread")
