@@ -442,11 +442,16 @@ def refund(section_id: int, refund_id: int) -> ResponseReturnValue:
 @bp.get("/monitor")
 @require(Permission.EVALUATION_MONITOR)
 def monitor_list() -> ResponseReturnValue:
-    rows = db.session.execute(
-        select(Section, Evaluation)
-        .join(Evaluation, Evaluation.section_id == Section.id)
-        .order_by(Evaluation.started_at.desc())
-    ).all()
+    user = _user()
+    rows = [
+        row
+        for row in db.session.execute(
+            select(Section, Evaluation)
+            .join(Evaluation, Evaluation.section_id == Section.id)
+            .order_by(Evaluation.started_at.desc())
+        ).all()
+        if permissions.can_monitor(user, row[0])
+    ]
     return render_template("evaluation/monitor_list.html", rows=rows)
 
 
@@ -454,6 +459,8 @@ def monitor_list() -> ResponseReturnValue:
 @require(Permission.EVALUATION_MONITOR)
 def monitor(section_id: int) -> ResponseReturnValue:
     section = _section(section_id)
+    if not permissions.can_monitor(_user(), section):
+        abort(404)
     ev = _evaluation(section)
     return render_template(
         "evaluation/monitor.html",

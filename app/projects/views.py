@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -155,15 +156,22 @@ def _project_form() -> ProjectForm:
     agencies = db.session.scalars(
         select(Organization).where(Organization.kind == OrgKind.AGENCY.value).order_by(Organization.name)
     ).all()
-    regulators = db.session.scalars(
-        select(Organization).where(Organization.kind == OrgKind.REGULATOR.value).order_by(Organization.name)
-    ).all()
     form.owner_org.choices = [SelectChoice("0", "—")] + [SelectChoice(str(o.id), o.name) for o in tenderers]
     form.agency_org.choices = [SelectChoice("0", "—")] + [SelectChoice(str(o.id), o.name) for o in agencies]
-    form.regulator_org.choices = [
-        SelectChoice(str(o.id), f"{o.name}（{industry_label(o.industry)}）") for o in regulators
-    ]
     return form
+
+
+def _supervisors(items: list[Any]) -> list[tuple[Any, str, str]]:
+    """(catalogue item, industry label, supervising regulator or why there is none) for the registration
+    page: the regulator follows from the item's industry, the tenderer does not choose it."""
+    out = []
+    for item in items:
+        try:
+            regulator = services.supervising_regulator(item).name
+        except DomainError as err:
+            regulator = err.message
+        out.append((item, industry_label(item.industry), regulator))
+    return out
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -178,7 +186,6 @@ def register() -> ResponseReturnValue:
             funding_source=form.funding_source.data or "",
             approval_ref=form.approval_ref.data or "",
             budget=form.budget.data or Decimal("0"),
-            regulator_org_id=form.regulator_org.data or 0,
             owner_org_id=form.owner_org.data or None,
             agency_org_id=form.agency_org.data or None,
             region=form.region.data or "",
@@ -196,11 +203,13 @@ def register() -> ResponseReturnValue:
             )
             return redirect(url_for("projects.project", project_id=project.id))
     is_agency = me.organization.kind == OrgKind.AGENCY
+    catalogue = services.current_catalogue()
     return render_template(
         "projects/register.html",
         form=form,
         is_agency=is_agency,
         has_catalogue=bool(form.catalogue_item.choices),
+        supervisors=_supervisors(list(catalogue.items) if catalogue else []),
     )
 
 

@@ -51,7 +51,13 @@ from .documents import (
     record_download,
 )
 from .publication import PUBLISH_HOOKS, PublishResult, publication_checks, publish_section
-from .registration import ProjectInput, register_project, resubmit_project, review_project
+from .registration import (
+    ProjectInput,
+    register_project,
+    resubmit_project,
+    review_project,
+    supervising_regulator,
+)
 from .rooms import OPENING_SLOTS, SLOT_MINUTES, book_room, create_room, room_bookings
 from .sections import (
     REASON_REQUIRED,
@@ -120,6 +126,7 @@ __all__ = [
     "room_bookings",
     "rule_set",
     "save_catalogue_item",
+    "supervising_regulator",
     "suspend_section",
     "text_diff",
     "transition",

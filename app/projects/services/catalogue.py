@@ -133,6 +133,14 @@ def save_catalogue_item(
     objection = values.get("objection_lead_days")
     if objection is not None and (not isinstance(objection, int) or objection < 1):
         errors["objection_lead_days"] = [_("At least one day, or empty.")]
+    if not errors:
+        errors = rules.floor_problems(values["category"], values)
+        if errors:
+            raise DomainError(
+                " ".join(msg for msgs in errors.values() for msg in msgs),
+                errors=errors,
+                code="below_statutory_floor",
+            )
     if errors:
         raise DomainError(_("The catalogue item is not valid."), errors=errors)
     item = next((i for i in version.items if i.code == code), None)

@@ -36,7 +36,9 @@ class ProjectInput:
     funding_source: str
     approval_ref: str
     budget: Decimal
-    regulator_org_id: int
+    # The supervising regulator follows from the catalogue item's industry (:func:`supervising_regulator`);
+    # a registration that names another one is refused. Optional: the platform fills it in.
+    regulator_org_id: int | None = None
     owner_org_id: int | None = None  # required when an agency registers
     agency_org_id: int | None = None  # an owner may name its agency
     region: str = ""
@@ -74,9 +76,23 @@ def register_project(data: ProjectInput, *, actor: User) -> Project:
     in_force = current_catalogue()
     if item is None or in_force is None or item.version_id != in_force.id:
         errors["catalogue_item_id"] = [_("Choose an item of the trading catalogue in force.")]
-    regulator = db.session.get(Organization, data.regulator_org_id)
-    if regulator is None or regulator.kind != OrgKind.REGULATOR:
-        errors["regulator_org_id"] = [_("Choose the supervising regulator.")]
+    regulator: Organization | None = None
+    if item is not None and "catalogue_item_id" not in errors:
+        try:
+            regulator = supervising_regulator(item)
+        except DomainError as err:
+            errors["regulator_org_id"] = [err.message]
+        else:
+            if data.regulator_org_id is not None and data.regulator_org_id != regulator.id:
+                errors["regulator_org_id"] = [
+                    _(
+                        "The supervising regulator follows from the project's industry: %(regulator)s "
+                        "supervises %(item)s (行业主管部门, 招标投标法第7条、实施条例第4条); a project "
+                        "does not choose its regulator.",
+                        regulator=regulator.name,
+                        item=item.name,
+                    )
+                ]
     if not (data.name or "").strip():
         errors["name"] = [_("Required.")]
     if not (data.funding_source or "").strip():
@@ -87,7 +103,7 @@ def register_project(data: ProjectInput, *, actor: User) -> Project:
         errors["budget"] = [_("Must not be negative.")]
     if errors:
         raise DomainError(_("The registration is incomplete."), errors=errors)
-    assert item is not None and owner is not None
+    assert item is not None and owner is not None and regulator is not None
     code = _next_project_code(item)
     project = Project(
         code=code,
@@ -95,7 +111,7 @@ def register_project(data: ProjectInput, *, actor: User) -> Project:
         catalogue_item_id=item.id,
         owner_org_id=owner.id,
         agency_org_id=agency_id,
-        regulator_org_id=data.regulator_org_id,
+        regulator_org_id=regulator.id,
         funding_source=data.funding_source.strip(),
         approval_ref=data.approval_ref.strip(),
         budget=data.budget,
@@ -110,9 +126,55 @@ def register_project(data: ProjectInput, *, actor: User) -> Project:
         "projects:project:register",
         actor,
         project,
-        {"code": code, "owner_org_id": owner.id, "agency_org_id": agency_id, "item": item.code},
+        {
+            "code": code,
+            "owner_org_id": owner.id,
+            "agency_org_id": agency_id,
+            "item": item.code,
+            "industry": item.industry,
+            "regulator_org_id": regulator.id,
+        },
     )
     return project
+
+
+def supervising_regulator(item: CatalogueItem) -> Organization:
+    """The regulator that supervises trades of ``item``: the one active regulator organization of the item's
+    industry (行业主管部门, as the trading catalogue assigns it). Refused when the catalogue names no
+    industry, or when no regulator — or more than one — is registered for it: jurisdiction is never a
+    choice of the tenderer."""
+    from app.accounts.services import industry_label
+
+    if not item.industry:
+        raise DomainError(
+            _(
+                "The catalogue item %(item)s names no supervising industry; the management office must "
+                "set it before projects are registered under it.",
+                item=item.name,
+            )
+        )
+    found = list(
+        db.session.scalars(
+            select(Organization)
+            .where(
+                Organization.kind == OrgKind.REGULATOR.value,
+                Organization.industry == item.industry,
+                Organization.is_active.is_(True),
+            )
+            .order_by(Organization.id)
+            .limit(2)
+        )
+    )
+    if len(found) != 1:
+        raise DomainError(
+            _(
+                "No single regulator is registered for the industry %(industry)s (%(n)d found); the "
+                "administrator registers exactly one active regulator per industry.",
+                industry=industry_label(item.industry),
+                n=len(found),
+            )
+        )
+    return found[0]
 
 
 def _next_project_code(item: CatalogueItem) -> str:

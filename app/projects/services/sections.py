@@ -26,7 +26,6 @@ from ..enums import (
     SectionStatus,
 )
 from ..models import (
-    CatalogueItem,
     OpeningRoom,
     Project,
     Section,
@@ -344,8 +343,9 @@ def check_custodians(section: Section) -> rules.RuleCheck:
     return rules.RuleCheck("custodians", True, _("Opening key: %(k)d of %(n)d custodians.", **params), params)
 
 
-def rule_set(section: Section) -> CatalogueItem:
-    return section.project.catalogue_item
+def rule_set(section: Section) -> rules.RuleSet:
+    """The statutory clock of the section: its catalogue item's periods, never below the floors."""
+    return rules.effective_rules(section.project.catalogue_item)
 
 
 def visible_sections(statuses: Iterable[str] | None = None) -> list[Section]:
