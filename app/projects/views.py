@@ -118,6 +118,7 @@ def status_label(status: str) -> str:
         "cancelled": _("Cancelled"),
         "suspended": _("Suspended"),
         "resumed": _("Resumed"),
+        "retendered": _("Re-tendered"),
         "submitted": _("Submitted"),
         "accepted": _("Accepted"),
         "returned": _("Returned"),
@@ -436,6 +437,8 @@ def section(section_id: int) -> ResponseReturnValue:
         project=sec.project,
         is_owner=perms.acts_for(me, sec.project),
         can_suspend=perms.can_suspend(me, sec),
+        can_retender=perms.acts_for(me, sec.project) and services.can_retender(sec),
+        successor=services.successor_of(sec),
         obtained_count=count,
         document_form=DocumentForm(),
         reason_form=ReasonForm(),
@@ -576,6 +579,28 @@ def cancel(section_id: int) -> ResponseReturnValue:
         lambda reason: services.cancel_section(sec, actor=_me(), reason=reason),
         _("The tender is cancelled; the reason is public."),
     )
+
+
+@bp.route("/sections/<int:section_id>/retender", methods=["POST"])
+@require(Permission.SECTION_EDIT)
+def retender(section_id: int) -> ResponseReturnValue:
+    """重新招标: a new draft section linked to this failed one; the tenderer sets new dates and publishes."""
+    sec = _own_section_or_404(section_id)
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form expired; try again."), "error")
+        return redirect(url_for("projects.section", section_id=sec.id))
+    try:
+        new = services.retender_section(sec, actor=_me())
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+        return redirect(url_for("projects.section", section_id=sec.id))
+    db.session.commit()
+    flash(
+        _("Re-tender %(code)s drafted from the failed section: set new dates, then publish.", code=new.code),
+        "success",
+    )
+    return redirect(url_for("projects.edit_section", section_id=new.id))
 
 
 @bp.route("/sections/<int:section_id>/suspend", methods=["POST"])

@@ -12,10 +12,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from app.accounts.models import User
-from app.core import events
+from app.core import events, outbox
 from app.core.clock import now
 from app.core.db import db
-from app.core.errors import Conflict, DomainError
+from app.core.errors import Conflict, DomainError, NotFound
 from app.core.permissions import Role
 
 from .. import rules
@@ -30,6 +30,7 @@ from ..models import (
     Project,
     Section,
     SectionCustodian,
+    SectionDocument,
 )
 from ._common import S, _audit, _ensure_not_suspended, _timeline
 from .rooms import _release_room, book_room
@@ -106,6 +107,8 @@ def transition(section: Section, to: SectionStatus | str, *, actor: User | None,
     db.session.refresh(section)
     if target is S.CANCELLED or target is S.FAILED:
         _release_room(section)
+    if target is S.FAILED:
+        _offer_retender(section, reason)
     _timeline(section, current.value, target.value, actor, reason)
     _audit(
         "projects:section:transition",
@@ -353,3 +356,112 @@ def visible_sections(statuses: Iterable[str] | None = None) -> list[Section]:
     if statuses:
         stmt = stmt.where(Section.status.in_(list(statuses)))
     return list(db.session.scalars(stmt))
+
+
+# -- re-tendering (重新招标) -----------------------------------------------------------------------------
+
+#: Terms a re-tender carries over from the failed section; dates, room and opening key are set anew.
+RETENDER_FIELDS = (
+    "estimated_value",
+    "ceiling_price",
+    "bid_security",
+    "qualification",
+    "evaluation_method",
+    "scoring_criteria",
+    "panel_size",
+    "panel_pool_count",
+    "panel_specialties",
+    "opening_items",
+    "max_envelope_mb",
+    "custodian_k",
+    "notice_text",
+)
+
+
+def successor_of(section: Section) -> Section | None:
+    """The re-tender of a failed section, if one was started."""
+    return db.session.scalar(select(Section).where(Section.retender_of_id == section.id))
+
+
+def can_retender(section: Section) -> bool:
+    return section.status == S.FAILED and successor_of(section) is None
+
+
+def _offer_retender(section: Section, reason: str) -> None:
+    """A failed trade must be tendered again (招标投标法 Art. 28, 42; 实施条例 Art. 44): the tenderer and its
+    agency are told why and that the section page offers the re-tender."""
+    project = section.project
+    orgs = [o for o in (project.owner_org_id, project.agency_org_id) if o is not None]
+    subject = _("%(code)s failed: re-tender offered", code=section.code)
+    body = _(
+        "%(name)s failed: %(reason)s\n\nThe law requires the tender to be held again (招标投标法第28条、"
+        "第42条). Start the re-tender from the section page: a new section of the same project, linked to "
+        "this one, with its terms and documents, and new dates.",
+        name=section.name,
+        reason=reason,
+    )
+    users = db.session.scalars(
+        select(User).where(User.org_id.in_(orgs), User.role == Role.TENDERER.value, User.is_active.is_(True))
+    )
+    for user in users:
+        outbox.enqueue(channel="inbox", recipient=str(user.id), subject=subject, body=body, user_id=user.id)
+        if user.email:
+            outbox.enqueue(channel="email", recipient=user.email, subject=subject, body=body, user_id=user.id)
+
+
+def retender_section(failed: Section, *, actor: User) -> Section:
+    """Re-tender (重新招标) a failed section: a new draft section of the same project, linked to the failed
+    one (``retender_of_id``), with its terms, custodians and current tender documents. The failed section
+    keeps its whole history (bids, count or opening record, evaluation) and shows its successor. Dates and
+    the opening room are not carried over: the tenderer sets them and publishes like any draft, under every
+    publication rule. At most one re-tender per failed section (a unique constraint)."""
+    project = failed.project
+    if actor.role != Role.TENDERER or actor.org_id not in {project.owner_org_id, project.agency_org_id}:
+        raise NotFound(_("No such section."))
+    if failed.status != S.FAILED:
+        raise Conflict(_("Only a failed section is tendered again."), code="not_failed")
+    existing = successor_of(failed)
+    if existing is not None:
+        raise Conflict(
+            _("This section is already being tendered again as %(code)s.", code=existing.code),
+            code="retender_exists",
+        )
+    count = db.session.scalar(
+        select(func.count()).select_from(Section).where(Section.project_id == project.id)
+    )
+    name = failed.name if "重新招标" in failed.name else f"{failed.name}（重新招标）"
+    section = Section(
+        code=f"{project.code}-{(count or 0) + 1:02d}",
+        name=name[:200],
+        created_by=actor.id,
+        retender_of_id=failed.id,
+        online_only=True,
+        **{f: getattr(failed, f) for f in RETENDER_FIELDS},
+    )
+    project.sections.append(section)
+    db.session.flush()
+    _set_custodians(section, [c.user_id for c in failed.custodians])
+    for doc in failed.current_documents:
+        section.documents.append(
+            SectionDocument(
+                name=doc.name,
+                version=1,
+                filename=doc.filename,
+                content_type=doc.content_type,
+                size=doc.size,
+                sha256=doc.sha256,
+                blob_path=doc.blob_path,  # blobs are immutable: the same bytes, a new unpublished version
+                uploaded_by=actor.id,
+                uploaded_at=now(),
+            )
+        )
+    db.session.flush()
+    _timeline(section, None, S.DRAFT.value, actor, _("Re-tender of %(code)s", code=failed.code))
+    _timeline(failed, failed.status, "retendered", actor, _("Re-tendered as %(code)s", code=section.code))
+    _audit(
+        "projects:section:retender",
+        actor,
+        section,
+        {"code": section.code, "retender_of": failed.id, "failed_reason": failed.failed_reason},
+    )
+    return section
