@@ -77,7 +77,7 @@ from .sections import (
     update_section,
     visible_sections,
 )
-from .suspension import resume_section, suspend_section
+from .suspension import RESUME_GUARDS, later_by_at_least, open_suspension, resume_section, suspend_section
 
 __all__ = [
     "DEFAULT_ITEMS",
@@ -87,6 +87,7 @@ __all__ = [
     "OPENING_SLOTS",
     "PUBLISH_HOOKS",
     "REASON_REQUIRED",
+    "RESUME_GUARDS",
     "SLOT_MINUTES",
     "TERMINAL",
     "TRANSITIONS",
@@ -111,12 +112,14 @@ __all__ = [
     "custodian_side",
     "document_filename",
     "document_type",
+    "later_by_at_least",
     "notify_obtainers",
     "obtain_documents",
     "obtainment_count",
     "obtainment_leaf_sealed",
     "obtainment_of",
     "open_catalogue_comment",
+    "open_suspension",
     "pending_documents",
     "publication_checks",
     "publish_amendment",
