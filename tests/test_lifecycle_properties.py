@@ -574,6 +574,8 @@ class Lifecycle(RuleBasedStateMachine):
             elif row.to_status == "resumed":
                 assert suspended
                 suspended = False
+            elif row.to_status in {"deadline_moved", "retendered"}:  # notes on the timeline, no state
+                assert not suspended
             else:
                 assert not suspended, f"{row.from_status} → {row.to_status} while suspended"
                 if row.from_status is not None:
