@@ -123,10 +123,11 @@ def unanswered_objection_guard(section: Any, actor: User) -> str | None:
     from flask_babel import gettext as _
 
     article = HOLD_ARTICLES.get(holder.matter, "政府采购法实施条例第54条")
+    number = holder.number or str(holder.id)
     return _(
         "Objection %(number)s has not been answered: the procedure stays suspended until the tenderer "
         "answers it (%(article)s); nobody, a regulator included, resumes it before the answer.",
-        number=holder.number or f"#{holder.id}",
+        number=number,
         article=article,
     )
 

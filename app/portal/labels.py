@@ -21,6 +21,7 @@ STATUS_LABELS: dict[str, Any] = {
     "suspended": _l("Suspended"),
     "resumed": _l("Resumed"),
     "retendered": _l("Re-tendered"),
+    "deadline_moved": _l("Bid deadline moved"),
 }
 
 CATEGORY_LABELS: dict[str, Any] = {

@@ -119,6 +119,7 @@ def status_label(status: str) -> str:
         "suspended": _("Suspended"),
         "resumed": _("Resumed"),
         "retendered": _("Re-tendered"),
+        "deadline_moved": _("Bid deadline moved"),
         "submitted": _("Submitted"),
         "accepted": _("Accepted"),
         "returned": _("Returned"),

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _t
+from flask_babel import gettext
 from sqlalchemy import func, inspect, select
 
 from app.core import audit
@@ -631,18 +631,22 @@ def _notify_parties(section: Section, finding: Finding) -> None:
     due = dt.datetime.fromisoformat(finding.evidence["due_at"]).astimezone(CST).strftime("%Y-%m-%d %H:%M")
     overdue = finding.evidence.get("state") == "overdue"
     if finding.rule is R.CONTRACT_DUE:
-        subject = _t("%(code)s: contract deadline", code=section.code)
+        subject = gettext("%(code)s: contract deadline", code=section.code)
         body = (
-            _t("The contract was due by %(due)s and is not recorded as signed (招标投标法第46条).", due=due)
+            gettext(
+                "The contract was due by %(due)s and is not recorded as signed (招标投标法第46条).", due=due
+            )
             if overdue
-            else _t("The contract must be signed by %(due)s (招标投标法第46条).", due=due)
+            else gettext("The contract must be signed by %(due)s (招标投标法第46条).", due=due)
         )
     else:
-        subject = _t("%(code)s: written report to the regulator", code=section.code)
+        subject = gettext("%(code)s: written report to the regulator", code=section.code)
         body = (
-            _t("The written report was due by %(due)s and has not been filed (招标投标法第47条).", due=due)
+            gettext(
+                "The written report was due by %(due)s and has not been filed (招标投标法第47条).", due=due
+            )
             if overdue
-            else _t("The written report to the regulator is due by %(due)s (招标投标法第47条).", due=due)
+            else gettext("The written report to the regulator is due by %(due)s (招标投标法第47条).", due=due)
         )
     users = db.session.scalars(
         select(User).where(User.org_id.in_(orgs), User.role.in_(roles), User.is_active.is_(True))
