@@ -117,6 +117,9 @@ def seed() -> list[str]:
     from app.projects.demo import seed_projects
 
     seed_projects(orgs, users)
+    from app.bidding.demo import seed_unopened_tender
+
+    seed_unopened_tender(orgs, users)  # fewer than 3 bidders: counted, never opened, failed
     from app.experts.demo import seed_experts
 
     seed_experts(orgs, users)

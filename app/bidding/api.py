@@ -21,7 +21,7 @@ from app.extensions import api as api_ext
 from app.projects.models import Section
 
 from . import opening, permissions, schemas, services, uploads
-from .enums import EnvelopeStatus
+from .enums import CeremonyStatus, EnvelopeStatus
 from .models import SealedEnvelope
 
 blp = Blueprint("bidding_api", __name__, url_prefix="/api/v1/bidding", description="Sealed bids and openings")
@@ -333,7 +333,11 @@ def start_ceremony(section_id: int) -> Response:
 def _start_ceremony(section_id: int) -> Response:
     ceremony = opening.start_ceremony(section_id, actor=current_user.user)
     db.session.commit()
-    resp = jsonify({"ceremony_id": ceremony.id, "status": ceremony.status})
+    body: dict[str, Any] = {"ceremony_id": ceremony.id, "status": ceremony.status}
+    if ceremony.status == CeremonyStatus.NOT_OPENED:
+        body["bidders"] = ceremony.bidder_count
+        body["message"] = opening.not_opened_reason(ceremony.bidder_count or 0)
+    resp = jsonify(body)
     resp.status_code = 201
     return resp
 
@@ -405,11 +409,20 @@ def my_shares() -> dict[str, Any]:
 @blp.alt_response(200, schema=schemas.OpeningRecordOut, success=True)
 @public
 def opening_record(section_id: int) -> dict[str, Any]:
-    """The opening record, public once the ceremony has completed (404 before)."""
+    """The opening record, public once the ceremony has completed (404 before). A section with fewer than 3
+    bidders was never opened: its record carries the count only (``not_opened``), no entry."""
     section = _section_or_404(section_id)
     ceremony = opening.completed_ceremony(section)
     if ceremony is None:
-        raise NotFound(_("The opening record is not published yet."))
+        unopened = opening.not_opened_ceremony(section)
+        if unopened is None:
+            raise NotFound(_("The opening record is not published yet."))
+        return {
+            "record": opening.not_opened_document(section, unopened),
+            "record_sha256": None,
+            "valid_bids": 0,
+            "section_status": section.status,
+        }
     doc = opening.record_document(section, ceremony)
     return {
         "record": doc,

@@ -154,7 +154,17 @@ def _bidding_open(section: Section) -> None:
     if section.status != SectionStatus.PUBLISHED or section.bid_deadline is None:
         raise Conflict(_("This section is not accepting bids."), code="not_accepting")
     if section.suspended:
-        raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
+        from app.projects.services import open_suspension
+
+        held = open_suspension(section)
+        raise Conflict(
+            _(
+                "The section is suspended (%(reason)s): no bid is received until it is resumed, and the "
+                "time suspended is then added to the bidding period (招标投标法第24条).",
+                reason=held.reason if held else "—",
+            ),
+            code="suspended",
+        )
     if not section.opening_recipient:
         raise Conflict(_("This section has no opening key."), code="no_opening_key")
 

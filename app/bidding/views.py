@@ -32,6 +32,7 @@ from app.projects.enums import SectionStatus
 from app.projects.models import Section
 
 from . import opening, permissions, services, uploads
+from .enums import CeremonyStatus
 from .models import OpeningCeremony
 
 bp = Blueprint("bidding", __name__, url_prefix="/bidding")
@@ -278,9 +279,12 @@ def start_ceremony(section_id: int) -> WzResponse:
 
 def _start(section_id: int) -> WzResponse:
     try:
-        opening.start_ceremony(section_id, actor=current_user.user)
+        ceremony = opening.start_ceremony(section_id, actor=current_user.user)
         db.session.commit()
-        flash(_("The opening ceremony has started; custodians can submit their shares."), "success")
+        if ceremony.status == CeremonyStatus.NOT_OPENED:
+            flash(opening.not_opened_reason(ceremony.bidder_count or 0), "warn")
+        else:
+            flash(_("The opening ceremony has started; custodians can submit their shares."), "success")
     except DomainError as err:
         _flash_error(err)
     return _back("bidding.control_room", section_id=section_id)
@@ -386,7 +390,15 @@ def record(section_id: int) -> str:
     section = _section_or_404(section_id)
     ceremony = opening.completed_ceremony(section)
     if ceremony is None:
-        raise NotFound(_("The opening record is not published yet."))
+        unopened = opening.not_opened_ceremony(section)
+        if unopened is None:
+            raise NotFound(_("The opening record is not published yet."))
+        return render_template(
+            "bidding/record_not_opened.html",
+            section=section,
+            ceremony=unopened,
+            reason=opening.not_opened_reason(unopened.bidder_count or 0),
+        )
     return render_template(
         "bidding/record.html",
         section=section,

@@ -387,7 +387,15 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     case.number = _number(case)
     if matter in {Matter.DOCUMENTS, Matter.RESULTS}:
         # 条例 22/54: the procedure is suspended until the answer; 采购条例 54 likewise for challenges.
-        sections.suspend_for(case, actor=actor, reason=_("Objection %(number)s pending", number=case.number))
+        sections.suspend_for(
+            case,
+            actor=actor,
+            reason=_(
+                "Objection %(number)s pending (%(article)s)",
+                number=case.number,
+                article=sections.HOLD_ARTICLES.get(case.matter, "政府采购法实施条例第54条"),
+            ),
+        )
     notify(
         org_users(case.respondent_org_id, {Role.TENDERER}),
         _("Objection %(number)s", number=case.number),
@@ -433,8 +441,11 @@ def raise_onsite_objection(section: Any, *, actor: User, text: str) -> Objection
     return case
 
 
-def answer_objection(case: Case, *, actor: User, answer: str) -> Case:
-    """The tenderer answers; the section resumes if this objection suspended it."""
+def answer_objection(case: Case, *, actor: User, answer: str, changes_documents: bool = False) -> Case:
+    """The tenderer answers; the section resumes if this objection suspended it — the bid deadline moves by
+    at least the time suspended (projects' ``resume_section``). An answer that changes the tender documents
+    (``changes_documents``) is published as an amendment affecting bids, so the 15-day rule of 招标投标法
+    Art. 23 applies from the answer and every bidder that obtained the documents is told."""
     from .permissions import can_answer_objection
 
     answer = (answer or "").strip()
@@ -446,6 +457,20 @@ def answer_objection(case: Case, *, actor: User, answer: str) -> Case:
     case.answered_at = now()
     transition(case, S.ANSWERED, actor=actor, reason="answered")
     sections.release_for(case, actor=actor, note=_("Objection %(number)s answered", number=case.number))
+    section = case.section
+    if changes_documents and case.matter == Matter.DOCUMENTS and section is not None:
+        from app.projects import services as projects
+
+        if section.status == "published" and not section.suspended:
+            projects.publish_amendment(
+                section,
+                actor=actor,
+                title=_("Answer to objection %(number)s", number=case.number),
+                body=answer,
+                affects_bids=True,
+            )
+        # else: still held by another case — the documents change with the tenderer's next amendment,
+        # which applies the same 15-day rule.
     if case.filer is not None:
         notify([case.filer], _("Objection %(number)s answered", number=case.number), answer)
     return case

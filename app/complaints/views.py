@@ -376,7 +376,12 @@ def withdraw(case_id: int) -> Response:
 def answer_objection(case_id: int) -> Response:
     case = _case(case_id)
     try:
-        services.answer_objection(case, actor=_user(), answer=request.form.get("answer", ""))
+        services.answer_objection(
+            case,
+            actor=_user(),
+            answer=request.form.get("answer", ""),
+            changes_documents=request.form.get("changes_documents") == "1",
+        )
     except DomainError as err:
         return _fail(case, err)
     db.session.commit()

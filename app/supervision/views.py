@@ -175,6 +175,9 @@ def alerts_desk() -> str:
     section_id = request.args.get("section", type=int)
     if section_id:
         stmt = stmt.where(SupervisionAlert.section_id == section_id)
+    # Alerts carry capture data (IP addresses, machines, signing keys): the supervising regulator's only.
+    supervised = select(Section.id).join(Project).where(Project.regulator_org_id == current_user.user.org_id)
+    stmt = stmt.where(SupervisionAlert.section_id.in_(supervised))
     rows = db.session.scalars(stmt.limit(500)).all()
     sections = {
         s.id: s
@@ -195,7 +198,7 @@ def alerts_desk() -> str:
 @bp.route("/sections/<int:section_id>/alerts/run", methods=["POST"])
 @require(Permission.SUPERVISION_ALERTS)
 def run_rules(section_id: int) -> BaseResponse:
-    section = _section(section_id)
+    section = _acting_on(section_id)
     raised = alerts.run_alert_rules(section, actor=current_user.user)
     db.session.commit()
     flash(_("%(n)d new alerts.", n=len(raised)), "success" if not raised else "warn")

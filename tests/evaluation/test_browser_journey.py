@@ -177,6 +177,11 @@ def test_five_experts_score_the_leader_reports_and_the_portal_shows_the_candidat
             tenderer = browser.new_context(locale="en").new_page()
             _login(tenderer, live.url, live.tenderer, live.tenderer_totp)
             tenderer.goto(f"{live.url}/evaluation/manage/{live.section_id}")
+            for rank in range(1, tenderer.locator("fieldset").count() + 1):  # 发改委令第10号 Art. 6
+                tenderer.fill(f"#pm_certificate_{rank}", f"一级建造师 苏1320000{rank}")
+                tenderer.fill(f"#qualifications_{rank}", "市政公用工程施工总承包二级")
+                if not tenderer.input_value(f"#project_manager_{rank}"):
+                    tenderer.fill(f"#project_manager_{rank}", f"项目经理{rank}")
             tenderer.click("#publish-candidates")
             tenderer.wait_for_selector("#candidates")
             assert tenderer.locator("#ev-status").inner_text() == "publicity"

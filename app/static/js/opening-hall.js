@@ -30,6 +30,8 @@
     if (data.event === "started") { text("ceremony-status", "collecting"); }
     if (data.event === "share") { text("share-count", String(data.shares)); }
     if (data.event === "postponed") { text("ceremony-status", "postponed"); }
+    // Fewer than 3 bidders: nothing is decrypted; the page from the server states the count and the rule.
+    if (data.event === "not_opened") { window.location.reload(); }
     if (data.event === "record") { renderRecord(data.record); text("ceremony-status", "decrypting"); }
     if (data.event === "completed") { renderRecord(data.record); text("ceremony-status", "completed"); text("section-status", data.status); }
     if (data.event === "objection" || data.event === "answer" || data.event === "confirmation") {
