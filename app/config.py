@@ -118,6 +118,14 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "OPENAPI_JSON_PATH": "openapi.json",
         "DEMO_CLOCK": _env_bool("DEMO_CLOCK", False),
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+        # Request bodies (app/core/bodies.py): forms and JSON of signed-in users; public forms (sign-in,
+        # reports, comments); routes taking files declare their own (@body_limit). Read timeouts: seconds of
+        # silence, and the whole body within a base plus its size at a minimum rate.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+        "PUBLIC_MAX_CONTENT_LENGTH": int(env.get("PUBLIC_MAX_CONTENT_LENGTH", str(64 * 1024))),
+        "BODY_READ_TIMEOUT": float(env.get("BODY_READ_TIMEOUT", "30")),
+        "BODY_TIMEOUT_BASE": float(env.get("BODY_TIMEOUT_BASE", "60")),
+        "BODY_MIN_RATE": int(env.get("BODY_MIN_RATE", str(32 * 1024))),
         "TESTING": False,
     }
     config.update(overrides)
