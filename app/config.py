@@ -126,6 +126,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "BODY_READ_TIMEOUT": float(env.get("BODY_READ_TIMEOUT", "30")),
         "BODY_TIMEOUT_BASE": float(env.get("BODY_TIMEOUT_BASE", "60")),
         "BODY_MIN_RATE": int(env.get("BODY_MIN_RATE", str(32 * 1024))),
+        # Resumable envelope uploads per bidder organization and section (app/bidding/uploads.py): at most
+        # this many unfinished, declaring together at most this many times the section's envelope limit;
+        # each expires after these hours and at the bid deadline.
+        "RESUMABLE_UPLOADS_OPEN": int(env.get("RESUMABLE_UPLOADS_OPEN", "8")),
+        "RESUMABLE_QUOTA_ENVELOPES": int(env.get("RESUMABLE_QUOTA_ENVELOPES", "4")),
+        "RESUMABLE_UPLOAD_HOURS": float(env.get("RESUMABLE_UPLOAD_HOURS", "24")),
         "TESTING": False,
     }
     config.update(overrides)
