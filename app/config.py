@@ -126,6 +126,14 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "BODY_READ_TIMEOUT": float(env.get("BODY_READ_TIMEOUT", "30")),
         "BODY_TIMEOUT_BASE": float(env.get("BODY_TIMEOUT_BASE", "60")),
         "BODY_MIN_RATE": int(env.get("BODY_MIN_RATE", str(32 * 1024))),
+        # Live streams (app/core/streams.py): open streams per client address and in all, shared by every
+        # worker and node through Redis; and how many a gthread worker may serve itself when no stream
+        # service is in front (the embedded default), so that its other threads stay free for requests.
+        "STREAMS_PER_IP": int(env.get("STREAMS_PER_IP", "20")),
+        "STREAMS_TOTAL": int(env.get("STREAMS_TOTAL", "5000")),
+        "STREAMS_PER_WORKER": int(env.get("STREAMS_PER_WORKER", "2")),
+        "BIDDING_SSE_SECONDS": float(env.get("BIDDING_SSE_SECONDS", "300")),  # an opening-hall stream's life
+        "STREAMS_KEY_PREFIX": env.get("STREAMS_KEY_PREFIX", "ggzy:streams"),  # Redis keys of the counts
         # Resumable envelope uploads per bidder organization and section (app/bidding/uploads.py): at most
         # this many unfinished, declaring together at most this many times the section's envelope limit;
         # each expires after these hours and at the bid deadline.

@@ -174,6 +174,7 @@ class Gunicorn:
         *,
         workers: int = 1,
         worker_class: str = "sync",
+        threads: int = 1,
         preexec_fn: Any = None,
     ) -> None:
         self.port = free_port()
@@ -186,6 +187,8 @@ class Gunicorn:
                 str(workers),
                 "-k",
                 worker_class,
+                "--threads",
+                str(threads),
                 "--timeout",
                 "120",
                 "-b",

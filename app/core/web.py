@@ -367,10 +367,15 @@ def _http_error(err: HTTPException) -> Response | tuple[str, int]:
         code = (err.name or "error").lower().replace(" ", "_")
         resp = jsonify(error_body(status, code, err.description or err.name or "", errors))
         resp.status_code = status
-        if err.response is not None and status == 429:
-            resp.headers.update({k: v for k, v in err.response.headers.items() if k.startswith("Retry")})
-        return resp
-    return render_template("errors/error.html", status=status, message=err.description), status
+    else:
+        resp = Response(
+            render_template("errors/error.html", status=status, message=err.description), status=status
+        )
+    # 429 and 503 say when to come back (flask-limiter's own response, or the exception's retry_after).
+    if status in (429, 503):
+        source = err.response.headers.items() if err.response is not None else err.get_headers()
+        resp.headers.update({k: v for k, v in source if k.startswith("Retry")})
+    return resp
 
 
 def check_declared_permissions(app: Flask) -> None:
