@@ -189,7 +189,10 @@ class StreamService:
         finally:
             self.open_streams -= 1
             if plan.lease is not None:
-                await loop.run_in_executor(self.pool, plan.lease.release)
+                try:
+                    await loop.run_in_executor(self.pool, plan.lease.release)
+                except RuntimeError:  # shutting down: the pool is gone, release here
+                    plan.lease.release()
 
     def _handshake(self, environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes, Any]:
         """Run the Flask app for the opening of the stream (in a pool thread): its answer, and the plan."""
