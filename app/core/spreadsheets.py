@@ -112,7 +112,7 @@ def _check_zip(data: bytes, limits: TableLimits) -> None:
     except (zipfile.BadZipFile, ValueError, OSError) as err:
         raise DomainError(_("This is not a readable XLSX file.")) from err
     if len(parts) > limits.max_zip_parts:
-        raise _too(_("This XLSX file has too many parts to be a sheet of experts."))
+        raise _too(_("This XLSX file has too many parts to be a simple table."))
     inflated = sum(p.file_size for p in parts)
     if inflated > limits.max_inflated_bytes:
         message = _("This XLSX file unpacks to %(mib)d MiB; at most %(max)d MiB.")
