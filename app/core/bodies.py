@@ -11,7 +11,7 @@ whether they may: the guard looks only at the request line, the headers and the 
   streaming (a sealed envelope: the section's limit, known only once the section is loaded);
 - a declared ``Content-Length`` above the limit is refused with 413 before a byte is read; a chunked body is
   cut at the limit by Werkzeug while it is read;
-- reads are timed (``BODY_READ_TIMEOUT`` seconds of silence, and the whole body within
+- reads are watched (``BODY_READ_TIMEOUT`` seconds of silence, and the whole body within
   ``BODY_TIMEOUT_BASE`` seconds plus its size at ``BODY_MIN_RATE`` bytes a second): a client that trickles a
   body gets 408 and frees the thread. Behind nginx (docs/deploy.md) form bodies are buffered by nginx and
   reach the application complete; the timeouts matter for the unbuffered upload locations and for a
@@ -20,8 +20,11 @@ whether they may: the guard looks only at the request line, the headers and the 
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -82,36 +85,40 @@ def apply(target: Any, *, public: bool) -> None:
 
 
 class TimedInput:
-    """``wsgi.input`` with a silence timeout on each read and a deadline for the whole body."""
+    """``wsgi.input`` whose reads are watched: a read that waits more than ``idle`` seconds, or past the
+    body's ``deadline``, is cut by the :class:`Watchdog` (it shuts the socket's reading side, so the blocked
+    read returns) and the request ends with 408. The hot path costs one clock reading per read: the socket
+    stays blocking (a socket timeout would add a poll() to every 8 KiB recv of a large upload)."""
 
     def __init__(self, raw: Any, sock: socket.socket | None, *, idle: float, deadline: float) -> None:
         self._raw = raw
-        self._sock = sock
-        self._idle = idle
-        self._deadline = deadline
+        self.sock = sock
+        self.idle = idle
+        self.deadline = deadline
+        self.reading_since: float | None = None
+        self.cut = False
 
-    def _before(self) -> None:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
+    def _read(self, method: Callable[[int], bytes], size: int) -> bytes:
+        if self.cut or time.monotonic() >= self.deadline:
             raise _slow()
-        if self._sock is not None:
-            self._sock.settimeout(min(self._idle, left))
+        self.reading_since = time.monotonic()
+        try:
+            data = method(size)
+        except Exception:
+            if self.cut:
+                raise _slow() from None
+            raise
+        finally:
+            self.reading_since = None
+        if self.cut:
+            raise _slow()
+        return data
 
     def read(self, size: int = -1) -> bytes:
-        self._before()
-        try:
-            data: bytes = self._raw.read(size)
-        except TimeoutError:
-            raise _slow() from None
-        return data
+        return self._read(self._raw.read, size)
 
     def readline(self, size: int = -1) -> bytes:
-        self._before()
-        try:
-            data: bytes = self._raw.readline(size)
-        except TimeoutError:
-            raise _slow() from None
-        return data
+        return self._read(self._raw.readline, size)
 
     def __iter__(self) -> TimedInput:
         return self
@@ -122,6 +129,42 @@ class TimedInput:
             raise StopIteration
         return line
 
+    def overdue(self, now: float) -> bool:
+        since = self.reading_since
+        return since is not None and (now - since > self.idle or now >= self.deadline)
+
+
+class Watchdog:
+    """One thread per process that cuts reads waiting too long (bodies are held weakly: a finished request's
+    body is simply forgotten)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bodies: weakref.WeakSet[TimedInput] = weakref.WeakSet()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, body: TimedInput) -> None:
+        with self._lock:
+            self._bodies.add(body)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="body-watchdog", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.5)
+            now = time.monotonic()
+            with self._lock:
+                overdue = [b for b in self._bodies if b.overdue(now)]
+            for body in overdue:
+                body.cut = True
+                if body.sock is not None:
+                    with contextlib.suppress(OSError):
+                        body.sock.shutdown(socket.SHUT_RD)  # the blocked recv returns at once
+
+
+watchdog = Watchdog()
+
 
 def _slow() -> RequestTimeout:
     return RequestTimeout(_("The request body arrived too slowly; nothing was kept. Send it again."))
@@ -131,14 +174,16 @@ def _time_the_body(size: int | None) -> None:
     environ = request.environ
     raw = environ.get("wsgi.input")
     sock = environ.get("gunicorn.socket")
-    if raw is None or isinstance(raw, TimedInput):
-        return
     config = current_app.config
+    if raw is None or isinstance(raw, TimedInput) or float(config["BODY_READ_TIMEOUT"]) <= 0:
+        return  # BODY_READ_TIMEOUT=0: no timeouts (a front that cuts slow bodies itself)
     rate = max(1, int(config["BODY_MIN_RATE"]))
     budget = float("inf") if size is None else float(config["BODY_TIMEOUT_BASE"]) + size / rate
-    environ["wsgi.input"] = TimedInput(
+    timed = TimedInput(
         raw,
         sock if isinstance(sock, socket.socket) else None,
         idle=float(config["BODY_READ_TIMEOUT"]),
         deadline=time.monotonic() + budget,
     )
+    environ["wsgi.input"] = timed
+    watchdog.watch(timed)
