@@ -14,6 +14,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from app.accounts.stepup import step_up_required
 from app.core import crypto
+from app.core.bodies import STREAMED, body_limit
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.permissions import Permission, Role, public, require
@@ -143,6 +144,7 @@ def section_info(section_id: int) -> dict[str, Any]:
 @blp.alt_response(201, schema=schemas.SignedReceiptOut, success=True, description="Received")
 @blp.alt_response(200, schema=schemas.SignedReceiptOut, description="Already received (same Idempotency-Key)")
 @require(Permission.BIDDING_SUBMIT)
+@body_limit(STREAMED)  # the section's limit, enforced while streaming (uploads.stage_stream)
 def upload_envelope(section_id: int) -> Response:
     """Upload one sealed envelope as the raw request body (``application/octet-stream``).
 
@@ -263,6 +265,7 @@ def upload_status(upload_id: str) -> Response:
 @blp.route("/uploads/<upload_id>", methods=["PATCH"])
 @blp.alt_response(204, success=True, description="Chunk stored")
 @require(Permission.BIDDING_SUBMIT)
+@body_limit(STREAMED)  # at most what the upload still lacks, enforced while streaming (uploads.append_chunk)
 def upload_chunk(upload_id: str) -> Response:
     """Append a chunk: headers ``Upload-Offset`` (must equal the stored size) and optionally
     ``Upload-Checksum: sha256 <base64>``; answers 204 with the new ``Upload-Offset``."""

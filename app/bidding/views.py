@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WzResponse
 
 from app.accounts.stepup import step_up_required
-from app.core import events
+from app.core import events, streams
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.permissions import Permission, public, require
@@ -357,30 +356,32 @@ def hall(section_id: int) -> str:
 @bp.route("/sections/<int:section_id>/events")
 @public
 def hall_events(section_id: int) -> Response:
-    """SSE stream of the channel ``opening:<section id>`` (app.core.events; Redis fan-out when configured)."""
+    """SSE stream of the channel ``opening:<section id>`` (app.core.events; Redis fan-out when configured).
+    Served by the stream service behind nginx, or on one of the worker's few stream slots
+    (``app.core.streams``); anonymous subscribers are capped per address and in all."""
     _section_or_404(section_id)
     db.session.commit()  # a long-lived stream must not hold a transaction or a connection
-    limit = int(current_app.config.get("BIDDING_SSE_SECONDS", 300))
-    bus = events.bus()
+    limit = float(current_app.config.get("BIDDING_SSE_SECONDS", 300))
+    channel = opening.channel(section_id)
+
+    def message(ev: events.Event) -> str:
+        return f"data: {json.dumps(ev.data, ensure_ascii=False, default=str)}\n\n"
+
+    def plan(_lease: streams.Lease) -> streams.Plan:
+        return streams.Plan(channels=(channel,), prelude="retry: 3000\n\n", format=message, seconds=limit)
 
     def stream() -> Iterator[str]:
         import time
 
+        bus = events.bus()
         started = time.monotonic()
         yield "retry: 3000\n\n"
-        for ev in bus.subscribe([opening.channel(section_id)], timeout=15.0):
-            if ev is None:
-                yield ": keep-alive\n\n"
-            else:
-                yield f"data: {json.dumps(ev.data, ensure_ascii=False, default=str)}\n\n"
+        for ev in bus.subscribe([channel], timeout=15.0):
+            yield ": keep-alive\n\n" if ev is None else message(ev)
             if time.monotonic() - started > limit:
                 return
 
-    return Response(
-        stream_with_context(stream()),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return streams.respond(seconds=limit, plan=plan, body=stream)
 
 
 @bp.route("/sections/<int:section_id>/record")

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from app.accounts.models import Organization, User
 from app.accounts.stepup import step_up_required
 from app.core import storage, throttle
+from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.calendar import local_date
 from app.core.clock import CST, now
 from app.core.db import db
@@ -272,6 +273,7 @@ def _case_form(kind: CaseKind, case: Case | None) -> Response | tuple[str, int]:
 
 @bp.route("/new/<kind>", methods=["GET", "POST"])
 @require(Permission.COMPLAINTS_FILE)
+@body_limit(services.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)  # a power of attorney
 def new_case(kind: str) -> Response | tuple[str, int]:
     if kind not in {CaseKind.OBJECTION.value, CaseKind.COMPLAINT.value}:
         abort(404)
@@ -280,6 +282,7 @@ def new_case(kind: str) -> Response | tuple[str, int]:
 
 @bp.route("/drafts/<int:case_id>", methods=["GET", "POST"])
 @require(Permission.COMPLAINTS_FILE)
+@body_limit(services.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)  # a power of attorney
 def edit_draft(case_id: int) -> Response | tuple[str, int]:
     case = db.session.get(Case, case_id)
     if case is None or not is_filer(_user(), case):
@@ -323,6 +326,7 @@ def case_detail(case_id: int) -> str:
 
 @bp.route("/cases/<int:case_id>/messages", methods=["POST"])
 @require(Permission.COMPLAINTS_READ)
+@body_limit(services.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)  # an evidence attachment
 def post_message(case_id: int) -> Response:
     case = _case(case_id)
     user = _user()

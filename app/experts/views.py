@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 
 from app.accounts.models import Organization, User
 from app.accounts.stepup import step_up_required
+from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
@@ -276,6 +277,7 @@ def applications() -> str:
 
 @bp.route("/import", methods=["GET", "POST"])
 @require(Permission.EXPERTS_POOL_MANAGE)
+@body_limit(importer.MAX_FILE_BYTES + FORM_OVERHEAD)
 def import_page() -> ResponseReturnValue:
     form = ImportForm()
     report = None

@@ -20,6 +20,7 @@ from app.accounts.enums import Industry
 from app.accounts.models import Organization, User
 from app.accounts.services import industry_label, role_label
 from app.core import storage
+from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.calendar import local_date
 from app.core.clock import CST, now
 from app.core.db import db
@@ -449,6 +450,7 @@ def section(section_id: int) -> ResponseReturnValue:
 
 @bp.route("/sections/<int:section_id>/documents", methods=["POST"])
 @require(Permission.SECTION_EDIT)
+@body_limit(services.MAX_DOCUMENT_BYTES + FORM_OVERHEAD)
 def upload_document(section_id: int) -> ResponseReturnValue:
     sec = _own_section_or_404(section_id)
     form = DocumentForm()

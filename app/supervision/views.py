@@ -19,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -31,7 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.accounts.enums import Industry
 from app.accounts.models import Organization
 from app.accounts.stepup import step_up_required
-from app.core import audit
+from app.core import audit, streams
 from app.core.calendar import end_of_local_day, local_date
 from app.core.clock import now
 from app.core.db import db
@@ -116,11 +115,11 @@ def stream() -> Response:
         last = None
     seconds = live.stream_seconds(request.args.get("seconds"))
     keepalive = float(current_app.config.get("SUPERVISION_SSE_KEEPALIVE") or 15)
-    body = live.stream(flt, last_event_id=last, seconds=seconds, keepalive=keepalive)
-    resp = Response(stream_with_context(body), mimetype="text/event-stream")
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered
-    return resp
+    return streams.respond(
+        seconds=seconds,
+        plan=lambda _lease: live.plan(flt, last_event_id=last, seconds=seconds, keepalive=keepalive),
+        body=lambda: live.stream(flt, last_event_id=last, seconds=seconds, keepalive=keepalive),
+    )
 
 
 # -- section timeline -------------------------------------------------------------------------------------
