@@ -33,3 +33,10 @@ class FileKind(StrEnum):
     AWARD_LETTER = "award_letter"  # 中标通知书 to the winner
     RESULT_LETTER = "result_letter"  # 中标结果通知书 to the others
     ARCHIVE = "archive"
+
+
+class NoticeKind(StrEnum):
+    """What the evaluation publishes once the report is closed."""
+
+    CANDIDATE_PUBLICITY = "candidate_publicity"  # works: 中标候选人公示 ≥ 3 days, then the award (条例 54)
+    RESULT_ANNOUNCEMENT = "result_announcement"  # procurement: 中标/成交结果公告 with the award (采购条例 43)

@@ -1,6 +1,7 @@
 """Object-level checks of the evaluation domain. A party reaching another party's object gets 404.
 
-* An expert works only in the evaluation of a section where it holds a confirmed seat (or a membership).
+* An expert works only in the evaluation of a section where it holds a confirmed seat (or a membership); a
+  tenderer representative only where it is named (or sat).
 * The tenderer (owner or agency organization of the project) publishes and awards its own sections and
   reads their report once it is closed.
 * Center staff and regulators read every evaluation; the report once it is drawn up.
@@ -36,6 +37,20 @@ def is_panel_expert(user: User, section: Section) -> bool:
     return services.seat_of_user(section, user) is not None
 
 
+def is_panel_member(user: User, section: Section) -> bool:
+    """A drawn expert of the section, or a tenderer representative named to its panel (or who sat on it)."""
+    if user.role == Role.EXPERT:
+        return is_panel_expert(user, section)
+    if user.role != Role.TENDERER:
+        return False
+    from . import panel, services
+
+    if panel.representative_of(section, user) is not None:
+        return True
+    ev = services.evaluation_for(section)
+    return ev is not None and any(m.user_id == user.id and m.is_representative for m in ev.members)
+
+
 def is_section_tenderer(user: User, section: Section) -> bool:
     project = section.project
     return user.role == Role.TENDERER and user.org_id in {project.owner_org_id, project.agency_org_id}
@@ -46,11 +61,11 @@ def can_read_report(user: User, section: Section, ev: Evaluation) -> bool:
         return False
     if user.role in (Role.CENTER_STAFF, Role.REGULATOR):
         return True
-    if is_section_tenderer(user, section):
-        return ev.status_enum in CLOSED
     from . import services
 
-    return user.role == Role.EXPERT and services.member_of(ev, user) is not None
+    if user.role in (Role.EXPERT, Role.TENDERER) and services.member_of(ev, user) is not None:
+        return True  # a member signs the report it reads, a tenderer representative too
+    return is_section_tenderer(user, section) and ev.status_enum in CLOSED
 
 
 def can_download_archive(user: User, section: Section, ev: Evaluation) -> bool:
