@@ -315,6 +315,12 @@ def member_of(ev: Evaluation, user: User) -> PanelMember | None:
     return None
 
 
+def replaced_member_of(ev: Evaluation, user: User) -> PanelMember | None:
+    """The user's latest membership on this panel that was voided (recused, conflict, absent)."""
+    voided = [m for m in ev.members if m.user_id == user.id and m.voided_at is not None]
+    return max(voided, key=lambda m: m.id) if voided else None
+
+
 def evaluations_of_member(user: User) -> list[tuple[Section, Evaluation | None, dt.datetime | None]]:
     """Sections where this user sits on the panel — an expert's confirmed seat or a named tenderer
     representative: (section, evaluation or None, evaluation time)."""
