@@ -88,7 +88,9 @@ def workspace(section_id: int) -> ResponseReturnValue:
     section = _expert_section(section_id)
     user = _user()
     ev = services.evaluation_for(section)
-    member = (services.member_of(ev, user) or services.replaced_member_of(ev, user)) if ev is not None else None
+    member = None
+    if ev is not None:
+        member = services.member_of(ev, user) or services.replaced_member_of(ev, user)
     seat = services.seat_of_user(section, user) if user.role == Role.EXPERT else None
     draw = services._draw_of(section)
     ready = ev is not None or (

@@ -177,7 +177,7 @@ def test_experts_of_a_bidder_drawn_before_the_opening_are_recused_at_it_and_repl
 def test_a_tie_the_registry_learns_after_the_opening_recuses_the_expert_at_sign_in(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    trade, experts, tender = _trade_with_panel_before_opening(app, client, world, backups=2)
+    trade, _experts, tender = _trade_with_panel_before_opening(app, client, world, backups=2)
     _draw_and_confirm(trade, world, backups=2)
     _open(trade)
     assert trade.draw is not None
