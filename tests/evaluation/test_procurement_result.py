@@ -2,10 +2,11 @@
 财政部令第87号 Arts. 68–69; 第94号 Art. 21).
 
 Before this change a government procurement section ran the works candidate publicity, and a
-supplier's challenge (质疑) filed after the award was refused ("只有进行中的交易可以暂停") because filing
-tried to suspend an awarded section. Now the purchaser publishes the result announcement (中标/成交结果公告) — the award
-itself — and suppliers challenge it within 7 working days after its 1-working-day period; a pending
-challenge or complaint blocks the contract; the complaint's acceptance review has 5 working days."""
+supplier's challenge (质疑) filed after the award was refused ("只有进行中的交易可以暂停") because
+filing tried to suspend an awarded section. Now the purchaser publishes the result announcement
+(中标/成交结果公告) — the award itself — and suppliers challenge it within 7 working days after its
+1-working-day period; a pending challenge or complaint blocks the contract; the complaint's acceptance
+review has 5 working days."""
 
 from __future__ import annotations
 
