@@ -123,6 +123,15 @@ def seed() -> list[str]:
     from app.complaints.demo import seed_cases
 
     seed_cases()
+    # last: two trades run through the real services (a recusal with a replacement draw; a government
+    # procurement result announcement with a challenge after it); uploads and the opening commit
+    from app.evaluation.demo_trades import seed_trades
+
+    experts = seed_trades(users)
+    if experts:
+        lines.append("")
+        lines.append("drawn experts of the demo trades (role expert) | password")
+        lines.extend(experts)
     return lines
 
 
