@@ -127,11 +127,9 @@ def seed() -> list[str]:
     # procurement result announcement with a challenge after it); uploads and the opening commit
     from app.evaluation.demo_trades import seed_trades
 
-    experts = seed_trades(users)
-    if experts:
-        lines.append("")
-        lines.append("drawn experts of the demo trades (role expert) | password")
-        lines.extend(experts)
+    for line in seed_trades(users):  # the drawn experts' accounts ("username | password")
+        username, password = (part.strip() for part in line.split("|"))
+        lines.append(f"{username:<14} | {Role.EXPERT.value:<12} | {password:<21} | ")
     return lines
 
 

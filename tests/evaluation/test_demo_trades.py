@@ -25,7 +25,7 @@ def test_demo_city_has_a_recusal_with_a_replacement_draw_and_a_challenged_result
     clock.freeze(dt.datetime(2026, 11, 16, 9, 0, tzinfo=CST))  # the day the demo is installed
     with app.test_request_context():
         lines = demo.seed()
-    assert any(line.startswith("expert-s") for line in lines)  # the drawn experts can sign in
+    assert any(line.startswith("expert-s") and "| expert" in line for line in lines)  # drawn experts sign in
 
     recused = db.session.scalar(select(PanelSeat).where(PanelSeat.status == "recused"))
     assert recused is not None and "南通一建集团有限公司" in (recused.recusal_reason or "")
