@@ -175,7 +175,7 @@ class PanelMember(db.Model):  # type: ignore[name-defined]
     __tablename__ = "evaluation_member"
     __table_args__ = (
         UniqueConstraint("evaluation_id", "seat_id", name="evaluation_seat"),
-        UniqueConstraint("evaluation_id", "representative_id", name="evaluation_representative"),
+        UniqueConstraint("evaluation_id", "representative_id", name="evaluation_member_representative"),
         CheckConstraint("(seat_id IS NULL) <> (representative_id IS NULL)", name="expert_or_representative"),
         CheckConstraint("(seat_id IS NULL) = (expert_id IS NULL)", name="seat_has_expert"),
         CheckConstraint(

@@ -165,6 +165,8 @@ def name_representative(section: Section, user: User, *, actor: User) -> PanelRe
         raise Conflict(_("The panel can no longer change."))
     if str(section.status) not in {"published", "bidding_closed", "opening", "opened", "evaluating"}:
         raise Conflict(_("This section is not in a state where its panel is formed."))
+    # two namings at once must not fill more seats than there are: one at a time per section
+    db.session.execute(select(Section.id).where(Section.id == section.id).with_for_update())
     seats = representative_seats(section)
     if seats == 0:
         raise DomainError(

@@ -136,7 +136,7 @@ def upgrade():
         batch_op.add_column(sa.Column("representative_id", sa.Integer(), nullable=True))
         batch_op.alter_column("seat_id", existing_type=sa.INTEGER(), nullable=True)
         batch_op.alter_column("expert_id", existing_type=sa.INTEGER(), nullable=True)
-        batch_op.create_unique_constraint("evaluation_representative", ["evaluation_id", "representative_id"])
+        batch_op.create_unique_constraint("evaluation_member_representative", ["evaluation_id", "representative_id"])
         batch_op.create_foreign_key(
             batch_op.f("fk_evaluation_member_representative_id_evaluation_representative"),
             "evaluation_representative",
@@ -176,7 +176,7 @@ def downgrade():
         batch_op.drop_constraint(
             batch_op.f("fk_evaluation_member_representative_id_evaluation_representative"), type_="foreignkey"
         )
-        batch_op.drop_constraint("evaluation_representative", type_="unique")
+        batch_op.drop_constraint("evaluation_member_representative", type_="unique")
         batch_op.alter_column("expert_id", existing_type=sa.INTEGER(), nullable=False)
         batch_op.alter_column("seat_id", existing_type=sa.INTEGER(), nullable=False)
         batch_op.drop_column("representative_id")
