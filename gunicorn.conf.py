@@ -11,6 +11,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # long uploads stream;
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
+# No client address in the access log: an anonymous report, or an envelope upload just before a deadline, must
+# not be linkable to its sender by the platform's logs. The audit log records the address of every change made
+# by a signed-in account.
+access_log_format = '- %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

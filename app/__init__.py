@@ -6,6 +6,7 @@ no migrations and touches no network.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -14,6 +15,9 @@ from app.config import load_config
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    # Everything the platform writes (the SQLite database, secrets, blobs, temp files, demo logins) is for
+    # the service account alone: files 0600, folders 0700, whatever umask the process was started with.
+    os.umask(int(os.environ.get("FILE_UMASK", "077"), 8))
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))
     app.instance_path = app.config["INSTANCE_PATH"]

@@ -101,9 +101,10 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
         "STEP_UP_SECONDS": int(env.get("STEP_UP_SECONDS", "300")),
-        "LOGIN_LOCKOUT_THRESHOLD": int(env.get("LOGIN_LOCKOUT_THRESHOLD", "5")),
-        "LOGIN_LOCKOUT_MINUTES": int(env.get("LOGIN_LOCKOUT_MINUTES", "15")),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        # Coarse flood control of the sign-in forms per address (Redis, else per worker). The security
+        # counters — failures per account and source, per source, per account's codes — are the shared ones of
+        # app.core.throttle, whatever this says.
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "60 per minute"),
         # Reverse proxies in front of gunicorn (nginx: 1). Their X-Forwarded-For/-Proto are trusted so rate
         # limits, sessions and audit leaves see the client address, not the proxy's. 0: no proxy.
         "PROXY_HOPS": int(env.get("PROXY_HOPS", "0")),
@@ -117,7 +118,32 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "DEMO_CLOCK": _env_bool("DEMO_CLOCK", False),
+        # One-time credential links are never logged, except in a demo install (so they can be tried there).
+        "OUTBOX_LOG_SENSITIVE": _env_bool("OUTBOX_LOG_SENSITIVE", _env_bool("DEMO_CLOCK", False)),
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+        # Request bodies (app/core/bodies.py): forms and JSON of signed-in users; public forms (sign-in,
+        # reports, comments); routes taking files declare their own (@body_limit). Read timeouts: seconds of
+        # silence, and the whole body within a base plus its size at a minimum rate.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+        "PUBLIC_MAX_CONTENT_LENGTH": int(env.get("PUBLIC_MAX_CONTENT_LENGTH", str(64 * 1024))),
+        "BODY_READ_TIMEOUT": float(env.get("BODY_READ_TIMEOUT", "30")),
+        "BODY_TIMEOUT_BASE": float(env.get("BODY_TIMEOUT_BASE", "60")),
+        "BODY_MIN_RATE": int(env.get("BODY_MIN_RATE", str(32 * 1024))),
+        # Live streams (app/core/streams.py): open streams per client address and in all, shared by every
+        # worker and node through Redis; and how many a gthread worker may serve itself when no stream
+        # service is in front (the embedded default), so that its other threads stay free for requests.
+        "STREAMS_PER_IP": int(env.get("STREAMS_PER_IP", "20")),
+        "STREAMS_TOTAL": int(env.get("STREAMS_TOTAL", "5000")),
+        "STREAMS_PER_WORKER": int(env.get("STREAMS_PER_WORKER", "2")),
+        "STREAM_HANDSHAKE_THREADS": int(env.get("STREAM_HANDSHAKE_THREADS", "8")),  # stream service only
+        "BIDDING_SSE_SECONDS": float(env.get("BIDDING_SSE_SECONDS", "300")),  # an opening-hall stream's life
+        "STREAMS_KEY_PREFIX": env.get("STREAMS_KEY_PREFIX", "ggzy:streams"),  # Redis keys of the counts
+        # Resumable envelope uploads per bidder organization and section (app/bidding/uploads.py): at most
+        # this many unfinished, declaring together at most this many times the section's envelope limit;
+        # each expires after these hours and at the bid deadline.
+        "RESUMABLE_UPLOADS_OPEN": int(env.get("RESUMABLE_UPLOADS_OPEN", "8")),
+        "RESUMABLE_QUOTA_ENVELOPES": int(env.get("RESUMABLE_QUOTA_ENVELOPES", "4")),
+        "RESUMABLE_UPLOAD_HOURS": float(env.get("RESUMABLE_UPLOAD_HOURS", "24")),
         "TESTING": False,
     }
     config.update(overrides)

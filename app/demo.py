@@ -108,7 +108,7 @@ def seed() -> list[str]:
         secret_txt = ""
         # Tenderers and agencies hold opening-key shares in the demo sections: a share is confirmed with a
         # TOTP code (step-up), so they get an authenticator too.
-        if role in MFA_REQUIRED_ROLES or role is Role.TENDERER:
+        if role in MFA_REQUIRED_ROLES:
             secret = totp.new_secret()
             user.totp_secret_enc = encrypt_at_rest(secret, purpose=accounts.TOTP_PURPOSE)
             user.totp_enabled_at = now()
@@ -117,6 +117,9 @@ def seed() -> list[str]:
     from app.projects.demo import seed_projects
 
     seed_projects(orgs, users)
+    from app.bidding.demo import seed_unopened_tender
+
+    seed_unopened_tender(orgs, users)  # fewer than 3 bidders: counted, never opened, failed
     from app.experts.demo import seed_experts
 
     seed_experts(orgs, users)

@@ -141,7 +141,10 @@ def seed(url: str, instance: str, sections: int) -> dict[str, Any]:
             pass
         regions = ["崇川区", "海门区", "通州区", "如皋市", "启东市", "海安市", "如东县"]
         projects = []
-        for i, item in enumerate(version.items):
+        # the supervising regulator follows from each item's industry: one regulator per industry
+        for industry in sorted({i.industry for i in version.items if i.industry} - {"housing_construction"}):
+            org(OrgKind.REGULATOR, f"监管部门-{industry}", industry=industry)
+        for i, item in enumerate(i for i in version.items if i.industry):
             project = services.register_project(
                 services.ProjectInput(
                     name=f"{item.name}项目{i + 1}",
@@ -149,7 +152,6 @@ def seed(url: str, instance: str, sections: int) -> dict[str, Any]:
                     funding_source="财政资金",
                     approval_ref=f"通发改〔2026〕{i + 1}号",
                     budget=Decimal("100000000"),
-                    regulator_org_id=reg_org.id,
                     region=regions[i % len(regions)],
                 ),
                 actor=tenderer,

@@ -1,6 +1,7 @@
-"""SSE fan-out: N subscribers on the live supervision stream, spread over 2 gunicorn workers with Redis,
-receive an audit event within 1 s (SPEC §10 via issue 8). Baseline in the same run: raw Redis pub/sub
-delivery to the same number of subscribers (what the stream adds on top of Redis is the figure's cost).
+"""SSE fan-out: N subscribers on the live supervision stream, held by the stream service (2 asyncio
+processes, gunicorn.streams.conf.py; no request thread) with Redis, receive an audit event within 1 s
+(SPEC §10 via issue 8). Baseline in the same run: raw Redis pub/sub delivery to the same number of
+subscribers (what the stream adds on top of Redis is the figure's cost).
 
     python bench/sse_bench.py --json OUT [--subscribers 500] [--events 5]
 
@@ -238,14 +239,16 @@ def main() -> int:
         "PLATFORM_SIGNING_KEY": pem.decode(),
         "AUDIT_CHECKPOINT_EVERY": "0",
         "LOG_LEVEL": "warning",
+        "STREAMS_PER_IP": str(n + 10),  # every subscriber is on 127.0.0.1; the caps are abuse_bench's subject
+        "STREAMS_KEY_PREFIX": f"ggzy:sse-bench:{os.getpid()}",
     }
     cookie = _prepare(env)
     port = _free_port()
-    threads = n + 20  # gunicorn does not balance connections evenly: either worker may get most of them
+    # The stream service (app/core/stream_service.py): streams on two asyncio processes, no request thread.
     gunicorn = [
-        sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-        "--workers", "2", "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-        "--access-logfile", "/dev/null", "app:create_app()",
+        sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.streams.conf.py"),
+        "--workers", "2", "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+        "app.core.stream_service:create_asgi_app()",
     ]  # fmt: skip
     server = subprocess.Popen(gunicorn, cwd=ROOT, env={**os.environ, **env})
     try:
@@ -269,7 +272,7 @@ def main() -> int:
     b50, b95 = _pct(base, 0.5), _pct(base, 0.95)
     rows.append(
         {
-            "figure": f"SSE delivery p50, {n} subscribers / 2 gunicorn workers / Redis",
+            "figure": f"SSE delivery p50, {n} subscribers / stream service (2 processes) / Redis",
             "value": round(p50 * 1000, 1),
             "unit": "ms",
             "baseline": f"raw Redis pub/sub p50 {b50 * 1000:.1f} ms",
@@ -280,7 +283,7 @@ def main() -> int:
     )
     rows.append(
         {
-            "figure": f"SSE delivery p95, {n} subscribers / 2 gunicorn workers / Redis",
+            "figure": f"SSE delivery p95, {n} subscribers / stream service (2 processes) / Redis",
             "value": round(p95 * 1000, 1),
             "unit": "ms",
             "baseline": f"raw Redis pub/sub p95 {b95 * 1000:.1f} ms",

@@ -24,14 +24,14 @@ pytest_plugins = ["tests.factories"]
 SECURITY_T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 
 
-def _fresh_postgres_database(url: str) -> tuple[str, Any]:
+def _fresh_postgres_database(url: str, suffix: str = "") -> tuple[str, Any]:
     """Create an empty database for this run (named after the configured one plus the process id) so
     concurrent runs never share a schema; returns its URL and a function that drops it afterwards."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     base = make_url(url)
-    name = f"{base.database}_t{os.getpid()}"
+    name = f"{base.database}_t{os.getpid()}{suffix}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

@@ -99,7 +99,7 @@ def login(client: FlaskClient, user: User, *, password: str = PASSWORD, mfa: boo
         "/auth/login", data={"username": user.username, "password": password, "csrf_token": token}
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
-    if mfa and (user.role in {r.value for r in MFA_REQUIRED_ROLES} or user.totp_enabled):
+    if mfa and accounts.requires_second_factor(user):
         token = csrf_token(client, "/auth/mfa")
         resp = client.post("/auth/mfa", data={"code": current_code(user), "csrf_token": token})
         assert resp.status_code == 302, resp.get_data(as_text=True)[:500]

@@ -127,6 +127,39 @@ def seed(tmp: Path, env: dict[str, str], *, bidders: int = 1, custodians: bool =
     return info
 
 
+# A signed-in session of a new account (argv: role, org kind, username), MFA passed: prints the cookie value.
+SESSION = r"""
+import os, sys
+from app import create_app
+from app.accounts import services as accounts
+from app.core.clock import security_now
+from app.core.db import db
+
+role, kind, username = sys.argv[1:4]
+app = create_app()
+with app.app_context():
+    org = accounts.create_organization(f"{username} org", kind, actor=None,
+                                       industry="housing_construction" if kind == "regulator" else None)
+    user = accounts.create_user(username=username, display_name=username, organization=org, role=role,
+                                password=os.urandom(16).hex(), actor=None)
+    raw, row = accounts.start_session(user, ip="127.0.0.1", user_agent="tests")
+    row.mfa_passed_at = security_now()
+    db.session.commit()
+    with app.test_request_context():
+        print(app.session_interface.get_signing_serializer(app).dumps({"_user_id": raw}))
+"""
+
+
+def session_cookie(env: dict[str, str], role: str, kind: str, username: str) -> str:
+    """``Cookie`` header value of a fresh signed-in session (MFA passed) for a new account."""
+    out = subprocess.run(
+        [PY, "-c", SESSION, role, kind, username], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-4000:]
+    return f"session={out.stdout.strip().splitlines()[-1]}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -135,7 +168,14 @@ def free_port() -> int:
 
 class Gunicorn:
     def __init__(
-        self, env: dict[str, str], target: str, *, workers: int = 1, worker_class: str = "sync"
+        self,
+        env: dict[str, str],
+        target: str,
+        *,
+        workers: int = 1,
+        worker_class: str = "sync",
+        threads: int = 1,
+        preexec_fn: Any = None,
     ) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
@@ -147,6 +187,8 @@ class Gunicorn:
                 str(workers),
                 "-k",
                 worker_class,
+                "--threads",
+                str(threads),
                 "--timeout",
                 "120",
                 "-b",
@@ -157,6 +199,7 @@ class Gunicorn:
             ],
             cwd=ROOT,
             env=env,
+            preexec_fn=preexec_fn,
         )
         self.wait_ready()
 
@@ -301,3 +344,67 @@ class PrivatePostgres:
             env=service_env(),
         )
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -- plain HTTP with a cookie -----------------------------------------------------------------------------
+
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    cookie: str = "",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    timeout: float = 120,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request; answers status, headers (lower-case names) and body."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        hdrs = dict(headers or {})
+        if cookie:
+            hdrs["Cookie"] = cookie
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def form_token(page: bytes) -> str:
+    import re
+
+    match = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        rb'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1).decode()
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body and its Content-Type."""
+    import secrets as _secrets
+
+    boundary = "----ggzy" + _secrets.token_hex(8)
+    parts: list[bytes] = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    for name, (filename, data) in files.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def cookie_after(cookie: str, headers: dict[str, str]) -> str:
+    """The session cookie to send next: the one a response set (Flask re-signs it), else the same."""
+    new = headers.get("set-cookie", "")
+    return new.split(";", 1)[0] if new.startswith("session=") else cookie

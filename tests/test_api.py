@@ -59,7 +59,8 @@ def test_nul_characters_are_refused_before_reaching_the_database(client, db_sess
     """PostgreSQL cannot store NUL in text; such input gets a clear 422, never a failed transaction."""
     user = make_user("bidder")
     login(client, user)
-    resp = client.post("/api/v1/projects", json={"name": "a\x00b"})
+    # A route the bidder may use (nothing is parsed for a route that does not exist or is not allowed).
+    resp = client.post("/api/v1/bidding/sections/1/objections", json={"body": "a\x00b"})
     assert resp.status_code == 422
     assert resp.json["code"] == "unprocessable_entity"
     page = client.get("/portal/announcements?q=%00")

@@ -53,7 +53,14 @@ from app.projects import services as projects
 from app.projects.enums import SectionStatus
 from app.projects.models import Section, SectionStatusChange
 from tests.bidding.conftest import T0, Bidder, Tender, make_bidder, publish_tender, upload
-from tests.evaluation.conftest import Trade, close_report, make_expert, score_lowest, sign_in_all
+from tests.evaluation.conftest import (
+    Trade,
+    close_report,
+    make_expert,
+    publicity_details,
+    score_lowest,
+    sign_in_all,
+)
 from tests.projects.conftest import World
 from tests.projects.conftest import world as world
 
@@ -104,6 +111,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.trade: Trade | None = None
         self.suspended = False
         self.summaries: set[int] = set()  # org ids with an active summary envelope
+        self.bidding_orgs: set[int] = set()  # org ids with any active (receipted) envelope
         self.pending: list[Any] = []  # objections awaiting an answer
 
     # -- plumbing --------------------------------------------------------------------------------------------
@@ -214,6 +222,7 @@ class Lifecycle(RuleBasedStateMachine):
         assert (resp.status_code == 201) == expected, (resp.status_code, resp.get_json())
         if resp.status_code == 201:
             assert at < (self.section.bid_deadline or at)
+            self.bidding_orgs.add(bidder.org.id)
             if kind == EnvelopeKind.SUMMARY:
                 self.summaries.add(bidder.org.id)
         else:
@@ -259,6 +268,7 @@ class Lifecycle(RuleBasedStateMachine):
         assert (resp.status_code == 200) == expected, (resp.status_code, resp.get_json())
         if resp.status_code == 200:
             self.summaries.discard(bidder.org.id)
+            self.bidding_orgs.discard(bidder.org.id)
             assert uploads.own_envelopes(self.section.id, bidder.org.id, history=False) == []
         self.check_api_confidentiality()
 
@@ -292,9 +302,10 @@ class Lifecycle(RuleBasedStateMachine):
         """The regulator suspends a trade in progress, or resumes it."""
         if self.suspended:
             ok, result = self.attempt(projects.resume_section, self.section, actor=self.world.regulator)
-            assert ok, result
+            # an objection awaiting its answer holds the suspension, against the regulator too (条例 22, 54)
+            assert ok == (not self.pending), result
             self.note()
-            assert not self.suspended
+            assert self.suspended == bool(self.pending)
         else:
             ok, result = self.attempt(
                 projects.suspend_section, self.section, actor=self.world.regulator, reason="监督检查"
@@ -368,7 +379,12 @@ class Lifecycle(RuleBasedStateMachine):
         assert ok == expected, (result, self.suspended, self.after_deadline())
         self.note()
         if ok:
-            assert self.status is S.OPENING
+            # fewer than 3 bidders with a receipted envelope: counted, never opened (法 28, 条例 44)
+            counted = len(self.bidding_orgs)
+            assert self.status is (S.OPENING if counted >= opening.MIN_VALID_BIDS else S.FAILED), counted
+            if counted < opening.MIN_VALID_BIDS:
+                assert result.status == "not_opened" and result.bidder_count == counted
+                assert opening.completed_ceremony(self.section) is None
 
     def submit_share(self, who: int) -> None:
         """A custodian's share; at the quorum the opening runs (as the share view does)."""
@@ -503,7 +519,9 @@ class Lifecycle(RuleBasedStateMachine):
         assert self.trade is not None
         ev = self.trade.evaluation()
         expected = not self.suspended and ev.status == "reported"
-        ok, result = self.attempt(evaluation.publish_candidates, ev, actor=self.world.agent)
+        ok, result = self.attempt(
+            evaluation.publish_candidates, ev, actor=self.world.agent, details=publicity_details(ev)
+        )
         assert ok == expected, result
         self.note()
 
@@ -556,6 +574,8 @@ class Lifecycle(RuleBasedStateMachine):
             elif row.to_status == "resumed":
                 assert suspended
                 suspended = False
+            elif row.to_status in {"deadline_moved", "retendered"}:  # notes on the timeline, no state
+                assert not suspended
             else:
                 assert not suspended, f"{row.from_status} → {row.to_status} while suspended"
                 if row.from_status is not None:

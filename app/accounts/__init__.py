@@ -6,10 +6,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from app.core import audit_sealing
+
     from . import api, cli, principal
     from .admin_views import admin
+    from .services import bidder_activity_sealed
     from .views import accounts, auth
 
+    audit_sealing.register(bidder_activity_sealed)
     principal.init_app(app)
     app.register_blueprint(auth)
     app.register_blueprint(accounts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -85,17 +85,18 @@ def users() -> str | Response:
                 display_name=form.display_name.data or "",
                 organization=org,
                 role=form.role.data or "",
-                password=form.password.data or "",
+                password=None,
                 actor=current_user.user,
                 email=form.email.data,
                 phone=form.phone.data,
+                base_url=request.url_root,
             )
         except DomainError as err:
             db.session.rollback()
             _flash_errors(err)
         else:
             db.session.commit()
-            flash(_("Account created."), "success")
+            flash(_("Account created; the activation link went to its holder."), "success")
             return redirect(url_for("admin.users"))
     rows = db.session.execute(
         select(User, Organization).join(Organization, Organization.id == User.org_id).order_by(User.username)
@@ -145,13 +146,23 @@ def enable_user(user_id: int) -> Response:
 
 @admin.route("/users/<int:user_id>/reset-password", methods=["POST"])
 @require(Permission.ADMIN_USERS)
-def reset_password(user_id: int) -> str:
+def reset_password(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    user = _user_or_404(user_id)
-    temporary = services.admin_reset_password(user, actor=current_user.user)
+    try:
+        sent_to = services.admin_reset_password(
+            _user_or_404(user_id), actor=current_user.user, base_url=request.url_root
+        )
+    except DomainError as err:
+        db.session.rollback()
+        _flash_errors(err)
+        return redirect(url_for("admin.users"))
     db.session.commit()
-    return render_template("admin/password_reset.html", user=user, temporary=temporary)
+    flash(
+        _("Password reset: the old one no longer works; a one-time link went to %(to)s.", to=sent_to),
+        "success",
+    )
+    return redirect(url_for("admin.users"))
 
 
 @admin.route("/users/<int:user_id>/reset-mfa", methods=["POST"])
@@ -159,9 +170,22 @@ def reset_password(user_id: int) -> str:
 def reset_mfa(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.admin_reset_mfa(_user_or_404(user_id), actor=current_user.user)
+    try:
+        sent_to = services.admin_reset_mfa(
+            _user_or_404(user_id), actor=current_user.user, base_url=request.url_root
+        )
+    except DomainError as err:
+        db.session.rollback()
+        _flash_errors(err)
+        return redirect(url_for("admin.users"))
     db.session.commit()
-    flash(_("Two-factor authentication reset; the user enrols again at next sign-in."), "success")
+    flash(
+        _(
+            "Two-factor sign-in reset: the holder enrols again through the one-time link sent to %(to)s.",
+            to=sent_to,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.users"))
 
 

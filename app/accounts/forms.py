@@ -30,6 +30,11 @@ class PasswordChangeForm(FlaskForm):
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
 
 
+class NewPasswordForm(FlaskForm):
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    repeat = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=256)])
+
+
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
 
@@ -49,7 +54,6 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=100)])
     organization = SelectField(_l("Organization"), coerce=int, validators=[DataRequired()])
     role = SelectField(_l("Role"), validators=[DataRequired()])
-    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=256)])
     email = EmailField(_l("Email"), validators=[Optional(), Email(check_deliverability=False)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
 

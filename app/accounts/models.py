@@ -91,7 +91,6 @@ class User(db.Model):  # type: ignore[name-defined]
         ),
         CheckConstraint(_enum_check("role", [r.value for r in Role]), name="role_valid"),
         CheckConstraint(_role_fit_check(), name="role_fits_org_kind"),
-        CheckConstraint("failed_logins >= 0", name="failed_logins_nonneg"),
         Index("ix_user_account_org", "org_id"),
     )
 
@@ -113,8 +112,10 @@ class User(db.Model):  # type: ignore[name-defined]
     totp_last_step: Mapped[int | None] = mapped_column(
         Integer, comment="last accepted TOTP time step; codes at or before it are refused (single use)"
     )
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    totp_reset_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime,
+        comment="an administrator reset two-factor: the holder enrols again through the link sent",
+    )
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
 
@@ -172,3 +173,41 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
+
+
+class AccountLink(db.Model):  # type: ignore[name-defined]
+    """A one-time link sent to the account holder only (e-mail or SMS through the outbox; the administrator
+    never sees it): activate a new account and choose its password, choose a new password after a reset, or
+    open the enrolment of a new authenticator after a two-factor reset. Only its SHA-256 is stored."""
+
+    __tablename__ = "account_link"
+    __table_args__ = (CheckConstraint("purpose IN ('activate', 'password', 'enrol')", name="purpose_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="replaced by a newer link")
+    created_by: Mapped[int | None] = mapped_column(Integer, comment="the administrator who asked for it")
+
+    user: Mapped[User] = relationship()
+
+
+class AccountNotice(db.Model):  # type: ignore[name-defined]
+    """What an administrator did to an account, shown to its holder at the next sign-in (and kept: the
+    audit leaf ``audit_idx`` is the record)."""
+
+    __tablename__ = "account_notice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    action: Mapped[str] = mapped_column(
+        String(100), comment="the audit action, e.g. admin:user:password_reset"
+    )
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    audit_idx: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

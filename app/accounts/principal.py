@@ -48,7 +48,7 @@ class Principal:
     def mfa_passed(self) -> bool:
         if self.token is not None:
             return True  # tokens are issued only inside a fully authenticated session
-        if self.role not in services.MFA_REQUIRED_ROLES:
+        if not services.requires_second_factor(self.user):
             return True
         return self.session_row is not None and self.session_row.mfa_passed_at is not None
 

@@ -7,16 +7,17 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
-from app.core import audit
+from app.core import audit, throttle
 from app.core.clock import security_now
 from app.core.crypto import decrypt_at_rest, encrypt_at_rest, reencrypt_column
 from app.core.db import db
-from app.core.errors import Conflict, DomainError
+from app.core.errors import Conflict, DomainError, Forbidden
 from app.core.permissions import MFA_REQUIRED_ROLES, ROLE_ORG_KINDS, OrgKind, Role
 
 from . import passwords, totp
@@ -84,11 +85,17 @@ def create_user(
     display_name: str,
     organization: Organization,
     role: Role | str,
-    password: str,
+    password: str | None,
     actor: User | None,
     email: str | None = None,
     phone: str | None = None,
+    base_url: str | None = None,
 ) -> User:
+    """Create an account with exactly one role fitting its organization.
+
+    Seeding and the command line give a ``password``. An administrator (``actor``) never does: the account
+    gets no usable password and its holder receives a one-time activation link (``base_url`` is the
+    platform's address) at the e-mail or mobile given, which must not be an administrator's own."""
     role = Role(role)
     username = username.strip().lower()
     errors: dict[str, list[str]] = {}
@@ -103,9 +110,16 @@ def create_user(
                 kind=org_kind_label(organization.kind),
             )
         ]
-    problems = passwords.password_problems(password, username=username)
-    if problems:
-        errors["password"] = problems
+    if password is not None:
+        problems = passwords.password_problems(password, username=username)
+        if problems:
+            errors["password"] = problems
+    elif not (email or phone):
+        errors["email"] = [_("Give the holder's e-mail or mobile: the activation link goes there.")]
+    elif _is_an_administrators_contact(email, phone):
+        errors["email"] = [
+            _("This is an administrator's own contact: the link must reach the account holder.")
+        ]
     if errors:
         raise DomainError(_("The account was not created; see the fields marked."), errors=errors)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -116,20 +130,33 @@ def create_user(
         org_id=organization.id,
         org_kind=organization.kind,
         role=role.value,
-        password_hash=passwords.hash_password(password),
+        password_hash=passwords.hash_password(password) if password is not None else "",
         email=email or None,
         phone=phone or None,
     )
+    if password is None:
+        from . import links
+
+        user.password_hash = links.unusable_password()
     db.session.add(user)
     db.session.flush()  # the id goes into the audit leaf
-    audit.record(
-        "admin:user:create",
-        actor=actor,
-        object_type="user",
-        object_id=user.id,
-        payload={"username": user.username, "role": user.role, "org_id": user.org_id},
-    )
+    payload = {"username": user.username, "role": user.role, "org_id": user.org_id}
+    _admin_act(user, "admin:user:create", actor=actor, payload=payload)
+    if password is None:
+        from . import links
+
+        links.send_link(user, "activate", actor=actor, base_url=base_url or "")
     return user
+
+
+def _is_an_administrators_contact(email: str | None, phone: str | None) -> bool:
+    clauses = []
+    if email:
+        clauses.append(User.email == email.strip())
+    if phone:
+        clauses.append(User.phone == phone.strip())
+    found = db.session.scalar(select(User.id).where(User.role == Role.SYSADMIN.value, or_(*clauses)).limit(1))
+    return found is not None
 
 
 def set_user_active(user: User, active: bool, *, actor: User) -> None:
@@ -138,36 +165,60 @@ def set_user_active(user: User, active: bool, *, actor: User) -> None:
     user.is_active = active
     if not active:
         revoke_all_sessions(user, reason="account_disabled")
-        for token in user.api_tokens:
-            if token.revoked_at is None:
-                token.revoked_at = security_now()
-    audit.record(
-        "admin:user:enable" if active else "admin:user:disable",
-        actor=actor,
-        object_type="user",
-        object_id=user.id,
-    )
+        revoke_all_tokens(user)
+    _admin_act(user, "admin:user:enable" if active else "admin:user:disable", actor=actor)
 
 
-def admin_reset_password(user: User, *, actor: User) -> str:
-    """ASVS 6.4.6: the administrator starts a reset but does not choose the password. A random
-    one-time password is generated, shown once, and every session of the user is ended."""
-    temporary = secrets.token_urlsafe(12)
-    user.password_hash = passwords.hash_password(temporary)
+def _admin_act(
+    user: User, action: str, *, actor: User | None, payload: dict[str, object] | None = None
+) -> None:
+    """Audit an administrator's act on an account and tell the holder at the next sign-in."""
+    from . import links
+
+    leaf = audit.record(action, actor=actor, object_type="user", object_id=user.id, payload=payload)
+    links.notify_holder(user, action, actor=actor, leaf=leaf)
+
+
+def revoke_all_tokens(user: User) -> int:
+    moment = security_now()
+    count = 0
+    for token in user.api_tokens:
+        if token.revoked_at is None:
+            token.revoked_at = moment
+            count += 1
+    return count
+
+
+def admin_reset_password(user: User, *, actor: User, base_url: str) -> str:
+    """ASVS 6.4.6, and 监管办分离: the administrator starts a reset but never sees or chooses a password. The
+    password stops working at once, every session and token of the account ends, and a one-time link goes to
+    the holder's own e-mail or mobile. Returns where it went (masked)."""
+    from . import links
+
+    user.password_hash = links.unusable_password()
     user.password_changed_at = security_now()
-    user.failed_logins = 0
-    user.locked_until = None
     revoke_all_sessions(user, reason="password_reset")
-    audit.record("admin:user:password_reset", actor=actor, object_type="user", object_id=user.id)
-    return temporary
+    revoke_all_tokens(user)
+    links.send_link(user, "password", actor=actor, base_url=base_url)
+    _admin_act(user, "admin:user:password_reset", actor=actor)
+    return links.contact_of(user)
 
 
-def admin_reset_mfa(user: User, *, actor: User) -> None:
+def admin_reset_mfa(user: User, *, actor: User, base_url: str) -> str:
+    """Clear the account's authenticator: every session and token ends, and a new one can be enrolled only
+    after the holder opens the one-time link sent to them (the administrator cannot enrol one). Returns
+    where the link went (masked)."""
+    from . import links
+
     user.totp_secret_enc = None
     user.totp_enabled_at = None
     user.totp_last_step = None
+    user.totp_reset_at = security_now()
     revoke_all_sessions(user, reason="mfa_reset")
-    audit.record("admin:user:mfa_reset", actor=actor, object_type="user", object_id=user.id)
+    revoke_all_tokens(user)
+    links.send_link(user, "enrol", actor=actor, base_url=base_url)
+    _admin_act(user, "admin:user:mfa_reset", actor=actor)
+    return links.contact_of(user)
 
 
 def change_password(user: User, current: str, new: str, *, keep_session: UserSession | None = None) -> None:
@@ -180,62 +231,64 @@ def change_password(user: User, current: str, new: str, *, keep_session: UserSes
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = security_now()
     revoke_all_sessions(user, reason="password_changed", keep=keep_session)
+    revoke_all_tokens(user)
     audit.record("auth:password:change", actor=user, object_type="user", object_id=user.id)
 
 
 # --- authentication ----------------------------------------------------------------------------
 
 
-def authenticate(username: str, password: str) -> User:
-    """Check a password login, counting failures and locking the account after the threshold.
+# Sign-in throttling (ASVS 6.3.x): failures are counted per account name *and* source address, so an
+# outsider elsewhere cannot lock the real user out (no account-wide lock-out), with a doubling delay; and per
+# source address across all names (password spraying). Unknown names are counted and answered exactly like
+# known ones. The counters are shared by every worker and machine (app.core.throttle).
+LOGIN_PER_ACCOUNT_AND_SOURCE = throttle.Policy(
+    free=5, base=dt.timedelta(seconds=2), cap=dt.timedelta(minutes=15)
+)
+LOGIN_PER_SOURCE = throttle.Policy(free=50, base=dt.timedelta(seconds=2), cap=dt.timedelta(minutes=15))
+# Two-factor codes (sign-in, step-up, enrolment): per account, five free, then from 30 s doubling to an hour.
+TOTP_ATTEMPTS = throttle.Policy(free=5, base=dt.timedelta(seconds=30), cap=dt.timedelta(hours=1))
 
-    The message never says whether the name exists; a locked account says so only after a correct
-    password would have been needed anyway (it does not reveal which guess was right)."""
-    username = (username or "").strip().lower()
+
+def _login_subjects(username: str, source: str | None) -> tuple[str, str]:
+    where = source or "-"
+    return throttle.key("login", username, where), throttle.key("login-source", where)
+
+
+def authenticate(username: str, password: str, *, source: str | None = None) -> User:
+    """Check a password sign-in from ``source`` (the client address).
+
+    While this name from this source, or this source, is throttled the attempt is refused before the
+    password is looked at (:class:`app.core.throttle.Throttled`, 429) — the same for every name, known or
+    not. A failure says only that the name or the password is wrong."""
+    username = (username or "").strip().lower()[:64]
+    by_account, by_source = _login_subjects(username, source)
+    throttle.check(by_account, by_source)
     user = db.session.scalar(select(User).where(User.username == username))
     generic = _("User name or password is wrong.")
     if user is None:
         passwords.burn_time()
-        audit.record("auth:login:failure", payload={"username": username[:64], "reason": "unknown_user"})
-        raise AuthError(generic)
-    moment = security_now()
-    if user.locked_until is not None and user.locked_until > moment:
-        audit.record("auth:login:locked", actor=user, object_type="user", object_id=user.id)
-        raise AuthError(
-            _(
-                "This account is locked after repeated failures until %(time)s.",
-                time=_local(user.locked_until),
-            )
-        )
-    if not user.is_active or not user.organization.is_active:
-        passwords.burn_time()
+        reason = "unknown_user"
+    elif not passwords.verify_password(password or "", user.password_hash):
+        reason = "bad_password"
+    elif not user.is_active or not user.organization.is_active:
+        reason = "disabled"
+    else:
+        throttle.success(by_account)
+        return user
+    throttle.failure(by_account, LOGIN_PER_ACCOUNT_AND_SOURCE)
+    throttle.failure(by_source, LOGIN_PER_SOURCE)
+    if user is None:
+        audit.record("auth:login:failure", payload={"reason": reason})
+    else:
         audit.record(
             "auth:login:failure",
             actor=user,
             object_type="user",
             object_id=user.id,
-            payload={"reason": "disabled"},
+            payload={"reason": reason},
         )
-        raise AuthError(generic)
-    if not passwords.verify_password(password or "", user.password_hash):
-        user.failed_logins += 1
-        payload = {"reason": "bad_password", "failures": user.failed_logins}
-        audit.record("auth:login:failure", actor=user, object_type="user", object_id=user.id, payload=payload)
-        threshold = current_app.config["LOGIN_LOCKOUT_THRESHOLD"]
-        if user.failed_logins >= threshold:
-            user.locked_until = moment + dt.timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
-            user.failed_logins = 0
-            audit.record(
-                "auth:login:lockout",
-                actor=user,
-                object_type="user",
-                object_id=user.id,
-                payload={"until": user.locked_until.isoformat()},
-            )
-        raise AuthError(generic)
-    user.failed_logins = 0
-    user.locked_until = None
-    return user
+    raise AuthError(generic)
 
 
 def _local(value: dt.datetime) -> str:
@@ -329,8 +382,7 @@ def reencrypt_totp_secrets(*, batch: int) -> int:
 
 def begin_totp_enrolment(user: User) -> bytes:
     """Create (or reuse) a pending secret; it is active only after a code confirms it."""
-    if user.totp_enabled:
-        raise DomainError(_("Two-factor authentication is already set up."))
+    _enrolment_allowed(user)
     secret = totp_secret(user)
     if secret is None:
         secret = totp.new_secret()
@@ -338,24 +390,56 @@ def begin_totp_enrolment(user: User) -> bytes:
     return secret
 
 
+def requires_second_factor(user: User) -> bool:
+    """Who must complete two-factor sign-in: the roles that must (staff, management office, regulators,
+    administrators, tenderers and agencies — they hold opening-key shares) and every account that enrolled an
+    authenticator."""
+    return Role(user.role) in MFA_REQUIRED_ROLES or user.totp_enabled
+
+
 def _check_code(user: User, code: str) -> bool:
+    """Whether ``code`` is a fresh TOTP code of ``user``; each code works once, also under concurrency.
+
+    Throttled per account (shared by all workers): while blocked the code is not even looked at, so a right
+    guess after many wrong ones confirms nothing. Single use is one conditional UPDATE (the step must be
+    newer than the last one used), atomic on both engines: of several requests with one code, one wins."""
+    subject = throttle.key("totp", user.id)
+    throttle.check(subject)
     secret = totp_secret(user)
-    if secret is None:
-        return False
-    step = totp.matching_step(secret, code, security_now(), last_step=user.totp_last_step)
-    if step is None:
-        return False
-    user.totp_last_step = step
-    return True
+    step = None if secret is None else totp.matching_step(secret, code, security_now(), last_step=None)
+    if step is not None:
+        claimed = db.session.execute(  # type: ignore[attr-defined]
+            update(User)
+            .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed == 1:
+            user.totp_last_step = step
+            throttle.success(subject)
+            return True
+    throttle.failure(subject, TOTP_ATTEMPTS)
+    return False
+
+
+def _enrolment_allowed(user: User) -> None:
+    from . import links
+
+    if user.totp_enabled:
+        raise DomainError(_("Two-factor authentication is already set up."))
+    if not links.may_enrol(user):
+        raise Forbidden(
+            _("Your two-factor sign-in was reset: open the one-time link sent to you, then sign in to enrol.")
+        )
 
 
 def confirm_totp_enrolment(user: User, code: str, session_row: UserSession | None) -> None:
-    if user.totp_enabled:
-        raise DomainError(_("Two-factor authentication is already set up."))
+    _enrolment_allowed(user)
     if not _check_code(user, code):
         audit.record("auth:mfa:enrol_failure", actor=user, object_type="user", object_id=user.id)
         raise DomainError(_("The code is not valid. Check the time on your phone and try the next code."))
     user.totp_enabled_at = security_now()
+    user.totp_reset_at = None
     if session_row is not None:
         session_row.mfa_passed_at = security_now()
         session_row.stepped_up_at = security_now()
@@ -443,11 +527,19 @@ def authenticate_token(raw: str) -> ApiToken | None:
     user = token.user
     if not user.is_active or not user.organization.is_active:
         return None
-    # Token use is audited at most every five minutes per token to keep the log meaningful.
+    # The owner sees when a token was last used (at most every five minutes). Its use writes no audit leaf:
+    # the action it authenticates has its own, and a "bidder X used a token" entry just before an anonymous
+    # envelope receipt would tell who bid (SPEC §3.3).
     if token.last_used_at is None or moment - token.last_used_at > dt.timedelta(minutes=5):
         token.last_used_at = moment
-        audit.record("auth:token:use", actor=user, object_type="api_token", object_id=token.id)
     return token
+
+
+def bidder_activity_sealed(leaf: Any) -> bool:
+    """Audit sealer: the audit pages, exports and live stream never show which bidder acted (signing in, keys,
+    tokens, …): next to the anonymous envelope receipts such entries would tell who bid before the opening.
+    The leaves stay in the log and verify; what a bidder submitted is public in the opening record."""
+    return bool(leaf.actor_role == Role.BIDDER.value)
 
 
 # --- labels ------------------------------------------------------------------------------------

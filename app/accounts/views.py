@@ -13,14 +13,25 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from app.core import throttle
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.permissions import MFA_REQUIRED_ROLES, Permission, authenticated, public, require
+from app.core.permissions import Permission, authenticated, public, require
+from app.core.templating import fmt_dt
 from app.extensions import limiter
 
-from . import services, totp
-from .forms import CodeForm, LoginForm, PasswordChangeForm, StepUpForm, TokenForm
-from .models import ApiToken, UserSession
+from . import links, services, totp
+from .forms import (
+    CodeForm,
+    ConfirmForm,
+    LoginForm,
+    NewPasswordForm,
+    PasswordChangeForm,
+    StepUpForm,
+    TokenForm,
+)
+from .labels import admin_act_label
+from .models import ApiToken, User, UserSession
 from .principal import SESSION_KEY
 from .stepup import safe_next
 
@@ -41,11 +52,13 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.username.data or "", form.password.data or "")
-        except services.AuthError as err:
+            user = services.authenticate(
+                form.username.data or "", form.password.data or "", source=request.remote_addr
+            )
+        except DomainError as err:  # a wrong name or password, or too many attempts (throttle.Throttled)
             db.session.commit()  # failure counters and the audit leaf must survive the refusal
             flash(err.message, "error")
-            return render_template("auth/login.html", form=form), 401
+            return _refused(render_template("auth/login.html", form=form), err)
         raw, _row = services.start_session(user, ip=request.remote_addr, user_agent=request.user_agent.string)
         db.session.commit()
         locale = session.get("locale")
@@ -55,10 +68,36 @@ def login() -> ResponseReturnValue:
         session[SESSION_KEY] = raw
         session.permanent = False
         nxt = safe_next(request.args.get("next"), url_for("workbench.home"))
-        if user.role in MFA_REQUIRED_ROLES or user.totp_enabled:
+        if services.requires_second_factor(user):
             return redirect(url_for("auth.mfa", next=nxt))
+        _show_admin_notices(user)
         return redirect(nxt)
     return render_template("auth/login.html", form=form)
+
+
+def _refused(body: str, err: DomainError) -> ResponseReturnValue:
+    """A refused sign-in step: 401, or 429 with Retry-After while throttled."""
+    headers = {"Retry-After": str(err.retry_after)} if isinstance(err, throttle.Throttled) else {}
+    return body, err.status, headers
+
+
+def _show_admin_notices(user: User) -> None:
+    """At sign-in, tell the holder what an administrator did to the account since the last time."""
+    notices = links.unseen_notices(user)
+    for notice in notices:
+        actor = db.session.get(User, notice.actor_id) if notice.actor_id else None
+        flash(
+            _(
+                "On %(time)s the system administrator %(admin)s: %(what)s. If you did not ask for it, "
+                "tell your trading centre and the regulator.",
+                time=fmt_dt(notice.created_at),
+                admin=actor.display_name if actor else _("(the platform)"),
+                what=admin_act_label(notice.action),
+            ),
+            "warning",
+        )
+    links.mark_seen(notices)
+    db.session.commit()
 
 
 @auth.route("/mfa", methods=["GET", "POST"])
@@ -77,11 +116,12 @@ def mfa() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             services.verify_mfa(user, row, form.code.data or "")
-        except services.AuthError as err:
+        except DomainError as err:
             db.session.commit()
             flash(err.message, "error")
-            return render_template("auth/mfa.html", form=form), 401
+            return _refused(render_template("auth/mfa.html", form=form), err)
         db.session.commit()
+        _show_admin_notices(user)
         return redirect(safe_next(request.args.get("next"), url_for("workbench.home")))
     return render_template("auth/mfa.html", form=form)
 
@@ -93,6 +133,8 @@ def enrol() -> ResponseReturnValue:
     user = principal.user
     if user.totp_enabled:
         return redirect(url_for("auth.mfa"))
+    if not links.may_enrol(user):
+        return render_template("auth/enrol_by_link.html"), 403
     secret = services.begin_totp_enrolment(user)
     db.session.commit()  # the pending secret must be the same on the next request
     form = CodeForm()
@@ -105,6 +147,7 @@ def enrol() -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(_("Two-factor authentication is on."), "success")
+            _show_admin_notices(user)
             return redirect(safe_next(request.args.get("next"), url_for("workbench.home")))
     uri = totp.provisioning_uri(secret, user.username)
     buf = io.BytesIO()
@@ -134,13 +177,43 @@ def step_up() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             services.step_up(principal.user, row, code=form.code.data)
-        except services.AuthError as err:
+        except DomainError as err:
             db.session.commit()
             flash(err.message, "error")
-            return render_template("auth/step_up.html", form=form, user=principal.user), 401
+            return _refused(render_template("auth/step_up.html", form=form, user=principal.user), err)
         db.session.commit()
         return redirect(back)
     return render_template("auth/step_up.html", form=form, user=principal.user)
+
+
+@auth.route("/link/<token>", methods=["GET", "POST"])
+@public
+def link(token: str) -> ResponseReturnValue:
+    """A one-time link sent to the account holder. Opening it (GET) changes nothing — mail scanners open
+    links too; the holder acts on the form (POST)."""
+    try:
+        opened = links.open_link(token)
+    except DomainError as err:
+        return render_template("errors/error.html", status=err.status, message=err.message), err.status
+    form = NewPasswordForm() if opened.link.purpose in ("activate", "password") else ConfirmForm()
+    if form.validate_on_submit():
+        new = getattr(form, "new", None)
+        if new is not None and new.data != form.repeat.data:
+            flash(_("The two passwords differ."), "error")
+        else:
+            try:
+                links.use_link(token, new_password=new.data if new is not None else None)
+            except DomainError as err:
+                db.session.rollback()
+                flash(err.message + " " + " ".join(m for msgs in err.errors.values() for m in msgs), "error")
+            else:
+                db.session.commit()
+                if opened.link.purpose == "enrol":
+                    flash(_("Now sign in: you will set up your authenticator right after."), "success")
+                else:
+                    flash(_("Your password is set. Sign in with it."), "success")
+                return redirect(url_for("auth.login"))
+    return render_template("auth/link.html", form=form, purpose=opened.link.purpose, user=opened.user)
 
 
 @auth.route("/logout", methods=["POST"])

@@ -14,6 +14,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from app.accounts.stepup import step_up_required
 from app.core import crypto
+from app.core.bodies import STREAMED, body_limit
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.permissions import Permission, Role, public, require
@@ -21,7 +22,7 @@ from app.extensions import api as api_ext
 from app.projects.models import Section
 
 from . import opening, permissions, schemas, services, uploads
-from .enums import EnvelopeStatus
+from .enums import CeremonyStatus, EnvelopeStatus
 from .models import SealedEnvelope
 
 blp = Blueprint("bidding_api", __name__, url_prefix="/api/v1/bidding", description="Sealed bids and openings")
@@ -143,6 +144,7 @@ def section_info(section_id: int) -> dict[str, Any]:
 @blp.alt_response(201, schema=schemas.SignedReceiptOut, success=True, description="Received")
 @blp.alt_response(200, schema=schemas.SignedReceiptOut, description="Already received (same Idempotency-Key)")
 @require(Permission.BIDDING_SUBMIT)
+@body_limit(STREAMED)  # the section's limit, enforced while streaming (uploads.stage_stream)
 def upload_envelope(section_id: int) -> Response:
     """Upload one sealed envelope as the raw request body (``application/octet-stream``).
 
@@ -263,6 +265,7 @@ def upload_status(upload_id: str) -> Response:
 @blp.route("/uploads/<upload_id>", methods=["PATCH"])
 @blp.alt_response(204, success=True, description="Chunk stored")
 @require(Permission.BIDDING_SUBMIT)
+@body_limit(STREAMED)  # at most what the upload still lacks, enforced while streaming (uploads.append_chunk)
 def upload_chunk(upload_id: str) -> Response:
     """Append a chunk: headers ``Upload-Offset`` (must equal the stored size) and optionally
     ``Upload-Checksum: sha256 <base64>``; answers 204 with the new ``Upload-Offset``."""
@@ -333,7 +336,11 @@ def start_ceremony(section_id: int) -> Response:
 def _start_ceremony(section_id: int) -> Response:
     ceremony = opening.start_ceremony(section_id, actor=current_user.user)
     db.session.commit()
-    resp = jsonify({"ceremony_id": ceremony.id, "status": ceremony.status})
+    body: dict[str, Any] = {"ceremony_id": ceremony.id, "status": ceremony.status}
+    if ceremony.status == CeremonyStatus.NOT_OPENED:
+        body["bidders"] = ceremony.bidder_count
+        body["message"] = opening.not_opened_reason(ceremony.bidder_count or 0)
+    resp = jsonify(body)
     resp.status_code = 201
     return resp
 
@@ -405,11 +412,20 @@ def my_shares() -> dict[str, Any]:
 @blp.alt_response(200, schema=schemas.OpeningRecordOut, success=True)
 @public
 def opening_record(section_id: int) -> dict[str, Any]:
-    """The opening record, public once the ceremony has completed (404 before)."""
+    """The opening record, public once the ceremony has completed (404 before). A section with fewer than 3
+    bidders was never opened: its record carries the count only (``not_opened``), no entry."""
     section = _section_or_404(section_id)
     ceremony = opening.completed_ceremony(section)
     if ceremony is None:
-        raise NotFound(_("The opening record is not published yet."))
+        unopened = opening.not_opened_ceremony(section)
+        if unopened is None:
+            raise NotFound(_("The opening record is not published yet."))
+        return {
+            "record": opening.not_opened_document(section, unopened),
+            "record_sha256": None,
+            "valid_bids": 0,
+            "section_status": section.status,
+        }
     doc = opening.record_document(section, ceremony)
     return {
         "record": doc,

@@ -27,6 +27,7 @@ class CeremonyStatus(StrEnum):
     DECRYPTING = "decrypting"  # k shares in: the key is rebuilt in memory and the envelopes are opened
     COMPLETED = "completed"  # key rebuilt, record published, documents stored, key discarded
     POSTPONED = "postponed"  # insufficient shares or a platform failure, with a reason
+    NOT_OPENED = "not_opened"  # fewer than 3 bidders at the start: nothing decrypted, the section failed
 
 
 class EntryStatus(StrEnum):

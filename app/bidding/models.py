@@ -186,7 +186,11 @@ class EnvelopeUpload(db.Model):  # type: ignore[name-defined]
 
 
 class OpeningCeremony(db.Model):  # type: ignore[name-defined]
-    """The online opening (开标) of one section. At most one ceremony collects shares or has completed."""
+    """The online opening (开标) of one section. At most one ceremony collects shares or has completed.
+
+    Every ceremony starts by counting the bidders with a receipted envelope (``bidder_count``), before any
+    share is taken: with fewer than 3 it ends ``not_opened`` and the section fails unopened (招标投标法
+    Art. 28, 实施条例 Art. 44)."""
 
     __tablename__ = "opening_ceremony"
     __table_args__ = (
@@ -213,6 +217,10 @@ class OpeningCeremony(db.Model):  # type: ignore[name-defined]
     postponed_reason: Mapped[str | None] = mapped_column(Text)
     record_sha256: Mapped[str | None] = mapped_column(String(64), comment="digest of the published record")
     valid_bids: Mapped[int | None] = mapped_column(Integer)
+    bidder_count: Mapped[int | None] = mapped_column(
+        Integer,
+        comment="bidders with a receipted envelope, counted at the start before anything is decrypted",
+    )
 
     shares: Mapped[list[SubmittedShare]] = relationship(
         back_populates="ceremony", order_by="SubmittedShare.id"

@@ -1,15 +1,22 @@
 """The opening ceremony (开标, SPEC §3.4).
 
-1. :func:`start_ceremony` — center staff, at or after the bid deadline (step-up in the view): the section
-   moves ``published → bidding_closed → opening``; one ceremony per section collects shares (a partial
-   unique index: of two concurrent starts one wins, the other gets 409).
+1. :func:`start_ceremony` — center staff, at or after the bid deadline (step-up in the view): first the
+   bidders with a receipted envelope are counted, before any share is taken. Fewer than 3 (招标投标法
+   Art. 28, 实施条例 Art. 44): the ceremony ends ``not_opened`` with the count, the section moves
+   ``published → bidding_closed → failed`` and nothing is ever decrypted — no price, no content, no name is
+   published; the tenderer is offered re-tendering. Otherwise the section moves ``bidding_closed → opening``
+   and one ceremony per section collects shares (a partial unique index: of two concurrent starts one wins,
+   the other gets 409).
 2. :func:`submit_share` — each custodian submits its decrypted SLIP-39 mnemonic (step-up in the view).
    Refused before the deadline, refused for a share of another section's key or another custodian's share.
    Submitted shares are held encrypted under the platform data key until the ceremony ends, then erased.
 3. At ``k`` shares, :func:`run_opening` rebuilds the identity **in memory**, decrypts every summary first and
    publishes the opening record live (``opening:<section id>``), then decrypts the documents in a stream
    into at-rest files (``app.bidding.atrest``) for the evaluation panel, classifies failures, moves the
-   section to ``opened`` (or ``failed`` with fewer than 3 valid bids) and drops the key.
+   section to ``opened`` (or ``failed`` with fewer than 3 valid bids) and drops the key. Rule choice: a bid
+   that fails to decrypt (视为撤销 by the bidder's fault, 视为撤回 otherwise; 电子招标投标办法 Art. 31) is no
+   longer a bid, so it does not count towards 3 once opened; the opening itself happened lawfully (≥ 3
+   bidders had receipted envelopes) and its record is published (docs/rules.md).
 
 Three short transactions, none held while files are decrypted: ``collecting → decrypting`` (the winner of
 concurrent k-th shares), the record, the outcome.
@@ -146,11 +153,20 @@ def start_ceremony(section_id: int, *, actor: User) -> OpeningCeremony:
     if section.status == SectionStatus.PUBLISHED:
         projects.transition(section, SectionStatus.BIDDING_CLOSED, actor=actor)
     if section.status == SectionStatus.BIDDING_CLOSED:
+        # The count before anything else: the deadline has passed, so no upload can change it any more
+        # (uploads decide the deadline inside their own transaction).
+        bidders = receipted_bidders(section.id)
+        if bidders < MIN_VALID_BIDS:
+            return _not_opened(section, bidders, actor=actor, at=at)
         projects.transition(section, SectionStatus.OPENING, actor=actor)
     if section.status != SectionStatus.OPENING:
         raise Conflict(_("This section cannot be opened in its present state."), code="not_openable")
     ceremony = OpeningCeremony(
-        section_id=section.id, status=CeremonyStatus.COLLECTING.value, started_by=actor.id, started_at=at
+        section_id=section.id,
+        status=CeremonyStatus.COLLECTING.value,
+        started_by=actor.id,
+        started_at=at,
+        bidder_count=receipted_bidders(section.id),
     )
     try:
         with db.session.begin_nested():
@@ -165,11 +181,97 @@ def start_ceremony(section_id: int, *, actor: User) -> OpeningCeremony:
         actor=actor,
         object_type="section",
         object_id=section.id,
-        payload={"ceremony_id": ceremony.id, "threshold": section.custodian_k},
+        payload={
+            "ceremony_id": ceremony.id,
+            "threshold": section.custodian_k,
+            "bidders": ceremony.bidder_count,
+        },
     )
     audit.checkpoint(reason="opening")
     events.publish(db.session(), channel(section.id), {"event": "started", "ceremony_id": ceremony.id})
     return ceremony
+
+
+def receipted_bidders(section_id: int) -> int:
+    """Bidders (organizations) holding at least one receipted, active envelope of the section — the count
+    招标投标法 Art. 28 and 实施条例 Art. 44 ask for, established without opening anything."""
+    return int(
+        db.session.scalar(
+            select(func.count(func.distinct(SealedEnvelope.org_id))).where(
+                SealedEnvelope.section_id == section_id,
+                SealedEnvelope.status == EnvelopeStatus.ACTIVE.value,
+            )
+        )
+        or 0
+    )
+
+
+def not_opened_reason(bidders: int) -> str:
+    return _(
+        "Only %(n)d bidder(s) submitted bids; with fewer than 3 bidders the bids are not opened and the "
+        "tender must be held again (招标投标法第28条、实施条例第44条). Nothing was decrypted.",
+        n=bidders,
+    )
+
+
+def _not_opened(section: Section, bidders: int, *, actor: User, at: Any) -> OpeningCeremony:
+    """Fewer than 3 bidders: record the count in a ceremony that never collects a share, end the section as
+    failed and tell each bidder that its own bid stays sealed. Nothing about any bid is published — not
+    a price, not a name: the public record carries the count only."""
+    ceremony = OpeningCeremony(
+        section_id=section.id,
+        status=CeremonyStatus.NOT_OPENED.value,
+        started_by=actor.id,
+        started_at=at,
+        bidder_count=bidders,
+        valid_bids=0,
+    )
+    db.session.add(ceremony)
+    db.session.flush()  # the ceremony id goes into the audit leaf
+    audit.record(
+        "bidding:ceremony:not_opened",
+        actor=actor,
+        object_type="section",
+        object_id=section.id,
+        payload={"ceremony_id": ceremony.id, "bidders": bidders, "minimum": MIN_VALID_BIDS},
+    )
+    projects.transition(section, SectionStatus.FAILED, actor=actor, reason=not_opened_reason(bidders))
+    _tell_bidders_not_opened(section)
+    audit.checkpoint(reason="opening")
+    events.publish(
+        db.session(),
+        channel(section.id),
+        {"event": "not_opened", "bidders": bidders, "status": section.status},
+    )
+    return ceremony
+
+
+def _tell_bidders_not_opened(section: Section) -> None:
+    """Each bidder that submitted learns, privately, that its bid was not opened (outbox)."""
+    from app.core import outbox
+
+    orgs = db.session.scalars(
+        select(SealedEnvelope.org_id)
+        .where(SealedEnvelope.section_id == section.id, SealedEnvelope.status == EnvelopeStatus.ACTIVE.value)
+        .distinct()
+    ).all()
+    subject = _("%(code)s: bids not opened", code=section.code)
+    body = _(
+        "Fewer than 3 bidders submitted bids for %(name)s: no bid was opened, yours stays sealed and nobody "
+        "will read it. The tenderer must tender again (招标投标法第28条).",
+        name=section.name,
+    )
+    for user in db.session.scalars(select(User).where(User.org_id.in_(orgs), User.is_active.is_(True))):
+        outbox.enqueue(channel="inbox", recipient=str(user.id), subject=subject, body=body, user_id=user.id)
+
+
+def not_opened_ceremony(section: Section) -> OpeningCeremony | None:
+    return db.session.scalar(
+        select(OpeningCeremony).where(
+            OpeningCeremony.section_id == section.id,
+            OpeningCeremony.status == CeremonyStatus.NOT_OPENED.value,
+        )
+    )
 
 
 def postpone(section_id: int, *, actor: User, reason: str) -> OpeningCeremony:
@@ -392,6 +494,23 @@ def record_document(section: Section, ceremony: OpeningCeremony) -> dict[str, An
             }
             for e in ceremony.entries
         ],
+    }
+
+
+def not_opened_document(section: Section, ceremony: OpeningCeremony) -> dict[str, Any]:
+    """The public record of an opening that did not take place: the count, never a bidder or a price."""
+    return {
+        "type": "ggzy-opening-record-v1",
+        "section_id": section.id,
+        "section_code": section.code,
+        "section_name": section.name,
+        "ceremony_id": ceremony.id,
+        "bid_deadline": audit.canonical_json(section.bid_deadline).strip('"'),
+        "not_opened": True,
+        "bidders": ceremony.bidder_count,
+        "minimum": MIN_VALID_BIDS,
+        "reason": not_opened_reason(ceremony.bidder_count or 0),
+        "entries": [],
     }
 
 

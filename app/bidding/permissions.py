@@ -6,6 +6,7 @@ from app.accounts.models import User
 from app.core.permissions import Role
 from app.projects.enums import SectionStatus
 from app.projects.models import Section
+from app.projects.permissions import supervises
 
 from .models import SealedEnvelope
 
@@ -51,4 +52,8 @@ def can_run_ceremony(user: User, section: Section) -> bool:
 
 
 def can_read_opened(user: User, section: Section) -> bool:
+    """Opened envelopes with their capture data (IP, machine, signing key): center staff, and the regulator
+    that supervises the section (not every regulator)."""
+    if user.role == Role.REGULATOR and not supervises(user, section):
+        return False
     return user.role in {Role.CENTER_STAFF, Role.REGULATOR} and is_opened(section)

@@ -105,6 +105,8 @@ class UploadOut(Schema):
 class CeremonyOut(Schema):
     ceremony_id = fields.Int(required=True)
     status = fields.Str(required=True)
+    bidders = fields.Int(metadata={"description": "not_opened: the bidders counted (fewer than 3)"})
+    message = fields.Str(metadata={"description": "not_opened: why nothing was opened"})
 
 
 class ShareAcceptedOut(Schema):

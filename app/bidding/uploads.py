@@ -38,7 +38,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts.models import User
+from app.accounts.models import Organization, User
 from app.core import audit, crypto
 from app.core.clock import now
 from app.core.db import db
@@ -154,7 +154,17 @@ def _bidding_open(section: Section) -> None:
     if section.status != SectionStatus.PUBLISHED or section.bid_deadline is None:
         raise Conflict(_("This section is not accepting bids."), code="not_accepting")
     if section.suspended:
-        raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
+        from app.projects.services import open_suspension
+
+        held = open_suspension(section)
+        raise Conflict(
+            _(
+                "The section is suspended (%(reason)s): no bid is received until it is resumed, and the "
+                "time suspended is then added to the bidding period (招标投标法第24条).",
+                reason=held.reason if held else "—",
+            ),
+            code="suspended",
+        )
     if not section.opening_recipient:
         raise Conflict(_("This section has no opening key."), code="no_opening_key")
 
@@ -608,7 +618,46 @@ def part_path(upload: EnvelopeUpload) -> Path:
     return storage.tmp_dir() / f"up-{upload.id}.part"
 
 
+class UploadQuota(UploadRefused):
+    """The bidder has as many resumable uploads open for the section as it may."""
+
+    status = 429
+    code = "upload_quota"
+
+
+def _open_uploads(section_id: int, org_id: int) -> list[EnvelopeUpload]:
+    """The organization's resumable uploads for the section that are neither finished nor expired."""
+    return list(
+        db.session.scalars(
+            select(EnvelopeUpload).where(
+                EnvelopeUpload.section_id == section_id,
+                EnvelopeUpload.org_id == org_id,
+                EnvelopeUpload.envelope_id.is_(None),
+                EnvelopeUpload.expires_at > now(),
+            )
+        )
+    )
+
+
+def _discard_expired(section_id: int, org_id: int) -> None:
+    """The organization's expired uploads of the section go, with their part files (no quota held)."""
+    expired = db.session.scalars(
+        select(EnvelopeUpload).where(
+            EnvelopeUpload.section_id == section_id,
+            EnvelopeUpload.org_id == org_id,
+            EnvelopeUpload.envelope_id.is_(None),
+            EnvelopeUpload.expires_at <= now(),
+        )
+    )
+    for upload in expired:
+        discard_upload(upload)
+
+
 def create_upload(req: UploadRequest, length: int, *, actor: User) -> EnvelopeUpload:
+    """Start a resumable upload. Each bidder organization may have at most ``RESUMABLE_UPLOADS_OPEN``
+    unfinished uploads per section, declaring together at most ``RESUMABLE_QUOTA_ENVELOPES`` times the
+    section's envelope limit; an upload expires after ``RESUMABLE_UPLOAD_HOURS`` and never outlives the bid
+    deadline, and expired ones free their share of the quota (their part files are removed)."""
     prepared = prepare(req, actor=actor)
     if isinstance(prepared, SealedEnvelope):
         raise Conflict(_("This Idempotency-Key was already used; fetch its receipt instead."))
@@ -618,8 +667,30 @@ def create_upload(req: UploadRequest, length: int, *, actor: User) -> EnvelopeUp
         raise TooLarge(
             _("The envelope is larger than this section allows (%(mb)d MiB).", mb=prepared.max_bytes >> 20)
         )
-    import datetime as dt
-
+    # One at a time per organization: the quota is counted under a lock on the bidder's organization row
+    # (SQLite: the write lock BEGIN IMMEDIATE already holds), so concurrent starts cannot both fit.
+    db.session.execute(select(Organization.id).where(Organization.id == actor.org_id).with_for_update())
+    _discard_expired(prepared.section_id, actor.org_id)
+    config = current_app.config
+    open_now = _open_uploads(prepared.section_id, actor.org_id)
+    most = int(config["RESUMABLE_UPLOADS_OPEN"])
+    budget = int(config["RESUMABLE_QUOTA_ENVELOPES"]) * prepared.max_bytes
+    declared = sum(u.length for u in open_now)
+    if len(open_now) >= most or declared + length > budget:
+        raise UploadQuota(
+            _(
+                "Your organization already has %(n)d unfinished resumable uploads (%(mib)d MiB) for this "
+                "section; at most %(most)d uploads and %(budget)d MiB. Finish or discard one first.",
+                n=len(open_now),
+                mib=declared >> 20,
+                most=most,
+                budget=budget >> 20,
+            )
+        )
+    section = db.session.get(Section, prepared.section_id)
+    expires = now() + dt.timedelta(hours=float(config["RESUMABLE_UPLOAD_HOURS"]))
+    if section is not None and section.bid_deadline is not None:
+        expires = min(expires, section.bid_deadline)
     upload = EnvelopeUpload(
         id=secrets.token_urlsafe(24),
         section_id=prepared.section_id,
@@ -629,7 +700,7 @@ def create_upload(req: UploadRequest, length: int, *, actor: User) -> EnvelopeUp
         name=prepared.request.name,
         length=length,
         created_at=now(),
-        expires_at=now() + dt.timedelta(hours=24),
+        expires_at=expires,
     )
     db.session.add(upload)
     part_path(upload).touch()

@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WzResponse
 
 from app.accounts.stepup import step_up_required
-from app.core import events
+from app.core import events, streams
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.permissions import Permission, public, require
@@ -32,6 +31,7 @@ from app.projects.enums import SectionStatus
 from app.projects.models import Section
 
 from . import opening, permissions, services, uploads
+from .enums import CeremonyStatus
 from .models import OpeningCeremony
 
 bp = Blueprint("bidding", __name__, url_prefix="/bidding")
@@ -160,19 +160,27 @@ def revoke_key(key_id: int) -> WzResponse:
 # -- custodians -------------------------------------------------------------------------------------------
 
 
-@bp.route("/custodian", methods=["GET", "POST"])
+@bp.route("/custodian/key", methods=["POST"])
+@require(Permission.BIDDING_CUSTODIAN)
+@step_up_required
+def register_custodian_key() -> WzResponse:
+    """Register or swap the custodian's age recipient: whoever holds it receives the future opening-key
+    shares, so it takes a fresh second factor (step-up), like submitting a share."""
+    user = current_user.user
+    try:
+        services.register_custodian_key(user, request.form.get("age_recipient", ""), actor=user)
+        db.session.commit()
+        flash(_("Your age recipient is registered."), "success")
+    except DomainError as err:
+        _flash_error(err)
+    return redirect(url_for("bidding.custodian"))
+
+
+@bp.route("/custodian")
 @require(Permission.BIDDING_CUSTODIAN)
 def custodian() -> str | WzResponse:
     """The custodian's personal age recipient and its opening-key shares."""
     user = current_user.user
-    if request.method == "POST":
-        try:
-            services.register_custodian_key(user, request.form.get("age_recipient", ""), actor=user)
-            db.session.commit()
-            flash(_("Your age recipient is registered."), "success")
-        except DomainError as err:
-            _flash_error(err)
-        return _back("bidding.custodian")
     shares = services.key_shares_of(user)
     sections = {s.section_id: db.session.get(Section, s.section_id) for s in shares}
     return render_template(
@@ -270,9 +278,12 @@ def start_ceremony(section_id: int) -> WzResponse:
 
 def _start(section_id: int) -> WzResponse:
     try:
-        opening.start_ceremony(section_id, actor=current_user.user)
+        ceremony = opening.start_ceremony(section_id, actor=current_user.user)
         db.session.commit()
-        flash(_("The opening ceremony has started; custodians can submit their shares."), "success")
+        if ceremony.status == CeremonyStatus.NOT_OPENED:
+            flash(opening.not_opened_reason(ceremony.bidder_count or 0), "warn")
+        else:
+            flash(_("The opening ceremony has started; custodians can submit their shares."), "success")
     except DomainError as err:
         _flash_error(err)
     return _back("bidding.control_room", section_id=section_id)
@@ -361,30 +372,32 @@ def hall(section_id: int) -> str:
 @bp.route("/sections/<int:section_id>/events")
 @public
 def hall_events(section_id: int) -> Response:
-    """SSE stream of the channel ``opening:<section id>`` (app.core.events; Redis fan-out when configured)."""
+    """SSE stream of the channel ``opening:<section id>`` (app.core.events; Redis fan-out when configured).
+    Served by the stream service behind nginx, or on one of the worker's few stream slots
+    (``app.core.streams``); anonymous subscribers are capped per address and in all."""
     _section_or_404(section_id)
     db.session.commit()  # a long-lived stream must not hold a transaction or a connection
-    limit = int(current_app.config.get("BIDDING_SSE_SECONDS", 300))
-    bus = events.bus()
+    limit = float(current_app.config.get("BIDDING_SSE_SECONDS", 300))
+    channel = opening.channel(section_id)
+
+    def message(ev: events.Event) -> str:
+        return f"data: {json.dumps(ev.data, ensure_ascii=False, default=str)}\n\n"
+
+    def plan(_lease: streams.Lease) -> streams.Plan:
+        return streams.Plan(channels=(channel,), prelude="retry: 3000\n\n", format=message, seconds=limit)
 
     def stream() -> Iterator[str]:
         import time
 
+        bus = events.bus()
         started = time.monotonic()
         yield "retry: 3000\n\n"
-        for ev in bus.subscribe([opening.channel(section_id)], timeout=15.0):
-            if ev is None:
-                yield ": keep-alive\n\n"
-            else:
-                yield f"data: {json.dumps(ev.data, ensure_ascii=False, default=str)}\n\n"
+        for ev in bus.subscribe([channel], timeout=15.0):
+            yield ": keep-alive\n\n" if ev is None else message(ev)
             if time.monotonic() - started > limit:
                 return
 
-    return Response(
-        stream_with_context(stream()),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return streams.respond(seconds=limit, plan=plan, body=stream)
 
 
 @bp.route("/sections/<int:section_id>/record")
@@ -394,7 +407,15 @@ def record(section_id: int) -> str:
     section = _section_or_404(section_id)
     ceremony = opening.completed_ceremony(section)
     if ceremony is None:
-        raise NotFound(_("The opening record is not published yet."))
+        unopened = opening.not_opened_ceremony(section)
+        if unopened is None:
+            raise NotFound(_("The opening record is not published yet."))
+        return render_template(
+            "bidding/record_not_opened.html",
+            section=section,
+            ceremony=unopened,
+            reason=opening.not_opened_reason(unopened.bidder_count or 0),
+        )
     from app.complaints.models import Case
 
     case_ids = [o.case_id for o in ceremony.objections if o.case_id]

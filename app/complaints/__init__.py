@@ -8,9 +8,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI."""
+    from app.projects import services as projects
+
     from . import cli
+    from .sections import unanswered_objection_guard
     from .views import bp
 
+    if unanswered_objection_guard not in projects.RESUME_GUARDS:
+        projects.RESUME_GUARDS.append(unanswered_objection_guard)
     app.register_blueprint(bp)
     app.cli.add_command(cli.group)
     # the opening is over only when its objections are answered (条例 Art. 44)

@@ -66,21 +66,26 @@ def _pending_holder(section_id: int, exclude: int) -> Case | None:
 
 
 def suspend_for(case: Case, *, actor: User, reason: str) -> bool:
-    """Suspend the case's section unless it is suspended already (by a regulator or another case).
-    Returns whether this case now holds the suspension."""
+    """Suspend the case's section, or — when a regulator or another case suspended it already — join that
+    suspension: the case holds it either way, so nobody resumes the section before the case is answered
+    (条例 Art. 22, 54). Returns whether the section was suspended now."""
     from app.projects import services as projects
 
     section = case.section
-    if section is None or section.suspended:
+    if section is None:
         return False
-    projects.suspend_section(section, actor=actor, reason=reason)
     case.suspended_section = True
+    if section.suspended:
+        return False
+    projects.suspend_section(section, actor=actor, reason=reason, cause="case")
     return True
 
 
 def release_for(case: Case, *, actor: User, note: str) -> None:
-    """Resume the section this case suspended — unless another pending case on the same section takes
-    the suspension over (it then stays suspended until that case is answered too)."""
+    """Let go of the section's suspension once the case is answered or decided: the section resumes —
+    unless another pending case on the same section takes it over (it then stays suspended until that case
+    is answered too), or a regulator's intervention started it (the regulator resumes it, now that no case
+    holds it)."""
     from app.projects import services as projects
 
     if not case.suspended_section:
@@ -93,7 +98,46 @@ def release_for(case: Case, *, actor: User, note: str) -> None:
     if other is not None:
         other.suspended_section = True
         return
+    suspension = projects.open_suspension(section)
+    if suspension is not None and suspension.cause != "case":
+        return
     projects.resume_section(section, actor=actor, note=note)
+
+
+#: Why an unanswered objection holds its section, per matter (the article that suspends the procedure).
+HOLD_ARTICLES = {
+    "documents": "实施条例第22条",
+    "results": "实施条例第54条",
+}
+
+
+def unanswered_objection_guard(section: Any, actor: User) -> str | None:
+    """Installed into the projects domain's resume guards: while an objection that suspended the section
+    waits for the tenderer's answer, nobody — a regulator included — resumes the section; the answer does
+    (:func:`release_for`)."""
+    holder = db.session.scalar(
+        select(Case)
+        .where(
+            Case.section_id == section.id,
+            Case.kind == "objection",
+            Case.status == CaseStatus.SUBMITTED.value,
+            Case.suspended_section.is_(True),
+        )
+        .order_by(Case.id)
+        .limit(1)
+    )
+    if holder is None:
+        return None
+    from flask_babel import gettext as _
+
+    article = HOLD_ARTICLES.get(holder.matter, "政府采购法实施条例第54条")
+    number = holder.number or str(holder.id)
+    return _(
+        "Objection %(number)s has not been answered: the procedure stays suspended until the tenderer "
+        "answers it (%(article)s); nobody, a regulator included, resumes it before the answer.",
+        number=number,
+        article=article,
+    )
 
 
 #: The evaluation domain installs how a remedy acts on a section whose evaluation has begun:

@@ -106,8 +106,17 @@ def _event(
 
 
 def _audit(action: str, case: Case, actor: User | None, payload: dict[str, Any]) -> None:
-    # reports: never put the reporter's identity in the (regulator-readable) audit payload
-    audit.record(action, actor=actor, object_type="complaint_case", object_id=case.id, payload=payload)
+    # Reports: never put the reporter's identity in the (regulator-readable) audit payload, and nothing of a
+    # member of the public acting without an account (an anonymous report, a message through the tracking
+    # code) is linkable to its sender: no source address either.
+    audit.record(
+        action,
+        actor=actor,
+        object_type="complaint_case",
+        object_id=case.id,
+        payload=payload,
+        keep_source=actor is not None,
+    )
 
 
 def touch(case: Case, at: dt.datetime | None = None) -> None:
@@ -402,7 +411,15 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     case.number = _number(case)
     if matter in {Matter.DOCUMENTS, Matter.RESULTS} and not sections.is_concluded(section):
         # 条例 22/54: the procedure is suspended until the answer; 采购条例 54 likewise for challenges.
-        sections.suspend_for(case, actor=actor, reason=_("Objection %(number)s pending", number=case.number))
+        sections.suspend_for(
+            case,
+            actor=actor,
+            reason=_(
+                "Objection %(number)s pending (%(article)s)",
+                number=case.number,
+                article=sections.HOLD_ARTICLES.get(case.matter, "政府采购法实施条例第54条"),
+            ),
+        )
     elif regime is Regime.PROCUREMENT:
         # the result is announced (the award made): nothing is left to suspend but the contract, which
         # waits for the answer (采购条例 Art. 54; app.evaluation.procurement.contract_blockers)
@@ -424,8 +441,12 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     return case
 
 
-def answer_objection(case: Case, *, actor: User, answer: str) -> Case:
-    """The tenderer answers; the section resumes if this objection suspended it."""
+def answer_objection(case: Case, *, actor: User, answer: str, changes_documents: bool = False) -> Case:
+    """The tenderer answers; the section resumes if this objection suspended it — the bid deadline moves by
+    at least the time suspended (projects' ``resume_section``). An answer that changes the tender documents
+    (``changes_documents``) is published as an amendment affecting bids, so the 15-day rule of 招标投标法
+    Art. 23 applies from the answer and every bidder that obtained the documents is told. Objections at the
+    opening are answered on the spot and recorded in the opening record."""
     from .permissions import can_answer_objection
 
     if case.matter == Matter.OPENING:  # answered on the spot and recorded in the opening record
@@ -441,6 +462,20 @@ def answer_objection(case: Case, *, actor: User, answer: str) -> Case:
     case.answered_at = now()
     transition(case, S.ANSWERED, actor=actor, reason="answered")
     sections.release_for(case, actor=actor, note=_("Objection %(number)s answered", number=case.number))
+    section = case.section
+    if changes_documents and case.matter == Matter.DOCUMENTS and section is not None:
+        from app.projects import services as projects
+
+        if section.status == "published" and not section.suspended:
+            projects.publish_amendment(
+                section,
+                actor=actor,
+                title=_("Answer to objection %(number)s", number=case.number),
+                body=answer,
+                affects_bids=True,
+            )
+        # else: still held by another case — the documents change with the tenderer's next amendment,
+        # which applies the same 15-day rule.
     if case.filer is not None:
         notify([case.filer], _("Objection %(number)s answered", number=case.number), answer)
     return case

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import limits
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -14,13 +16,13 @@ from werkzeug.wrappers import Response
 
 from app.accounts.models import Organization, User
 from app.accounts.stepup import step_up_required
-from app.core import storage
+from app.core import storage, throttle
+from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.calendar import local_date
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.permissions import Permission, Role, public, require
-from app.extensions import limiter
 
 from . import clocks, routing, services
 from .enums import CLOCKLESS_STATES, Audience, CaseKind, CaseStatus, Matter, PauseReason, Remedy
@@ -86,18 +88,29 @@ def _fail(case: Case, err: DomainError) -> Response:
 # -- public: reports, tracking, published decisions ----------------------------------------------------------
 
 
-def _report_limit() -> str:
-    return str(current_app.config.get("REPORT_RATE_LIMIT") or "20 per hour")
+def _count_report_filing() -> None:
+    """ASVS 2.4.1: anonymous filing is an unauthenticated write; one address cannot flood it. The counter is
+    the only trace of the sender the platform keeps: keyed (an HMAC of the address, never the address), shared
+    by all workers, forgotten when its window ends. Nothing else records where a report came from."""
+    rule = limits.parse(str(current_app.config.get("REPORT_RATE_LIMIT") or "20 per hour"))
+    subject = throttle.key("report", request.remote_addr or "-")
+    throttle.hit(subject, limit=rule.amount, window=dt.timedelta(seconds=rule.get_expiry()))
 
 
 @bp.route("/report", methods=["GET", "POST"])
 @public
-# ASVS 2.4.1: anonymous filing is an unauthenticated write; one address cannot flood it.
-@limiter.limit(_report_limit, methods=["POST"])
-def report_form() -> str | tuple[str, int]:
+def report_form() -> ResponseReturnValue:
     values: dict[str, Any] = {"anonymous": True}
     errors: dict[str, Any] = {}
     if request.method == "POST":
+        try:
+            _count_report_filing()
+        except throttle.Throttled as err:
+            db.session.rollback()
+            page = render_template(
+                "complaints/report_form.html", values=values, errors={}, message=err.message
+            )
+            return page, 429, {"Retry-After": str(err.retry_after)}
         values = {
             "subject": request.form.get("subject", ""),
             "facts": request.form.get("facts", ""),
@@ -260,6 +273,7 @@ def _case_form(kind: CaseKind, case: Case | None) -> Response | tuple[str, int]:
 
 @bp.route("/new/<kind>", methods=["GET", "POST"])
 @require(Permission.COMPLAINTS_FILE)
+@body_limit(services.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)  # a power of attorney
 def new_case(kind: str) -> Response | tuple[str, int]:
     if kind not in {CaseKind.OBJECTION.value, CaseKind.COMPLAINT.value}:
         abort(404)
@@ -268,6 +282,7 @@ def new_case(kind: str) -> Response | tuple[str, int]:
 
 @bp.route("/drafts/<int:case_id>", methods=["GET", "POST"])
 @require(Permission.COMPLAINTS_FILE)
+@body_limit(services.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)  # a power of attorney
 def edit_draft(case_id: int) -> Response | tuple[str, int]:
     case = db.session.get(Case, case_id)
     if case is None or not is_filer(_user(), case):
@@ -311,6 +326,7 @@ def case_detail(case_id: int) -> str:
 
 @bp.route("/cases/<int:case_id>/messages", methods=["POST"])
 @require(Permission.COMPLAINTS_READ)
+@body_limit(services.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)  # an evidence attachment
 def post_message(case_id: int) -> Response:
     case = _case(case_id)
     user = _user()
@@ -364,7 +380,12 @@ def withdraw(case_id: int) -> Response:
 def answer_objection(case_id: int) -> Response:
     case = _case(case_id)
     try:
-        services.answer_objection(case, actor=_user(), answer=request.form.get("answer", ""))
+        services.answer_objection(
+            case,
+            actor=_user(),
+            answer=request.form.get("answer", ""),
+            changes_documents=request.form.get("changes_documents") == "1",
+        )
     except DomainError as err:
         return _fail(case, err)
     db.session.commit()

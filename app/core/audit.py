@@ -225,12 +225,16 @@ def record(
     object_id: object = None,
     payload: dict[str, Any] | None = None,
     source_ip: str | None = None,
+    keep_source: bool = True,
 ) -> AuditLeaf:
-    """Append one leaf in the current transaction (the caller commits) and return it, flushed."""
+    """Append one leaf in the current transaction (the caller commits) and return it, flushed. The client
+    address is recorded unless ``keep_source`` is False (a member of the public acting anonymously)."""
     session: Session = db.session()
     size, frontier = _head_state(session, lock=True)
 
-    if source_ip is None and has_request_context():
+    if not keep_source:
+        source_ip = None
+    elif source_ip is None and has_request_context():
         source_ip = request.remote_addr
     actor_id, actor_role, org_id = _actor_fields(actor)
     payload_text = canonical_json(payload or {})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
@@ -72,6 +75,22 @@ class Database(SQLAlchemy):
 db = Database(model_class=Base)
 
 
+def private_sqlite_files(database: str | None) -> None:
+    """The SQLite file holds every account, session and receipt: create it 0600 before SQLite does (it
+    would follow the umask, usually 0644), and tighten an existing one and its WAL files, which SQLite
+    creates with the database file's mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            if candidate.stat().st_mode & 0o077:
+                candidate.chmod(0o600)
+
+
 def configure_engine(engine: Engine) -> None:
     """Per-connection settings. SQLite: WAL, synchronous=FULL, foreign keys, and BEGIN IMMEDIATE.
 
@@ -81,6 +100,7 @@ def configure_engine(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
+    private_sqlite_files(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

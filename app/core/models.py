@@ -127,6 +127,12 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined]
     claimed_until: Mapped[dt.datetime | None] = mapped_column(
         UTCDateTime, comment="lease: no other deliverer sends it before then"
     )
+    sensitive: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default="0",
+        comment="carries a one-time credential link: never logged, body scrubbed once sent",
+    )
 
 
 class Setting(db.Model):  # type: ignore[name-defined]
@@ -136,3 +142,20 @@ class Setting(db.Model):  # type: ignore[name-defined]
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Throttle(db.Model):  # type: ignore[name-defined]
+    """A shared attempt counter (sign-in, two-factor codes, anonymous reports): one row per keyed subject,
+    the same for every worker and machine. The key is an HMAC of what it counts (an account name and a
+    source address, say), so the table never holds a name or an address in clear."""
+
+    __tablename__ = "throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, comment="HMAC-SHA256 hex of the subject")
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, index=True, comment="forgotten after this: the end of a rate window, or a day of quiet"
+    )

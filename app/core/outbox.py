@@ -32,16 +32,30 @@ from app.core.models import OutboxMessage
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(minutes=5)  # longer than any adapter's timeout
+SCRUBBED = "(a one-time link: delivered to its holder only)"
 
 
 def enqueue(
-    *, channel: str, recipient: str, subject: str, body: str, user_id: int | None = None
+    *,
+    channel: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    user_id: int | None = None,
+    sensitive: bool = False,
 ) -> OutboxMessage:
-    """Queue one message in the current transaction (it is lost with a rollback, as it should be)."""
+    """Queue one message in the current transaction (it is lost with a rollback, as it should be). A
+    ``sensitive`` message (a one-time credential link) is never written to the log and its body is scrubbed
+    once it is sent."""
     if channel not in {"email", "sms", "voice", "inbox"}:
         raise ValueError(f"unknown channel {channel!r}")
     msg = OutboxMessage(
-        channel=channel, recipient=recipient[:200], subject=subject[:200], body=body, user_id=user_id
+        channel=channel,
+        recipient=recipient[:200],
+        subject=subject[:200],
+        body=body,
+        user_id=user_id,
+        sensitive=sensitive,
     )
     db.session.add(msg)
     return msg
@@ -52,7 +66,10 @@ def _send(msg: OutboxMessage) -> None:
         "OUTBOX_ADAPTER", "log"
     )
     if adapter == "log" or msg.channel == "inbox":
-        log.info("outbox %s → %s: %s | %s", msg.channel, msg.recipient, msg.subject, msg.body)
+        # A credential link in the log would be readable by whoever runs the platform: only a demo install
+        # (OUTBOX_LOG_SENSITIVE) shows it, so that its links can be tried.
+        shown = msg.body if not msg.sensitive or current_app.config.get("OUTBOX_LOG_SENSITIVE") else SCRUBBED
+        log.info("outbox %s → %s: %s | %s", msg.channel, msg.recipient, msg.subject, shown)
         return
     if adapter == "smtp":
         email = EmailMessage()
@@ -114,6 +131,8 @@ def deliver_pending(limit: int = 100) -> int:
         else:
             msg.sent_at = now()
             msg.last_error = None
+            if msg.sensitive:
+                msg.body = SCRUBBED
             sent += 1
         msg.claim_token, msg.claimed_until = None, None
         db.session.commit()  # one message at a time: a crash re-sends at most the one in flight

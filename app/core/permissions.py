@@ -47,7 +47,11 @@ ROLE_ORG_KINDS: dict[Role, frozenset[OrgKind]] = {
 }
 
 # Roles whose accounts must complete TOTP before anything else.
-MFA_REQUIRED_ROLES = frozenset({Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR, Role.SYSADMIN})
+# Two-factor sign-in is required of these roles (the tenderers because they hold opening-key shares), and of
+# every account that has enrolled an authenticator (accounts.services.requires_second_factor).
+MFA_REQUIRED_ROLES = frozenset(
+    {Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR, Role.SYSADMIN, Role.TENDERER}
+)
 
 
 class Permission(StrEnum):

@@ -29,8 +29,9 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter, Map
 
+from app.core import bodies
 from app.core.errors import DomainError, error_body
-from app.core.permissions import MFA_REQUIRED_ROLES, has_permission
+from app.core.permissions import has_permission
 from app.extensions import api, babel, csrf, db, limiter, login_manager
 
 log = logging.getLogger("app.request")
@@ -131,10 +132,13 @@ def init_app(app: Flask) -> None:
     api.register_converter(RowIdConverter, integerconverter2paramschema)
 
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf below, skipping bearer-token API calls
+    # Order matters: who is asking and whether they may (request line, headers, cookie) comes first; only
+    # then is the route's body limit applied and may anything read the body (NUL check, CSRF token, view).
     app.before_request(_start_request)
+    app.before_request(_guard)
+    app.before_request(_limit_body)
     app.before_request(_refuse_nul_characters)
     app.before_request(_csrf)
-    app.before_request(_guard)
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
     app.register_error_handler(DomainError, _domain_error)
@@ -163,11 +167,16 @@ def _contains_nul(value: Any) -> bool:
 
 
 def _refuse_nul_characters() -> Response | None:
-    """Text never legitimately contains NUL, and PostgreSQL cannot store it: refuse it at the door with a
-    clear 422 instead of failing deep inside a transaction. Raw binary bodies (sealed envelopes) are not
-    text and are not inspected."""
+    """Text never legitimately contains NUL, and PostgreSQL cannot store it: refuse it with a clear 422
+    instead of failing deep inside a transaction. Runs after the guard and the body limit, so only an
+    authorized request of a bounded size is parsed here. Raw binary bodies (sealed envelopes) are not text
+    and are not inspected, nor are the bodies of views that stream them."""
+    if request.endpoint is None:
+        return None  # 404/405: nothing is read
     if not request.query_string and not request.mimetype and "\x00" not in request.path:
         return None  # no query and no form or JSON body to inspect (most GETs)
+    if request.max_content_length is None:  # a streamed view: its body is never parsed as a form
+        return None
     fields: list[Any] = [list(request.args.values())]
     if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         fields.append(list(request.form.values()))
@@ -184,13 +193,25 @@ def _refuse_nul_characters() -> Response | None:
 
 
 def _csrf() -> None:
-    """CSRF on every state-changing request made with the session cookie. API clients that send a
-    bearer token carry no ambient credential, so there is nothing to forge."""
+    """CSRF on every state-changing request made with the session cookie. A request that a valid bearer
+    token authenticated carries no ambient credential, so there is nothing to forge; an ``Authorization``
+    header alone proves nothing (any page can send ``Bearer junk`` along with the browser's cookie)."""
     if request.method in {"GET", "HEAD", "OPTIONS", "TRACE"} or not current_app.config["WTF_CSRF_ENABLED"]:
         return
-    if is_api_request() and request.headers.get("Authorization", "").startswith("Bearer "):
+    if request.endpoint is None:
+        return  # 404/405: no view runs
+    if current_user.is_authenticated and getattr(current_user, "token", None) is not None:
         return
     csrf.protect()
+
+
+def _limit_body() -> None:
+    """The route's body limit and read timeouts (``app.core.bodies``), once the guard let the request in."""
+    if request.endpoint is None:
+        request.max_content_length = 0  # 404/405: nothing will read it
+        return
+    markers = _view_markers(request.endpoint) or {}
+    bodies.apply(_view_target(request.endpoint), public=bool(markers.get("public")))
 
 
 def _finish_transaction(response: Response) -> Response:
@@ -206,20 +227,24 @@ def _finish_transaction(response: Response) -> Response:
     return response
 
 
+def _view_target(endpoint: str) -> Any:
+    """The function that serves ``endpoint`` for this request's method (MethodViews: the method)."""
+    view = current_app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        return getattr(view_class, request.method.lower(), None) or getattr(view_class, "get", None)
+    return view
+
+
 def _view_markers(endpoint: str | None) -> dict[str, Any] | None:
     """Return the access markers of the view behind ``endpoint`` (method-aware for MethodViews)."""
     if endpoint is None:
         return None
     if endpoint in LIBRARY_PUBLIC_ENDPOINTS:
         return {"public": True}
-    view = current_app.view_functions.get(endpoint)
-    if view is None:
+    if current_app.view_functions.get(endpoint) is None:
         return None
-    target: Any = view
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        target = getattr(view_class, request.method.lower(), None) or getattr(view_class, "get", None)
-    return markers_of(target)
+    return markers_of(_view_target(endpoint))
 
 
 def markers_of(target: Any) -> dict[str, Any] | None:
@@ -262,7 +287,7 @@ def _guard() -> Response | None:
         return _deny(401, _("Please sign in."))
     if markers.get("authenticated"):
         return None
-    if current_user.role in MFA_REQUIRED_ROLES and not current_user.mfa_passed:
+    if not current_user.mfa_passed:  # the roles that must, and every account with an authenticator
         if is_api_request():
             return _deny(401, _("Two-factor authentication is required."))
         return redirect(url_for("auth.mfa"))  # type: ignore[return-value]
@@ -309,13 +334,16 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _domain_error(err: DomainError) -> Response | tuple[str, int]:
+def _domain_error(err: DomainError) -> Response | tuple[str, int, dict[str, str]]:
     db.session.rollback()
+    retry_after = getattr(err, "retry_after", None)  # a throttled attempt says when to try again
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if is_api_request() or request.accept_mimetypes.best == "application/json":
         resp = jsonify(error_body(err.status, err.code, err.message, err.errors))
         resp.status_code = err.status
+        resp.headers.update(headers)
         return resp
-    return render_template("errors/error.html", status=err.status, message=err.message), err.status
+    return render_template("errors/error.html", status=err.status, message=err.message), err.status, headers
 
 
 def _database_unavailable(err: OperationalError) -> Response | tuple[str, int]:
@@ -342,10 +370,15 @@ def _http_error(err: HTTPException) -> Response | tuple[str, int]:
         code = (err.name or "error").lower().replace(" ", "_")
         resp = jsonify(error_body(status, code, err.description or err.name or "", errors))
         resp.status_code = status
-        if err.response is not None and status == 429:
-            resp.headers.update({k: v for k, v in err.response.headers.items() if k.startswith("Retry")})
-        return resp
-    return render_template("errors/error.html", status=status, message=err.description), status
+    else:
+        resp = Response(
+            render_template("errors/error.html", status=status, message=err.description), status=status
+        )
+    # 429 and 503 say when to come back (flask-limiter's own response, or the exception's retry_after).
+    if status in (429, 503):
+        source = err.response.headers.items() if err.response is not None else err.get_headers()
+        resp.headers.update({k: v for k, v in source if k.startswith("Retry")})
+    return resp
 
 
 def check_declared_permissions(app: Flask) -> None:

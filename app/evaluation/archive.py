@@ -10,21 +10,37 @@ One zip per section::
     opening_record.json      the opening record as published (and its SHA-256 as confirmed by bidders), with
                              the on-the-spot objections and the tenderer's answers
     draw_record.json         the expert draw: rounds, commitments, witness entropy, seeds and results
+    bids/<org>/<id>-<name>   every opened bid document, decrypted (the sealed ciphertext's key is gone)
+    bids.json                bidder, envelope SHA-256 (as receipted) and document SHA-256 of each bid file
+    retention.json           how long the archive is kept and why (and the same in the manifest)
     evaluation/report.html   the evaluation report, report_signatures.json, scores.json
-    notices/…                candidate publicity, award notice, award and result letters
+    notices/…                candidate publicity, award notice, award and result letters, written report
     audit/leaves.json        the audit leaves of the section, its evaluation and its draw, each with an
                              RFC 6962 inclusion proof in audit/checkpoint.txt (a signed tree head)
 
-Verify offline with :mod:`app.evaluation.verify`.
+Verify offline with :mod:`app.evaluation.verify`. The zip is written to a temporary file member by member
+(each hashed as it is written), so bids of any size pass in constant memory.
+
+Retention (docs/rules.md): government procurement files are kept at least 15 years from the end of the
+procurement (政府采购法 Art. 42); the platform keeps works and every other category as long — there is no
+national figure for works bidding records (the 20号令 "15 years" is unsupported, reference §2.7); 15 years
+covers the 10 years of 招标公告和公示信息发布管理办法 Art. 11 and matches 重庆市招标投标条例 Art. 38, the one
+statutory figure found for works bidding records. ``EVALUATION_ARCHIVE_YEARS`` may lengthen it, never
+shorten it. ``flask bidding cleanup`` keeps everything of an archive under retention; with
+``--dispose-expired`` it removes, once the period has ended, the bundle and the decrypted bid documents
+(:func:`dispose_expired`); the sealed envelopes stay as ciphertext whose key no longer exists.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
-import io
 import json
+import os
+import tempfile
 import zipfile
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -36,12 +52,38 @@ from app.core.crypto import public_key_raw_b64, signing_key
 from app.core.db import db
 from app.core.errors import Conflict, NotFound
 from app.core.models import AuditLeaf
-from app.projects.enums import SectionStatus
+from app.projects.enums import Category, SectionStatus
 
 from .enums import EvaluationStatus, FileKind
 from .models import Evaluation
 
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+
+#: Statutory minimum: 政府采购法 Art. 42 (15 years from the end of the procurement); the platform's choice
+#: for every other category (module docstring).
+RETENTION_YEARS = 15
+
+
+def retention_years() -> int:
+    from flask import current_app
+
+    return max(int(current_app.config.get("EVALUATION_ARCHIVE_YEARS", RETENTION_YEARS)), RETENTION_YEARS)
+
+
+def retention_basis(category: str) -> str:
+    if category == Category.GOVERNMENT_PROCUREMENT:
+        return "政府采购法第42条：采购文件自采购结束之日起至少保存十五年"
+    return (
+        "平台规则：与政府采购同为十五年（无全国性工程招投标档案期限；覆盖《招标公告和公示信息发布管理办法》"
+        "第11条的十年，参照《重庆市招标投标条例》第38条）"
+    )
+
+
+def add_years(at: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return at.replace(year=at.year + years)
+    except ValueError:  # 29 February
+        return at.replace(year=at.year + years, day=28)
 
 
 def _json(obj: Any) -> bytes:
@@ -112,8 +154,37 @@ def _audit_leaves(ev: Evaluation, size: int) -> list[dict[str, Any]]:
     ]
 
 
-def build_bundle(ev: Evaluation) -> bytes:
-    """The zip bytes (deterministic file order and times); needs an app context."""
+def _bid_files(section_id: int) -> tuple[list[dict[str, Any]], dict[str, Iterable[bytes]]]:
+    """The opened bid documents of the section: their listing and, per archive path, their plaintext."""
+    from app.bidding.models import SealedEnvelope
+    from app.bidding.opening import read_document
+
+    envelopes = db.session.scalars(
+        select(SealedEnvelope)
+        .where(SealedEnvelope.section_id == section_id, SealedEnvelope.plaintext_path.is_not(None))
+        .order_by(SealedEnvelope.org_id, SealedEnvelope.id)
+    ).all()
+    listing, streams = [], {}
+    for env in envelopes:
+        safe = "".join(ch if ch.isalnum() or ch in "._-()" else "_" for ch in env.name)[:100] or "document"
+        path = f"bids/{env.org_id}/{env.id}-{safe}"
+        streams[path] = read_document(env)
+        listing.append(
+            {
+                "file": path,
+                "org_id": env.org_id,
+                "bidder": env.organization.name,
+                "envelope_sha256": env.sha256,
+                "received_at": env.received_at,
+                "plaintext_size": env.plaintext_size,
+            }
+        )
+    return listing, streams
+
+
+def build_bundle(ev: Evaluation, *, retain_until: dt.datetime, basis: str) -> str:
+    """Write the zip (deterministic file order and times) to a temporary file under the blob directory and
+    return its path; needs an app context. Members are hashed as they are written."""
     from app.bidding.models import SealedEnvelope
     from app.bidding.opening import completed_ceremony, objection_record, record_document
 
@@ -247,27 +318,49 @@ def build_bundle(ev: Evaluation) -> bytes:
             for m in ev.members
         ]
     )
+    listing, streams = _bid_files(section.id)
+    files["bids.json"] = _json(listing)
+    retention = {"retain_until": retain_until, "basis": basis, "years": retention_years()}
+    files["retention.json"] = _json(retention)
     cp = audit.checkpoint(reason="archive")
     files["audit/checkpoint.txt"] = cp.note.encode()
     files["audit/leaves.json"] = _json(_audit_leaves(ev, cp.tree_size))
-    manifest = {
-        "type": "ggzy-section-archive-v1",
-        "section_id": section.id,
-        "evaluation_id": ev.id,
-        "created_at": now(),
-        "platform_public_key": public_key_raw_b64(),
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-    }
-    manifest_bytes = _json(manifest)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in sorted(files.items()):
-            zf.writestr(zipfile.ZipInfo(name, _FIXED_TIME), data)
-        zf.writestr(zipfile.ZipInfo("manifest.json", _FIXED_TIME), manifest_bytes)
-        zf.writestr(
-            zipfile.ZipInfo("manifest.sig", _FIXED_TIME), base64.b64encode(signing_key().sign(manifest_bytes))
-        )
-    return out.getvalue()
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    folder = storage.blob_root() / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=folder, prefix="archive-", suffix=".zip.part")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            members = sorted([*files, *streams])
+            for name in members:
+                info = zipfile.ZipInfo(name, _FIXED_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                digest = hashlib.sha256()
+                with zf.open(info, "w", force_zip64=name in streams) as out:
+                    for chunk in streams[name] if name in streams else [files[name]]:
+                        digest.update(chunk)
+                        out.write(chunk)
+                digests[name] = digest.hexdigest()
+            manifest = {
+                "type": "ggzy-section-archive-v1",
+                "section_id": section.id,
+                "evaluation_id": ev.id,
+                "created_at": now(),
+                "platform_public_key": public_key_raw_b64(),
+                "retention": retention,
+                "files": dict(sorted(digests.items())),
+            }
+            manifest_bytes = _json(manifest)
+            zf.writestr(zipfile.ZipInfo("manifest.json", _FIXED_TIME), manifest_bytes)
+            zf.writestr(
+                zipfile.ZipInfo("manifest.sig", _FIXED_TIME),
+                base64.b64encode(signing_key().sign(manifest_bytes)),
+            )
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
 
 
 def archive(ev: Evaluation, *, actor: User) -> Evaluation:
@@ -281,18 +374,91 @@ def archive(ev: Evaluation, *, actor: User) -> Evaluation:
     section = services.section_of(ev)
     if section.status != SectionStatus.AWARDED:
         raise NotFound(_no_award())
-    data = build_bundle(ev)
-    blob = storage.write_bytes(data, folder=f"evaluation/{ev.id}", suffix=".zip")
+    at = now()
+    retain_until = add_years(at, retention_years())
+    basis = retention_basis(section.project.catalogue_item.category)
+    path = build_bundle(ev, retain_until=retain_until, basis=basis)
+    try:
+        with open(path, "rb") as fh:
+            blob = storage.write_stream(fh, folder=f"evaluation/{ev.id}", suffix=".zip")
+    finally:
+        os.unlink(path)
     services._add_file(ev, FileKind.ARCHIVE, f"archive-{section.code}.zip", blob)
     services.transition(
         ev,
         EvaluationStatus.ARCHIVED,
         actor=actor,
-        changes={"archive_sha256": blob.sha256, "archive_path": blob.path, "archived_at": now()},
+        changes={
+            "archive_sha256": blob.sha256,
+            "archive_path": blob.path,
+            "archived_at": at,
+            "retain_until": retain_until,
+            "retention_basis": basis,
+        },
     )
     projects.transition(section, SectionStatus.ARCHIVED, actor=actor, reason="archive bundle")
-    services._audit("evaluation:archive:create", actor, ev, {"sha256": blob.sha256, "size": blob.size})
+    services._audit(
+        "evaluation:archive:create",
+        actor,
+        ev,
+        {"sha256": blob.sha256, "size": blob.size, "retain_until": retain_until, "basis": basis},
+    )
     return ev
+
+
+def dispose_expired(*, at: dt.datetime | None = None, actor: User | None = None) -> list[Evaluation]:
+    """After the retention period, and never before it: remove the archive bundle and the decrypted bid
+    documents of the section (the sealed envelopes stay as ciphertext whose key no longer exists; every
+    row, receipt and audit leaf stays). Returns the archives disposed of."""
+    from app.bidding.models import SealedEnvelope
+
+    at = at or now()
+    due = db.session.scalars(
+        select(Evaluation)
+        .where(
+            Evaluation.archive_sha256.is_not(None),
+            Evaluation.disposed_at.is_(None),
+            Evaluation.retain_until <= at,
+        )
+        .order_by(Evaluation.id)
+    ).all()
+    for ev in due:
+        removed = []
+        if ev.archive_path:
+            storage.absolute(ev.archive_path).unlink(missing_ok=True)
+            removed.append(ev.archive_path)
+        for env in db.session.scalars(
+            select(SealedEnvelope).where(
+                SealedEnvelope.section_id == ev.section_id, SealedEnvelope.plaintext_path.is_not(None)
+            )
+        ):
+            storage.absolute(str(env.plaintext_path)).unlink(missing_ok=True)
+            removed.append(str(env.plaintext_path))
+            env.plaintext_path = None
+        ev.archive_path = None
+        ev.disposed_at = at
+        db.session.flush()
+        from . import services
+
+        services._audit(
+            "evaluation:archive:dispose",
+            actor,
+            ev,
+            {"retain_until": ev.retain_until, "basis": ev.retention_basis, "files": len(removed)},
+        )
+    return list(due)
+
+
+def under_retention(*, at: dt.datetime | None = None) -> list[Evaluation]:
+    """Archives whose retention has not ended: cleanup keeps every file of them."""
+    at = at or now()
+    return list(
+        db.session.scalars(
+            select(Evaluation)
+            .where(Evaluation.archive_sha256.is_not(None), Evaluation.retain_until > at)
+            .order_by(Evaluation.retain_until)
+        )
+    )
 
 
 def _no_award() -> str:

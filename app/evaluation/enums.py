@@ -13,6 +13,7 @@ class EvaluationStatus(StrEnum):
     PUBLICITY = "publicity"  # 中标候选人公示
     AWARDED = "awarded"
     ARCHIVED = "archived"
+    FAILED = "failed"  # every bid rejected (否决所有投标, 招标投标法 Art. 42): the section fails, re-tender
 
 
 class Declaration(StrEnum):
@@ -32,6 +33,8 @@ class FileKind(StrEnum):
     AWARD_NOTICE = "award_notice"
     AWARD_LETTER = "award_letter"  # 中标通知书 to the winner
     RESULT_LETTER = "result_letter"  # 中标结果通知书 to the others
+    FAILURE_NOTICE = "failure_notice"  # every bid rejected: the reasons, published
+    WRITTEN_REPORT = "written_report"  # 招标投标情况书面报告 to the regulator (招标投标法 Art. 47)
     ARCHIVE = "archive"
 
 

@@ -45,9 +45,12 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
             name="report_after_reporting",
         ),
         CheckConstraint(
-            "status IN ('sign_in', 'scoring', 'reporting', 'reported') OR publicity_starts_at IS NOT NULL",
+            "status IN ('sign_in', 'scoring', 'reporting', 'reported', 'failed')"
+            " OR publicity_starts_at IS NOT NULL",
             name="publicity_started",
         ),
+        CheckConstraint("(status = 'failed') = (failed_at IS NOT NULL)", name="failed_iff_failed_at"),
+        CheckConstraint("(archive_sha256 IS NULL) = (retain_until IS NULL)", name="archive_has_retention"),
         CheckConstraint(
             "(status IN ('awarded', 'archived')) = (awarded_at IS NOT NULL)", name="awarded_iff_awarded_at"
         ),
@@ -85,6 +88,16 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     archive_sha256: Mapped[str | None] = mapped_column(String(64))
     archive_path: Mapped[str | None] = mapped_column(String(255))
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    retain_until: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="the archive (bid files included) is kept at least until then"
+    )
+    retention_basis: Mapped[str | None] = mapped_column(Text, comment="the rule the retention follows")
+    disposed_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="archive files removed by cleanup after the retention period"
+    )
+    failed_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="every bid rejected: the evaluation ended without a candidate"
+    )
     round: Mapped[int] = mapped_column(
         Integer,
         default=1,
@@ -117,6 +130,7 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     voided_awards: Mapped[list[VoidedAward]] = relationship(
         back_populates="evaluation", order_by="VoidedAward.id"
     )
+    written_report: Mapped[WrittenReport | None] = relationship(back_populates="evaluation")
 
     @property
     def status_enum(self) -> EvaluationStatus:
@@ -276,6 +290,15 @@ class Candidate(db.Model):  # type: ignore[name-defined]
     bidder_name: Mapped[str] = mapped_column(String(200))
     price: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     score: Mapped[Decimal | None] = mapped_column(Numeric(8, 2), comment="comprehensive scoring total")
+    project_manager: Mapped[str | None] = mapped_column(
+        String(100), comment="项目负责人 committed in the bid (发改委令第10号 Art. 6(2))"
+    )
+    pm_certificate: Mapped[str | None] = mapped_column(
+        String(200), comment="the project manager's certificate name and number"
+    )
+    qualifications: Mapped[str | None] = mapped_column(
+        Text, comment="资格能力条件 the candidate meets (发改委令第10号 Art. 6(3))"
+    )
     round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
@@ -376,3 +399,38 @@ class VoidedAward(db.Model):  # type: ignore[name-defined]
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="voided_awards")
     candidate: Mapped[Candidate] = relationship()
+
+
+class WrittenReport(db.Model):  # type: ignore[name-defined]
+    """The tenderer's written report on the tendering (招标投标情况书面报告) to the supervising regulator,
+    due within 15 days of fixing the winner (招标投标法 Art. 47). Its contents follow 工程建设项目施工招标投标
+    办法 (七部委30号令) Art. 65: scope, method and announcement media, the key parts of the documents, the
+    panel and its report, the result. Created at the award with its due date; filed once, then immutable."""
+
+    __tablename__ = "evaluation_written_report"
+    __table_args__ = (
+        CheckConstraint(
+            "(filed_at IS NULL) = (filed_by IS NULL) AND (filed_at IS NULL) = (sha256 IS NULL)",
+            name="filed_together",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), unique=True)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, comment="award + 15 days (法 Art. 47)")
+    scope: Mapped[str | None] = mapped_column(Text, comment="招标范围")
+    method_and_media: Mapped[str | None] = mapped_column(Text, comment="招标方式和发布招标公告的媒介")
+    documents_summary: Mapped[str | None] = mapped_column(
+        Text, comment="投标人须知、技术条款、评标标准和方法、合同主要条款"
+    )
+    remarks: Mapped[str | None] = mapped_column(Text, comment="anything else the tenderer reports")
+    filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    filed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    sha256: Mapped[str | None] = mapped_column(String(64), comment="of the filed report document")
+    blob_path: Mapped[str | None] = mapped_column(String(255))
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="written_report")
+
+    @property
+    def late(self) -> bool:
+        return self.filed_at is not None and self.filed_at > self.due_at

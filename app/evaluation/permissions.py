@@ -4,7 +4,8 @@
   tenderer representative only where it is named (or sat).
 * The tenderer (owner or agency organization of the project) publishes and awards its own sections and
   reads their report once it is closed.
-* Center staff and regulators read every evaluation; the report once it is drawn up.
+* Center staff and the regulator supervising the section (its industry's) read the evaluation; the report
+  once it is drawn up. Regulators of other industries get 404: the panel is sealed from them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from app.accounts.models import User
 from app.core.permissions import Role
 from app.projects.models import Section
+from app.projects.permissions import supervises
 
 from .enums import EvaluationStatus
 from .models import Evaluation
@@ -56,11 +58,16 @@ def is_section_tenderer(user: User, section: Section) -> bool:
     return user.role == Role.TENDERER and user.org_id in {project.owner_org_id, project.agency_org_id}
 
 
+def can_monitor(user: User, section: Section) -> bool:
+    """Center staff, and the regulator supervising the section (the panel is sealed from the others)."""
+    return user.role == Role.CENTER_STAFF or supervises(user, section)
+
+
 def can_read_report(user: User, section: Section, ev: Evaluation) -> bool:
     if ev.report_sha256 is None:
         return False
     if user.role in (Role.CENTER_STAFF, Role.REGULATOR):
-        return True
+        return can_monitor(user, section)
     from . import services
 
     if user.role in (Role.EXPERT, Role.TENDERER) and services.member_of(ev, user) is not None:
@@ -71,4 +78,4 @@ def can_read_report(user: User, section: Section, ev: Evaluation) -> bool:
 def can_download_archive(user: User, section: Section, ev: Evaluation) -> bool:
     if ev.archive_path is None:
         return False
-    return user.role in (Role.CENTER_STAFF, Role.REGULATOR) or is_section_tenderer(user, section)
+    return can_monitor(user, section) or is_section_tenderer(user, section)

@@ -56,10 +56,11 @@ TRANSITIONS: dict[EvaluationStatus, frozenset[EvaluationStatus]] = {
     E.SIGN_IN: frozenset({E.SCORING}),
     E.SCORING: frozenset({E.REPORTING}),
     E.REPORTING: frozenset({E.REPORTED, E.SCORING}),
-    E.REPORTED: frozenset({E.PUBLICITY, E.AWARDED, E.SCORING}),
+    E.REPORTED: frozenset({E.PUBLICITY, E.AWARDED, E.SCORING, E.FAILED}),
     E.PUBLICITY: frozenset({E.AWARDED, E.SCORING}),
     E.AWARDED: frozenset({E.ARCHIVED, E.PUBLICITY, E.SCORING}),
     E.ARCHIVED: frozenset(),
+    E.FAILED: frozenset(),  # every bid rejected: the section fails and is tendered again (endings.py)
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -86,8 +87,23 @@ AWARD_BLOCKERS: list[Callable[[Section], str | None]] = []
 START_BLOCKERS: list[Callable[[Section], str | None]] = []
 
 
+#: The law is not configuration: a setting may be stricter than the statute, never laxer.
+#: name → (bound, "min" | "max", article).
+STATUTORY_BOUNDS: dict[str, tuple[int, str, str]] = {
+    "EVALUATION_PUBLICITY_DAYS": (3, "min", "实施条例第54条: 公示期不得少于3日"),
+    "EVALUATION_PUBLISH_WITHIN_DAYS": (3, "max", "实施条例第54条: 收到评标报告之日起3日内公示"),
+    "EVALUATION_CONTRACT_DAYS": (30, "max", "招标投标法第46条: 中标通知书发出之日起30日内订立合同"),
+    "EVALUATION_REFUND_DAYS": (5, "max", "实施条例第57条: 5日内退还投标保证金"),
+}
+
+
 def setting(name: str) -> Any:
-    return current_app.config.get(name, DEFAULTS[name])
+    value = current_app.config.get(name, DEFAULTS[name])
+    bound = STATUTORY_BOUNDS.get(name)
+    if bound is None:
+        return value
+    limit, kind, _article = bound
+    return max(int(value), limit) if kind == "min" else min(int(value), limit)
 
 
 def transition(
@@ -822,6 +838,9 @@ def close_report(ev: Evaluation, *, actor: User) -> None:
     ev.reported_at = now()
     transition(ev, E.REPORTED, actor=actor)
     _audit("evaluation:report:close", actor, ev, {"report_sha256": ev.report_sha256, "deemed": deemed})
+    from .endings import fail_if_all_rejected
+
+    fail_if_all_rejected(ev, actor=actor)  # no candidate: every bid rejected (招标投标法 Art. 42)
     audit.checkpoint(reason="evaluation report")
 
 
@@ -863,9 +882,12 @@ def publish_deadline(ev: Evaluation) -> dt.datetime | None:
     return calendar.period_end(ev.reported_at, days, unit="calendar", calendar=calendar.load_calendar())
 
 
-def publish_candidates(ev: Evaluation, *, actor: User) -> Evaluation:
-    """The tenderer publishes the candidates (中标候选人公示) for ≥ 3 days (条例 Art. 54)."""
+def publish_candidates(ev: Evaluation, *, actor: User, details: dict[int, Any] | None = None) -> Evaluation:
+    """The tenderer publishes the candidates (中标候选人公示) for ≥ 3 days (条例 Art. 54), with what
+    发改委令第10号 Art. 6 lists (``details``: rank → :class:`app.evaluation.endings.CandidateDetails`)."""
     from app.projects import services as projects
+
+    from .endings import apply_candidate_details, candidates_for_publicity, rejected_bids
 
     section = section_of(ev)
     if not _owns(actor, section):
@@ -881,6 +903,7 @@ def publish_candidates(ev: Evaluation, *, actor: User) -> Evaluation:
         )
     if ev.status != E.REPORTED:
         raise Conflict(_("There is no closed report to publish."))
+    apply_candidate_details(ev, details)
     at = now()
     deadline = publish_deadline(ev)
     ev.publicity_late = bool(deadline is not None and at >= deadline)
@@ -889,7 +912,13 @@ def publish_candidates(ev: Evaluation, *, actor: User) -> Evaluation:
     ev.publicity_ends_at = calendar.period_end(at, days, unit="calendar", calendar=calendar.load_calendar())
     projects.transition(section, SectionStatus.PUBLICITY, actor=actor, reason="candidate publicity")
     transition(ev, E.PUBLICITY, actor=actor)
-    html = render_template("evaluation/notice_publicity.html", ev=ev, section=section)
+    html = render_template(
+        "evaluation/notice_publicity.html",
+        ev=ev,
+        section=section,
+        candidates=candidates_for_publicity(ev),
+        rejected=rejected_bids(ev),
+    )
     _add_file(
         ev,
         FileKind.PUBLICITY,
@@ -1031,6 +1060,9 @@ def issue_award(
             "contract_due_at": due,
         },
     )
+    from .endings import open_written_report
+
+    open_written_report(ev, actor=actor)  # due 15 days after the winner is fixed (招标投标法 Art. 47)
     folder = f"evaluation/{ev.id}"
     owed = {r.org_id for r in ev.refunds}
     html = render_template(
@@ -1249,16 +1281,27 @@ def ocds_awards(section: Section) -> list[dict[str, Any]]:
 
 
 def is_public(ev: Evaluation) -> bool:
-    """Whether the evaluation has anything public: a publicity, or one voided by a re-evaluation."""
-    return ev.publicity_starts_at is not None or any(r.publicity_starts_at for r in ev.restarts)
+    """Whether the evaluation has anything public: a publicity, one voided by a re-evaluation, or the
+    failure notice of an evaluation that rejected every bid."""
+    return (
+        ev.publicity_starts_at is not None
+        or ev.failed_at is not None
+        or any(r.publicity_starts_at for r in ev.restarts)
+    )
 
 
 def public_sections() -> list[tuple[Section, Evaluation]]:
     rows = db.session.execute(
         select(Section, Evaluation)
         .join(Evaluation, Evaluation.section_id == Section.id)
-        .where(Evaluation.publicity_starts_at.is_not(None) | (Evaluation.round > 1))
-        .order_by(func.coalesce(Evaluation.publicity_starts_at, Evaluation.started_at).desc())
+        .where(
+            Evaluation.publicity_starts_at.is_not(None)
+            | Evaluation.failed_at.is_not(None)
+            | (Evaluation.round > 1)
+        )
+        .order_by(
+            func.coalesce(Evaluation.publicity_starts_at, Evaluation.failed_at, Evaluation.started_at).desc()
+        )
     ).all()
     return [(s, e) for s, e in rows if is_public(e)]
 

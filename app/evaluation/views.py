@@ -32,7 +32,7 @@ from app.core.errors import DomainError
 from app.core.permissions import Permission, Role, public, require
 from app.projects.models import Project, Section, SectionDocument
 
-from . import archive, panel, permissions, procurement, scoring, services
+from . import archive, endings, panel, permissions, procurement, scoring, services
 from .enums import EvaluationStatus
 from .models import Evaluation, PanelMember, PanelRepresentative, SecurityRefund
 
@@ -419,6 +419,10 @@ def manage(section_id: int) -> ResponseReturnValue:
         "evaluation/manage.html",
         section=section,
         ev=ev,
+        candidates=endings.candidates_for_publicity(ev),
+        rejected=endings.rejected_bids(ev) if ev.report_sha256 else [],
+        needs_details=not endings.is_procurement(section),
+        report_state=endings.report_state(ev),
         publish_deadline=services.publish_deadline(ev),
         blockers=services.award_blockers(section)
         if ev.status in (EvaluationStatus.PUBLICITY, EvaluationStatus.REPORTED)
@@ -438,8 +442,16 @@ def manage(section_id: int) -> ResponseReturnValue:
 def publish(section_id: int) -> ResponseReturnValue:
     section = _tenderer_section(section_id)
     ev = _evaluation(section)
+    details = {
+        c.rank: endings.CandidateDetails(
+            project_manager=request.form.get(f"project_manager_{c.rank}", ""),
+            pm_certificate=request.form.get(f"pm_certificate_{c.rank}", ""),
+            qualifications=request.form.get(f"qualifications_{c.rank}", ""),
+        )
+        for c in ev.candidates
+    }
     try:
-        services.publish_candidates(ev, actor=_user())
+        services.publish_candidates(ev, actor=_user(), details=details)
         db.session.commit()
         flash(_("The candidates are published."), "success")
     except DomainError as err:
@@ -466,6 +478,44 @@ def announce(section_id: int) -> ResponseReturnValue:
         db.session.rollback()
         _flash_error(err)
     return redirect(url_for(".manage", section_id=section.id))
+
+
+@bp.post("/manage/<int:section_id>/written-report")
+@require(Permission.EVALUATION_AWARD)
+def written_report(section_id: int) -> ResponseReturnValue:
+    """The tenderer's written report to the regulator (招标投标法 Art. 47)."""
+    section = _tenderer_section(section_id)
+    ev = _evaluation(section)
+    data = endings.ReportInput(
+        scope=request.form.get("scope", ""),
+        method_and_media=request.form.get("method_and_media", ""),
+        documents_summary=request.form.get("documents_summary", ""),
+        remarks=request.form.get("remarks", ""),
+    )
+    try:
+        endings.file_written_report(ev, data, actor=_user())
+        db.session.commit()
+        flash(_("The written report is filed with the regulator."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".manage", section_id=section.id))
+
+
+@bp.get("/sections/<int:section_id>/written-report")
+@require(Permission.EVALUATION_REPORT_READ)
+def written_report_document(section_id: int) -> ResponseReturnValue:
+    """The filed written report: the tenderer side and the supervising regulator (and center staff)."""
+    section = _section(section_id)
+    ev = _evaluation(section)
+    user = _user()
+    report = ev.written_report
+    allowed = permissions.is_section_tenderer(user, section) or permissions.can_monitor(user, section)
+    if report is None or report.blob_path is None or not allowed:
+        abort(404)
+    resp = Response(b"".join(storage.iter_blob(report.blob_path)), mimetype="text/html")
+    resp.headers["X-Report-SHA256"] = report.sha256 or ""
+    return resp
 
 
 @bp.post("/manage/<int:section_id>/award")
@@ -533,11 +583,16 @@ def refund(section_id: int, refund_id: int) -> ResponseReturnValue:
 @bp.get("/monitor")
 @require(Permission.EVALUATION_MONITOR)
 def monitor_list() -> ResponseReturnValue:
-    rows = db.session.execute(
-        select(Section, Evaluation)
-        .join(Evaluation, Evaluation.section_id == Section.id)
-        .order_by(Evaluation.started_at.desc())
-    ).all()
+    user = _user()
+    rows = [
+        row
+        for row in db.session.execute(
+            select(Section, Evaluation)
+            .join(Evaluation, Evaluation.section_id == Section.id)
+            .order_by(Evaluation.started_at.desc())
+        ).all()
+        if permissions.can_monitor(user, row[0])
+    ]
     return render_template("evaluation/monitor_list.html", rows=rows)
 
 
@@ -545,12 +600,15 @@ def monitor_list() -> ResponseReturnValue:
 @require(Permission.EVALUATION_MONITOR)
 def monitor(section_id: int) -> ResponseReturnValue:
     section = _section(section_id)
+    if not permissions.can_monitor(_user(), section):
+        abort(404)
     ev = _evaluation(section)
     return render_template(
         "evaluation/monitor.html",
         section=section,
         ev=ev,
         outliers=services.outliers(ev),
+        report_state=endings.report_state(ev),
         blockers=services.award_blockers(section),
         panel_size=panel.composition(section)[0],
         panel_problems=panel.composition_problems(ev),
@@ -615,6 +673,8 @@ def public_section(section_id: int) -> ResponseReturnValue:
         "evaluation/public_section.html",
         section=section,
         ev=ev,
+        candidates=endings.candidates_for_publicity(ev),
+        rejected=endings.rejected_bids(ev),
         panel=services.panel_public(ev),
         winner=services.org_name(ev.winner_org_id),
         now=now(),

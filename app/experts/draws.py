@@ -40,7 +40,7 @@ from app.core import audit, outbox
 from app.core.clock import now
 from app.core.crypto import decrypt_at_rest, encrypt_at_rest
 from app.core.db import db
-from app.core.errors import Conflict, DomainError
+from app.core.errors import Conflict, DomainError, NotFound
 from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind
 from app.projects.models import Section
@@ -573,6 +573,10 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             _("Enter at least 6 characters of witness entropy (e.g. dice rolls)."),
             errors={"entropy": [_("At least 6 characters, at most 200.")]},
         )
+    from .permissions import can_witness
+
+    if not can_witness(actor, draw):  # jurisdiction: the regulator of the section's industry only
+        raise NotFound(_("Not found."))
     _lock(draw)
     _ensure_section_not_suspended(db.session.get(Section, draw.section_id))
     rnd = pending_round(draw)

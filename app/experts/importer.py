@@ -16,23 +16,19 @@ import and is the admission authority.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.accounts.models import Organization, User
-from app.core import audit
+from app.core import audit, spreadsheets
 from app.core.clock import now
 from app.core.db import db
-from app.core.errors import DomainError
 from app.core.permissions import OrgKind
 
 from . import employment, services
@@ -41,6 +37,13 @@ from .models import Expert, ExpertEmployment, ExpertStatusChange, Specialty
 from .services import ExpertData
 
 MAX_ROWS = 20000
+MAX_FILE_BYTES = 5 * 1024 * 1024
+LIMITS = spreadsheets.TableLimits(
+    max_bytes=MAX_FILE_BYTES,
+    max_rows=MAX_ROWS + 1,  # and the header
+    max_columns=50,
+    max_cell_chars=500,
+)
 
 HEADERS: dict[str, set[str]] = {
     "name": {"name", "姓名"},
@@ -96,38 +99,10 @@ class ImportReport:
 
 
 def read_table(filename: str, data: bytes) -> list[list[str]]:
-    """Rows of cells as text; the first row is the header."""
-    if filename.lower().endswith(".xlsx"):
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as err:  # openpyxl raises several kinds for a broken file
-            raise DomainError(_("This is not a readable XLSX file.")) from err
-        ws = wb.worksheets[0]
-        table = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
-        wb.close()
-        return table
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError as err:
-            raise DomainError(_("Save the CSV file as UTF-8.")) from err
-    return list(csv.reader(io.StringIO(text)))
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    """Rows of cells as text (the first row is the header), read streaming within :data:`LIMITS`: a file
+    over the size, a sheet declaring or holding more rows or columns, or a cell longer than any field is
+    refused with a clear message before more of it is read (``app.core.spreadsheets``)."""
+    return list(spreadsheets.read_rows(filename, data, LIMITS))
 
 
 def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> ImportReport:

@@ -1,8 +1,8 @@
 """Object-level checks of the experts domain. A party reaching a sealed panel gets 404, not 403.
 
 Sealed panels (12号令 Art. 8, 法 Art. 37): until the section is awarded, a draw and its panel are visible
-only to the staff member who requested it and to regulators. After the award, the tenderer (or its
-agency), the section's bidders and all center staff may see it too."""
+only to the staff member who requested it and to the regulator supervising the section (its industry's).
+After the award, the tenderer (or its agency), the section's bidders and all center staff may see it too."""
 
 from __future__ import annotations
 
@@ -28,8 +28,24 @@ def is_drawing_staff(user: User, draw: ExpertDraw) -> bool:
     return user.role == Role.CENTER_STAFF and draw.requested_by == user.id
 
 
+def supervises_draw(user: User, draw: ExpertDraw) -> bool:
+    """The regulator supervising the draw's section (its industry's regulator): it witnesses the draw and
+    sees the sealed panel; regulators of other industries do not."""
+    from app.projects.models import Section
+    from app.projects.permissions import supervises
+
+    section = db.session.get(Section, draw.section_id)
+    return section is not None and supervises(user, section)
+
+
+def can_witness(user: User, draw: ExpertDraw) -> bool:
+    return supervises_draw(user, draw)
+
+
 def can_view_panel(user: User, draw: ExpertDraw) -> bool:
-    if user.role == Role.REGULATOR or is_drawing_staff(user, draw):
+    if user.role == Role.REGULATOR:
+        return supervises_draw(user, draw)
+    if is_drawing_staff(user, draw):
         return True
     if user.role not in (Role.CENTER_STAFF, Role.TENDERER, Role.BIDDER) or not section_awarded(draw):
         return False

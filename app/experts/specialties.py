@@ -9,8 +9,6 @@ level (A01, A0101, A010101); level and parent follow from the code.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.core import audit
+from app.core import audit, spreadsheets
 from app.core.audit import Actor
 from app.core.db import db
 from app.core.errors import DomainError
@@ -26,6 +24,8 @@ from app.core.errors import DomainError
 from .models import Specialty
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "specialties.csv"
+# The national classification has a few thousand codes; far more is not a classification.
+LIMITS = spreadsheets.TableLimits(max_bytes=16 << 20, max_rows=200_000, max_columns=20, max_cell_chars=500)
 CODE_RE = re.compile(r"^[ABC](\d{2}){0,3}$")
 _HEADERS = {
     "code": {"code", "专业代码", "代码", "编码"},
@@ -93,18 +93,11 @@ def _rows_from_table(table: list[list[str]]) -> list[SpecialtyRow]:
 
 
 def read_file(path: Path | str) -> list[SpecialtyRow]:
+    """The classification file, read within :data:`LIMITS` like every uploaded sheet."""
     path = Path(path)
-    if path.suffix.lower() == ".xlsx":
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        ws = wb.worksheets[0]
-        table = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
-        wb.close()
-    else:
-        text = path.read_bytes().decode("utf-8-sig")
-        table = list(csv.reader(io.StringIO(text)))
-    return _rows_from_table(table)
+    if path.stat().st_size > LIMITS.max_bytes:
+        raise DomainError(_("The file is larger than %(kib)d KiB.", kib=LIMITS.max_bytes >> 10))
+    return _rows_from_table(list(spreadsheets.read_rows(path.name, path.read_bytes(), LIMITS)))
 
 
 def load(rows: list[SpecialtyRow], *, actor: Actor | None) -> dict[str, int]:

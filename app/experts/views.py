@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 
 from app.accounts.models import Organization, User
 from app.accounts.stepup import step_up_required
+from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
@@ -325,6 +326,7 @@ def applications() -> str:
 
 @bp.route("/import", methods=["GET", "POST"])
 @require(Permission.EXPERTS_POOL_MANAGE)
+@body_limit(importer.MAX_FILE_BYTES + FORM_OVERHEAD)
 def import_page() -> ResponseReturnValue:
     form = ImportForm()
     report = None
@@ -555,14 +557,18 @@ def rate(draw_id: int) -> ResponseReturnValue:
 @bp.route("/witness")
 @require(Permission.EXPERTS_DRAW_WITNESS)
 def witness_list() -> str:
+    from app.projects.models import Project, Section
+
+    user = _user()
+    mine = select(Section.id).join(Project).where(Project.regulator_org_id == user.org_id)
     waiting = db.session.scalars(
         select(ExpertDraw)
-        .where(ExpertDraw.status == DrawStatus.AWAITING_WITNESS.value)
+        .where(ExpertDraw.status == DrawStatus.AWAITING_WITNESS.value, ExpertDraw.section_id.in_(mine))
         .order_by(ExpertDraw.id)
     ).all()
     recent = db.session.scalars(
         select(ExpertDraw)
-        .where(ExpertDraw.status != DrawStatus.AWAITING_WITNESS.value)
+        .where(ExpertDraw.status != DrawStatus.AWAITING_WITNESS.value, ExpertDraw.section_id.in_(mine))
         .order_by(ExpertDraw.id.desc())
         .limit(50)
     ).all()
@@ -576,8 +582,15 @@ def witness_list() -> str:
 
 @bp.route("/draws/<int:draw_id>/witness", methods=["GET", "POST"])
 @require(Permission.EXPERTS_DRAW_WITNESS)
-@step_up_required
 def witness(draw_id: int) -> ResponseReturnValue:
+    """Only the regulator supervising the section witnesses (404 for any other, before the step-up)."""
+    draw: ExpertDraw = _get(ExpertDraw, draw_id)
+    if not permissions.can_witness(_user(), draw):
+        abort(404)
+    return step_up_required(_witness)(draw_id)
+
+
+def _witness(draw_id: int) -> ResponseReturnValue:
     draw: ExpertDraw = _get(ExpertDraw, draw_id)
     form = WitnessForm()
     if form.validate_on_submit():
@@ -598,7 +611,7 @@ def witness(draw_id: int) -> ResponseReturnValue:
 @bp.route("/draws/<int:draw_id>/verify")
 @require(Permission.EXPERTS_DRAW_VERIFY)
 def verify(draw_id: int) -> str:
-    draw: ExpertDraw = _get(ExpertDraw, draw_id)
+    draw: ExpertDraw = _draw_visible(draw_id)
     report = draws.verify_draw(draw, actor=_user())
     return render_template("experts/verify.html", draw=draw, report=report)
 

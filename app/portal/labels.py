@@ -16,10 +16,12 @@ STATUS_LABELS: dict[str, Any] = {
     "publicity": _l("Candidate publicity"),
     "awarded": _l("Awarded"),
     "archived": _l("Archived"),
-    "failed": _l("Failed (fewer than 3 bids)"),
+    "failed": _l("Failed"),
     "cancelled": _l("Cancelled"),
     "suspended": _l("Suspended"),
     "resumed": _l("Resumed"),
+    "retendered": _l("Re-tendered"),
+    "deadline_moved": _l("Bid deadline moved"),
 }
 
 CATEGORY_LABELS: dict[str, Any] = {

@@ -105,6 +105,15 @@ def seed_projects(orgs: dict[str, Organization], users: dict[str, User]) -> None
     """Create the catalogue, rooms and the demo tenders (flushes; the caller commits)."""
     manager, staff = users["manager"], users["staff"]
     version = services.create_catalogue_version(actor=manager, title="南通市公共资源交易目录（2026年版）")
+    # The city assigns its parking concessions to the housing and construction bureau: the supervising
+    # regulator of a project follows from its item's industry.
+    other = next(i for i in version.items if i.code == "QT-01")
+    services.save_catalogue_item(
+        version,
+        actor=manager,
+        code=other.code,
+        values={**{f: getattr(other, f) for f in services.ITEM_FIELDS}, "industry": "housing_construction"},
+    )
     services.open_catalogue_comment(version, actor=manager, days=10)
     # Demo only: the public comment period is placed in the past so the version can be published today.
     version.comment_opens_at = now() - dt.timedelta(days=20)

@@ -64,7 +64,6 @@ class ProjectForm(FlaskForm):
     catalogue_item = SelectField(_l("Catalogue item"), coerce=int, validators=[DataRequired()])
     owner_org = SelectField(_l("Tenderer (owner)"), coerce=int, validators=[Optional()])
     agency_org = SelectField(_l("Tendering agency"), coerce=int, validators=[Optional()])
-    regulator_org = SelectField(_l("Supervising regulator"), coerce=int, validators=[DataRequired()])
     funding_source = StringField(_l("Funding source"), validators=[DataRequired(), Length(max=200)])
     approval_ref = StringField(_l("Approval reference"), validators=[DataRequired(), Length(max=200)])
     budget = DecimalField(_l("Budget (yuan)"), places=2, validators=[DataRequired(), NumberRange(min=0)])

@@ -314,12 +314,20 @@ class Section(db.Model):  # type: ignore[name-defined]
     ended_at: Mapped[dt.datetime | None] = mapped_column(
         UTCDateTime, comment="entered awarded, failed or cancelled"
     )
+    retender_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("section.id"),
+        unique=True,
+        comment="重新招标: the failed section this one tenders again (at most one successor each)",
+    )
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     project: Mapped[Project] = relationship(back_populates="sections")
     room: Mapped[OpeningRoom | None] = relationship()
+    retender_of: Mapped[Section | None] = relationship(
+        remote_side="Section.id", foreign_keys=[retender_of_id]
+    )
     custodians: Mapped[list[SectionCustodian]] = relationship(
         back_populates="section", order_by="SectionCustodian.position", cascade="all, delete-orphan"
     )
@@ -456,10 +464,12 @@ class DocumentObtainment(db.Model):  # type: ignore[name-defined]
 
 class SectionSuspension(db.Model):  # type: ignore[name-defined]
     """A suspension (暂停) of a section: every step is blocked while it is open; the paused interval is
-    kept."""
+    kept. ``cause`` tells a regulator's intervention from a pending case (an objection or a complaint
+    investigation), which only the case's outcome resumes."""
 
     __tablename__ = "section_suspension"
     __table_args__ = (
+        CheckConstraint("cause IN ('intervention', 'case')", name="cause_valid"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="interval"),
         CheckConstraint("(ended_at IS NULL) = (ended_by IS NULL)", name="ended_by_iff_ended"),
         Index(
@@ -474,6 +484,7 @@ class SectionSuspension(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     section_id: Mapped[int] = mapped_column(ForeignKey("section.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(String(16), default="intervention", server_default="intervention")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     started_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

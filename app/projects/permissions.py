@@ -31,9 +31,17 @@ def can_view_tender(user: User, section: Section) -> bool:
     return user.role != Role.SYSADMIN
 
 
+def supervises(user: User, section: Section) -> bool:
+    """Jurisdiction (监): the user is a regulator of the organization that supervises the section's project —
+    the regulator of its industry, which registration derives from the trading catalogue
+    (``services.supervising_regulator``). Witnessing its draws, its sealed panel, its opened envelopes'
+    capture data, its alerts, report and archive are for that regulator only; any other regulator gets 404."""
+    return user.role == Role.REGULATOR and user.org_id == section.project.regulator_org_id
+
+
 def can_suspend(user: User, section: Section) -> bool:
     """A regulator suspends the trades it supervises."""
-    return user.role == Role.REGULATOR and user.org_id == section.project.regulator_org_id
+    return supervises(user, section)
 
 
 def can_download(user: User, doc: SectionDocument, obtained: bool) -> bool:

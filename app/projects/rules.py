@@ -73,6 +73,83 @@ DEFAULT_RULES: dict[Category, RuleSet] = {
 
 BID_SECURITY_MAX_RATIO = Decimal("0.02")
 
+#: The law is not configuration (SPEC §2 refinements): these minimums are floors. A catalogue item may
+#: lengthen a period (more days, or working days instead of calendar days), never shorten it; the
+#: objection lead time of 实施条例 Art. 22 is fixed where the regime has one. Land, state property and
+#: "other" items keep the construction floors (or their own, above) until a shorter statutory period is
+#: researched and written here with its source — a shorter period is a code change, not a catalogue edit.
+STATUTORY_FLOORS: dict[Category, RuleSet] = DEFAULT_RULES
+
+#: The periods a catalogue item carries, with the article each floor comes from (shown in refusals).
+PERIODS: tuple[tuple[str, str, str], ...] = (
+    ("min_sale_days", "sale_day_unit", "实施条例第16条 / 87号令第18条"),
+    ("min_bid_days", "bid_day_unit", "招标投标法第24条 / 政府采购法第35条"),
+    ("amendment_lead_days", "amendment_day_unit", "招标投标法第23条 / 实施条例第21条 / 87号令第27条"),
+)
+
+
+def at_least(days: int, unit: DayUnit | str, floor_days: int, floor_unit: DayUnit | str) -> bool:
+    """Whether a period of ``days`` ``unit`` is never shorter than ``floor_days`` ``floor_unit``: the same
+    unit with at least as many days, or working days where the floor counts calendar days (N working days
+    always span at least N calendar days). Calendar days where the floor counts working days are refused:
+    around a holiday they are shorter."""
+    if DayUnit(unit) is DayUnit(floor_unit) or DayUnit(floor_unit) is DayUnit.CALENDAR:
+        return days >= floor_days
+    return False
+
+
+def floor_problems(category: Category | str, values: dict[str, Any]) -> dict[str, list[str]]:
+    """Field → why ``values`` (a catalogue item's periods) go below the statutory floors of ``category``."""
+    floor = STATUTORY_FLOORS[Category(category)]
+    problems: dict[str, list[str]] = {}
+    for days_field, unit_field, basis in PERIODS:
+        days, unit = values.get(days_field), values.get(unit_field)
+        if not isinstance(days, int) or unit not in {u.value for u in DayUnit}:
+            continue  # reported by the form checks
+        floor_days, floor_unit = getattr(floor, days_field), getattr(floor, unit_field)
+        if not at_least(days, unit, floor_days, floor_unit):
+            problems[days_field] = [
+                _(
+                    "At least %(min)d %(unit)s (%(basis)s): the catalogue may lengthen a statutory period, "
+                    "never shorten it.",
+                    min=floor_days,
+                    unit=unit_label(floor_unit),
+                    basis=basis,
+                )
+            ]
+    if floor.objection_lead_days is not None:
+        days, unit = values.get("objection_lead_days"), values.get("objection_day_unit")
+        if days != floor.objection_lead_days or unit != floor.objection_day_unit.value:
+            problems["objection_lead_days"] = [
+                _(
+                    "Fixed by statute: objections to the documents are raised at least %(min)d %(unit)s "
+                    "before the bid deadline (实施条例第22条).",
+                    min=floor.objection_lead_days,
+                    unit=unit_label(floor.objection_day_unit),
+                )
+            ]
+    return problems
+
+
+def effective_rules(item: Any) -> RuleSet:
+    """The rules a section of ``item`` trades under: the item's periods where they respect the floors, the
+    floors otherwise (an item stored before the floors were enforced cannot shorten a period)."""
+    floor = STATUTORY_FLOORS[Category(item.category)]
+    chosen: dict[str, Any] = {}
+    for days_field, unit_field, _basis in PERIODS:
+        days, unit = getattr(item, days_field), DayUnit(getattr(item, unit_field))
+        if at_least(days, unit, getattr(floor, days_field), getattr(floor, unit_field)):
+            chosen[days_field], chosen[unit_field] = days, unit
+        else:
+            chosen[days_field], chosen[unit_field] = getattr(floor, days_field), getattr(floor, unit_field)
+    if floor.objection_lead_days is not None:
+        chosen["objection_lead_days"] = floor.objection_lead_days
+        chosen["objection_day_unit"] = floor.objection_day_unit
+    else:
+        chosen["objection_lead_days"] = item.objection_lead_days
+        chosen["objection_day_unit"] = DayUnit(item.objection_day_unit)
+    return RuleSet(legal_basis=item.legal_basis or floor.legal_basis, **chosen)
+
 
 # -- counting ---------------------------------------------------------------------------------------------
 

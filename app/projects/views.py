@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -19,6 +20,7 @@ from app.accounts.enums import Industry
 from app.accounts.models import Organization, User
 from app.accounts.services import industry_label, role_label
 from app.core import storage
+from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.calendar import local_date
 from app.core.clock import CST, now
 from app.core.db import db
@@ -117,6 +119,8 @@ def status_label(status: str) -> str:
         "cancelled": _("Cancelled"),
         "suspended": _("Suspended"),
         "resumed": _("Resumed"),
+        "retendered": _("Re-tendered"),
+        "deadline_moved": _("Bid deadline moved"),
         "submitted": _("Submitted"),
         "accepted": _("Accepted"),
         "returned": _("Returned"),
@@ -155,15 +159,22 @@ def _project_form() -> ProjectForm:
     agencies = db.session.scalars(
         select(Organization).where(Organization.kind == OrgKind.AGENCY.value).order_by(Organization.name)
     ).all()
-    regulators = db.session.scalars(
-        select(Organization).where(Organization.kind == OrgKind.REGULATOR.value).order_by(Organization.name)
-    ).all()
     form.owner_org.choices = [SelectChoice("0", "—")] + [SelectChoice(str(o.id), o.name) for o in tenderers]
     form.agency_org.choices = [SelectChoice("0", "—")] + [SelectChoice(str(o.id), o.name) for o in agencies]
-    form.regulator_org.choices = [
-        SelectChoice(str(o.id), f"{o.name}（{industry_label(o.industry)}）") for o in regulators
-    ]
     return form
+
+
+def _supervisors(items: list[Any]) -> list[tuple[Any, str, str]]:
+    """(catalogue item, industry label, supervising regulator or why there is none) for the registration
+    page: the regulator follows from the item's industry, the tenderer does not choose it."""
+    out = []
+    for item in items:
+        try:
+            regulator = services.supervising_regulator(item).name
+        except DomainError as err:
+            regulator = err.message
+        out.append((item, industry_label(item.industry), regulator))
+    return out
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -178,7 +189,6 @@ def register() -> ResponseReturnValue:
             funding_source=form.funding_source.data or "",
             approval_ref=form.approval_ref.data or "",
             budget=form.budget.data or Decimal("0"),
-            regulator_org_id=form.regulator_org.data or 0,
             owner_org_id=form.owner_org.data or None,
             agency_org_id=form.agency_org.data or None,
             region=form.region.data or "",
@@ -196,11 +206,13 @@ def register() -> ResponseReturnValue:
             )
             return redirect(url_for("projects.project", project_id=project.id))
     is_agency = me.organization.kind == OrgKind.AGENCY
+    catalogue = services.current_catalogue()
     return render_template(
         "projects/register.html",
         form=form,
         is_agency=is_agency,
         has_catalogue=bool(form.catalogue_item.choices),
+        supervisors=_supervisors(list(catalogue.items) if catalogue else []),
     )
 
 
@@ -427,6 +439,8 @@ def section(section_id: int) -> ResponseReturnValue:
         project=sec.project,
         is_owner=perms.acts_for(me, sec.project),
         can_suspend=perms.can_suspend(me, sec),
+        can_retender=perms.acts_for(me, sec.project) and services.can_retender(sec),
+        successor=services.successor_of(sec),
         obtained_count=count,
         document_form=DocumentForm(),
         reason_form=ReasonForm(),
@@ -436,6 +450,7 @@ def section(section_id: int) -> ResponseReturnValue:
 
 @bp.route("/sections/<int:section_id>/documents", methods=["POST"])
 @require(Permission.SECTION_EDIT)
+@body_limit(services.MAX_DOCUMENT_BYTES + FORM_OVERHEAD)
 def upload_document(section_id: int) -> ResponseReturnValue:
     sec = _own_section_or_404(section_id)
     form = DocumentForm()
@@ -567,6 +582,28 @@ def cancel(section_id: int) -> ResponseReturnValue:
         lambda reason: services.cancel_section(sec, actor=_me(), reason=reason),
         _("The tender is cancelled; the reason is public."),
     )
+
+
+@bp.route("/sections/<int:section_id>/retender", methods=["POST"])
+@require(Permission.SECTION_EDIT)
+def retender(section_id: int) -> ResponseReturnValue:
+    """重新招标: a new draft section linked to this failed one; the tenderer sets new dates and publishes."""
+    sec = _own_section_or_404(section_id)
+    if not ConfirmForm().validate_on_submit():
+        flash(_("The form expired; try again."), "error")
+        return redirect(url_for("projects.section", section_id=sec.id))
+    try:
+        new = services.retender_section(sec, actor=_me())
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+        return redirect(url_for("projects.section", section_id=sec.id))
+    db.session.commit()
+    flash(
+        _("Re-tender %(code)s drafted from the failed section: set new dates, then publish.", code=new.code),
+        "success",
+    )
+    return redirect(url_for("projects.edit_section", section_id=new.id))
 
 
 @bp.route("/sections/<int:section_id>/suspend", methods=["POST"])

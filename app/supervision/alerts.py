@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, inspect, select
 
 from app.core import audit
@@ -65,7 +66,20 @@ RULES: dict[AlertRule, tuple[str, str]] = {
         "Opening-key shares arrived late or are missing after the bid deadline.",
     ),
     R.OVERDUE_CASE: ("条例 Art. 61", "A complaint or report about this section is past its due date."),
+    R.WRITTEN_REPORT_DUE: (
+        "招标投标法 Art. 47",
+        "The tenderer's written report to the regulator is due within 15 days of the award: due soon, or "
+        "overdue.",
+    ),
+    R.CONTRACT_DUE: (
+        "招标投标法 Art. 46",
+        "The contract must be signed within 30 days of the award notice: due soon, or lapsed.",
+    ),
 }
+
+#: Rules whose alerts are also sent to the parties who must act (the tenderer side; the winner for the
+#: contract), not only shown to the regulator.
+NOTIFY_PARTIES = frozenset({R.WRITTEN_REPORT_DUE, R.CONTRACT_DUE})
 
 MINUTE = dt.timedelta(minutes=1)
 BEFORE_CLOSE = frozenset({SectionStatus.DRAFT.value, SectionStatus.PUBLISHED.value})
@@ -98,10 +112,30 @@ def _cfg(name: str, default: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _record_published(section: Section) -> bool:
+    """Whether the section's opening record is public: only from then on may anything compare bidders (who
+    bid is secret until the opening, SPEC §3.3 — also while shares are collected or decryption runs)."""
+    if section.status in BEFORE_CLOSE or not _has_tables("opening_ceremony"):
+        return False
+    from app.bidding.enums import CeremonyStatus
+    from app.bidding.models import OpeningCeremony
+
+    completed = select(OpeningCeremony.id).where(
+        OpeningCeremony.section_id == section.id, OpeningCeremony.status == CeremonyStatus.COMPLETED.value
+    )
+    return db.session.scalar(completed.limit(1)) is not None
+
+
 def _envelopes(section: Section) -> list[Any]:
-    if section.status in BEFORE_CLOSE or not _has_tables("sealed_envelope"):
+    if not _has_tables("sealed_envelope") or not _record_published(section):
         return []
     from app.bidding.models import SealedEnvelope
+    from app.bidding.opening import not_opened_ceremony
+
+    if not_opened_ceremony(section) is not None:
+        # Never opened (fewer than 3 bidders): comparing the bidders would tell who bid in a tender whose
+        # bids nobody may ever see.
+        return []
 
     return list(
         db.session.scalars(
@@ -486,6 +520,50 @@ def rule_overdue_case(section: Section) -> list[Finding]:
     return out
 
 
+def _evaluation_of(section: Section) -> Any:
+    if not _has_tables("evaluation", "evaluation_written_report"):
+        return None
+    from app.evaluation.models import Evaluation
+
+    return db.session.scalar(select(Evaluation).where(Evaluation.section_id == section.id))
+
+
+def _due_findings(rule: AlertRule, what: str, due: dt.datetime, warn: dt.timedelta) -> list[Finding]:
+    at = now()
+    if at > due:
+        return [Finding(rule, f"overdue:{due.isoformat()}", f"{what} overdue since {due.isoformat()}",
+                        {"due_at": due.isoformat(), "state": "overdue"})]  # fmt: skip
+    if at >= due - warn:
+        return [Finding(rule, f"due_soon:{due.isoformat()}", f"{what} due {due.isoformat()}",
+                        {"due_at": due.isoformat(), "state": "due_soon"})]  # fmt: skip
+    return []
+
+
+def rule_written_report_due(section: Section) -> list[Finding]:
+    """法 Art. 47: the written report within 15 days of the award — warned ahead, flagged when overdue."""
+    ev = _evaluation_of(section)
+    report = ev.written_report if ev is not None else None
+    if report is None or report.filed_at is not None or section.status != SectionStatus.AWARDED.value:
+        return []
+    warn = dt.timedelta(days=int(_cfg("SUPERVISION_REPORT_WARN_DAYS", 3)))
+    return _due_findings(R.WRITTEN_REPORT_DUE, "written report", report.due_at, warn)
+
+
+def rule_contract_due(section: Section) -> list[Finding]:
+    """法 Art. 46: the contract within 30 days of the award notice — warned before it lapses."""
+    ev = _evaluation_of(section)
+    if (
+        ev is None
+        or ev.awarded_at is None
+        or ev.contract_due_at is None
+        or ev.contract_signed_at is not None
+        or section.status != SectionStatus.AWARDED.value
+    ):
+        return []
+    warn = dt.timedelta(days=int(_cfg("SUPERVISION_CONTRACT_WARN_DAYS", 5)))
+    return _due_findings(R.CONTRACT_DUE, "contract", ev.contract_due_at, warn)
+
+
 RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.SAME_SOURCE_IP: rule_same_source_ip,
     R.SAME_FINGERPRINT: rule_same_fingerprint,
@@ -500,6 +578,8 @@ RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.REPEATED_DRAWS: rule_repeated_draws,
     R.KEY_SHARES_LATE: rule_key_shares_late,
     R.OVERDUE_CASE: rule_overdue_case,
+    R.WRITTEN_REPORT_DUE: rule_written_report_due,
+    R.CONTRACT_DUE: rule_contract_due,
 }
 
 
@@ -542,8 +622,51 @@ def run_alert_rules(section: Section, *, actor: Any = None) -> list[SupervisionA
             object_id=alert.id,
             payload={"section_id": section.id, "rule": alert.rule, "legal_basis": basis},
         )
+        if finding.rule in NOTIFY_PARTIES:
+            _notify_parties(section, finding)
         raised.append(alert)
     return raised
+
+
+def _notify_parties(section: Section, finding: Finding) -> None:
+    """Tell those who must act: the tenderer and its agency (and, for the contract, the winner)."""
+    from app.accounts.models import User
+    from app.core import outbox
+    from app.core.clock import CST
+    from app.core.permissions import Role
+
+    project = section.project
+    orgs = {project.owner_org_id, project.agency_org_id} - {None}
+    roles = {Role.TENDERER.value}
+    ev = _evaluation_of(section)
+    if finding.rule is R.CONTRACT_DUE and ev is not None and ev.winner_org_id is not None:
+        orgs.add(ev.winner_org_id)
+        roles.add(Role.BIDDER.value)
+    due = dt.datetime.fromisoformat(finding.evidence["due_at"]).astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    overdue = finding.evidence.get("state") == "overdue"
+    if finding.rule is R.CONTRACT_DUE:
+        subject = gettext("%(code)s: contract deadline", code=section.code)
+        body = (
+            gettext(
+                "The contract was due by %(due)s and is not recorded as signed (招标投标法第46条).", due=due
+            )
+            if overdue
+            else gettext("The contract must be signed by %(due)s (招标投标法第46条).", due=due)
+        )
+    else:
+        subject = gettext("%(code)s: written report to the regulator", code=section.code)
+        body = (
+            gettext(
+                "The written report was due by %(due)s and has not been filed (招标投标法第47条).", due=due
+            )
+            if overdue
+            else gettext("The written report to the regulator is due by %(due)s (招标投标法第47条).", due=due)
+        )
+    users = db.session.scalars(
+        select(User).where(User.org_id.in_(orgs), User.role.in_(roles), User.is_active.is_(True))
+    )
+    for user in users:
+        outbox.enqueue(channel="inbox", recipient=str(user.id), subject=subject, body=body, user_id=user.id)
 
 
 def alerts_for_panel(section_id: int) -> list[SupervisionAlert]:

@@ -15,12 +15,12 @@ import io
 import statistics
 from dataclasses import dataclass, field, fields
 from html import escape
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import inspect, select
 
 from app.accounts.models import Organization, User
+from app.core import spreadsheets
 from app.core.calendar import load_calendar, local_date
 from app.core.db import db
 from app.core.permissions import Role
@@ -145,16 +145,14 @@ def assess(start: dt.datetime, end: dt.datetime) -> tuple[list[Row], list[Row]]:
     return people, sorted(departments.values(), key=lambda r: r.name)
 
 
-def _cell(value: Any) -> Any:
-    return "" if value is None else value
-
-
 def to_csv(rows: list[Row]) -> str:
+    """Names come from accounts and organizations: a cell a spreadsheet would run as a formula is escaped
+    (``app.core.spreadsheets.safe_cell``)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([_cell(getattr(row, c)) for c in COLUMNS])
+        writer.writerow(spreadsheets.safe_row([getattr(row, c) for c in COLUMNS]))
     return buf.getvalue()
 
 
@@ -167,9 +165,9 @@ def to_xlsx(people: list[Row], departments: list[Row]) -> bytes:
     sheet.title = "staff"
     for title, rows in (("staff", people), ("departments", departments)):
         ws = sheet if title == "staff" else wb.create_sheet(title)
-        ws.append(COLUMNS)
+        spreadsheets.append_xlsx_row(ws, list(COLUMNS))
         for row in rows:
-            ws.append([_cell(getattr(row, c)) for c in COLUMNS])
+            spreadsheets.append_xlsx_row(ws, [getattr(row, c) for c in COLUMNS])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

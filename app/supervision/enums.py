@@ -28,6 +28,8 @@ class AlertRule(StrEnum):
     REPEATED_DRAWS = "repeated_draws"
     KEY_SHARES_LATE = "key_shares_late"
     OVERDUE_CASE = "overdue_case"
+    WRITTEN_REPORT_DUE = "written_report_due"  # 书面报告 not filed 15 days after the award (法 Art. 47)
+    CONTRACT_DUE = "contract_due"  # contract not signed: due soon, or lapsed (法 Art. 46)
 
 
 class NoticeStatus(StrEnum):

@@ -4,8 +4,9 @@ stream (Server-Sent Events) fed by the audit log.
 Every committed audit leaf is published on the bus channel ``audit`` (see ``app.core.audit.record``), with
 the leaf index as event id. A client that reconnects sends ``Last-Event-ID``; the stream first subscribes,
 then replays the leaves it missed from the audit log (the system of record), then goes live, dropping live
-events it has already replayed. A stream ends after ``SUPERVISION_SSE_SECONDS`` so gthread workers are freed;
-EventSource reconnects by itself.
+events it has already replayed. A stream ends after ``SUPERVISION_SSE_SECONDS``; EventSource reconnects by
+itself. Behind nginx the stream service serves it (``plan``, ``app.core.streams``); a worker of the embedded
+default serves it itself (``stream``) on one of its few stream slots.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.core import audit, events
+from app.core import audit, events, streams
 from app.core.clock import now
 from app.core.db import db
 from app.core.models import AuditLeaf
@@ -269,6 +270,39 @@ def stream(
         close = getattr(subscription, "close", None)
         if close is not None:
             close()
+
+
+def plan(flt: StreamFilter, *, last_event_id: int | None, seconds: float, keepalive: float) -> streams.Plan:
+    """The same stream for the stream service (``app.core.streams``): the replay is read here, during the
+    handshake; the service then sends every live leaf after it. It took its place in the event sequence
+    before the handshake started, so a leaf committed meanwhile is sent live (or dropped as replayed)."""
+    sent = -1 if last_event_id is None else last_event_id
+    prelude = ["retry: 2000\n\n"]
+    if last_event_id is not None:
+        for data in replay(last_event_id, flt):
+            sent = int(data["idx"])
+            prelude.append(sse(data, str(sent)))
+
+    def live_leaf(ev: events.Event) -> str | None:
+        nonlocal sent
+        try:
+            idx = int(ev.id) if ev.id is not None else None
+        except ValueError:
+            idx = None
+        if (idx is not None and idx <= sent) or not flt.matches(ev.data):
+            return None
+        if idx is not None:
+            sent = idx
+        return sse(ev.data, ev.id)
+
+    return streams.Plan(
+        channels=(CHANNEL,),
+        prelude="".join(prelude),
+        format=live_leaf,
+        seconds=seconds,
+        keepalive=keepalive,
+        closing=sse({"reason": "timeout"}, None, event="bye"),
+    )
 
 
 def stream_seconds(requested: str | None) -> float:

@@ -19,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -31,7 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.accounts.enums import Industry
 from app.accounts.models import Organization
 from app.accounts.stepup import step_up_required
-from app.core import audit
+from app.core import audit, streams
 from app.core.calendar import end_of_local_day, local_date
 from app.core.clock import now
 from app.core.db import db
@@ -116,11 +115,11 @@ def stream() -> Response:
         last = None
     seconds = live.stream_seconds(request.args.get("seconds"))
     keepalive = float(current_app.config.get("SUPERVISION_SSE_KEEPALIVE") or 15)
-    body = live.stream(flt, last_event_id=last, seconds=seconds, keepalive=keepalive)
-    resp = Response(stream_with_context(body), mimetype="text/event-stream")
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered
-    return resp
+    return streams.respond(
+        seconds=seconds,
+        plan=lambda _lease: live.plan(flt, last_event_id=last, seconds=seconds, keepalive=keepalive),
+        body=lambda: live.stream(flt, last_event_id=last, seconds=seconds, keepalive=keepalive),
+    )
 
 
 # -- section timeline -------------------------------------------------------------------------------------
@@ -175,6 +174,9 @@ def alerts_desk() -> str:
     section_id = request.args.get("section", type=int)
     if section_id:
         stmt = stmt.where(SupervisionAlert.section_id == section_id)
+    # Alerts carry capture data (IP addresses, machines, signing keys): the supervising regulator's only.
+    supervised = select(Section.id).join(Project).where(Project.regulator_org_id == current_user.user.org_id)
+    stmt = stmt.where(SupervisionAlert.section_id.in_(supervised))
     rows = db.session.scalars(stmt.limit(500)).all()
     sections = {
         s.id: s
@@ -195,7 +197,7 @@ def alerts_desk() -> str:
 @bp.route("/sections/<int:section_id>/alerts/run", methods=["POST"])
 @require(Permission.SUPERVISION_ALERTS)
 def run_rules(section_id: int) -> BaseResponse:
-    section = _section(section_id)
+    section = _acting_on(section_id)
     raised = alerts.run_alert_rules(section, actor=current_user.user)
     db.session.commit()
     flash(_("%(n)d new alerts.", n=len(raised)), "success" if not raised else "warn")
@@ -222,6 +224,34 @@ def decide_alert(alert_id: int) -> BaseResponse:
 
     _attempt(act, _("Alert updated."))
     return redirect(request.referrer or url_for("supervision.alerts_desk"))
+
+
+# -- what the system administrator did to accounts ---------------------------------------------------------
+
+
+@bp.route("/admin-acts")
+@require(Permission.SUPERVISION_MONITOR)
+def admin_acts() -> str:
+    """Under 监管办分离 the administrator must not become a business user: every act on an account or an
+    organization (creation, reset, disabling) is listed here for the regulators and the management office."""
+    from app.accounts.labels import admin_act_label
+    from app.accounts.models import AccountNotice, User
+    from app.core.models import AuditLeaf
+
+    leaves = db.session.scalars(
+        select(AuditLeaf)
+        .where(AuditLeaf.action.like("admin:user:%") | AuditLeaf.action.like("admin:organization:%"))
+        .order_by(AuditLeaf.idx.desc())
+        .limit(500)
+    ).all()
+    users = {u.id: u for u in db.session.scalars(select(User)).all()}
+    seen = {
+        n.audit_idx: n.seen_at
+        for n in db.session.scalars(select(AccountNotice).where(AccountNotice.audit_idx.is_not(None))).all()
+    }
+    return render_template(
+        "supervision/admin_acts.html", leaves=leaves, users=users, seen=seen, label=admin_act_label
+    )
 
 
 # -- interventions -----------------------------------------------------------------------------------------

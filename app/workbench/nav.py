@@ -36,6 +36,7 @@ NAV: list[NavEntry] = [
     NavEntry("supervision.dashboard", _l("Live supervision"), Permission.SUPERVISION_MONITOR),
     NavEntry("supervision.alerts_desk", _l("Alerts desk"), Permission.SUPERVISION_ALERTS),
     NavEntry("supervision.interventions", _l("Interventions"), Permission.SUPERVISION_INTERVENE),
+    NavEntry("supervision.admin_acts", _l("Administrative acts"), Permission.SUPERVISION_MONITOR),
     NavEntry("supervision.assessment_page", _l("Staff assessment"), Permission.SUPERVISION_ASSESSMENT),
     NavEntry("complaints.mine", _l("Objections and complaints"), Permission.COMPLAINTS_OWN),
     NavEntry("complaints.desk", _l("Complaint desk"), Permission.COMPLAINTS_DECIDE),

@@ -3,7 +3,7 @@ seats with their reasons; tenderer representatives as real panel seats; the resu
 government procurement; on-site objections linked to their cases.
 
 Revision ID: r6_lawful_panels
-Revises: q5_evaluation_remedies
+Revises: r6_auth_hardening
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r6_lawful_panels"
-down_revision = "q5_evaluation_remedies"
+down_revision = "r6_auth_hardening"  # chained after the migrations merged meanwhile
 branch_labels = None
 depends_on = None
 

@@ -276,6 +276,58 @@ def test_resumable_upload_with_offsets_and_checksums(
         assert storage.check().ok
 
 
+def test_resumable_uploads_have_a_quota_per_bidder_and_section_and_expire(
+    client: Any, tender: Tender, db_session: Any, app: Flask
+) -> None:
+    """Issue 14: a bidder could open unlimited resumable uploads. Now each organization has at most
+    RESUMABLE_UPLOADS_OPEN unfinished ones per section (and a byte budget); they expire after
+    RESUMABLE_UPLOAD_HOURS and at the bid deadline, and an expired one frees its place and its part file."""
+    sid = tender.section.id
+    first, second = tender.bidders[0], tender.bidders[1]
+    most = app.config["RESUMABLE_UPLOADS_OPEN"]
+
+    def start(bidder: Any, n: int, length: int = 1000) -> Any:
+        return client.post(
+            f"/api/v1/bidding/sections/{sid}/uploads",
+            json={"kind": "document", "name": f"part-{n}.pdf", "length": length},
+            headers=bidder.headers(),
+        )
+
+    started = [start(first, n) for n in range(most)]
+    assert all(r.status_code == 201 for r in started), [r.get_json() for r in started]
+    refused = start(first, most)
+    assert refused.status_code == 429 and refused.get_json()["code"] == "upload_quota"
+    assert str(most) in refused.get_json()["message"]
+    assert start(second, 0).status_code == 201  # another bidder has its own quota
+    # The byte budget: declared lengths together at most RESUMABLE_QUOTA_ENVELOPES section limits.
+    limit = tender.section.max_envelope_mb * 1024 * 1024
+    assert start(second, 1, length=limit).status_code == 201
+    budget = app.config["RESUMABLE_QUOTA_ENVELOPES"]
+    for n in range(2, budget):
+        assert start(second, n, length=limit).status_code == 201
+    over = start(second, budget + 1, length=limit)
+    assert over.status_code == 429 and over.get_json()["code"] == "upload_quota"
+
+    # Discarding one frees a place.
+    assert client.delete(started[0].headers["Location"], headers=first.headers()).status_code == 204
+    again = start(first, 100)
+    assert again.status_code == 201
+    part = Path(app.config["BLOB_DIR"]) / "tmp" / f"up-{again.get_json()['id']}.part"
+    assert part.exists()
+
+    # An upload never outlives the deadline; after 24 hours it is gone and frees its place.
+    from app.bidding.models import EnvelopeUpload
+
+    row = db_session.get(EnvelopeUpload, again.get_json()["id"])
+    assert row.expires_at <= tender.section.bid_deadline
+    clock.advance(dt.timedelta(hours=app.config["RESUMABLE_UPLOAD_HOURS"], seconds=1))
+    assert clock.now() < tender.section.bid_deadline  # still bidding: only the upload expired
+    assert client.get(again.headers["Location"], headers=first.headers()).status_code == 404
+    fresh = start(first, 200)
+    assert fresh.status_code == 201
+    assert not part.exists()  # the expired upload's part file went with it
+
+
 def test_check_and_cleanup_commands(app: Flask, client: Any, tender: Tender, db_session: Any) -> None:
     upload(client, tender, tender.bidders[0], tender.summary())
     root = Path(app.config["BLOB_DIR"])

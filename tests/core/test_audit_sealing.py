@@ -7,7 +7,7 @@ from tests.factories import login, make_user
 
 
 def test_sealed_leaf_hides_actor_on_the_audit_page(client, db_session):
-    bidder = make_user("bidder", username="sealed-bidder")
+    bidder = make_user("tenderer", username="sealed-actor")  # bidders' own leaves are always sealed
     audit.record("test:envelope:submit", actor=bidder, object_type="envelope", object_id=77, payload={"x": 1})
     visible = audit.record("test:other:thing", actor=bidder, object_type="thing", object_id=78)
 

@@ -206,11 +206,37 @@ def close_report(trade: Trade, users: list[User]) -> Evaluation:
     return ev
 
 
+def publicity_details(ev: Evaluation) -> dict[int, Any]:
+    """What the tenderer adds per candidate to the publicity (发改委令第10号 Art. 6(2), 6(3))."""
+    from app.evaluation.endings import CandidateDetails
+
+    return {
+        c.rank: CandidateDetails(
+            project_manager=f"项目经理{c.rank}",
+            pm_certificate=f"一级建造师 苏132{c.org_id:06d}",
+            qualifications="市政公用工程施工总承包二级",
+        )
+        for c in ev.candidates
+    }
+
+
+def publicity_form(ev: Evaluation) -> dict[str, str]:
+    """The same, as the manage page's form fields."""
+    out: dict[str, str] = {}
+    for rank, d in publicity_details(ev).items():
+        out |= {
+            f"project_manager_{rank}": d.project_manager,
+            f"pm_certificate_{rank}": d.pm_certificate,
+            f"qualifications_{rank}": d.qualifications,
+        }
+    return out
+
+
 def publish(trade: Trade) -> Evaluation:
     """The agency publishes the candidates of the closed report."""
     ev = trade.evaluation()
     with trade.app.test_request_context():
-        services.publish_candidates(ev, actor=trade.world.agent)
+        services.publish_candidates(ev, actor=trade.world.agent, details=publicity_details(ev))
     return ev
 
 
@@ -271,6 +297,8 @@ __all__ = [
     "award_after_publicity",
     "close_report",
     "open_trade",
+    "publicity_details",
+    "publicity_form",
     "publish",
     "score_lowest",
     "sign_in_all",

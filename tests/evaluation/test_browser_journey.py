@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from app.accounts import services as accounts
 from app.core.clock import clock
 from app.core.db import db
 from app.core.permissions import OrgKind, Role
@@ -24,7 +25,7 @@ from tests.conftest import IsolatedClient
 from tests.evaluation.conftest import open_trade
 from tests.factories import PASSWORD, make_org, make_user
 from tests.projects.conftest import T0, World, publish_catalogue
-from tests.system import CHROMIUM, CHROMIUM_ARGS, require
+from tests.system import CHROMIUM, CHROMIUM_ARGS, require, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +36,7 @@ class Live:
     section_id: int
     experts: list[str]  # user names in seat order (the first is the leader)
     tenderer: str
+    tenderer_totp: bytes
     bidders: list[str]
     shots: Path
 
@@ -113,6 +115,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             section_id=trade.section.id,
             experts=[u.username for u in trade.panel_users()],
             tenderer=world.agent.username,
+            tenderer_totp=accounts.totp_secret(world.agent) or b"",
             bidders=[b.org.name for b in trade.tender.bidders],
             shots=tmp,
         )
@@ -131,12 +134,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             db.engine.dispose()
 
 
-def _login(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/auth/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url("**/workbench")
+def _login(page: Any, url: str, username: str, totp_secret: bytes | None = None) -> None:
+    sign_in(page, url, username, PASSWORD, totp_secret=totp_secret)
 
 
 def test_five_experts_score_the_leader_reports_and_the_portal_shows_the_candidates(live: Live) -> None:
@@ -176,8 +175,13 @@ def test_five_experts_score_the_leader_reports_and_the_portal_shows_the_candidat
             leader.screenshot(path=str(live.shots / "expert-report.png"), full_page=True)
 
             tenderer = browser.new_context(locale="en").new_page()
-            _login(tenderer, live.url, live.tenderer)
+            _login(tenderer, live.url, live.tenderer, live.tenderer_totp)
             tenderer.goto(f"{live.url}/evaluation/manage/{live.section_id}")
+            for rank in range(1, tenderer.locator("fieldset").count() + 1):  # 发改委令第10号 Art. 6
+                tenderer.fill(f"#pm_certificate_{rank}", f"一级建造师 苏1320000{rank}")
+                tenderer.fill(f"#qualifications_{rank}", "市政公用工程施工总承包二级")
+                if not tenderer.input_value(f"#project_manager_{rank}"):
+                    tenderer.fill(f"#project_manager_{rank}", f"项目经理{rank}")
             tenderer.click("#publish-candidates")
             tenderer.wait_for_selector("#candidates")
             assert tenderer.locator("#ev-status").inner_text() == "publicity"

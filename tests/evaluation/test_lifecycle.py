@@ -24,7 +24,7 @@ from app.evaluation import archive, services
 from app.evaluation.verify import main as verify_main
 from app.evaluation.verify import verify_archive
 from app.experts.permissions import can_view_panel
-from tests.evaluation.conftest import close_report, open_trade, score_lowest, sign_in_all
+from tests.evaluation.conftest import close_report, open_trade, publicity_details, score_lowest, sign_in_all
 from tests.factories import login
 from tests.projects.conftest import World
 
@@ -62,7 +62,7 @@ def test_publication_to_verified_archive(
 
     # 5. candidate publicity by the tenderer's agency, ≥ 3 days by the calendar
     with app.test_request_context():
-        services.publish_candidates(ev, actor=world.agent)
+        services.publish_candidates(ev, actor=world.agent, details=publicity_details(ev))
     start, end = services.publicity_window(section) or (None, None)
     assert start == now() and end is not None and end - start >= dt.timedelta(days=3)
     assert complaint_sections.publicity_window(section) == (start, end)  # installed for the complaints domain

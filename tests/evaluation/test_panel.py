@@ -16,7 +16,7 @@ from app.core.models import AuditLeaf
 from app.core.permissions import Role
 from app.evaluation import services
 from app.projects.models import Project
-from tests.evaluation.conftest import open_trade, score_lowest, sign_in_all
+from tests.evaluation.conftest import open_trade, publicity_form, score_lowest, sign_in_all
 from tests.factories import csrf_token, login, make_user
 from tests.projects.conftest import World
 
@@ -208,7 +208,10 @@ def test_workspace_pages_score_and_report_through_the_forms(
     login(client, trade.world.agent)
     token = csrf_token(client, f"/evaluation/manage/{trade.section.id}")
     assert (
-        client.post(f"/evaluation/manage/{trade.section.id}/publish", data={"csrf_token": token}).status_code
+        client.post(
+            f"/evaluation/manage/{trade.section.id}/publish",
+            data={"csrf_token": token, **publicity_form(trade.evaluation())},
+        ).status_code
         == 302
     )
     assert ev.status == "publicity"

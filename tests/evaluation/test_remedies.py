@@ -26,6 +26,7 @@ from tests.evaluation.conftest import (
     award_after_publicity,
     close_report,
     open_trade,
+    publicity_details,
     publish,
     score_lowest,
     sign_in_all,
@@ -110,7 +111,7 @@ def test_re_evaluation_during_publicity_voids_the_round_and_the_same_panel_score
     with app.test_request_context(), pytest.raises(Conflict):
         services.award(ev, actor=world.agent)
     with app.test_request_context(), pytest.raises(Conflict):
-        services.publish_candidates(ev, actor=world.agent)
+        services.publish_candidates(ev, actor=world.agent, details=publicity_details(ev))
     assert section.status == "evaluating"
 
     # the pages say what happened

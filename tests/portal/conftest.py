@@ -42,6 +42,7 @@ class Portal:
     room: OpeningRoom
     works: Project  # engineering construction, 崇川区
     goods: Project  # government procurement, 海门区
+    procurement_regulator: User  # the goods project's regulator (finance), from the catalogue's industry
 
     def terms(self, **overrides: Any) -> services.SectionTerms:
         values: dict[str, Any] = {
@@ -55,7 +56,7 @@ class Portal:
             "panel_specialties": {"市政": 3, "造价": 1},
             "opening_items": ["duration"],
             "custodian_k": 2,
-            "custodian_ids": [self.staff.id, self.regulator.id, self.tenderer.id],
+            "custodian_ids": [self.staff.id, self.regulator.id, self.tenderer.id],  # works; goods below
             "docs_available_from": cst(2026, 3, 2, 9, 0),
             "docs_available_until": cst(2026, 3, 9, 17, 0),
             "bid_deadline": cst(2026, 3, 23, 9, 30),
@@ -70,6 +71,8 @@ class Portal:
         self, project: Project | None = None, *, document: bytes = b"%PDF-1.4 tender", **kw: Any
     ) -> Section:
         project = project or self.works
+        if project is self.goods and "custodian_ids" not in kw:
+            kw["custodian_ids"] = [self.staff.id, self.procurement_regulator.id, self.tenderer.id]
         # create_section numbers from len(project.sections); reload it (see the report to app/projects).
         db.session.expire(project, ["sections"])
         section = services.create_section(project, self.terms(**kw), actor=self.agent)
@@ -107,7 +110,6 @@ def _project(portal_parts: dict[str, Any], code: str, name: str, region: str) ->
             funding_source="财政资金",
             approval_ref=f"通发改〔2026〕{next(_n)}号",
             budget=Decimal("12000000"),
-            regulator_org_id=portal_parts["regulator_org"].id,
             owner_org_id=portal_parts["owner"].id,
             region=region,
         ),
@@ -147,10 +149,11 @@ def portal(db_session: Any) -> Portal:
     regulator_org = make_org(OrgKind.REGULATOR)
     staff = make_user(Role.CENTER_STAFF, center)
     regulator = make_user(Role.REGULATOR, regulator_org)
+    finance = make_user(Role.REGULATOR, make_org(OrgKind.REGULATOR, industry="finance_procurement"))
     tenderer = make_user(Role.TENDERER, owner)
     agent = make_user(Role.TENDERER, agency)
     clock.freeze(T0)
-    _register_custodian_keys([staff, regulator, tenderer])
+    _register_custodian_keys([staff, regulator, finance, tenderer])
     room = services.create_room(actor=staff, name=f"开标室-{next(_n)}")
     parts = {
         "catalogue": catalogue,
@@ -161,4 +164,4 @@ def portal(db_session: Any) -> Portal:
     }
     works = _project(parts, "GC-01", "南通市某道路改造工程", "崇川区")
     goods = _project(parts, "ZC-01", "海门区教育局教学设备采购", "海门区")
-    return Portal(catalogue, owner, agency, staff, regulator, tenderer, agent, room, works, goods)
+    return Portal(catalogue, owner, agency, staff, regulator, tenderer, agent, room, works, goods, finance)

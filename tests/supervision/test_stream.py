@@ -126,6 +126,36 @@ def test_committed_leaf_reaches_a_live_subscriber_and_rolled_back_one_does_not(
     assert "live:test:rollback" not in text
 
 
+def test_streams_are_capped_per_address_and_in_all(
+    scene: Scene, client: Any, app: Flask, monkeypatch: Any
+) -> None:
+    """Issue 14: anonymous streams were unlimited. Over STREAMS_PER_IP open streams of one address: 429;
+    over STREAMS_TOTAL in all: 503; both say when to retry (app/core/streams.py)."""
+    from app.core import streams
+
+    section = scene.section("published")
+    db.session.commit()
+    monkeypatch.setattr(streams, "_stores", {})  # this test's own counts
+    monkeypatch.setitem(app.config, "STREAMS_PER_IP", 2)
+    monkeypatch.setitem(app.config, "STREAMS_TOTAL", 3)
+    held = [streams.leases().admit("127.0.0.1", 60, 2, 3) for _ in range(2)]  # two streams of this address
+    assert all(isinstance(lease, streams.Lease) for lease in held)
+    over_address = client.get(f"/bidding/sections/{section.id}/events")
+    assert over_address.status_code == 429 and over_address.headers["Retry-After"] == "30"
+    assert "2" in over_address.get_data(as_text=True)
+    held[0].release()  # this address is under its cap again; two streams from elsewhere fill the platform
+    others = [streams.leases().admit("198.51.100.7", 60, 2, 3) for _ in range(2)]
+    assert all(isinstance(lease, streams.Lease) for lease in others)
+    full = client.get(f"/bidding/sections/{section.id}/events")
+    assert full.status_code == 503 and full.headers["Retry-After"] == "30"
+    others[0].release()
+    served = client.get(f"/bidding/sections/{section.id}/events", buffered=False)
+    assert served.status_code == 200
+    served.close()
+    others[1].release()
+    held[1].release()
+
+
 def test_a_plain_get_in_tests_returns_promptly(scene: Scene, client: Any) -> None:
     login(client, scene.manager)  # the management office watches, read-only
     started = time.monotonic()

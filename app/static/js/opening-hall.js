@@ -24,17 +24,30 @@
     table.appendChild(body);
     box.replaceChildren(table);
   }
-  var source = new EventSource(hall.getAttribute("data-events"));
-  source.onmessage = function (msg) {
+  function onMessage(msg) {
     var data = JSON.parse(msg.data);
     if (data.event === "started") { text("ceremony-status", "collecting"); }
     if (data.event === "share") { text("share-count", String(data.shares)); }
     if (data.event === "postponed") { text("ceremony-status", "postponed"); }
+    // Fewer than 3 bidders: nothing is decrypted; the page from the server states the count and the rule.
+    if (data.event === "not_opened") { window.location.reload(); }
     if (data.event === "record") { renderRecord(data.record); text("ceremony-status", "decrypting"); }
     if (data.event === "completed") { renderRecord(data.record); text("ceremony-status", "completed"); text("section-status", data.status); }
     if (data.event === "objection" || data.event === "answer" || data.event === "confirmation") {
       var list = document.getElementById("objections");
       if (list && data.body) { var li = document.createElement("li"); li.textContent = data.body; list.appendChild(li); }
     }
-  };
+  }
+  // EventSource reconnects by itself after a dropped connection, but not after a refusal (429: too many
+  // streams from this address; 503: the live service is full): then try again later, waiting longer each time.
+  function connect(delay) {
+    var source = new EventSource(hall.getAttribute("data-events"));
+    source.onmessage = onMessage;
+    source.onopen = function () { delay = 15000; };
+    source.onerror = function () {
+      if (source.readyState !== EventSource.CLOSED) { return; }
+      setTimeout(function () { connect(Math.min(delay * 2, 240000)); }, delay * (1 + Math.random()));
+    };
+  }
+  connect(15000);
 }());

@@ -33,16 +33,31 @@
     while (body.children.length > MAX_ROWS) { body.removeChild(body.lastChild); }
   }
 
-  var source = new EventSource(url);
-  source.addEventListener("open", function () {
-    status.textContent = table.getAttribute("data-label-live");
-    status.className = "badge ok";
-  });
-  source.addEventListener("error", function () {
-    status.textContent = table.getAttribute("data-label-offline");
-    status.className = "badge";
-  });
-  source.addEventListener("leaf", function (ev) {
-    try { add(JSON.parse(ev.data)); } catch (e) { /* a malformed event is skipped */ }
-  });
+  // EventSource reconnects by itself (with Last-Event-ID) after a dropped connection, but not after a refusal
+  // (429/503: too many streams): then try again later, waiting longer each time, from the last event seen.
+  var base = table.getAttribute("data-stream-url");
+  var lastSeen = last;
+  function connect(delay) {
+    var target = url;
+    if (lastSeen && lastSeen !== last) {
+      target = base + (base.indexOf("?") >= 0 ? "&" : "?") + "last_id=" + encodeURIComponent(lastSeen);
+    }
+    var source = new EventSource(target);
+    source.addEventListener("open", function () {
+      delay = 15000;
+      status.textContent = table.getAttribute("data-label-live");
+      status.className = "badge ok";
+    });
+    source.addEventListener("error", function () {
+      status.textContent = table.getAttribute("data-label-offline");
+      status.className = "badge";
+      if (source.readyState !== EventSource.CLOSED) { return; }
+      setTimeout(function () { connect(Math.min(delay * 2, 240000)); }, delay * (1 + Math.random()));
+    });
+    source.addEventListener("leaf", function (ev) {
+      if (ev.lastEventId) { lastSeen = ev.lastEventId; }
+      try { add(JSON.parse(ev.data)); } catch (e) { /* a malformed event is skipped */ }
+    });
+  }
+  connect(15000);
 }());

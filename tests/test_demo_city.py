@@ -1,0 +1,41 @@
+"""The demo city (``flask demo seed``) shows the lawful endings of issue 15: a tender with only two
+bidders that was counted at its opening and never opened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from app import demo
+from app.bidding.models import OpeningCeremony, OpeningRecordEntry, SealedEnvelope
+from app.core.clock import clock
+from app.projects.models import Section
+from tests.projects.conftest import T0
+
+
+def test_the_demo_city_has_a_section_failed_for_too_few_bidders(
+    app: Flask, db_session: Any, tmp_path: Path
+) -> None:
+    saved = {k: app.config[k] for k in ("INSTANCE_PATH", "BLOB_DIR")}
+    app.config["INSTANCE_PATH"] = str(tmp_path / "instance")
+    app.config["BLOB_DIR"] = str(tmp_path / "blobs")
+    try:
+        clock.freeze(T0)  # the demo dates everything from business time: a fixed instant
+        with app.test_request_context():
+            demo.seed()
+        ceremony = db_session.scalar(select(OpeningCeremony).where(OpeningCeremony.status == "not_opened"))
+        assert ceremony is not None and ceremony.bidder_count == 2
+        section = db_session.get(Section, ceremony.section_id)
+        assert section.status == "failed" and "招标投标法第28条" in (section.failed_reason or "")
+        envelopes = db_session.scalars(select(SealedEnvelope).where(SealedEnvelope.section_id == section.id))
+        assert all(e.decrypt_status is None and e.signature for e in envelopes)
+        assert db_session.scalars(select(OpeningRecordEntry)).all() == []
+        page = app.test_client().get(f"/bidding/sections/{section.id}/record").get_data(as_text=True)
+        assert 'id="bidder-count">2<' in page
+        # every other demo tender still publishes under every rule
+        assert db_session.scalars(select(Section).where(Section.status == "published")).all()
+    finally:
+        app.config.update(saved)
