@@ -3,7 +3,7 @@ account holder (activation, password reset, authenticator enrolment) and notices
 sensitive outbox messages.
 
 Revision ID: r6_auth_hardening
-Revises: q5_evaluation_remedies
+Revises: r6_lawful_endings
 Create Date: 2026-12-06 20:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = "r6_auth_hardening"
-down_revision = "q5_evaluation_remedies"
+down_revision = "r6_lawful_endings"  # chained after the lawful-endings migration merged meanwhile
 branch_labels = None
 depends_on = None
 
