@@ -126,6 +126,13 @@ def seed() -> list[str]:
     from app.complaints.demo import seed_cases
 
     seed_cases()
+    # last: two trades run through the real services (a recusal with a replacement draw; a government
+    # procurement result announcement with a challenge after it); uploads and the opening commit
+    from app.evaluation.demo_trades import seed_trades
+
+    for line in seed_trades(users):  # the drawn experts' accounts ("username | password")
+        username, password = (part.strip() for part in line.split("|"))
+        lines.append(f"{username:<14} | {Role.EXPERT.value:<12} | {password:<21} | ")
     return lines
 
 

@@ -432,6 +432,7 @@ def opening_record(section_id: int) -> dict[str, Any]:
         "record_sha256": ceremony.record_sha256,
         "valid_bids": ceremony.valid_bids,
         "section_status": section.status,
+        "objections": opening.objection_record(ceremony),
     }
 
 

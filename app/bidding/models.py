@@ -278,7 +278,9 @@ class OpeningRecordEntry(db.Model):  # type: ignore[name-defined]
 
 
 class OnSiteObjection(db.Model):  # type: ignore[name-defined]
-    """An on-the-spot objection (现场异议) raised by a bidder during the opening and answered by staff."""
+    """An on-the-spot objection (现场异议) raised by a bidder of the section at its opening and answered on
+    the spot by the tenderer (条例 Art. 44). Each is a case of the complaints domain (``case_id``, with its
+    history); the row keeps what the opening record shows. Rows from before cases have no case."""
 
     __tablename__ = "onsite_objection"
 
@@ -291,6 +293,9 @@ class OnSiteObjection(db.Model):  # type: ignore[name-defined]
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaint_case.id"), unique=True, comment="the objection case (complaints domain)"
+    )
 
     ceremony: Mapped[OpeningCeremony] = relationship(back_populates="objections")
     organization: Mapped[Organization] = relationship()

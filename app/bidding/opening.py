@@ -878,14 +878,26 @@ def _reencrypt_document(path: Path, keys: list[bytes]) -> bool:
 
 
 def raise_objection(section_id: int, body: str, *, actor: User) -> OnSiteObjection:
+    """An objection to the opening by a bidder of the section (条例 Art. 44): a case of the complaints
+    domain (who may, when, how many: :mod:`app.complaints.opening`), shown in the hall and the record."""
+    from app.complaints import opening as objections
+
+    section = db.session.get(Section, section_id)
+    if section is None:
+        raise NotFound(_("No such section."))
     body = body.strip()
     if not body:
         raise DomainError(_("Write the objection."), errors={"body": [_("Required.")]})
-    ceremony = live_ceremony(section_id)
-    if ceremony is None:
-        raise Conflict(_("Objections are raised during the opening."), code="no_ceremony")
+    case = objections.raise_objection(section, actor=actor, text=body)
+    ceremony = completed_ceremony(section)
+    assert ceremony is not None  # checked by raise_objection
     row = OnSiteObjection(
-        ceremony_id=ceremony.id, org_id=actor.org_id, raised_by=actor.id, raised_at=now(), body=body[:4000]
+        ceremony_id=ceremony.id,
+        org_id=actor.org_id,
+        raised_by=actor.id,
+        raised_at=now(),
+        body=body[:4000],
+        case_id=case.id,
     )
     db.session.add(row)
     db.session.flush()
@@ -894,31 +906,56 @@ def raise_objection(section_id: int, body: str, *, actor: User) -> OnSiteObjecti
         actor=actor,
         object_type="section",
         object_id=section_id,
-        payload={"objection_id": row.id, "body": row.body},
+        payload={"objection_id": row.id, "case_id": case.id, "body": row.body},
     )
     events.publish(db.session(), channel(section_id), {"event": "objection", "id": row.id, "body": row.body})
     return row
 
 
 def answer_objection(section_id: int, objection_id: int, answer: str, *, actor: User) -> OnSiteObjection:
-    answer = answer.strip()
+    """The tenderer answers on the spot; the answer goes on the case and into the opening record."""
+    from app.complaints import opening as objections
+    from app.complaints.models import Case
+
     row = db.session.get(OnSiteObjection, objection_id)
     if row is None or row.ceremony.section_id != section_id:
         raise NotFound(_("No such objection."))
-    if not answer:
-        raise DomainError(_("Write the answer."), errors={"answer": [_("Required.")]})
-    if row.answer is not None:
-        raise Conflict(_("This objection has been answered."))
-    row.answer, row.answered_by, row.answered_at = answer[:4000], actor.id, now()
+    case = db.session.get(Case, row.case_id) if row.case_id is not None else None
+    if case is None:  # raised before objections were cases
+        raise Conflict(_("This objection cannot be answered here."))
+    objections.answer(case, actor=actor, text=answer)
     audit.record(
         "bidding:objection:answer",
         actor=actor,
         object_type="section",
         object_id=section_id,
-        payload={"objection_id": row.id, "answer": row.answer},
+        payload={"objection_id": row.id, "case_id": case.id, "answer": row.answer},
     )
-    events.publish(db.session(), channel(section_id), {"event": "answer", "id": row.id, "answer": row.answer})
     return row
+
+
+def objection_record(ceremony: OpeningCeremony) -> list[dict[str, Any]]:
+    """The on-the-spot objections and the tenderer's answers, as the opening record lists them."""
+    from app.complaints.models import Case
+
+    numbers = dict(
+        db.session.execute(
+            select(Case.id, Case.number).where(
+                Case.id.in_([o.case_id for o in ceremony.objections if o.case_id])
+            )
+        ).all()
+    )
+    return [
+        {
+            "bidder": o.organization.name,
+            "raised_at": audit.canonical_json(o.raised_at).strip('"'),
+            "objection": o.body,
+            "answer": o.answer,
+            "answered_at": audit.canonical_json(o.answered_at).strip('"') if o.answered_at else None,
+            "case": numbers.get(o.case_id) if o.case_id else None,
+        }
+        for o in ceremony.objections
+    ]
 
 
 def confirm_record(

@@ -132,6 +132,11 @@ class OpeningRecordOut(Schema):
     record_sha256 = fields.Str(required=True, allow_none=True)
     valid_bids = fields.Int(required=True, allow_none=True)
     section_status = fields.Str(required=True)
+    objections = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "on-the-spot objections with the tenderer's answers (条例 Art. 44)"},
+    )
 
 
 class RecordConfirmationOut(Schema):

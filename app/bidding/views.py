@@ -305,8 +305,9 @@ def postpone(section_id: int) -> WzResponse:
 
 
 @bp.route("/sections/<int:section_id>/objections/<int:objection_id>/answer", methods=["POST"])
-@require(Permission.BIDDING_CEREMONY)
+@require(Permission.COMPLAINTS_ANSWER)
 def answer_objection(section_id: int, objection_id: int) -> WzResponse:
+    """The tenderer answers an objection to its opening on the spot (条例 Art. 44)."""
     _section_or_404(section_id)
     try:
         opening.answer_objection(
@@ -349,6 +350,21 @@ def hall(section_id: int) -> str:
     )
     ctx["is_bidder"] = user is not None and user.role == "bidder"
     ctx["is_staff"] = user is not None and user.role == "center_staff"
+    project = section.project
+    ctx["is_tenderer"] = bool(
+        user is not None
+        and user.role == "tenderer"
+        and user.org_id in {project.owner_org_id, project.agency_org_id}
+    )
+    ctx["may_object"] = False
+    if ctx["is_bidder_in_record"] and user is not None:
+        from app.complaints import opening as objections
+
+        try:
+            objections.check_may_object(section, user)
+            ctx["may_object"] = True
+        except DomainError:
+            pass
     ctx["is_custodian"] = user is not None and permissions.is_custodian(user, section)
     return render_template("bidding/hall.html", **ctx)
 
@@ -400,11 +416,16 @@ def record(section_id: int) -> str:
             ceremony=unopened,
             reason=opening.not_opened_reason(unopened.bidder_count or 0),
         )
+    from app.complaints.models import Case
+
+    case_ids = [o.case_id for o in ceremony.objections if o.case_id]
+    numbers = dict(db.session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all())
     return render_template(
         "bidding/record.html",
         section=section,
         ceremony=ceremony,
         record=opening.record_document(section, ceremony),
+        case_numbers=numbers,
     )
 
 
@@ -415,7 +436,7 @@ def raise_objection(section_id: int) -> WzResponse:
     try:
         opening.raise_objection(section_id, request.form.get("body", ""), actor=current_user.user)
         db.session.commit()
-        flash(_("Your objection is recorded; staff answer it on the spot."), "success")
+        flash(_("Your objection is recorded; the tenderer answers it on the spot."), "success")
     except DomainError as err:
         _flash_error(err)
     return _back("bidding.hall", section_id=section_id)

@@ -18,3 +18,10 @@ def init_app(app: Flask) -> None:
         projects.RESUME_GUARDS.append(unanswered_objection_guard)
     app.register_blueprint(bp)
     app.cli.add_command(cli.group)
+    # the opening is over only when its objections are answered (条例 Art. 44)
+    from app.evaluation import services as evaluation
+
+    from .opening import unanswered_blocker
+
+    if unanswered_blocker not in evaluation.START_BLOCKERS:
+        evaluation.START_BLOCKERS.append(unanswered_blocker)

@@ -9,8 +9,10 @@ Standard Time. Numbers and sources (reference file §§3–5):
 * complaint: within 10 日 of knowing, the time a required objection waited for its answer not counted
   (条例 60); accepted or refused within 3 工作日, decided within 30 工作日 of acceptance, expert review,
   testing and appraisal not counted (条例 61);
-* government procurement: challenge (质疑) within 7 工作日 of knowing, reply within 7 工作日, complaint
-  within 15 工作日 after the reply period, decision within 30 工作日 (采购法 52–56);
+* government procurement: challenge (质疑) within 7 工作日 of knowing — for the result, within 7 工作日 after
+  the result announcement period ends (采购条例 53) — reply within 7 工作日, complaint within 15 工作日 after
+  the reply period, accepted or refused within 5 工作日 (94号令 Art. 21), decision within 30 工作日
+  (采购法 52–56);
 * forwarding (转办) within 3 工作日 of receipt (濮阳 Art. 32 pattern, reference file §5.3).
 
 Pauses: a pause from instant ``a`` to instant ``b`` removes the days ``d`` with ``date(a) < d <= date(b)``
@@ -37,6 +39,7 @@ FORWARD_DAYS = 3
 CHALLENGE_DAYS = 7
 CHALLENGE_REPLY_DAYS = 7
 PROCUREMENT_COMPLAINT_DAYS = 15
+PROCUREMENT_ACCEPT_DAYS = 5  # 94号令 Art. 21: the finance department reviews a complaint in 5 working days
 REPORT_HANDLE_DAYS = 15  # no national rule (reference file §5.3): the platform's default assignment period
 BACKUP_WARNING_WORKING_DAYS = 1  # AB角: the backup is alerted this many working days before the due date
 STALLED_WORKING_DAYS = 5  # 督办: no activity for this long
@@ -128,6 +131,18 @@ def challenge_window(knew_at: dt.datetime, calendar: WorkCalendar) -> Window:
     )
 
 
+def result_challenge_window(
+    announced_at: dt.datetime, announcement_ends: dt.datetime, calendar: WorkCalendar
+) -> Window:
+    """Government procurement: a challenge to the result from its announcement until 7 工作日 after the
+    announcement period ends (采购条例 53). ``announcement_ends`` is 24:00 of its last day, so counting
+    starts the day after that day."""
+    last_day = announcement_ends - dt.timedelta(microseconds=1)
+    return Window(
+        closes=period_end(last_day, CHALLENGE_DAYS, unit="working", calendar=calendar), opens=announced_at
+    )
+
+
 # -- complaints --------------------------------------------------------------------------------------------
 
 
@@ -160,9 +175,13 @@ def complaint_window(
     return Window(closes=closes, opens=knew_at)
 
 
-def accept_due(received_at: dt.datetime, calendar: WorkCalendar) -> dt.datetime:
-    """Accept, refuse or transfer within 3 工作日 of receipt (条例 61)."""
-    return period_end(received_at, ACCEPT_DAYS, unit="working", calendar=calendar)
+def accept_due(
+    received_at: dt.datetime, calendar: WorkCalendar, *, regime: Regime = Regime.CONSTRUCTION
+) -> dt.datetime:
+    """Accept, refuse or transfer within 3 工作日 of receipt (条例 61); government procurement: review within
+    5 工作日 (94号令 Art. 21)."""
+    days = PROCUREMENT_ACCEPT_DAYS if regime is Regime.PROCUREMENT else ACCEPT_DAYS
+    return period_end(received_at, days, unit="working", calendar=calendar)
 
 
 def decision_due(

@@ -43,6 +43,14 @@ def in_publicity(section: Any, at: dt.datetime) -> bool:
     return bool(section.status == "publicity")
 
 
+CONCLUDED = frozenset({"awarded", "archived", "failed", "cancelled"})
+
+
+def is_concluded(section: Any) -> bool:
+    """The trade has ended (award, failure, cancellation): there is no procedure left to suspend."""
+    return str(section.status) in CONCLUDED
+
+
 def _pending_holder(section_id: int, exclude: int) -> Case | None:
     """Another open case on the section that could hold the suspension."""
     return db.session.scalar(

@@ -181,7 +181,7 @@ def recompute_due(case: Case, calendar: WorkCalendar | None = None) -> None:
         if case.matter != Matter.OPENING and case.filed_at is not None:
             due = clocks.objection_answer_due(case.filed_at, calendar, regime=case.regime_enum)
     elif case.kind == CaseKind.COMPLAINT and status in {S.SUBMITTED, S.TRANSFERRED}:
-        due = clocks.accept_due(case.received_at or case.filed_at or now(), calendar)
+        due = clocks.accept_due(case.received_at or case.filed_at or now(), calendar, regime=case.regime_enum)
     elif case.kind == CaseKind.COMPLAINT and status in {S.ACCEPTED, S.INVESTIGATING}:
         assert case.accepted_at is not None
         intervals = [clocks.Interval(p.started_at, p.ended_at) for p in case.pauses]
@@ -315,7 +315,8 @@ def _file(case: Case, *, actor: User | None, at: dt.datetime) -> None:
 def submit_objection(case: Case, *, actor: User) -> Case:
     """File an objection (异议) or, for government procurement, a challenge (质疑), after its checks:
     documents — at least 10 days before the bid deadline; results — inside candidate publicity; opening —
-    only on the spot (:func:`raise_onsite_objection`); procurement — within 7 working days of knowing."""
+    only on the spot (:mod:`app.complaints.opening`); procurement — within 7 working days of knowing, for the
+    result within 7 working days after the result announcement ends (采购条例 Art. 53)."""
     if case.kind != CaseKind.OBJECTION or case.status != S.DRAFT:
         raise Conflict(_("Only a draft objection can be filed."))
     at = now()
@@ -336,7 +337,30 @@ def submit_objection(case: Case, *, actor: User) -> Case:
         errors["matter"] = [_("An objection is about the documents, the opening or the results.")]
     if errors:
         raise DomainError(_("The objection is incomplete."), errors=errors)
-    if regime is Regime.PROCUREMENT:
+    if regime is Regime.PROCUREMENT and matter is Matter.RESULTS:
+        announced = sections.publicity_window(section)
+        if announced is None:
+            raise DomainError(
+                _(
+                    "The result is challenged once the result announcement is published "
+                    "(政府采购法实施条例第53条)."
+                ),
+                errors={"matter": [_("No result announcement yet.")]},
+                code="out_of_time",
+            )
+        window = clocks.result_challenge_window(announced[0], announced[1], calendar)
+        if not window.contains(at):
+            raise DomainError(
+                _(
+                    "A challenge to the result is filed within 7 working days after the result announcement "
+                    "period ends (政府采购法第52条, 实施条例第53条): the window closed at %(end)s.",
+                    end=fmt(window.closes),
+                ),
+                errors={"matter": [_("Window: until %(end)s.", end=fmt(window.closes))]},
+                code="out_of_time",
+            )
+        case.knew_at = case.knew_at or at
+    elif regime is Regime.PROCUREMENT:
         if case.knew_at is None:
             raise DomainError(_("Say when you knew."), errors={"knew_at": [_("Required.")]})
         window = clocks.challenge_window(case.knew_at, calendar)
@@ -385,7 +409,7 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     case.handling_org_id = case.respondent_org_id
     transition(case, S.SUBMITTED, actor=actor, reason="filed")
     case.number = _number(case)
-    if matter in {Matter.DOCUMENTS, Matter.RESULTS}:
+    if matter in {Matter.DOCUMENTS, Matter.RESULTS} and not sections.is_concluded(section):
         # 条例 22/54: the procedure is suspended until the answer; 采购条例 54 likewise for challenges.
         sections.suspend_for(
             case,
@@ -395,6 +419,15 @@ def submit_objection(case: Case, *, actor: User) -> Case:
                 number=case.number,
                 article=sections.HOLD_ARTICLES.get(case.matter, "政府采购法实施条例第54条"),
             ),
+        )
+    elif regime is Regime.PROCUREMENT:
+        # the result is announced (the award made): nothing is left to suspend but the contract, which
+        # waits for the answer (采购条例 Art. 54; app.evaluation.procurement.contract_blockers)
+        _event(
+            case,
+            "contract_blocked",
+            actor,
+            note=_("The contract is not signed while this challenge is pending."),
         )
     notify(
         org_users(case.respondent_org_id, {Role.TENDERER}),
@@ -408,46 +441,18 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     return case
 
 
-def raise_onsite_objection(section: Any, *, actor: User, text: str) -> Objection:
-    """An objection to the opening, raised on the spot inside the ceremony (条例 Art. 44). Called by the
-    bidding domain; answered with :func:`answer_onsite_objection` before the ceremony goes on."""
-    text = (text or "").strip()
-    if not text:
-        raise DomainError(_("Say what the objection is."), errors={"text": [_("Required.")]})
-    if actor.role != Role.BIDDER:
-        raise Forbidden(_("Only bidders raise objections at the opening."))
-    if section.status not in {"opening", "opened"}:
-        raise Conflict(_("Objections to the opening are raised during the opening."))
-    at = now()
-    case = Objection(
-        status=S.DRAFT.value,
-        section_id=section.id,
-        matter=Matter.OPENING.value,
-        regime=regime_of(section).value,
-        filer_id=actor.id,
-        filer_org_id=actor.org_id,
-        respondent_org_id=section.project.agency_org_id or section.project.owner_org_id,
-        subject=text[:200],
-        facts=text,
-        claims=text,
-        knew_at=at,
-        created_at=at,
-    )
-    db.session.add(case)
-    _file(case, actor=actor, at=at)
-    case.handling_org_id = case.respondent_org_id
-    transition(case, S.SUBMITTED, actor=actor, reason="raised on the spot")
-    case.number = _number(case)
-    return case
-
-
 def answer_objection(case: Case, *, actor: User, answer: str, changes_documents: bool = False) -> Case:
     """The tenderer answers; the section resumes if this objection suspended it — the bid deadline moves by
     at least the time suspended (projects' ``resume_section``). An answer that changes the tender documents
     (``changes_documents``) is published as an amendment affecting bids, so the 15-day rule of 招标投标法
-    Art. 23 applies from the answer and every bidder that obtained the documents is told."""
+    Art. 23 applies from the answer and every bidder that obtained the documents is told. Objections at the
+    opening are answered on the spot and recorded in the opening record."""
     from .permissions import can_answer_objection
 
+    if case.matter == Matter.OPENING:  # answered on the spot and recorded in the opening record
+        from .opening import answer as answer_at_opening
+
+        return answer_at_opening(case, actor=actor, text=answer)
     answer = (answer or "").strip()
     if not can_answer_objection(actor, case):
         raise Forbidden(_("Only the tenderer of this section answers its objections."))
@@ -474,13 +479,6 @@ def answer_objection(case: Case, *, actor: User, answer: str, changes_documents:
     if case.filer is not None:
         notify([case.filer], _("Objection %(number)s answered", number=case.number), answer)
     return case
-
-
-def answer_onsite_objection(case: Case, *, actor: User, answer: str) -> Case:
-    """The answer given on the spot, recorded (条例 Art. 44)."""
-    if case.matter != Matter.OPENING:
-        raise Conflict(_("Not an objection to the opening."))
-    return answer_objection(case, actor=actor, answer=answer)
 
 
 def fingerprint(section_id: int | None, matter: str, filer_org_id: int | None) -> str:

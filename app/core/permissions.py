@@ -122,6 +122,8 @@ class Permission(StrEnum):
     EVALUATION_AWARD = "evaluation:award:issue"
     EVALUATION_MONITOR = "evaluation:monitor:view"
     EVALUATION_ARCHIVE = "evaluation:archive:create"
+    EVALUATION_REPRESENTATIVES = "evaluation:representatives:manage"
+    EVALUATION_REPLACE = "evaluation:panel:replace"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -193,10 +195,11 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.COMPLAINTS_HANDLE: frozenset({Role.MANAGER, Role.REGULATOR}),
     Permission.COMPLAINTS_DECIDE: frozenset({Role.REGULATOR}),
     Permission.COMPLAINTS_SUPERVISE: frozenset({Role.MANAGER, Role.REGULATOR}),
-    # evaluation: experts score only in their own evaluations (object check in app/evaluation/permissions.py);
-    # the tenderer (or its agency) publishes candidates and awards its own sections; center staff monitor and
+    # evaluation: drawn experts and the tenderer's named representatives score only in their own evaluations
+    # (object check in app/evaluation/permissions.py); the tenderer (or its agency) names representatives,
+    # publishes candidates and awards its own sections; center staff monitor, replace absent members and
     # archive; regulators read everything; sysadmin nothing.
-    Permission.EVALUATION_SCORE: frozenset({Role.EXPERT}),
+    Permission.EVALUATION_SCORE: frozenset({Role.EXPERT, Role.TENDERER}),
     Permission.EVALUATION_REPORT_READ: frozenset(
         {Role.EXPERT, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}
     ),
@@ -204,6 +207,8 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.EVALUATION_AWARD: frozenset({Role.TENDERER}),
     Permission.EVALUATION_MONITOR: frozenset({Role.CENTER_STAFF, Role.REGULATOR}),
     Permission.EVALUATION_ARCHIVE: frozenset({Role.CENTER_STAFF}),
+    Permission.EVALUATION_REPRESENTATIVES: frozenset({Role.TENDERER}),
+    Permission.EVALUATION_REPLACE: frozenset({Role.CENTER_STAFF}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

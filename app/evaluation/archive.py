@@ -7,7 +7,8 @@ One zip per section::
     section.json             the section's terms and its status timeline
     documents/…              the published tender documents, with their hashes in documents.json
     envelopes.json           every sealed envelope's SHA-256, size, receipt time and decrypt status
-    opening_record.json      the opening record as published (and its SHA-256 as confirmed by bidders)
+    opening_record.json      the opening record as published (and its SHA-256 as confirmed by bidders), with
+                             the on-the-spot objections and the tenderer's answers
     draw_record.json         the expert draw: rounds, commitments, witness entropy, seeds and results
     bids/<org>/<id>-<name>   every opened bid document, decrypted (the sealed ciphertext's key is gone)
     bids.json                bidder, envelope SHA-256 (as receipted) and document SHA-256 of each bid file
@@ -121,6 +122,7 @@ def _draw_record(draw_id: int) -> dict[str, Any]:
                 "specialty": s.specialty_code,
                 "kind": s.kind,
                 "status": s.status,
+                "recusal_reason": s.recusal_reason,
             }
             for s in draw.seats
         ],
@@ -184,7 +186,7 @@ def build_bundle(ev: Evaluation, *, retain_until: dt.datetime, basis: str) -> st
     """Write the zip (deterministic file order and times) to a temporary file under the blob directory and
     return its path; needs an app context. Members are hashed as they are written."""
     from app.bidding.models import SealedEnvelope
-    from app.bidding.opening import completed_ceremony, record_document
+    from app.bidding.opening import completed_ceremony, objection_record, record_document
 
     from . import services
 
@@ -233,7 +235,11 @@ def build_bundle(ev: Evaluation, *, retain_until: dt.datetime, basis: str) -> st
     ceremony = completed_ceremony(section)
     if ceremony is not None:
         files["opening_record.json"] = _json(
-            {"record": record_document(section, ceremony), "sha256": ceremony.record_sha256}
+            {
+                "record": record_document(section, ceremony),
+                "sha256": ceremony.record_sha256,
+                "objections": objection_record(ceremony),
+            }
         )
     files["draw_record.json"] = _json(_draw_record(ev.draw_id))
     for f in ev.files:
@@ -293,6 +299,7 @@ def build_bundle(ev: Evaluation, *, retain_until: dt.datetime, basis: str) -> st
         [
             {
                 "member_id": m.id,
+                "representative": m.is_representative,
                 "counted": m.counts,
                 "void_reason": m.void_reason,
                 "scores": [

@@ -36,3 +36,10 @@ class FileKind(StrEnum):
     FAILURE_NOTICE = "failure_notice"  # every bid rejected: the reasons, published
     WRITTEN_REPORT = "written_report"  # 招标投标情况书面报告 to the regulator (招标投标法 Art. 47)
     ARCHIVE = "archive"
+
+
+class NoticeKind(StrEnum):
+    """What the evaluation publishes once the report is closed."""
+
+    CANDIDATE_PUBLICITY = "candidate_publicity"  # works: 中标候选人公示 ≥ 3 days, then the award (条例 54)
+    RESULT_ANNOUNCEMENT = "result_announcement"  # procurement: 中标/成交结果公告 with the award (采购条例 43)

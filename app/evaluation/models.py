@@ -11,18 +11,20 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.clock import now
 from app.core.db import UTCDateTime, db
 
-from .enums import Declaration, EvaluationStatus, FileKind, ReportDecision
+from .enums import Declaration, EvaluationStatus, FileKind, NoticeKind, ReportDecision
 
 
 def _in(column: str, values: list[str], *, nullable: bool = False) -> str:
@@ -53,6 +55,7 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
             "(status IN ('awarded', 'archived')) = (awarded_at IS NOT NULL)", name="awarded_iff_awarded_at"
         ),
         CheckConstraint("(status = 'archived') = (archive_sha256 IS NOT NULL)", name="archived_iff_archive"),
+        CheckConstraint(_in("notice_kind", [k.value for k in NoticeKind]), name="notice_kind_valid"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -101,6 +104,13 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
         server_default="1",
         comment="evaluation round; a re-evaluation ordered on an upheld complaint starts the next",
     )
+    notice_kind: Mapped[str] = mapped_column(
+        String(24),
+        default=NoticeKind.CANDIDATE_PUBLICITY.value,
+        server_default=NoticeKind.CANDIDATE_PUBLICITY.value,
+        comment="what the publicity columns hold: candidate publicity (works) or the result announcement "
+        "period (government procurement), frozen at the start",
+    )
 
     members: Mapped[list[PanelMember]] = relationship(
         back_populates="evaluation", order_by="PanelMember.seat_order, PanelMember.id"
@@ -142,13 +152,46 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
         return [m for m in self.members if m.counts]
 
 
+class PanelRepresentative(db.Model):  # type: ignore[name-defined]
+    """A tenderer's representative (招标人代表) named to a section's panel (法 Art. 37): the seats of
+    the panel that are not drawn from the pool. A real seat — an account of the tenderer's own
+    organization that signs in, declares conflicts, scores and signs the report like an expert. Named
+    before the evaluation by the tenderer; withdrawn (with a reason) before signing in, or replaced after a
+    declared conflict or an absence by naming another."""
+
+    __tablename__ = "evaluation_representative"
+    __table_args__ = (
+        Index(
+            "uq_evaluation_representative_active",
+            "section_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("withdrawn_at IS NULL"),
+            sqlite_where=text("withdrawn_at IS NULL"),
+        ),
+        CheckConstraint("(withdrawn_at IS NULL) = (withdraw_reason IS NULL)", name="withdrawn_has_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    named_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    named_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class PanelMember(db.Model):  # type: ignore[name-defined]
-    """A confirmed seat of the draw at work (评标委员会成员). A member replaced after declaring a conflict
-    keeps its row, marked void, with its scores (which no longer count; 条例 Art. 48)."""
+    """A seat of the panel at work (评标委员会成员): a confirmed seat of the draw (an expert) or a named
+    tenderer representative. A member replaced after a conflict or an absence keeps its row, marked void,
+    with its scores (which no longer count; 条例 Art. 48)."""
 
     __tablename__ = "evaluation_member"
     __table_args__ = (
         UniqueConstraint("evaluation_id", "seat_id", name="evaluation_seat"),
+        UniqueConstraint("evaluation_id", "representative_id", name="evaluation_member_representative"),
+        CheckConstraint("(seat_id IS NULL) <> (representative_id IS NULL)", name="expert_or_representative"),
+        CheckConstraint("(seat_id IS NULL) = (expert_id IS NULL)", name="seat_has_expert"),
         CheckConstraint(
             _in("declaration", [d.value for d in Declaration], nullable=True), name="declaration_valid"
         ),
@@ -163,8 +206,9 @@ class PanelMember(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id"), index=True)
-    seat_id: Mapped[int] = mapped_column(ForeignKey("expert_panel_seat.id"))
-    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("expert_panel_seat.id"))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("expert.id"))
+    representative_id: Mapped[int | None] = mapped_column(ForeignKey("evaluation_representative.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     seat_order: Mapped[int] = mapped_column(Integer, comment="order of the seat in the draw")
     signed_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -185,6 +229,10 @@ class PanelMember(db.Model):  # type: ignore[name-defined]
     @property
     def counts(self) -> bool:
         return self.declaration == Declaration.NO_CONFLICT and self.voided_at is None
+
+    @property
+    def is_representative(self) -> bool:
+        return self.representative_id is not None
 
     @property
     def scores(self) -> list[Score]:

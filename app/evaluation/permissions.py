@@ -1,6 +1,7 @@
 """Object-level checks of the evaluation domain. A party reaching another party's object gets 404.
 
-* An expert works only in the evaluation of a section where it holds a confirmed seat (or a membership).
+* An expert works only in the evaluation of a section where it holds a confirmed seat (or a membership); a
+  tenderer representative only where it is named (or sat).
 * The tenderer (owner or agency organization of the project) publishes and awards its own sections and
   reads their report once it is closed.
 * Center staff and the regulator supervising the section (its industry's) read the evaluation; the report
@@ -33,9 +34,23 @@ def is_panel_expert(user: User, section: Section) -> bool:
     if user.role != Role.EXPERT:
         return False
     ev = services.evaluation_for(section)
-    if ev is not None and services.member_of(ev, user) is not None:
-        return True
+    if ev is not None and any(m.user_id == user.id for m in ev.members):
+        return True  # a replaced member still reads why
     return services.seat_of_user(section, user) is not None
+
+
+def is_panel_member(user: User, section: Section) -> bool:
+    """A drawn expert of the section, or a tenderer representative named to its panel (or who sat on it)."""
+    if user.role == Role.EXPERT:
+        return is_panel_expert(user, section)
+    if user.role != Role.TENDERER:
+        return False
+    from . import panel, services
+
+    if panel.representative_of(section, user) is not None:
+        return True
+    ev = services.evaluation_for(section)
+    return ev is not None and any(m.user_id == user.id and m.is_representative for m in ev.members)
 
 
 def is_section_tenderer(user: User, section: Section) -> bool:
@@ -53,11 +68,11 @@ def can_read_report(user: User, section: Section, ev: Evaluation) -> bool:
         return False
     if user.role in (Role.CENTER_STAFF, Role.REGULATOR):
         return can_monitor(user, section)
-    if is_section_tenderer(user, section):
-        return ev.status_enum in CLOSED
     from . import services
 
-    return user.role == Role.EXPERT and services.member_of(ev, user) is not None
+    if user.role in (Role.EXPERT, Role.TENDERER) and services.member_of(ev, user) is not None:
+        return True  # a member signs the report it reads, a tenderer representative too
+    return is_section_tenderer(user, section) and ev.status_enum in CLOSED
 
 
 def can_download_archive(user: User, section: Section, ev: Evaluation) -> bool:

@@ -4,8 +4,11 @@ Decisions (see also :mod:`app.evaluation.scoring` for the arithmetic):
 
 * The evaluation starts when the first confirmed expert of the section's draw signs in at or after the
   draw's evaluation time; the section moves ``opened → evaluating`` then.
-* Panel leader (评标委员会主任): the counted member with the lowest seat order (the order of the draw's
-  picks). Chosen when scoring starts and again if the leader is replaced — no election round to stall on.
+* Panel leader (评标委员会主任): the counted expert with the lowest seat order (the order of the draw's
+  picks); a tenderer representative never leads. Chosen when scoring starts and again if the leader is
+  replaced — no election round to stall on.
+* Who sits and when scoring may start: :mod:`app.evaluation.panel` (法 Art. 37: odd, ≥ 5, experts ≥ 2/3,
+  tenderer representatives as real seats).
 * Independence: nobody sees another member's scores before submitting; outliers are computed once every
   counted member has submitted (their scores are locked) and the flagged member explains in writing.
 * A declared conflict (or a later recusal) voids the member: its rows stay, marked void, and never count
@@ -31,27 +34,29 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Organization, User
 from app.core import audit, calendar, events, outbox, storage
-from app.core.clock import now
+from app.core.clock import now, to_local
 from app.core.crypto import signing_key
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
+from app.core.permissions import Role
 from app.projects.enums import SectionStatus
 from app.projects.models import Section
 
 from . import scoring
-from .enums import Declaration, EvaluationStatus, FileKind, ReportDecision
+from .enums import Declaration, EvaluationStatus, FileKind, NoticeKind, ReportDecision
 from .models import Candidate, Evaluation, EvaluationFile, PanelMember, Score, SecurityRefund
 
 E = EvaluationStatus
 
 #: The moves back to ``scoring`` from ``reported``, ``publicity`` and ``awarded`` are a re-evaluation
 #: (重新评审) and ``awarded → publicity`` a voided award (中标无效), both ordered by an upheld complaint
-#: (:mod:`app.evaluation.remedies`).
+#: (:mod:`app.evaluation.remedies`). ``reported → awarded`` is government procurement's result
+#: announcement, which is the award (:mod:`app.evaluation.procurement`); works go through the publicity.
 TRANSITIONS: dict[EvaluationStatus, frozenset[EvaluationStatus]] = {
     E.SIGN_IN: frozenset({E.SCORING}),
     E.SCORING: frozenset({E.REPORTING}),
     E.REPORTING: frozenset({E.REPORTED, E.SCORING}),
-    E.REPORTED: frozenset({E.PUBLICITY, E.SCORING, E.FAILED}),
+    E.REPORTED: frozenset({E.PUBLICITY, E.AWARDED, E.SCORING, E.FAILED}),
     E.PUBLICITY: frozenset({E.AWARDED, E.SCORING}),
     E.AWARDED: frozenset({E.ARCHIVED, E.PUBLICITY, E.SCORING}),
     E.ARCHIVED: frozenset(),
@@ -69,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "EVALUATION_PUBLISH_WITHIN_DAYS": 3,
     "EVALUATION_CONTRACT_DAYS": 30,
     "EVALUATION_REFUND_DAYS": 5,
+    "EVALUATION_SIGN_IN_GRACE_MINUTES": 30,  # after the start, a member not signed in may be replaced
 }
 MAX_CANDIDATES = 3
 STATE_FUNDED_MARKERS = ("财政", "国有", "国资", "state", "government", "public")
@@ -76,6 +82,9 @@ STATE_FUNDED_MARKERS = ("财政", "国有", "国资", "state", "government", "pu
 #: Checks run before an award; each returns why the award must wait, or None. The complaints domain may
 #: register its own; :func:`pending_cases_blocker` (reads its tables when they exist) is installed by default.
 AWARD_BLOCKERS: list[Callable[[Section], str | None]] = []
+#: Checks run before the evaluation starts; each returns why it must wait, or None (the complaints domain
+#: installs one: an objection raised at the opening is answered before the evaluation, 条例 Art. 44).
+START_BLOCKERS: list[Callable[[Section], str | None]] = []
 
 
 #: The law is not configuration: a setting may be stricter than the statute, never laxer.
@@ -243,12 +252,18 @@ def start(section: Section, *, actor: User | None) -> Evaluation:
         return existing
     if section.status != SectionStatus.OPENED:
         raise Conflict(_("The section is not ready for evaluation."), code="not_opened")
+    for check in START_BLOCKERS:
+        reason = check(section)
+        if reason:
+            raise Conflict(reason, code="pending_opening_objection")
     draw = _draw_of(section)
     if draw is None:
         raise Conflict(_("The section has no expert panel."), code="no_panel")
     if now() < draw.evaluation_starts_at:
         raise Conflict(_("The evaluation has not started yet."), code="too_early")
     from app.projects import services as projects
+
+    from . import procurement
 
     at = now()
     ev = Evaluation(
@@ -258,6 +273,11 @@ def start(section: Section, *, actor: User | None) -> Evaluation:
         criteria=list(section.scoring_criteria or []),
         settings=_settings().as_dict(),
         status=E.SIGN_IN.value,
+        notice_kind=(
+            NoticeKind.RESULT_ANNOUNCEMENT
+            if procurement.is_procurement(section)
+            else NoticeKind.CANDIDATE_PUBLICITY
+        ).value,
         started_at=at,
         ends_at=at + dt.timedelta(hours=int(setting("EVALUATION_HOURS"))),
     )
@@ -275,12 +295,16 @@ def start(section: Section, *, actor: User | None) -> Evaluation:
 
 
 def sync_members(ev: Evaluation) -> None:
-    """Add a member row for every confirmed seat not yet on the panel (replacements included)."""
+    """Add a member row for every confirmed seat and every named tenderer representative not yet on the
+    panel (replacements included)."""
     from app.experts.models import ExpertDraw
+
+    from . import panel
 
     draw = db.session.get(ExpertDraw, ev.draw_id)
     assert draw is not None
-    known = {m.seat_id for m in ev.members}
+    known = {m.seat_id for m in ev.members if m.seat_id is not None}
+    known_reps = {m.representative_id for m in ev.members if m.representative_id is not None}
     order = max((m.seat_order for m in ev.members), default=0)
     for seat in _confirmed_seats(draw):
         if seat.id in known:
@@ -291,6 +315,11 @@ def sync_members(ev: Evaluation) -> None:
                 seat_id=seat.id, expert_id=seat.expert_id, user_id=seat.expert.user_id, seat_order=order
             )
         )
+    for rep in panel.active_representatives(section_of(ev)):
+        if rep.id in known_reps:
+            continue
+        order += 1
+        ev.members.append(PanelMember(representative_id=rep.id, user_id=rep.user_id, seat_order=order))
     db.session.flush()
 
 
@@ -300,6 +329,26 @@ def member_of(ev: Evaluation, user: User) -> PanelMember | None:
         if m.user_id == user.id and m.voided_at is None:
             return m
     return None
+
+
+def replaced_member_of(ev: Evaluation, user: User) -> PanelMember | None:
+    """The user's latest membership on this panel that was voided (recused, conflict, absent)."""
+    voided = [m for m in ev.members if m.user_id == user.id and m.voided_at is not None]
+    return max(voided, key=lambda m: m.id) if voided else None
+
+
+def evaluations_of_member(user: User) -> list[tuple[Section, Evaluation | None, dt.datetime | None]]:
+    """Sections where this user sits on the panel — an expert's confirmed seat or a named tenderer
+    representative: (section, evaluation or None, evaluation time)."""
+    from . import panel
+
+    if user.role == Role.TENDERER:
+        out = []
+        for section, _rep in panel.sections_of_representative(user):
+            draw = _draw_of(section)
+            out.append((section, evaluation_for(section), draw.evaluation_starts_at if draw else None))
+        return out
+    return [(s, ev, seat.draw.evaluation_starts_at) for s, ev, seat in evaluations_of_expert(user)]
 
 
 def evaluations_of_expert(user: User) -> list[tuple[Section, Evaluation | None, Any]]:
@@ -349,6 +398,11 @@ def sign_in(section: Section, *, actor: User, conflict: bool, note: str = "") ->
     note = (note or "").strip()
     if conflict and not note:
         raise DomainError(_("Describe the conflict."), errors={"note": [_("Required.")]})
+    found = _registry_conflicts(member, section)
+    if found and not conflict:  # the registry knows a tie to a bidder: recused whatever was declared
+        from app.experts.recusal import reason_text
+
+        conflict, note = True, reason_text(found)
     member.signed_in_at = now()
     member.declaration = (Declaration.CONFLICT if conflict else Declaration.NO_CONFLICT).value
     member.conflict_note = note or None
@@ -369,8 +423,20 @@ def sign_in(section: Section, *, actor: User, conflict: bool, note: str = "") ->
     return member
 
 
-def recuse(member: PanelMember, *, actor: User | None, reason: str) -> None:
-    """Void a member (its work no longer counts) and refill its seat through the experts domain."""
+def _registry_conflicts(member: PanelMember, section: Section) -> list[tuple[str, str]]:
+    """An expert's ties to the section's bidders known to the registry (employment now or within the
+    look-back, declared conflicts), checked again at sign-in."""
+    if member.expert_id is None:
+        return []
+    from app.experts.recusal import bidders_at_opening, conflicts_of
+
+    day = to_local(now()).date()
+    return conflicts_of([member.expert_id], bidders_at_opening(section), day).get(member.expert_id, [])
+
+
+def recuse(member: PanelMember, *, actor: User | None, reason: str, absent: bool = False) -> None:
+    """Void a member (its work no longer counts) and refill its seat: an expert's through the experts
+    domain, a representative's by the tenderer naming another."""
     ev = member.evaluation
     if ev.status not in (E.SIGN_IN, E.SCORING, E.REPORTING):
         raise Conflict(_("The panel can no longer change."))
@@ -386,40 +452,34 @@ def recuse(member: PanelMember, *, actor: User | None, reason: str) -> None:
     )
     if ev.status == E.REPORTING:  # the report no longer stands: the panel re-evaluates
         _discard_report(ev, actor=actor)
-    _replace_seat(member, actor=actor, reason=reason)
+    if member.is_representative:
+        from . import panel
+
+        panel.release_representative(member, actor=actor, reason=reason)
+    else:
+        _replace_seat(member, actor=actor, reason=reason, absent=absent)
     if ev.leader_member_id == member.id:
         ev.leader_member_id = None
         _choose_leader(ev, actor=actor)
 
 
-def _replace_seat(member: PanelMember, *, actor: User | None, reason: str) -> None:
-    """The experts domain's replacement procedure: ``draws.replace_seat`` when it offers one; otherwise the
-    seat is released as declined (the statutory reason recorded) and its backups are called by
-    ``draws.fill_vacancies`` — the same random order as any decline."""
-    from sqlalchemy import update
-
+def _replace_seat(member: PanelMember, *, actor: User | None, reason: str, absent: bool = False) -> None:
+    """The experts domain's replacement procedure (``draws.replace_seat``): the seat is marked recused or
+    absent with the reason, and refilled from the backups in the drawn order or by a supplementary round
+    with fresh randomness — never picked by hand (条例 Arts. 46, 48)."""
     from app.experts import draws
     from app.experts.enums import SeatStatus
     from app.experts.models import PanelSeat
 
-    replace = getattr(draws, "replace_seat", None)
     seat = db.session.get(PanelSeat, member.seat_id)
     assert seat is not None
-    if replace is not None:
-        replace(seat, reason=reason, actor=actor)
-        return
-    db.session.execute(
-        update(PanelSeat)
-        .where(PanelSeat.id == seat.id, PanelSeat.status == SeatStatus.CONFIRMED.value)
-        .values(status=SeatStatus.DECLINED.value, decline_reason=reason[:500])
-        .execution_options(synchronize_session=False)
+    draws.replace_seat(
+        seat, reason=reason, actor=actor, status=SeatStatus.ABSENT if absent else SeatStatus.RECUSED
     )
-    db.session.refresh(seat)
-    draws.fill_vacancies(seat.draw, actor=actor)
 
 
 def _choose_leader(ev: Evaluation, *, actor: User | None) -> None:
-    counted = [m for m in ev.counted]
+    counted = [m for m in ev.counted if not m.is_representative]
     if not counted or ev.leader_member_id is not None:
         return
     leader = min(counted, key=lambda m: (m.seat_order, m.id))
@@ -427,15 +487,11 @@ def _choose_leader(ev: Evaluation, *, actor: User | None) -> None:
     _audit("evaluation:leader:choose", actor, ev, {"member_id": leader.id, "rule": "lowest seat order"})
 
 
-def _panel_seats(ev: Evaluation) -> int:
-    from app.experts.models import ExpertDraw
-
-    draw = db.session.get(ExpertDraw, ev.draw_id)
-    return int(draw.pool_seats) if draw is not None else 0
-
-
 def _maybe_begin_scoring(ev: Evaluation, *, actor: User | None) -> None:
-    if ev.status == E.SIGN_IN and len(ev.counted) >= _panel_seats(ev):
+    """Scoring starts when the seated panel is the lawful composition (:mod:`app.evaluation.panel`)."""
+    from . import panel
+
+    if ev.status == E.SIGN_IN and not panel.composition_problems(ev):
         _choose_leader(ev, actor=actor)
         transition(ev, E.SCORING, actor=actor, reason="panel complete")
 
@@ -555,8 +611,11 @@ def counted_sheets(ev: Evaluation) -> list[scoring.Sheet]:
 
 
 def all_submitted(ev: Evaluation) -> bool:
+    """Every seat of the lawful composition is seated and has submitted."""
+    from . import panel
+
     counted = ev.counted
-    return len(counted) >= _panel_seats(ev) and all(m.submitted_at is not None for m in counted)
+    return not panel.composition_problems(ev) and all(m.submitted_at is not None for m in counted)
 
 
 def outliers(ev: Evaluation) -> list[tuple[PanelMember, int, Decimal, Decimal, str | None]]:
@@ -630,38 +689,38 @@ def results(ev: Evaluation) -> list[scoring.Result]:
 
 
 def report_statement(ev: Evaluation, member: PanelMember) -> bytes:
-    """What the platform signs for a member who signs the report."""
-    return json.dumps(
-        {
-            "type": "ggzy-evaluation-report-signature-v1",
-            "evaluation_id": ev.id,
-            "section_id": ev.section_id,
-            "member_id": member.id,
-            "expert_id": member.expert_id,
-            "report_sha256": ev.report_sha256,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
+    """What the platform signs for a member who signs the report (a representative's names its seat)."""
+    statement: dict[str, Any] = {
+        "type": "ggzy-evaluation-report-signature-v1",
+        "evaluation_id": ev.id,
+        "section_id": ev.section_id,
+        "member_id": member.id,
+        "expert_id": member.expert_id,
+        "report_sha256": ev.report_sha256,
+    }
+    if member.is_representative:
+        statement["representative_id"] = member.representative_id
+    return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _expert_names(ev: Evaluation) -> dict[int, str]:
-    from app.experts.models import Expert
+def _member_names(ev: Evaluation) -> dict[int, str]:
+    from .panel import member_names
 
-    ids = [m.expert_id for m in ev.members]
-    return {e.id: e.name for e in db.session.scalars(select(Expert).where(Expert.id.in_(ids)))} if ids else {}
+    return member_names(ev)
 
 
 def render_report(ev: Evaluation, ranked: list[scoring.Result]) -> str:
     section = section_of(ev)
-    names = _expert_names(ev)
+    names = _member_names(ev)
     return render_template(
         "evaluation/report_print.html",
         ev=ev,
         section=section,
         ranked=ranked,
-        members=[(m, names.get(m.expert_id, "")) for m in ev.counted],
-        voided=[(m, names.get(m.expert_id, "")) for m in ev.members if not m.counts and m.declaration],
+        members=[(m, names.get(m.id, "")) for m in ev.counted],
+        voided=[
+            (m, names.get(m.id, "")) for m in ev.members if not m.counts and (m.declaration or m.voided_at)
+        ],
         outliers=outliers(ev),
         subjective=scoring.subjective_criteria(ev.criteria),
         settings=settings_of(ev),
@@ -833,6 +892,15 @@ def publish_candidates(ev: Evaluation, *, actor: User, details: dict[int, Any] |
     section = section_of(ev)
     if not _owns(actor, section):
         raise NotFound(_("Not found."))
+    if ev.notice_kind == NoticeKind.RESULT_ANNOUNCEMENT:
+        raise Conflict(
+            _(
+                "Government procurement has no candidate publicity: the purchaser confirms the supplier and "
+                "publishes the result announcement (中标/成交结果公告, 政府采购法实施条例第43条, "
+                "财政部令第87号第69条)."
+            ),
+            code="procurement_result_announcement",
+        )
     if ev.status != E.REPORTED:
         raise Conflict(_("There is no closed report to publish."))
     apply_candidate_details(ev, details)
@@ -934,8 +1002,6 @@ def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Ev
     state-funded project needs a legal reason; where every better-ranked candidate was struck, the voided
     award is that reason and is recorded unless the tenderer gives one. Bid security refund rows are
     owed once per bidder, whatever the number of awards."""
-    from app.projects import services as projects
-
     section = section_of(ev)
     if not _owns(actor, section):
         raise NotFound(_("Not found."))
@@ -946,6 +1012,12 @@ def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Ev
     blockers = award_blockers(section)
     if blockers:
         raise Conflict(" ".join(blockers), code="pending")
+    candidate, reason = choose_candidate(ev, section, rank, reason)
+    return issue_award(ev, section, candidate, rank, reason, actor=actor)
+
+
+def choose_candidate(ev: Evaluation, section: Section, rank: int, reason: str) -> tuple[Candidate, str]:
+    """The candidate of ``rank`` and the recorded reason for passing over better-ranked ones."""
     candidate = next((c for c in ev.candidates if c.rank == rank), None)
     if candidate is None:
         raise DomainError(_("Choose one of the candidates."), errors={"rank": [_("Not a candidate.")]})
@@ -958,6 +1030,17 @@ def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Ev
         )
     if rank != 1 and not passed_over and not reason:
         reason = voided_award_reason(ev)
+    return candidate, reason
+
+
+def issue_award(
+    ev: Evaluation, section: Section, candidate: Candidate, rank: int, reason: str, *, actor: User
+) -> Evaluation:
+    """The award itself, once its rules were checked: both state machines, the notice, the letters to
+    every bidder and the bid security refunds owed (for procurement the notice is the result
+    announcement, :mod:`app.evaluation.procurement`)."""
+    from app.projects import services as projects
+
     at = now()
     cal = calendar.load_calendar()
     due = calendar.period_end(at, int(setting("EVALUATION_CONTRACT_DAYS")), unit="calendar", calendar=cal)
@@ -982,7 +1065,13 @@ def award(ev: Evaluation, *, actor: User, rank: int = 1, reason: str = "") -> Ev
     open_written_report(ev, actor=actor)  # due 15 days after the winner is fixed (招标投标法 Art. 47)
     folder = f"evaluation/{ev.id}"
     owed = {r.org_id for r in ev.refunds}
-    html = render_template("evaluation/notice_award.html", ev=ev, section=section, winner=candidate)
+    html = render_template(
+        "evaluation/notice_award.html",
+        ev=ev,
+        section=section,
+        winner=candidate,
+        result_announcement=ev.notice_kind == NoticeKind.RESULT_ANNOUNCEMENT,
+    )
     _add_file(
         ev,
         FileKind.AWARD_NOTICE,
@@ -1051,6 +1140,11 @@ def record_contract(ev: Evaluation, *, actor: User, signed_at: dt.datetime | Non
         raise Conflict(_("Record the contract after the award."))
     if ev.contract_signed_at is not None:
         raise Conflict(_("The contract signing is already recorded."))
+    from . import procurement
+
+    blockers = procurement.contract_blockers(section)
+    if blockers:
+        raise Conflict(" ".join(blockers), code="pending_challenge")
     at = signed_at or now()
     if at < ev.awarded_at or at > now():
         raise DomainError(_("The signing date must lie between the award and now."))
@@ -1094,8 +1188,8 @@ def panel_public(ev: Evaluation) -> list[str]:
     """The panel's names, once the award is decided (法 Art. 37: secret until then)."""
     if ev.status not in (E.AWARDED, E.ARCHIVED):
         return []
-    names = _expert_names(ev)
-    return [names.get(m.expert_id, "") for m in ev.counted]
+    names = _member_names(ev)
+    return [names.get(m.id, "") for m in ev.counted]
 
 
 # -- public information ----------------------------------------------------------------------------------

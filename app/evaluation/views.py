@@ -29,12 +29,12 @@ from app.core import audit, storage
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.permissions import Permission, public, require
+from app.core.permissions import Permission, Role, public, require
 from app.projects.models import Project, Section, SectionDocument
 
-from . import archive, endings, permissions, scoring, services
+from . import archive, endings, panel, permissions, procurement, scoring, services
 from .enums import EvaluationStatus
-from .models import Evaluation, SecurityRefund
+from .models import Evaluation, PanelMember, PanelRepresentative, SecurityRefund
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
@@ -69,8 +69,9 @@ def _flash_error(err: DomainError) -> None:
 
 
 def _expert_section(section_id: int) -> Section:
+    """A section whose panel the user sits on: a drawn expert or a named tenderer representative."""
     section = _section(section_id)
-    if not permissions.is_panel_expert(_user(), section):
+    if not permissions.is_panel_member(_user(), section):
         abort(404)
     return section
 
@@ -78,7 +79,7 @@ def _expert_section(section_id: int) -> Section:
 @bp.get("/")
 @require(Permission.EVALUATION_SCORE)
 def mine() -> ResponseReturnValue:
-    return render_template("evaluation/mine.html", rows=services.evaluations_of_expert(_user()))
+    return render_template("evaluation/mine.html", rows=services.evaluations_of_member(_user()))
 
 
 @bp.get("/sections/<int:section_id>")
@@ -87,10 +88,13 @@ def workspace(section_id: int) -> ResponseReturnValue:
     section = _expert_section(section_id)
     user = _user()
     ev = services.evaluation_for(section)
-    member = services.member_of(ev, user) if ev is not None else None
-    seat = services.seat_of_user(section, user)
+    member = None
+    if ev is not None:
+        member = services.member_of(ev, user) or services.replaced_member_of(ev, user)
+    seat = services.seat_of_user(section, user) if user.role == Role.EXPERT else None
+    draw = services._draw_of(section)
     ready = ev is not None or (
-        section.status == "opened" and seat is not None and now() >= seat.draw.evaluation_starts_at
+        section.status == "opened" and draw is not None and now() >= draw.evaluation_starts_at
     )
     bids = services.bids_of(section) if ev is not None and member is not None and member.counts else []
     sheet = services.sheet_of(member) if member is not None else scoring.Sheet(0)
@@ -114,6 +118,8 @@ def workspace(section_id: int) -> ResponseReturnValue:
         is_leader=ev is not None and services.is_leader(ev, member),
         all_submitted=ev is not None and services.all_submitted(ev),
         outliers=services.outliers(ev) if ev is not None else [],
+        panel_problems=panel.composition_problems(ev) if ev is not None and ev.status == "sign_in" else [],
+        is_representative=user.role == Role.TENDERER,
     )
 
 
@@ -341,7 +347,67 @@ def manage_list() -> ResponseReturnValue:
         .where((Project.owner_org_id == org) | (Project.agency_org_id == org))
         .order_by(Evaluation.started_at.desc())
     ).all()
-    return render_template("evaluation/manage_list.html", rows=rows)
+    forming = db.session.scalars(
+        select(Section)
+        .join(Project, Project.id == Section.project_id)
+        .where(
+            (Project.owner_org_id == org) | (Project.agency_org_id == org),
+            Section.status.in_(["published", "bidding_closed", "opening", "opened", "evaluating"]),
+        )
+        .order_by(Section.id)
+    ).all()
+    panels = [(s, panel.representative_seats(s), len(panel.active_representatives(s))) for s in forming]
+    return render_template("evaluation/manage_list.html", rows=rows, panels=[p for p in panels if p[1] > 0])
+
+
+@bp.route("/manage/<int:section_id>/panel", methods=["GET", "POST"])
+@require(Permission.EVALUATION_REPRESENTATIVES)
+def manage_panel(section_id: int) -> ResponseReturnValue:
+    """The tenderer names its representatives to the panel's non-pool seats (法 Art. 37)."""
+    section = _tenderer_section(section_id)
+    if request.method == "POST":
+        user = db.session.get(User, int(request.form.get("user_id", "0") or 0))
+        try:
+            if user is None:
+                raise DomainError(_("Choose an account of the tenderer."))
+            panel.name_representative(section, user, actor=_user())
+            db.session.commit()
+            flash(_("The representative is named."), "success")
+        except DomainError as err:
+            db.session.rollback()
+            _flash_error(err)
+        return redirect(url_for(".manage_panel", section_id=section.id))
+    size, pool = panel.composition(section)
+    ev = services.evaluation_for(section)
+    reps = panel.active_representatives(section)
+    named = {r.user_id for r in reps}
+    members = {m.representative_id: m for m in ev.members} if ev is not None else {}
+    return render_template(
+        "evaluation/manage_panel.html",
+        section=section,
+        size=size,
+        pool=pool,
+        reps=[(r, db.session.get(User, r.user_id), members.get(r.id)) for r in reps],
+        candidates=[u for u in panel.candidates_for_representative(section) if u.id not in named],
+        ev=ev,
+    )
+
+
+@bp.post("/manage/<int:section_id>/panel/<int:rep_id>/withdraw")
+@require(Permission.EVALUATION_REPRESENTATIVES)
+def withdraw_representative(section_id: int, rep_id: int) -> ResponseReturnValue:
+    section = _tenderer_section(section_id)
+    rep = db.session.get(PanelRepresentative, rep_id)
+    if rep is None or rep.section_id != section.id:
+        abort(404)
+    try:
+        panel.withdraw_representative(rep, actor=_user(), reason=request.form.get("reason", ""))
+        db.session.commit()
+        flash(_("The representative is withdrawn."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".manage_panel", section_id=section.id))
 
 
 @bp.get("/manage/<int:section_id>")
@@ -358,7 +424,12 @@ def manage(section_id: int) -> ResponseReturnValue:
         needs_details=not endings.is_procurement(section),
         report_state=endings.report_state(ev),
         publish_deadline=services.publish_deadline(ev),
-        blockers=services.award_blockers(section) if ev.status == EvaluationStatus.PUBLICITY else [],
+        blockers=services.award_blockers(section)
+        if ev.status in (EvaluationStatus.PUBLICITY, EvaluationStatus.REPORTED)
+        else [],
+        contract_blockers=procurement.contract_blockers(section),
+        result_announcement=ev.notice_kind == "result_announcement",
+        announce_deadline=procurement.announce_deadline(ev),
         state_funded=services.is_state_funded(section),
         panel=services.panel_public(ev),
         can_read_report=permissions.can_read_report(_user(), section, ev),
@@ -383,6 +454,26 @@ def publish(section_id: int) -> ResponseReturnValue:
         services.publish_candidates(ev, actor=_user(), details=details)
         db.session.commit()
         flash(_("The candidates are published."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".manage", section_id=section.id))
+
+
+@bp.post("/manage/<int:section_id>/announce")
+@require(Permission.EVALUATION_AWARD)
+def announce(section_id: int) -> ResponseReturnValue:
+    """Government procurement: confirm the supplier and publish the result announcement (the award)."""
+    section = _tenderer_section(section_id)
+    ev = _evaluation(section)
+    try:
+        rank = int(request.form.get("rank", "1") or 1)
+    except ValueError:
+        rank = 0
+    try:
+        procurement.announce_result(ev, actor=_user(), rank=rank, reason=request.form.get("reason", ""))
+        db.session.commit()
+        flash(_("The result announcement is published and the award letters are sent."), "success")
     except DomainError as err:
         db.session.rollback()
         _flash_error(err)
@@ -519,9 +610,32 @@ def monitor(section_id: int) -> ResponseReturnValue:
         outliers=services.outliers(ev),
         report_state=endings.report_state(ev),
         blockers=services.award_blockers(section),
-        panel_seats=services._panel_seats(ev),
+        panel_size=panel.composition(section)[0],
+        panel_problems=panel.composition_problems(ev),
+        absent=panel.absent_members(ev),
+        names=panel.member_names(ev),
+        can_replace=_user().role == Role.CENTER_STAFF,
         now=now(),
     )
+
+
+@bp.post("/monitor/<int:section_id>/members/<int:member_id>/absent")
+@require(Permission.EVALUATION_REPLACE)
+def mark_absent(section_id: int, member_id: int) -> ResponseReturnValue:
+    """Center staff replace a member who did not sign in (from the backups, a new draw, or the tenderer)."""
+    section = _section(section_id)
+    ev = _evaluation(section)
+    member = db.session.get(PanelMember, member_id)
+    if member is None or member.evaluation_id != ev.id:
+        abort(404)
+    try:
+        panel.mark_absent(member, actor=_user())
+        db.session.commit()
+        flash(_("The absent member is replaced."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    return redirect(url_for(".monitor", section_id=section.id))
 
 
 @bp.post("/monitor/<int:section_id>/archive")

@@ -1,5 +1,6 @@
-"""The experts domain: the comprehensive expert pool (综合评标专家库), verifiable random draws, sealed
-panels with confirmations and backups, and after-service ratings."""
+"""The experts domain: the comprehensive expert pool (综合评标专家库) with employment histories, verifiable
+random draws, sealed panels with confirmations and backups, recusal once the bidders are known, and
+after-service ratings."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(key, type(default)(raw) if raw else default)
     app.register_blueprint(bp)
     cli.init_app(app)
+    # Bidders become known at the opening: from then on the draw excludes them, and the drawn panel is
+    # checked against them (app/experts/recusal.py).
+    from app.bidding import opening
+
+    from . import recusal
+
+    if recusal.bidders_at_opening not in services.BIDDER_PROVIDERS:
+        services.BIDDER_PROVIDERS.append(recusal.bidders_at_opening)
+    if recusal.check_panel_at_opening not in opening.AFTER_OPENING_HOOKS:
+        opening.AFTER_OPENING_HOOKS.append(recusal.check_panel_at_opening)
     app.jinja_env.globals.update(
         expert_status_label=services.status_label,
         title_level_label=services.title_level_label,

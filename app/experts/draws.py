@@ -45,8 +45,9 @@ from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind
 from app.projects.models import Section
 
-from . import selection
+from . import employment, selection
 from .enums import (
+    REPLACED_SEAT_STATUSES,
     DrawStatus,
     ExclusionReason,
     ExpertStatus,
@@ -312,6 +313,10 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
         else set()
     )
     recent = _recent_for_tenderer(draw, eval_day)
+    # employed by the tenderer, the agency or a (known) bidder within the look-back: 条例 Art. 46
+    former = employment.former_employees(
+        {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}, eval_day
+    )
     on_panel, panel_employers = _already_on_panel(draw)
     max_age = int(setting("EXPERT_MAX_AGE"))
 
@@ -342,6 +347,7 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
         (conflicted, ExclusionReason.DECLARED_CONFLICT),
         (on_leave, ExclusionReason.ON_LEAVE),
         (recent, ExclusionReason.RECENT_SAME_TENDERER),
+        (former, ExclusionReason.FORMER_EMPLOYER_PARTY),
     )
     active = ExpertStatus.ACTIVE.value
     reasons_of: dict[int, frozenset[str]] = {}
@@ -660,8 +666,11 @@ def _invite(seat: PanelSeat, draw: ExpertDraw) -> dict[str, Any] | None:
     Returns what the audit leaf of the invitations records, or None when another transaction won."""
     token = secrets.token_urlsafe(32)
     token_hash = hashlib.sha256(token.encode()).digest()
-    respond_by = min(
-        now() + dt.timedelta(minutes=int(setting("EXPERT_RESPONSE_MINUTES"))), draw.evaluation_starts_at
+    answer_time = now() + dt.timedelta(minutes=int(setting("EXPERT_RESPONSE_MINUTES")))
+    # before the evaluation: answer by its start at the latest; a replacement called once the evaluation
+    # has begun (an absent or recused member) gets the full answer time
+    respond_by = (
+        min(answer_time, draw.evaluation_starts_at) if draw.evaluation_starts_at > now() else answer_time
     )
     won = _cas(
         update(PanelSeat)
@@ -808,6 +817,66 @@ def respond(seat: PanelSeat, *, accept: bool, reason: str = "", actor: User | No
         payload={"seat_id": seat.id, "reason": reason[:500]},
     )
     fill_vacancies(draw, actor=actor)
+
+
+def replace_seats(
+    draw: ExpertDraw,
+    seats: list[tuple[PanelSeat, str, list[str]]],
+    *,
+    status: SeatStatus = SeatStatus.RECUSED,
+    actor: User | None,
+) -> int:
+    """Take seats off the panel for a statutory reason — a conflict with a party found at the opening or
+    declared at sign-in (回避), or absence (缺席) — recording the reason on each seat, then refill them as
+    any vacancy is refilled: the next standby backup of the specialty in the drawn order, and when none is
+    left a supplementary round with fresh randomness that a regulator witnesses. Replacements come only
+    from the same random procedure (条例 Arts. 46, 48); nobody picks them. A standby backup can be recused
+    too, so it is never called. ``seats`` are (seat, reason as recorded, reason codes); the audit leaf
+    carries the codes and seat ids only (the panel stays sealed). Returns how many seats changed."""
+    if status not in REPLACED_SEAT_STATUSES:
+        raise ValueError(f"not a replacement status: {status}")
+    _lock(draw)
+    if draw.status == DrawStatus.CANCELLED:
+        raise Conflict(_("This draw is cancelled."))
+    at = now()
+    changed: list[dict[str, Any]] = []
+    for seat, reason, codes in seats:
+        won = _cas(
+            update(PanelSeat)
+            .where(
+                PanelSeat.id == seat.id,
+                PanelSeat.status.in_(
+                    [SeatStatus.STANDBY.value, SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value]
+                ),
+            )
+            .values(
+                status=status.value, recusal_reason=(reason or "-")[:2000], replaced_at=at, token_hash=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if won == 1:
+            db.session.refresh(seat)
+            changed.append(
+                {"seat_id": seat.id, "kind": seat.kind, "specialty": seat.specialty_code, "reasons": codes}
+            )
+    if not changed:
+        return 0
+    audit.record(
+        "experts:seat:recuse" if status is SeatStatus.RECUSED else "experts:seat:absent",
+        actor=actor,
+        object_type="expert_draw",
+        object_id=draw.id,
+        payload={"seats": changed},
+    )
+    fill_vacancies(draw, actor=actor)
+    return len(changed)
+
+
+def replace_seat(
+    seat: PanelSeat, *, reason: str, actor: User | None, status: SeatStatus = SeatStatus.RECUSED
+) -> None:
+    """One seat (the evaluation domain's entry point: a conflict declared at sign-in, an absent member)."""
+    replace_seats(seat.draw, [(seat, reason, [status.value])], status=status, actor=actor)
 
 
 def seat_for_token(token: str) -> PanelSeat | None:

@@ -71,6 +71,12 @@ class SeatStatus(StrEnum):
     DECLINED = "declined"
     NO_ANSWER = "no_answer"
     RELEASED = "released"  # a backup no longer needed, or a seat of a cancelled draw
+    RECUSED = "recused"  # 回避: a conflict with a party found (at the opening) or declared (at sign-in)
+    ABSENT = "absent"  # did not sign in for the evaluation: replaced (条例 Art. 48)
+
+
+#: Seats taken off the panel for a statutory reason; the reason is recorded on the seat.
+REPLACED_SEAT_STATUSES = frozenset({SeatStatus.RECUSED, SeatStatus.ABSENT})
 
 
 HOLDING_SEAT_STATUSES = frozenset({SeatStatus.INVITED, SeatStatus.CONFIRMED})
@@ -90,3 +96,15 @@ class ExclusionReason(StrEnum):
     RECENT_SAME_TENDERER = "recent_same_tenderer"
     ALREADY_ON_PANEL = "already_on_panel"  # supplementary rounds: invited before for this section
     EMPLOYER_ON_PANEL = "employer_on_panel"  # one expert per employer per panel
+    FORMER_EMPLOYER_PARTY = (
+        "former_employer_party"  # worked for the tenderer, agency or a bidder ≤ 3 years ago
+    )
+
+
+class EmploymentSource(StrEnum):
+    """How a past employment (工作经历) came into the registry."""
+
+    MANUAL = "manual"  # entered by the management office
+    IMPORT = "import"  # the bulk import's former-employers column
+    EMPLOYER_CHANGE = "employer_change"  # the current employer was changed: the old one ends that day
+    SELF = "self"  # declared by the expert

@@ -101,3 +101,13 @@ class ConflictForm(FlaskForm):
     )
     relation = SelectField(_l("Relation"), validators=[DataRequired()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=300)])
+
+
+class EmploymentForm(FlaskForm):
+    organization = StringField(
+        _l("Former employer (name or unified social credit code)"),
+        validators=[DataRequired(), Length(max=200)],
+    )
+    starts_on = DateField(_l("From (if known)"), validators=[Optional()])
+    ends_on = DateField(_l("Until (last day)"), validators=[DataRequired()])
+    note = StringField(_l("Position or note"), validators=[Optional(), Length(max=300)])

@@ -7,8 +7,11 @@ Columns (Chinese or English headers, any order): 姓名/name, 身份证号/id_nu
 工作单位/employer (organization name or unified social credit code; unknown names create an
 expert-employer organization), 地区/region, 专业/specialties (codes separated by ; or ， — the first is
 primary), 手机/phone, 邮箱/email, 出生日期/birth_date (optional, must match the ID number),
-破格/exception (是/否) and 破格理由/exception_reason. Imported experts are admitted (active): the
-management office runs the import and is the admission authority.
+破格/exception (是/否), 破格理由/exception_reason and 曾任职单位/former_employers (past employers:
+``单位（YYYY-MM-DD至YYYY-MM-DD）`` separated by ；, the first date optional — registered organizations by name
+or credit code, others kept by name and matched when they register; a re-import adds the entries not yet
+recorded and never removes one). Imported experts are admitted (active): the management office runs the
+import and is the admission authority.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from app.core.clock import now
 from app.core.db import db
 from app.core.permissions import OrgKind
 
-from . import services
-from .enums import ExpertStatus, TitleLevel
-from .models import Expert, ExpertStatusChange, Specialty
+from . import employment, services
+from .enums import EmploymentSource, ExpertStatus, TitleLevel
+from .models import Expert, ExpertEmployment, ExpertStatusChange, Specialty
 from .services import ExpertData
 
 MAX_ROWS = 20000
@@ -56,6 +59,7 @@ HEADERS: dict[str, set[str]] = {
     "birth_date": {"birth_date", "出生日期"},
     "exception": {"exception", "破格"},
     "exception_reason": {"exception_reason", "破格理由"},
+    "former_employers": {"former_employers", "曾任职单位", "工作经历"},
 }
 REQUIRED = ("name", "id_number", "title", "title_level", "years_of_practice", "employer", "specialties")
 TITLE_LEVELS = {
@@ -84,6 +88,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     new_employers: list[str] = field(default_factory=list)
+    employments: int = 0
     problems: list[Problem] = field(default_factory=list)
     dry_run: bool = True
     digest: str = ""
@@ -135,7 +140,7 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
             orgs_by_code[code] = org_id
     default_region = str(services.setting("EXPERT_LOCAL_REGION"))
 
-    parsed: list[tuple[int, ExpertData, str]] = []
+    parsed: list[tuple[int, ExpertData, str, list[employment.ParsedEmployment]]] = []
     seen_ids: dict[bytes, int] = {}
     stored_as: dict[bytes, bytes] = {}  # an ID-number hash under any data key → under the current one
     for line, raw in body:
@@ -183,8 +188,10 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
             )
         if not row.title.strip():
             errors["title"] = [_("Required.")]
+        former, former_problems = employment.parse_column(get("former_employers"))
         for key, msgs in errors.items():
             row_problems.extend(Problem(line, key, m) for m in msgs)
+        row_problems.extend(Problem(line, "former_employers", m) for m in former_problems)
         if not errors.get("id_number"):
             hashes = services.id_number_hashes(row.id_number)  # under the current key first, then retired
             digest = hashes[0]
@@ -198,9 +205,10 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
         if row_problems:
             report.problems.extend(row_problems)
             continue
-        parsed.append((line, row, employer))
+        parsed.append((line, row, employer, former))
 
-    new_employers = sorted({e for _l, _d, e in parsed if e not in orgs_by_name and e not in orgs_by_code})
+    new_employers = sorted({e for _l, _d, e, _f in parsed if e not in orgs_by_name and e not in orgs_by_code})
+    report.employments = sum(len(f) for *_r, f in parsed)
     report.new_employers = new_employers
     # Keyed by the current key's hash; an expert stored under a retired data key (before `flask keys
     # rotate-data`) is found too, and updated rather than duplicated.
@@ -223,7 +231,8 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
         org = accounts.create_organization(name, OrgKind.EXPERT_EMPLOYER, actor=actor)
         orgs_by_name[name] = org.id
     created: list[Expert] = []
-    for _line, row, employer in parsed:
+    histories: list[tuple[Expert, list[employment.ParsedEmployment]]] = []
+    for _line, row, employer, former in parsed:
         row.employer_org_id = orgs_by_code.get(employer) or orgs_by_name[employer]
         expert = existing.get(services.id_number_hash(row.id_number))
         if expert is None:
@@ -238,7 +247,10 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
             created.append(expert)
         else:
             services.apply_data(expert, row)
+        if former:
+            histories.append((expert, former))
     db.session.flush()  # ids for the history rows
+    added = _add_employments(histories, orgs_by_name, orgs_by_code, actor=actor)
     for expert in created:
         db.session.add(
             ExpertStatusChange(
@@ -259,6 +271,51 @@ def run(filename: str, data: bytes, *, dry_run: bool, actor: User | None) -> Imp
             "created": report.created,
             "updated": report.updated,
             "new_employers": len(new_employers),
+            "employments_added": added,
         },
     )
     return report
+
+
+def _add_employments(
+    histories: list[tuple[Expert, list[employment.ParsedEmployment]]],
+    orgs_by_name: dict[str, int],
+    orgs_by_code: dict[str, int],
+    *,
+    actor: User | None,
+) -> int:
+    """The former-employers column: entries not recorded yet are added (one audit leaf for the import)."""
+    if not histories:
+        return 0
+    known = {
+        (eid, name, ends)
+        for eid, name, ends in db.session.execute(
+            select(ExpertEmployment.expert_id, ExpertEmployment.org_name, ExpertEmployment.ends_on).where(
+                ExpertEmployment.expert_id.in_([e.id for e, _f in histories])
+            )
+        )
+    }
+    names = {org_id: name for name, org_id in orgs_by_name.items()}
+    codes = {org_id: code for code, org_id in orgs_by_code.items()}
+    added = 0
+    for expert, former in histories:
+        for item in former:
+            org_id = orgs_by_code.get(item.org.upper()) or orgs_by_name.get(item.org)
+            org_name = names[org_id] if org_id is not None else item.org[:200]
+            if (expert.id, org_name, item.ends_on) in known:
+                continue
+            known.add((expert.id, org_name, item.ends_on))
+            db.session.add(
+                ExpertEmployment(
+                    expert_id=expert.id,
+                    org_id=org_id,
+                    org_name=org_name,
+                    org_credit_code=codes.get(org_id) if org_id is not None else None,
+                    starts_on=item.starts_on,
+                    ends_on=item.ends_on,
+                    source=EmploymentSource.IMPORT.value,
+                    created_by=actor.id if actor else None,
+                )
+            )
+            added += 1
+    return added

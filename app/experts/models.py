@@ -22,12 +22,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.accounts.models import Organization
 from app.core.clock import now
 from app.core.db import UTCDateTime, db
 
 from .enums import (
     ConflictRelation,
     DrawStatus,
+    EmploymentSource,
     ExpertStatus,
     RegionScope,
     RoundStatus,
@@ -116,6 +118,11 @@ class Expert(db.Model):  # type: ignore[name-defined]
     conflicts: Mapped[list[ExpertConflict]] = relationship(
         back_populates="expert", cascade="all, delete-orphan", order_by="ExpertConflict.id"
     )
+    employments: Mapped[list[ExpertEmployment]] = relationship(
+        back_populates="expert",
+        cascade="all, delete-orphan",
+        order_by="(ExpertEmployment.ends_on.desc(), ExpertEmployment.id.desc())",
+    )
 
     @property
     def primary_specialty(self) -> str | None:
@@ -178,6 +185,42 @@ class ExpertConflict(db.Model):  # type: ignore[name-defined]
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     expert: Mapped[Expert] = relationship(back_populates="conflicts")
+
+
+class ExpertEmployment(db.Model):  # type: ignore[name-defined]
+    """A past employer (工作经历) of an expert and the day that employment ended. The current employer is
+    ``Expert.employer_org_id``; changing it files the previous one here. An employment that ended within
+    the look-back (3 years, ``EXPERT_FORMER_EMPLOYER_YEARS``) before the evaluation day keeps the expert
+    off panels of that organization's trades (条例 Art. 46; 评标专家和评标专家库管理暂行办法 Art. 12). An
+    employer not registered on the platform is kept by name and credit code, and matched by them when it
+    bids."""
+
+    __tablename__ = "expert_employment"
+    __table_args__ = (
+        CheckConstraint("starts_on IS NULL OR ends_on >= starts_on", name="range_ordered"),
+        CheckConstraint(_enum_check("source", EmploymentSource), name="source_valid"),
+        UniqueConstraint("expert_id", "org_name", "ends_on", name="expert_org_end"),
+        Index("ix_expert_employment_org_end", "org_id", "ends_on"),
+        Index("ix_expert_employment_name_end", "org_name", "ends_on"),
+        Index("ix_expert_employment_code_end", "org_credit_code", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organization.id"), comment="NULL: not registered on the platform (matched by name/code)"
+    )
+    org_name: Mapped[str] = mapped_column(String(200), comment="the organization's name as recorded")
+    org_credit_code: Mapped[str | None] = mapped_column(String(32), comment="unified social credit code")
+    starts_on: Mapped[dt.date | None] = mapped_column(Date, comment="local date; NULL when not known")
+    ends_on: Mapped[dt.date] = mapped_column(Date, comment="last day of the employment (local date)")
+    source: Mapped[str] = mapped_column(String(16), default=EmploymentSource.MANUAL.value)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[int | None] = mapped_column(Integer, comment="user id; NULL for automatic rows")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+
+    expert: Mapped[Expert] = relationship(back_populates="employments")
+    organization: Mapped[Organization | None] = relationship()
 
 
 class ExpertStatusChange(db.Model):  # type: ignore[name-defined]
@@ -325,6 +368,11 @@ class PanelSeat(db.Model):  # type: ignore[name-defined]
         CheckConstraint(_enum_check("kind", SeatKind), name="kind_valid"),
         CheckConstraint(_enum_check("status", SeatStatus), name="status_valid"),
         CheckConstraint("(status <> 'declined') OR (decline_reason IS NOT NULL)", name="decline_has_reason"),
+        CheckConstraint(
+            "(status NOT IN ('recused', 'absent')) "
+            "OR (recusal_reason IS NOT NULL AND replaced_at IS NOT NULL)",
+            name="replaced_has_reason",
+        ),
         Index("ix_expert_panel_seat_expert", "expert_id", "status"),
     )
 
@@ -343,6 +391,10 @@ class PanelSeat(db.Model):  # type: ignore[name-defined]
     token_hash: Mapped[bytes | None] = mapped_column(
         LargeBinary(32), unique=True, comment="SHA-256 of the one-time answer link token"
     )
+    recusal_reason: Mapped[str | None] = mapped_column(
+        Text, comment="why the seat was recused (回避) or replaced for absence, as recorded"
+    )
+    replaced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     draw: Mapped[ExpertDraw] = relationship(back_populates="seats")
     expert: Mapped[Expert] = relationship()

@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "EXPERT_SUSPEND_BELOW": 60,  # credit score under which an expert is suspended automatically
     "EXPERT_LOCAL_REGION": "南通市",
     "EXPERT_DRAW_HASH": "sha256",
+    # An employment that ended within this many years before the evaluation day still keeps the expert off
+    # that organization's panels (条例 Art. 46; 采购条例 Art. 9 says three years).
+    "EXPERT_FORMER_EMPLOYER_YEARS": 3,
 }
 
 
@@ -229,6 +232,10 @@ def apply_data(expert: Expert, data: ExpertData) -> None:
     expert.title = data.title.strip()
     expert.title_level = data.title_level
     expert.years_of_practice = data.years_of_practice
+    if expert.id is not None and expert.employer_org_id and expert.employer_org_id != data.employer_org_id:
+        from .employment import record_employer_change
+
+        record_employer_change(expert, expert.employer_org_id, data.employer_org_id)
     expert.employer_org_id = data.employer_org_id
     expert.region = data.region.strip()
     expert.phone = data.phone

@@ -23,7 +23,7 @@ from app.core.db import db
 from app.core.errors import DomainError
 from app.core.permissions import Permission, Role, public, require
 
-from . import draws, importer, permissions, services, specialties
+from . import draws, employment, importer, permissions, services, specialties
 from .enums import ConflictRelation, DrawStatus, ExpertStatus, RegionScope, SeatStatus, TitleLevel
 from .forms import (
     AnswerForm,
@@ -31,6 +31,7 @@ from .forms import (
     ContactForm,
     DisciplineForm,
     DrawRequestForm,
+    EmploymentForm,
     ExpertForm,
     ImportForm,
     LeaveForm,
@@ -44,6 +45,7 @@ from .models import (
     ExpertConflict,
     ExpertCreditEvent,
     ExpertDraw,
+    ExpertEmployment,
     ExpertLeave,
     ExpertSpecialty,
     ExpertStatusChange,
@@ -218,8 +220,55 @@ def expert_detail(expert_id: int) -> ResponseReturnValue:
         history=history,
         credit=credit,
         conflict_orgs=conflict_orgs,
+        employment_form=EmploymentForm(),
+        lookback_years=employment.lookback_years(),
         age=services.age_on(expert.birth_date, now().astimezone(CST).date()),
     )
+
+
+def _add_employment(expert: Expert, form: EmploymentForm, source: str) -> None:
+    if not form.validate_on_submit():
+        flash(_("Name the organization and the last day of the employment."), "error")
+        return
+    try:
+        employment.add(
+            expert,
+            org=employment.resolve_org(form.organization.data or ""),
+            name=form.organization.data or "",
+            starts_on=form.starts_on.data,
+            ends_on=form.ends_on.data,
+            note=form.note.data or "",
+            source=source,
+            actor=_user(),
+        )
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    else:
+        db.session.commit()
+        flash(_("Employment recorded."), "success")
+
+
+@bp.route("/pool/<int:expert_id>/employments", methods=["POST"])
+@require(Permission.EXPERTS_POOL_MANAGE)
+def add_employment(expert_id: int) -> ResponseReturnValue:
+    """The management office records a former employer (工作经历): the expert is kept off that
+    organization's panels for the look-back after the employment ended."""
+    expert: Expert = _get(Expert, expert_id)
+    _add_employment(expert, EmploymentForm(), "manual")
+    return redirect(url_for("experts.expert_detail", expert_id=expert.id) + "#employment")
+
+
+@bp.route("/pool/<int:expert_id>/employments/<int:employment_id>/delete", methods=["POST"])
+@require(Permission.EXPERTS_POOL_MANAGE)
+def remove_employment(expert_id: int, employment_id: int) -> ResponseReturnValue:
+    row = db.session.get(ExpertEmployment, employment_id)
+    if row is None or row.expert_id != expert_id:
+        abort(404)
+    employment.remove(row, actor=_user())
+    db.session.commit()
+    flash(_("Employment removed."), "success")
+    return redirect(url_for("experts.expert_detail", expert_id=expert_id) + "#employment")
 
 
 @bp.route("/pool/<int:expert_id>/status", methods=["POST"])
@@ -601,7 +650,12 @@ def me() -> str:
             o.id: o.name
             for o in db.session.scalars(
                 select(Organization).where(
-                    Organization.id.in_([expert.employer_org_id, *[c.org_id for c in expert.conflicts]])
+                    Organization.id.in_(
+                        [
+                            expert.employer_org_id,
+                            *[c.org_id for c in expert.conflicts],
+                        ]
+                    )
                 )
             )
         }
@@ -624,6 +678,8 @@ def me() -> str:
         leave_form=LeaveForm(),
         conflict_form=conflict_form,
         answer_form=answer_form,
+        employment_form=EmploymentForm(),
+        lookback_years=employment.lookback_years(),
     )
 
 
@@ -714,6 +770,14 @@ def remove_leave(leave_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("Leave removed."), "success")
     return redirect(url_for("experts.me"))
+
+
+@bp.route("/me/employments", methods=["POST"])
+@require(Permission.EXPERTS_SELF)
+def declare_employment() -> ResponseReturnValue:
+    """The expert declares a former employer; it is kept off that organization's panels like a conflict."""
+    _add_employment(_own_expert(), EmploymentForm(), "self")
+    return redirect(url_for("experts.me") + "#employment")
 
 
 @bp.route("/me/conflicts", methods=["POST"])

@@ -54,8 +54,20 @@ def cards_for(principal: Any) -> list[Card]:
             Card(_("Opening key share"), _("Hold one share of each section's opening key.")),
             Card(
                 _("Results"),
-                _("Receive evaluation reports, publish candidates and issue awards."),
+                _(
+                    "Name your representatives to the evaluation panel, receive evaluation reports, publish "
+                    "candidates or the procurement result announcement, and issue awards."
+                ),
                 url_for("evaluation.manage_list"),
+                _("Open"),
+            ),
+            Card(
+                _("Panel seats"),
+                _(
+                    "Sit as the tenderer's representative on a panel you are named to: sign in, declare, "
+                    "score."
+                ),
+                url_for("evaluation.mine"),
                 _("Open"),
             ),
         ],

@@ -305,7 +305,7 @@ def test_ceremony_over_the_api_with_step_up_objections_and_confirmation(
     resp = client.post(
         f"/api/v1/bidding/sections/{sid}/objections", json={"body": "时间有误"}, headers=bidder.headers()
     )
-    assert resp.status_code == 200
+    assert resp.status_code == 409  # before the record is published an objection would tell who bid
     for custodian in tender.custodians[:2]:
         token = accounts.create_api_token(custodian, "share").raw
         custodian.totp_secret_enc = custodian.totp_secret_enc or staff.totp_secret_enc
@@ -317,7 +317,12 @@ def test_ceremony_over_the_api_with_step_up_objections_and_confirmation(
         )
         assert resp.status_code == 200, resp.get_json()
     assert resp.get_json()["status"] == "completed"
+    resp = client.post(
+        f"/api/v1/bidding/sections/{sid}/objections", json={"body": "时间有误"}, headers=bidder.headers()
+    )
+    assert resp.status_code == 200
     record = client.get(f"/api/v1/bidding/sections/{sid}/record").get_json()
+    assert [o["objection"] for o in record["objections"]] == ["时间有误"]
     import base64
 
     from app.bidding import signing

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.complaints import opening as opening_objections
 from app.complaints import services
 from app.complaints.enums import CaseKind, Matter, PauseReason, Remedy
 from app.complaints.models import Case, CreditRecord
 from app.core.clock import clock
-from app.core.errors import Conflict, DomainError
+from app.core.errors import Conflict, DomainError, Forbidden
 
 from .conftest import CONTENT, World, cst
 
@@ -83,12 +84,15 @@ def test_result_objection_only_during_publicity(world: World) -> None:
     assert world.section.suspended and case.status == "submitted"
 
 
-def test_onsite_objection_is_raised_and_answered_in_the_ceremony(world: World) -> None:
+def test_an_objection_to_the_opening_waits_for_the_published_opening_record(world: World) -> None:
+    """Before the record is out an objection would tell the tenderer who bid; the whole flow through the
+    opening hall is in tests/bidding/test_opening_objections.py."""
     world.section.status = "opening"
-    case = services.raise_onsite_objection(world.section, actor=world.bidder, text="唱标价格与投标函不一致")
-    assert case.matter == "opening" and case.due_at is None and not world.section.suspended
-    services.answer_onsite_objection(case, actor=world.tenderer, answer="已当场核对，以投标函为准。")
-    assert case.status == "answered"
+    with pytest.raises(Conflict) as err:
+        opening_objections.raise_objection(world.section, actor=world.bidder, text="唱标价格与投标函不一致")
+    assert err.value.code == "no_record"
+    with pytest.raises(Forbidden):
+        opening_objections.raise_objection(world.section, actor=world.tenderer, text="x")
 
 
 def test_complaint_on_documents_needs_the_objection_first(world: World) -> None:

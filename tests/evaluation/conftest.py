@@ -132,10 +132,12 @@ def open_trade(
     method: str = "lowest_price",
     panel: int = 5,
     backups: int = 2,
+    pool: int | None = None,
     **overrides: Any,
 ) -> Trade:
     """Publish, bid (sealed to the section's recipient), pass the deadline, open with k shares, draw and
-    confirm a panel; the clock ends at the evaluation time."""
+    confirm a panel (``pool`` experts of ``panel`` members; all of them by default); the clock ends at the
+    evaluation time."""
     clock.freeze(T0)
     if method == "comprehensive":
         overrides.setdefault("scoring_criteria", COMPREHENSIVE)
@@ -162,7 +164,7 @@ def open_trade(
             trade.experts[expert.id] = user
         trade.draw = draws.request_draw(
             trade.section,
-            slots=[draws.Slot("A0101", panel, backups)],
+            slots=[draws.Slot("A0101", pool or panel, backups)],
             evaluation_starts_at=EVAL,
             actor=world.staff,
             panel_size=panel,

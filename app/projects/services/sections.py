@@ -42,7 +42,9 @@ TRANSITIONS: dict[SectionStatus, frozenset[SectionStatus]] = {
     S.BIDDING_CLOSED: frozenset({S.OPENING, S.FAILED, S.CANCELLED}),
     S.OPENING: frozenset({S.OPENED, S.FAILED}),
     S.OPENED: frozenset({S.EVALUATING, S.FAILED, S.CANCELLED}),
-    S.EVALUATING: frozenset({S.PUBLICITY, S.FAILED, S.CANCELLED}),
+    # evaluating → awarded: government procurement's result announcement is the award (no publicity;
+    # app/evaluation/procurement.py); works reach the award only through the publicity
+    S.EVALUATING: frozenset({S.PUBLICITY, S.AWARDED, S.FAILED, S.CANCELLED}),
     S.PUBLICITY: frozenset({S.AWARDED, S.EVALUATING, S.FAILED, S.CANCELLED}),
     # back from an award only on an upheld complaint (app/evaluation/remedies.py): 中标无效 → publicity
     # (choose again) or failed (re-tender); 重新评审 → evaluating
