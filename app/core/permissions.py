@@ -78,6 +78,8 @@ class Permission(StrEnum):
     AMENDMENT_PUBLISH = "projects:amendment:publish"
     TENDER_BROWSE = "projects:tender:browse"
     DOCUMENTS_OBTAIN = "projects:documents:obtain"
+    QUESTION_ASK = "projects:question:ask"
+    QUESTION_ANSWER = "projects:question:answer"
     DOCUMENTS_DOWNLOAD = "projects:documents:download"
     OBTAINMENTS_COUNT = "projects:obtainments:count"
     ROOMS_MANAGE = "projects:rooms:manage"
@@ -153,6 +155,8 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.AMENDMENT_PUBLISH: frozenset({Role.TENDERER}),
     Permission.TENDER_BROWSE: _BUSINESS_ROLES - {Role.EXPERT},
     Permission.DOCUMENTS_OBTAIN: frozenset({Role.BIDDER}),
+    Permission.QUESTION_ASK: frozenset({Role.BIDDER}),
+    Permission.QUESTION_ANSWER: frozenset({Role.TENDERER}),
     Permission.DOCUMENTS_DOWNLOAD: frozenset({Role.BIDDER, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}),
     Permission.OBTAINMENTS_COUNT: frozenset({Role.CENTER_STAFF}),
     Permission.ROOMS_MANAGE: frozenset({Role.CENTER_STAFF}),

@@ -11,10 +11,11 @@ def init_app(app: Flask) -> None:
     from app.core import audit_sealing
 
     from . import api, cli
-    from .services import obtainment_leaf_sealed
+    from .services import obtainment_leaf_sealed, question_leaf_sealed
     from .views import bp, jinja_globals
 
     audit_sealing.register(obtainment_leaf_sealed)
+    audit_sealing.register(question_leaf_sealed)
     app.register_blueprint(bp)
     api.init_app(app)
     cli.init_app(app)

@@ -164,6 +164,22 @@ def seed_projects(orgs: dict[str, Organization], users: dict[str, User]) -> None
             first_gc = project
             for bidder in ("bidder1", "bidder2", "bidder3"):
                 services.obtain_documents(section, actor=users[bidder])
+            # 答疑: one question answered with a clarification, one waiting for the tenderer's answer
+            answered = services.ask_question(
+                section,
+                actor=users["bidder2"],
+                body="工程量清单第3章中的沥青混凝土面层厚度以哪一份图纸为准？",
+            )
+            services.answer_questions(
+                section,
+                actor=actor,
+                question_ids=[answered.id],
+                answer="以施工图设计文件第S-12页为准，面层厚度为4厘米。",
+                affects_bids=False,
+            )
+            services.ask_question(
+                section, actor=users["bidder3"], body="投标文件是否需要提供项目经理的社保缴纳证明？"
+            )
 
     # A draft the publish wizard refuses: its deadline is one day short of the statutory 20 days.
     assert first_gc is not None

@@ -162,6 +162,21 @@ class AmendmentForm(FlaskForm):
     notice_text = TextAreaField(_l("Revised announcement text"), validators=[Optional(), Length(max=50000)])
 
 
+class QuestionForm(FlaskForm):
+    body = TextAreaField(
+        _l("Your question on the tender documents"), validators=[DataRequired(), Length(min=5, max=2000)]
+    )
+
+
+class AnswerForm(FlaskForm):
+    questions = SelectMultipleField(_l("Questions answered"), coerce=int, validate_choice=False)
+    answer = TextAreaField(
+        _l("Answer (published to every bidder that obtained the documents)"),
+        validators=[DataRequired(), Length(max=20000)],
+    )
+    affects_bids = BooleanField(_l("The answer affects the preparation of bids"))
+
+
 class RoomForm(FlaskForm):
     name = StringField(_l("Room name"), validators=[DataRequired(), Length(max=100)])
     location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])

@@ -528,3 +528,36 @@ def _published_documents_are_immutable(session: Session, _ctx: Any, _instances: 
             for name in state.mapper.column_attrs.keys()  # noqa: SIM118
         ):
             raise ValueError("a published tender document is immutable; upload a new version")
+
+
+class SectionQuestion(db.Model):  # type: ignore[name-defined]
+    """A question on the tender documents (答疑) from a bidder that obtained them. Who asked is confidential
+    (法 Art. 22): the tenderer sees the text only, and the answer goes to every obtainer as a numbered
+    clarification (:class:`Amendment`), which re-runs the 15-day rule when it affects bids."""
+
+    __tablename__ = "section_question"
+    __table_args__ = (
+        UniqueConstraint("section_id", "number", name="section_question_number"),
+        CheckConstraint("status IN ('asked', 'answered')", name="question_status"),
+        CheckConstraint(
+            "(status = 'answered') = (amendment_id IS NOT NULL AND answered_at IS NOT NULL)",
+            name="answered_has_clarification",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer, comment="per section, in order of asking")
+    asker_org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    asker_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    body: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    answer_due_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="government procurement: 3 working days (采购法实施条例 Art. 52)"
+    )
+    status: Mapped[str] = mapped_column(String(16), default="asked")
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
+
+    section: Mapped[Section] = relationship()
+    amendment: Mapped[Amendment | None] = relationship()

@@ -32,6 +32,7 @@ from . import services
 from .enums import CatalogueStatus, Category, DayUnit, ProjectStatus, SectionStatus
 from .forms import (
     AmendmentForm,
+    AnswerForm,
     CatalogueItemForm,
     CatalogueVersionForm,
     CommentForm,
@@ -39,6 +40,7 @@ from .forms import (
     ConfirmForm,
     DocumentForm,
     ProjectForm,
+    QuestionForm,
     ReasonForm,
     ReviewForm,
     RoomForm,
@@ -442,6 +444,10 @@ def section(section_id: int) -> ResponseReturnValue:
         can_retender=perms.acts_for(me, sec.project) and services.can_retender(sec),
         successor=services.successor_of(sec),
         obtained_count=count,
+        questions=services.questions_of(sec, viewer=me),
+        answer_form=AnswerForm(),
+        is_overdue=services.is_overdue,
+        questions_close_on=services.questions_close_on(sec),
         document_form=DocumentForm(),
         reason_form=ReasonForm(),
         confirm=ConfirmForm(),
@@ -668,6 +674,11 @@ def tender(section_id: int) -> ResponseReturnValue:
         open_for_sale=open_for_sale,
         can_download=me.role != Role.BIDDER or mine is not None,
         confirm=ConfirmForm(),
+        questions=services.questions_of(sec, viewer=me),
+        question_form=QuestionForm(),
+        may_ask=mine is not None and services.may_ask(sec, at),
+        questions_close_on=services.questions_close_on(sec),
+        is_overdue=services.is_overdue,
     )
 
 
@@ -691,6 +702,71 @@ def obtain(section_id: int) -> ResponseReturnValue:
             "success",
         )
     return redirect(url_for("projects.tender", section_id=sec.id))
+
+
+@bp.route("/tenders/<int:section_id>/questions", methods=["POST"])
+@require(Permission.QUESTION_ASK)
+@body_limit(64 * 1024)
+def ask_question(section_id: int) -> ResponseReturnValue:
+    """答疑: a bidder that obtained the documents asks; who asked stays confidential."""
+    sec = db.session.get(Section, section_id)
+    if sec is None or sec.status == SectionStatus.DRAFT:
+        abort(404)
+    form = QuestionForm()
+    if not form.validate_on_submit():
+        flash(_("Write the question in %(min)d to %(max)d characters.", min=5, max=2000), "error")
+        return redirect(url_for("projects.tender", section_id=sec.id) + "#questions")
+    try:
+        question = services.ask_question(sec, actor=_me(), body=form.body.data or "")
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "Question %(n)d sent. The tenderer does not see who asked; the answer is published to "
+                "every bidder.",
+                n=question.number,
+            ),
+            "success",
+        )
+    return redirect(url_for("projects.tender", section_id=sec.id) + "#questions")
+
+
+@bp.route("/sections/<int:section_id>/questions/answer", methods=["POST"])
+@require(Permission.QUESTION_ANSWER)
+@body_limit(128 * 1024)
+def answer_questions(section_id: int) -> ResponseReturnValue:
+    """The tenderer answers questions with a clarification to every bidder that obtained the documents."""
+    sec = _own_section_or_404(section_id)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        flash(_("Choose the questions you answer and write the answer."), "error")
+        return redirect(url_for("projects.section", section_id=sec.id) + "#questions")
+    try:
+        amendment = services.answer_questions(
+            sec,
+            actor=_me(),
+            question_ids=form.questions.data or [],
+            answer=form.answer.data or "",
+            affects_bids=bool(form.affects_bids.data),
+        )
+    except DomainError as err:
+        db.session.rollback()
+        _flash_error(err)
+    else:
+        db.session.commit()
+        flash(_("Answer published as clarification No. %(n)d.", n=amendment.number), "success")
+        if amendment.new_deadline is not None:
+            flash(
+                _(
+                    "The bid deadline moved to %(d)s so that the statutory period remains.",
+                    d=amendment.new_deadline.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
+                ),
+                "success",
+            )
+    return redirect(url_for("projects.section", section_id=sec.id) + "#questions")
 
 
 @bp.route("/documents/<int:document_id>")

@@ -7,7 +7,8 @@
 * :mod:`.suspension` — suspension (暂停) and resumption, which gives the bidders back the time suspended;
 * :mod:`.publication` — the publication checks and the one idempotent publish;
 * :mod:`.documents` — tender documents and obtaining them;
-* :mod:`.amendments` — clarifications and amendments (澄清/修改) and the deadline they may move.
+* :mod:`.amendments` — clarifications and amendments (澄清/修改) and the deadline they may move;
+* :mod:`.questions` — bidders' questions on the documents (答疑), answered as clarifications.
 
 Every function takes the acting ``User`` explicitly, flushes but never commits (the caller commits), and
 audits each state change in the same transaction. Callers import this package (``services.transition``…).
@@ -51,6 +52,15 @@ from .documents import (
     record_download,
 )
 from .publication import PUBLISH_HOOKS, PublishResult, publication_checks, publish_section
+from .questions import (
+    answer_questions,
+    ask_question,
+    is_overdue,
+    may_ask,
+    question_leaf_sealed,
+    questions_close_on,
+    questions_of,
+)
 from .registration import (
     ProjectInput,
     register_project,
@@ -100,6 +110,8 @@ __all__ = [
     "_timeline",
     "add_catalogue_comment",
     "add_document",
+    "answer_questions",
+    "ask_question",
     "book_room",
     "can_retender",
     "cancel_section",
@@ -112,7 +124,9 @@ __all__ = [
     "custodian_side",
     "document_filename",
     "document_type",
+    "is_overdue",
     "later_by_at_least",
+    "may_ask",
     "notify_obtainers",
     "obtain_documents",
     "obtainment_count",
@@ -125,6 +139,9 @@ __all__ = [
     "publish_amendment",
     "publish_catalogue_version",
     "publish_section",
+    "question_leaf_sealed",
+    "questions_close_on",
+    "questions_of",
     "record_download",
     "register_project",
     "resubmit_project",
