@@ -19,9 +19,13 @@ from . import services
 from .enums import SectionStatus
 from .models import Project, Section
 from .schemas import (
+    AnswerIn,
+    ClarificationOut,
     PublicationChecksOut,
     PublishSectionIn,
     PublishSectionOut,
+    QuestionIn,
+    QuestionOut,
     TendererProjectOut,
     TendererSectionOut,
 )
@@ -94,6 +98,74 @@ def publish_section(_body: dict[str, Any], section_id: int) -> dict[str, Any]:
     result = services.publish_section(section, actor=_me())
     db.session.commit()
     return {"created": result.created, "section": result.section}
+
+
+def _question_out(q: Any) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "number": q.number,
+        "body": q.body,
+        "asked_at": q.asked_at,
+        "status": q.status,
+        "answer_due_at": q.answer_due_at,
+        "overdue": services.is_overdue(q),
+        "clarification_number": q.amendment.number if q.amendment is not None else None,
+    }
+
+
+def _published_tender(section_id: int) -> Section:
+    section = db.session.get(Section, section_id)
+    if section is None or section.status == SectionStatus.DRAFT:
+        abort(404)
+    return section
+
+
+@blp.route("/sections/<int:section_id>/questions")
+@blp.response(200, QuestionOut(many=True))
+@require(Permission.QUESTION_ANSWER)
+def section_questions(section_id: int) -> list[dict[str, Any]]:
+    """The bidders' questions on the section's documents (答疑), without who asked."""
+    section = _own_section(section_id)
+    return [_question_out(q) for q in services.questions_of(section, viewer=_me())]
+
+
+@blp.route("/sections/<int:section_id>/answers", methods=["POST"])
+@blp.arguments(AnswerIn)
+@blp.response(201, ClarificationOut)
+@require(Permission.QUESTION_ANSWER)
+def answer_questions(body: dict[str, Any], section_id: int) -> Any:
+    """Answer questions with one clarification published to every bidder that obtained the documents; when it
+    affects bids and fewer than 15 days remain, the deadline moves (``new_deadline``)."""
+    section = _own_section(section_id)
+    amendment = services.answer_questions(
+        section,
+        actor=_me(),
+        question_ids=body["question_ids"],
+        answer=body["answer"],
+        affects_bids=body["affects_bids"],
+    )
+    db.session.commit()
+    return amendment
+
+
+@blp.route("/tenders/<int:section_id>/questions")
+@blp.response(200, QuestionOut(many=True))
+@require(Permission.QUESTION_ASK)
+def my_questions(section_id: int) -> list[dict[str, Any]]:
+    """The questions the caller's organization asked on this tender."""
+    return [_question_out(q) for q in services.questions_of(_published_tender(section_id), viewer=_me())]
+
+
+@blp.route("/tenders/<int:section_id>/questions", methods=["POST"])
+@blp.arguments(QuestionIn)
+@blp.response(201, QuestionOut)
+@require(Permission.QUESTION_ASK)
+def ask_question(body: dict[str, Any], section_id: int) -> dict[str, Any]:
+    """Ask a question on the tender documents (only after obtaining them, before questions close: 409
+    ``questions_closed`` names the closing day and its basis)."""
+    question = services.ask_question(_published_tender(section_id), actor=_me(), body=body["body"])
+    db.session.commit()
+    return _question_out(question)
 
 
 def init_app(app: Flask) -> None:

@@ -4,7 +4,7 @@ Output schemas whitelist what the tenderer side may see: nothing about who obtai
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app.extensions import DECIMAL_STRING
 
@@ -109,3 +109,38 @@ class PublishSectionIn(Schema):
 class PublicationChecksOut(Schema):
     ready = fields.Bool()
     checks = fields.List(fields.Nested(RuleCheckOut))
+
+
+class QuestionOut(Schema):
+    """A question on the tender documents as the tenderer side (or the asking bidder) sees it; never who
+    asked."""
+
+    id = fields.Int()
+    number = fields.Int()
+    body = fields.Str()
+    asked_at = fields.DateTime()
+    status = fields.Str(metadata={"description": "asked or answered"})
+    answer_due_at = fields.DateTime(
+        allow_none=True, metadata={"description": "government procurement: 3 working days after asking"}
+    )
+    overdue = fields.Bool()
+    clarification_number = fields.Int(allow_none=True)
+
+
+class QuestionIn(Schema):
+    body = fields.Str(required=True, validate=validate.Length(min=5, max=2000))
+
+
+class AnswerIn(Schema):
+    question_ids = fields.List(fields.Int(), required=True, validate=validate.Length(min=1, max=200))
+    answer = fields.Str(required=True, validate=validate.Length(min=1, max=20000))
+    affects_bids = fields.Bool(load_default=False)
+
+
+class ClarificationOut(Schema):
+    number = fields.Int()
+    title = fields.Str()
+    body = fields.Str()
+    published_at = fields.DateTime()
+    old_deadline = fields.DateTime(allow_none=True)
+    new_deadline = fields.DateTime(allow_none=True, metadata={"description": "set when the deadline moved"})

@@ -187,3 +187,47 @@ def test_pages_hide_who_asked_from_the_tenderer_and_the_audit_log(
     )
     assert resp.status_code == 302
     assert db_session.scalar(select(SectionQuestion).where(SectionQuestion.body == "我能提问吗？")) is None
+
+
+def test_the_api_asks_lists_and_answers_without_naming_the_asker(
+    client: Any, app: Any, world: World, published: Section
+) -> None:
+    from app.accounts import services as accounts
+
+    with app.test_request_context():
+        bidder = _bidder_with_documents(published, name="南通接口建设有限公司")
+    as_bidder = {"Authorization": f"Bearer {accounts.create_api_token(bidder, name='ci').raw}"}
+    as_agent = {"Authorization": f"Bearer {accounts.create_api_token(world.agent, name='ci').raw}"}
+    url = f"/api/v1/projects/tenders/{published.id}/questions"
+    bad = client.post(url, json={"body": "短", "who": "x"}, headers=as_bidder)
+    assert bad.status_code == 422 and {"body", "who"} <= set(bad.json["errors"]["json"])
+    asked = client.post(url, json={"body": "是否接受联合体投标？"}, headers=as_bidder)
+    assert asked.status_code == 201 and asked.json["number"] == 1 and asked.json["status"] == "asked"
+    assert client.get(url, headers=as_bidder).json[0]["body"] == "是否接受联合体投标？"
+    assert client.post(url, json={"body": "招标人也能提问吗？"}, headers=as_agent).status_code == 403
+
+    listed = client.get(f"/api/v1/projects/sections/{published.id}/questions", headers=as_agent)
+    assert listed.status_code == 200 and [q["number"] for q in listed.json] == [1]
+    assert "南通接口建设有限公司" not in listed.get_data(as_text=True)
+    assert (
+        client.get(f"/api/v1/projects/sections/{published.id}/questions", headers=as_bidder).status_code
+        == 403
+    )
+    answered = client.post(
+        f"/api/v1/projects/sections/{published.id}/answers",
+        json={"question_ids": [listed.json[0]["id"]], "answer": "不接受联合体投标。"},
+        headers=as_agent,
+    )
+    assert (
+        answered.status_code == 201 and answered.json["number"] == 1 and answered.json["new_deadline"] is None
+    )
+    again = client.post(
+        f"/api/v1/projects/sections/{published.id}/answers",
+        json={"question_ids": [listed.json[0]["id"]], "answer": "再次答复"},
+        headers=as_agent,
+    )
+    assert again.status_code == 409 and again.json["code"] == "already_answered"
+    assert client.get(url, headers=as_bidder).json[0]["clarification_number"] == 1
+    clock.freeze(cst(2026, 3, 20, 9, 0))  # 3 days before the deadline: questions are closed
+    late = client.post(url, json={"body": "截止前还能提问吗？"}, headers=as_bidder)
+    assert late.status_code == 409 and late.json["code"] == "questions_closed"
