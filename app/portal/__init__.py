@@ -11,7 +11,7 @@ from app.extensions import api as api_ext
 
 def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI."""
-    from . import api, views
+    from . import api, cli, views
     from .labels import CATALOGUE_STATUS_LABELS, DAY_UNIT_LABELS, category_label, status_label
     from .ocds import DEFAULT_PREFIX
 
@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("PORTAL_TAG_AUTHORITY", os.environ.get("PORTAL_TAG_AUTHORITY"))
     app.register_blueprint(views.bp)
     api_ext.register_blueprint(api.blp)
+    cli.init_app(app)
     app.jinja_env.globals.update(
         portal_status_label=status_label,
         portal_category_label=category_label,

@@ -3,20 +3,22 @@ detail, each section as OCDS 1.1 release and record packages, and the trading ca
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import url_for
+from flask import Response, jsonify, send_file, url_for
 from flask_smorest import Blueprint
 
 from app.core.errors import NotFound
 from app.core.permissions import public
 from app.projects.models import Section
 
-from . import ocds, services
+from . import bulk, ocds, services
 from .schemas import (
     CatalogueHistoryOut,
     CatalogueVersionOut,
     CrawlArgs,
+    OcdsPageArgs,
     SectionDetailOut,
     SectionPageOut,
 )
@@ -147,3 +149,93 @@ def catalogue() -> Any:
 def catalogue_versions() -> dict[str, Any]:
     """Every public catalogue version (open for comment, in force, superseded), newest first."""
     return {"data": services.catalogue_history()}
+
+
+# -- bulk open data (OCDS) ---------------------------------------------------------------------------------
+
+EXTENSION_DIR = Path(__file__).parent / "ocds_extension"
+
+
+def _ocds_page(args: dict[str, Any], endpoint: str) -> tuple[list[Section], str, str | None]:
+    """The page's sections (filtered by ``since``), the cursor to continue from, and the next page's URL."""
+    page = services.crawl_sections(args["cursor"], limit=args["limit"])
+    since = args["since"]
+    sections = [s for _seq, s in page.items if since is None or services.section_updated(s) >= since]
+    query: dict[str, Any] = {"cursor": page.next_cursor, "limit": args["limit"]}
+    if since is not None:
+        query["since"] = since.isoformat()
+    following = url_for(endpoint, **query, _external=True) if page.has_more else None
+    return sections, page.next_cursor, following
+
+
+def _paged(package: dict[str, Any], cursor: str, following: str | None) -> Response:
+    if following:
+        package["links"] = {"next": following}  # OCDS pagination guidance: links.next
+    resp = jsonify(package)
+    resp.headers["X-Next-Cursor"] = cursor  # poll with it later for sections published after this page
+    if following:
+        resp.headers["Link"] = f'<{following}>; rel="next"'
+    return resp
+
+
+@blp.route("/ocds/release-package")
+@blp.arguments(OcdsPageArgs, location="query")
+@public
+def ocds_releases(args: dict[str, Any]) -> Response:
+    """Every published section's current release, in publication (commit) order, as OCDS 1.1 release
+    packages of ``limit`` releases. Follow ``links.next`` (also the ``Link`` header) to the end; keep the
+    ``X-Next-Cursor`` header to poll for later publications; ``since`` keeps only sections whose
+    announcement changed at or after that instant (incremental harvests)."""
+    sections, cursor, following = _ocds_page(args, "portal_api.ocds_releases")
+    package = ocds.releases_package(
+        [ocds.release(s) for s in sections], uri=url_for("portal_api.ocds_releases", _external=True)
+    )
+    return _paged(package, cursor, following)
+
+
+@blp.route("/ocds/record-package")
+@blp.arguments(OcdsPageArgs, location="query")
+@public
+def ocds_records(args: dict[str, Any]) -> Response:
+    """Every published section's record (release and compiled release) as OCDS 1.1 record packages, paged
+    like the release packages."""
+    sections, cursor, following = _ocds_page(args, "portal_api.ocds_records")
+    package = ocds.records_package(
+        [ocds.record(s) for s in sections],
+        uri=url_for("portal_api.ocds_records", _external=True),
+        packages=[url_for("portal_api.section_release", section_id=s.id, _external=True) for s in sections],
+    )
+    return _paged(package, cursor, following)
+
+
+@blp.route("/ocds/bulk")
+@public
+def ocds_bulk_index() -> Response:
+    """The daily bulk files (JSON Lines, gzip): each day's manifest with its SHA-256, size, number of
+    releases and Ed25519 signature (key: ``/api/v1/audit/keys``), newest first."""
+    return jsonify({"data": bulk.manifests()})
+
+
+@blp.route("/ocds/bulk/<name>")
+@public
+def ocds_bulk_file(name: str) -> Response:
+    """A bulk file or its manifest, by the name the index gives."""
+    path = bulk.bulk_path(name)
+    if path is None:
+        raise NotFound("No such bulk file.")
+    mimetype = "application/gzip" if name.endswith(".gz") else "application/json"
+    return send_file(
+        path, mimetype=mimetype, as_attachment=name.endswith(".gz"), download_name=name, max_age=300
+    )
+
+
+@blp.route("/ocds/extension/<name>")
+@public
+def ocds_extension(name: str) -> Response:
+    """The China extension (投标保证金, 开标唱标内容, 评标办法): ``extension.json`` and its
+    ``release-schema.json`` patch."""
+    if name not in {"extension.json", "release-schema.json"}:
+        raise NotFound("No such extension file.")
+    resp = Response((EXTENSION_DIR / name).read_bytes(), mimetype="application/json")
+    resp.cache_control.max_age = 3600
+    return resp

@@ -67,6 +67,26 @@ TENDER_STATUS: dict[str, str] = {
     _S.CANCELLED.value: "cancelled",
 }
 
+#: Titles of the China extension's codes (data in Chinese, the release's language).
+OPENING_ITEM_TITLES = {
+    "price": "投标报价",
+    "duration": "工期",
+    "quality": "质量标准",
+    "project_manager": "项目经理",
+    "delivery": "交货期",
+    "warranty": "质保期",
+}
+EVALUATION_METHOD_TITLES = {
+    EvaluationMethod.LOWEST_PRICE.value: "经评审的最低投标价法",
+    EvaluationMethod.COMPREHENSIVE.value: "综合评估法",
+}
+
+
+def extensions() -> list[str]:
+    """The extensions every package declares: Lots, and this platform's China extension (served here)."""
+    return [LOTS_EXTENSION, url_for("portal_api.ocds_extension", name="extension.json", _external=True)]
+
+
 AWARD_CRITERIA = {
     EvaluationMethod.LOWEST_PRICE.value: "lowestCost",  # 经评审的最低投标价法
     EvaluationMethod.COMPREHENSIVE.value: "ratedCriteria",  # 综合评估法
@@ -203,6 +223,16 @@ def release(
             "endDate": _date(section.docs_available_until),
         },
         "eligibilityCriteria": section.qualification or None,
+        # China extension (app/portal/ocds_extension)
+        "bidSecurity": _amount(section.bid_security) if section.bid_security else None,
+        "openingItems": [
+            {"id": code, "title": OPENING_ITEM_TITLES.get(code, code)}
+            for code in ["price", *[c for c in section.opening_items if c != "price"]]
+        ],
+        "evaluationMethod": {
+            "id": section.evaluation_method,
+            "title": EVALUATION_METHOD_TITLES.get(section.evaluation_method, section.evaluation_method),
+        },
         "documents": _documents(section),
         "amendments": _amendments(section),
         "lots": [
@@ -278,29 +308,47 @@ def _publisher() -> dict[str, Any]:
 
 
 def release_package(section: Section) -> dict[str, Any]:
-    rel = release(section)
+    return releases_package(
+        [release(section)], uri=url_for("portal_api.section_release", section_id=section.id, _external=True)
+    )
+
+
+def releases_package(releases: list[dict[str, Any]], *, uri: str) -> dict[str, Any]:
+    """An OCDS release package of ``releases`` (one section's, or a page of the bulk crawl)."""
     return {
-        "uri": url_for("portal_api.section_release", section_id=section.id, _external=True),
+        "uri": uri,
         "version": OCDS_VERSION,
-        "extensions": [LOTS_EXTENSION],
+        "extensions": extensions(),
         "publishedDate": _date(now()),
         "publisher": _publisher(),
         "publicationPolicy": PUBLICATION_POLICY,
-        "releases": [rel],
+        "releases": releases,
     }
 
 
-def record_package(section: Section) -> dict[str, Any]:
+def record(section: Section) -> dict[str, Any]:
+    """The section's record: its current release and the compiled release."""
     rel = release(section)
     compiled = dict(rel, id=f"{rel['ocid']}-{rel['date']}", tag=["compiled"])
-    package_uri = url_for("portal_api.section_release", section_id=section.id, _external=True)
+    return {"ocid": rel["ocid"], "releases": [rel], "compiledRelease": compiled}
+
+
+def record_package(section: Section) -> dict[str, Any]:
+    return records_package(
+        [record(section)],
+        uri=url_for("portal_api.section_record", section_id=section.id, _external=True),
+        packages=[url_for("portal_api.section_release", section_id=section.id, _external=True)],
+    )
+
+
+def records_package(records: list[dict[str, Any]], *, uri: str, packages: list[str]) -> dict[str, Any]:
     return {
-        "uri": url_for("portal_api.section_record", section_id=section.id, _external=True),
+        "uri": uri,
         "version": OCDS_VERSION,
-        "extensions": [LOTS_EXTENSION],
+        "extensions": extensions(),
         "publishedDate": _date(now()),
         "publisher": _publisher(),
         "publicationPolicy": PUBLICATION_POLICY,
-        "packages": [package_uri],
-        "records": [{"ocid": rel["ocid"], "releases": [rel], "compiledRelease": compiled}],
+        "packages": packages,
+        "records": records,
     }

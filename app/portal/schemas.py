@@ -151,3 +151,17 @@ class CatalogueVersionSummaryOut(Schema):
 
 class CatalogueHistoryOut(Schema):
     data = fields.List(fields.Nested(CatalogueVersionSummaryOut))
+
+
+class OcdsPageArgs(Schema):
+    """Query string of the bulk OCDS endpoints (cursor paging in publication order)."""
+
+    class Meta:
+        unknown = RAISE
+
+    cursor = fields.String(load_default=None, validate=validate.Length(max=64))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    since = fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "only sections whose announcement changed at or after this instant"},
+    )

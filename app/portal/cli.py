@@ -1,0 +1,34 @@
+"""``flask portal …``: jobs of the portal domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.core.db import db
+
+from . import bulk
+
+group = AppGroup("portal", help="Public portal and open data.")
+
+
+@group.command("ocds-bulk")
+@click.option(
+    "--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Default: today (Beijing)."
+)
+def ocds_bulk_command(day: dt.datetime | None) -> None:
+    """Write the day's OCDS bulk file (JSON Lines, gzip) and its signed manifest (run daily from cron)."""
+    # the manifest and releases carry absolute links: built against the public address (PUBLIC_BASE_URL)
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000")
+    with current_app.test_request_context(base_url=base):
+        manifest = bulk.write_daily(day.date() if day else None)
+        db.session.commit()
+    click.echo(f"{manifest['file']}: {manifest['releases']} release(s), {manifest['bytes']} bytes")
+    click.echo(f"sha256 {manifest['sha256']}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(group)
