@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         complaints,
         demo,
         evaluation,
+        exchange,
         experts,
         portal,
         projects,
@@ -40,7 +41,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     from app.core import audit_views, calendar_views, cli, democlock
 
-    domains = (accounts, projects, bidding, experts, evaluation, complaints, supervision, portal, workbench)
+    domains = (
+        accounts,
+        projects,
+        bidding,
+        experts,
+        evaluation,
+        complaints,
+        supervision,
+        portal,
+        exchange,
+        workbench,
+    )
     for module in (*domains, audit_views, calendar_views, cli, democlock, demo):
         module.init_app(app)
     web.check_declared_permissions(app)

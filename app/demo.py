@@ -149,6 +149,15 @@ def seed_command(if_empty: bool) -> None:
         raise click.ClickException("the database already has accounts; demo seed runs on an empty database")
     lines = seed()
     db.session.commit()
+    # the demo's public records reach the simulated provincial platform (staff see them on the exchange page)
+    from app.exchange import services as exchange
+
+    with current_app.test_request_context(
+        base_url=str(current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000")
+    ):
+        exchange.sweep()
+        db.session.commit()
+        exchange.deliver(limit=1000)
     text = "\n".join(lines) + "\n"
     path = logins_file()
     path.parent.mkdir(parents=True, exist_ok=True)

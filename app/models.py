@@ -5,6 +5,7 @@ from app.bidding import models as bidding_models  # noqa: F401
 from app.complaints import models as complaints_models  # noqa: F401
 from app.core import models as core_models  # noqa: F401
 from app.evaluation import models as evaluation_models  # noqa: F401
+from app.exchange import models as exchange_models  # noqa: F401
 from app.experts import models as experts_models  # noqa: F401
 from app.portal import models as portal_models  # noqa: F401
 from app.projects import models as projects_models  # noqa: F401

@@ -80,6 +80,8 @@ class Permission(StrEnum):
     DOCUMENTS_OBTAIN = "projects:documents:obtain"
     QUESTION_ASK = "projects:question:ask"
     QUESTION_ANSWER = "projects:question:answer"
+    EXCHANGE_VIEW = "exchange:messages:view"
+    EXCHANGE_RETRY = "exchange:messages:retry"
     DOCUMENTS_DOWNLOAD = "projects:documents:download"
     OBTAINMENTS_COUNT = "projects:obtainments:count"
     ROOMS_MANAGE = "projects:rooms:manage"
@@ -157,6 +159,8 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.DOCUMENTS_OBTAIN: frozenset({Role.BIDDER}),
     Permission.QUESTION_ASK: frozenset({Role.BIDDER}),
     Permission.QUESTION_ANSWER: frozenset({Role.TENDERER}),
+    Permission.EXCHANGE_VIEW: frozenset({Role.CENTER_STAFF, Role.MANAGER}),
+    Permission.EXCHANGE_RETRY: frozenset({Role.CENTER_STAFF}),
     Permission.DOCUMENTS_DOWNLOAD: frozenset({Role.BIDDER, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}),
     Permission.OBTAINMENTS_COUNT: frozenset({Role.CENTER_STAFF}),
     Permission.ROOMS_MANAGE: frozenset({Role.CENTER_STAFF}),

@@ -1,0 +1,32 @@
+"""Data exchange with the provincial public resource trading platform (电子招标投标办法 Arts. 41–45): the
+public records of every trade are pushed to the upper platform, reliably and without duplicates."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this domain's blueprint and CLI."""
+    from . import cli
+    from .views import bp
+
+    app.config.setdefault("EXCHANGE_ADAPTER", "simulated")
+    app.config.setdefault("EXCHANGE_REGION_CODE", "320600")  # 南通市 (GB/T 2260)
+    app.register_blueprint(bp)
+    cli.init_app(app)
+    from flask_babel import lazy_gettext as _l
+
+    from app.core.permissions import Permission
+    from app.workbench.nav import NAV, NavEntry
+
+    from .labels import KIND_LABELS, STATUS_LABELS
+
+    entry = NavEntry("exchange.index", _l("Data exchange"), Permission.EXCHANGE_VIEW)
+    if entry not in NAV:
+        NAV.append(entry)
+
+    app.jinja_env.globals.update(
+        exchange_kind_label=lambda v: str(KIND_LABELS.get(v, v)),
+        exchange_status_label=lambda v: str(STATUS_LABELS.get(v, v)),
+    )
