@@ -36,6 +36,7 @@ def rotate_data(documents: bool, batch: int) -> None:
     from app.bidding import opening
     from app.core import audit, crypto
     from app.core.db import db
+    from app.exchange import webhooks
     from app.experts import draws
     from app.experts import services as experts
     from app.experts.models import DrawRound
@@ -47,6 +48,7 @@ def rotate_data(documents: bool, batch: int) -> None:
             DrawRound.server_random_enc, draws.RANDOM_PURPOSE, batch=batch
         )
         counts["opening_shares"] = opening.reencrypt_shares(batch=batch)
+        counts["webhook_secrets"] = webhooks.reencrypt_secrets(batch=batch)
     except crypto.DataKeyError as err:  # batches done so far are committed; a rerun continues
         raise click.ClickException(str(err)) from err
     unreadable: list[str] = []

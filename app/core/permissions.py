@@ -82,6 +82,7 @@ class Permission(StrEnum):
     QUESTION_ANSWER = "projects:question:answer"
     EXCHANGE_VIEW = "exchange:messages:view"
     EXCHANGE_RETRY = "exchange:messages:retry"
+    WEBHOOK_MANAGE = "exchange:webhooks:manage"
     DOCUMENTS_DOWNLOAD = "projects:documents:download"
     OBTAINMENTS_COUNT = "projects:obtainments:count"
     ROOMS_MANAGE = "projects:rooms:manage"
@@ -161,6 +162,9 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.QUESTION_ANSWER: frozenset({Role.TENDERER}),
     Permission.EXCHANGE_VIEW: frozenset({Role.CENTER_STAFF, Role.MANAGER}),
     Permission.EXCHANGE_RETRY: frozenset({Role.CENTER_STAFF}),
+    Permission.WEBHOOK_MANAGE: frozenset(
+        {Role.BIDDER, Role.TENDERER, Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR}
+    ),
     Permission.DOCUMENTS_DOWNLOAD: frozenset({Role.BIDDER, Role.TENDERER, Role.CENTER_STAFF, Role.REGULATOR}),
     Permission.OBTAINMENTS_COUNT: frozenset({Role.CENTER_STAFF}),
     Permission.ROOMS_MANAGE: frozenset({Role.CENTER_STAFF}),

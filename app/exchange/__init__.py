@@ -8,12 +8,15 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this domain's blueprint and CLI."""
-    from . import cli
+    from app.extensions import api as api_ext
+
+    from . import api, cli
     from .views import bp
 
     app.config.setdefault("EXCHANGE_ADAPTER", "simulated")
     app.config.setdefault("EXCHANGE_REGION_CODE", "320600")  # 南通市 (GB/T 2260)
     app.register_blueprint(bp)
+    api_ext.register_blueprint(api.blp)
     cli.init_app(app)
     from flask_babel import lazy_gettext as _l
 

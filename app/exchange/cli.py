@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from app.core.clock import now
 from app.core.db import db
 
-from . import services
+from . import services, webhooks
 
 group = AppGroup("exchange", help="Data exchange with the provincial platform.")
 
@@ -25,7 +25,9 @@ def push_command(limit: int) -> None:
         made = services.sweep()
         db.session.commit()
         sent, failed = services.deliver(limit)
+        hooks_sent, hooks_failed = webhooks.deliver(limit)
     click.echo(f"made {made}, sent {sent}, failed {failed} (retried later)")
+    click.echo(f"webhooks: sent {hooks_sent}, failed {hooks_failed}")
 
 
 @group.command("simulate-outage")

@@ -23,7 +23,8 @@ import json
 import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from flask import current_app
@@ -40,7 +41,8 @@ from app.core.models import AuditLeaf, Setting
 from app.projects.models import Section
 
 from .codes import transaction_code
-from .models import ExchangeMessage, SimulatedProvinceRecord
+from .models import ExchangeMessage, SimulatedProvinceRecord, WebhookDelivery
+from .webhooks import fan_out
 
 CURSOR_KEY = "exchange.cursor"
 OUTAGE_KEY = "exchange.simulated_down_until"
@@ -177,9 +179,11 @@ def sweep(limit: int = 1000) -> int:
             try:
                 with db.session.begin_nested():  # a concurrent sweep made it already: keep theirs
                     db.session.add(message)
-                made += 1
             except IntegrityError:
-                pass
+                message = None
+            if message is not None:
+                made += 1
+                fan_out(message)
         after = leaf.idx
     if len(leaves) < limit:  # nothing relevant is left below the head: jump the cursor there
         head = db.session.scalar(select(func.max(AuditLeaf.idx)))
@@ -295,55 +299,71 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
 
 
-def _lease(limit: int) -> Sequence[ExchangeMessage]:
+Retried = ExchangeMessage | WebhookDelivery
+
+
+def lease(model: type[Any], limit: int) -> Sequence[Any]:
+    """Lease up to ``limit`` due rows of ``model`` (a message or a webhook delivery) to this deliverer and
+    commit the lease; another deliverer (another worker or machine) skips them until the lease ends."""
     token = secrets.token_hex(16)
     at = now()
     due = (
-        ExchangeMessage.status == "pending",
-        ExchangeMessage.next_attempt_at <= at,
-        or_(ExchangeMessage.claimed_until.is_(None), ExchangeMessage.claimed_until < at),
+        model.status == "pending",
+        model.next_attempt_at <= at,
+        or_(model.claimed_until.is_(None), model.claimed_until < at),
     )
-    batch = select(ExchangeMessage.id).where(*due).order_by(ExchangeMessage.id).limit(limit)
+    batch = select(model.id).where(*due).order_by(model.id).limit(limit)
     db.session.execute(
-        update(ExchangeMessage)
-        .where(ExchangeMessage.id.in_(batch.scalar_subquery()), *due)
+        update(model)
+        .where(model.id.in_(batch.scalar_subquery()), *due)
         .values(claim_token=token, claimed_until=at + LEASE)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return db.session.scalars(
-        select(ExchangeMessage).where(ExchangeMessage.claim_token == token).order_by(ExchangeMessage.id)
-    ).all()
+    return db.session.scalars(select(model).where(model.claim_token == token).order_by(model.id)).all()
+
+
+def attempt(row: Retried, send: Callable[[], str | None], *, dead_action: str) -> bool:
+    """One attempt at ``row``: sent on success; on failure retried later with backoff, or a dead letter
+    after :data:`MAX_ATTEMPTS` (audited). Commits. Returns whether it was sent."""
+    row.attempts += 1
+    at = now()
+    ok = False
+    try:
+        receipt = send()
+    except Exception as err:  # any failure of the receiver or the network is retried, never lost
+        row.last_error = f"{type(err).__name__}: {err}"[:500]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "dead"
+            audit.record(
+                dead_action,
+                object_type=row.__tablename__,
+                object_id=row.id,
+                payload={"attempts": row.attempts, "error": row.last_error},
+            )
+        else:
+            row.next_attempt_at = at + backoff(row.attempts)
+    else:
+        ok = True
+        row.status, row.sent_at, row.last_error = "sent", at, None
+        if isinstance(row, ExchangeMessage):
+            row.remote_receipt = receipt
+    row.claim_token, row.claimed_until = None, None
+    db.session.commit()
+    return ok
 
 
 def deliver(limit: int = 100) -> tuple[int, int]:
     """Send the messages that are due, oldest first, one transaction each. Returns (sent, failed)."""
     sent = failed = 0
     push = adapter()
-    for message in _lease(limit):
-        message.attempts += 1
-        at = now()
-        try:
-            receipt = push.send(message, wire_body(message))
-        except Exception as err:  # any failure of the upper platform or the network is retried, never lost
-            failed += 1
-            message.last_error = f"{type(err).__name__}: {err}"[:500]
-            if message.attempts >= MAX_ATTEMPTS:
-                message.status = "dead"
-                audit.record(
-                    "exchange:message:dead",
-                    object_type="exchange_message",
-                    object_id=message.id,
-                    payload={"kind": message.kind, "attempts": message.attempts, "error": message.last_error},
-                )
-            else:
-                message.next_attempt_at = at + backoff(message.attempts)
-        else:
+    for message in lease(ExchangeMessage, limit):
+        if attempt(
+            message, partial(push.send, message, wire_body(message)), dead_action="exchange:message:dead"
+        ):
             sent += 1
-            message.status, message.sent_at, message.remote_receipt = "sent", at, receipt
-            message.last_error = None
-        message.claim_token, message.claimed_until = None, None
-        db.session.commit()
+        else:
+            failed += 1
     return sent, failed
 
 
