@@ -68,6 +68,7 @@ def _me() -> User:
 
 @blp.route("/public/events")
 @blp.arguments(EventsArgs, location="query")
+@blp.response(200)
 @public
 def events(args: dict[str, Any]) -> Response:
     """The public-record events (announcements, amendments, opening records, publicity, results, contracts,
@@ -101,22 +102,26 @@ def list_webhooks() -> list[WebhookSubscription]:
 
 @blp.route("/webhooks", methods=["POST"])
 @blp.arguments(SubscriptionIn)
+@blp.response(201)
 @require(Permission.WEBHOOK_MANAGE)
-def create_webhook(body: dict[str, Any]) -> tuple[Response, int]:
+def create_webhook(body: dict[str, Any]) -> Response:
     """Register an https endpoint for some event kinds (all when empty). The answer carries the signing
     secret, shown this once: verify ``X-Webhook-Signature`` = ``sha256=`` hex HMAC-SHA256(secret,
     ``X-Webhook-Timestamp`` + "." + body)."""
     sub, secret = webhooks.subscribe(_me(), url=body["url"], kinds=body["kinds"])
     db.session.commit()
-    return jsonify({**SubscriptionOut().dump(sub), "secret": secret}), 201
+    resp = jsonify({**SubscriptionOut().dump(sub), "secret": secret})
+    resp.status_code = 201
+    return resp
 
 
 @blp.route("/webhooks/<int:subscription_id>", methods=["DELETE"])
+@blp.response(204)
 @require(Permission.WEBHOOK_MANAGE)
-def delete_webhook(subscription_id: int) -> tuple[str, int]:
+def delete_webhook(subscription_id: int) -> Response:
     webhooks.unsubscribe(_me(), subscription_id)
     db.session.commit()
-    return "", 204
+    return Response(status=204)
 
 
 @blp.route("/webhooks/<int:subscription_id>/deliveries")
@@ -137,6 +142,7 @@ def deliveries(subscription_id: int) -> list[WebhookDelivery]:
 
 @blp.route("/webhooks/<int:subscription_id>/replay", methods=["POST"])
 @blp.arguments(ReplayIn)
+@blp.response(200)
 @require(Permission.WEBHOOK_MANAGE)
 def replay(body: dict[str, Any], subscription_id: int) -> Response:
     """Queue again every event after the cursor ``after`` for this endpoint."""

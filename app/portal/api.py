@@ -180,6 +180,7 @@ def _paged(package: dict[str, Any], cursor: str, following: str | None) -> Respo
 
 @blp.route("/ocds/release-package")
 @blp.arguments(OcdsPageArgs, location="query")
+@blp.response(200)
 @public
 def ocds_releases(args: dict[str, Any]) -> Response:
     """Every published section's current release, in publication (commit) order, as OCDS 1.1 release
@@ -195,6 +196,7 @@ def ocds_releases(args: dict[str, Any]) -> Response:
 
 @blp.route("/ocds/record-package")
 @blp.arguments(OcdsPageArgs, location="query")
+@blp.response(200)
 @public
 def ocds_records(args: dict[str, Any]) -> Response:
     """Every published section's record (release and compiled release) as OCDS 1.1 record packages, paged
@@ -209,6 +211,7 @@ def ocds_records(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/ocds/bulk")
+@blp.response(200)
 @public
 def ocds_bulk_index() -> Response:
     """The daily bulk files (JSON Lines, gzip): each day's manifest with its SHA-256, size, number of
@@ -217,6 +220,7 @@ def ocds_bulk_index() -> Response:
 
 
 @blp.route("/ocds/bulk/<name>")
+@blp.response(200)
 @public
 def ocds_bulk_file(name: str) -> Response:
     """A bulk file or its manifest, by the name the index gives."""
@@ -230,6 +234,7 @@ def ocds_bulk_file(name: str) -> Response:
 
 
 @blp.route("/ocds/extension/<name>")
+@blp.response(200)
 @public
 def ocds_extension(name: str) -> Response:
     """The China extension (投标保证金, 开标唱标内容, 评标办法): ``extension.json`` and its
