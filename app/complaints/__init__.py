@@ -8,15 +8,17 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI."""
+    from app.extensions import api as api_ext
     from app.projects import services as projects
 
-    from . import cli
+    from . import api, cli
     from .sections import unanswered_objection_guard
     from .views import bp
 
     if unanswered_objection_guard not in projects.RESUME_GUARDS:
         projects.RESUME_GUARDS.append(unanswered_objection_guard)
     app.register_blueprint(bp)
+    api_ext.register_blueprint(api.blp)
     app.cli.add_command(cli.group)
     # the opening is over only when its objections are answered (条例 Art. 44)
     from app.evaluation import services as evaluation

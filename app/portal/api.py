@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Response, jsonify, send_file, url_for
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from app.core.errors import NotFound
@@ -226,7 +227,7 @@ def ocds_bulk_file(name: str) -> Response:
     """A bulk file or its manifest, by the name the index gives."""
     path = bulk.bulk_path(name)
     if path is None:
-        raise NotFound("No such bulk file.")
+        raise NotFound(_("No such bulk file."))
     mimetype = "application/gzip" if name.endswith(".gz") else "application/json"
     return send_file(
         path, mimetype=mimetype, as_attachment=name.endswith(".gz"), download_name=name, max_age=300
@@ -240,7 +241,7 @@ def ocds_extension(name: str) -> Response:
     """The China extension (投标保证金, 开标唱标内容, 评标办法): ``extension.json`` and its
     ``release-schema.json`` patch."""
     if name not in {"extension.json", "release-schema.json"}:
-        raise NotFound("No such extension file.")
+        raise NotFound(_("No such extension file."))
     resp = Response((EXTENSION_DIR / name).read_bytes(), mimetype="application/json")
     resp.cache_control.max_age = 3600
     return resp

@@ -1,0 +1,89 @@
+"""The complaints JSON API follows the pages' rule: a bidder sees its own cases, the respondent the cases
+against it (never drafts), a regulator the cases of the trades it supervises or handles, another bidder or
+regulator nothing (404); a reporter's identity only to the handling department; anyone follows a report by its
+code (in a header) and reads published decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from app.accounts import services as accounts
+from app.complaints import services
+from app.complaints.enums import CaseKind, Matter
+from app.core.permissions import OrgKind, Role
+from tests.factories import make_org, make_user
+
+from .conftest import CONTENT, World
+
+
+def _as(user: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {accounts.create_api_token(user, name='api').raw}"}
+
+
+def test_cases_follow_the_pages_rule(client: FlaskClient, world: World) -> None:
+    draft = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(section_id=world.section.id, matter=Matter.DOCUMENTS.value, content=dict(CONTENT)),
+        actor=world.bidder,
+    )
+    filed = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(section_id=world.section.id, matter=Matter.DOCUMENTS.value, content=dict(CONTENT)),
+        actor=world.bidder,
+    )
+    services.submit_objection(filed, actor=world.bidder)
+
+    mine = client.get("/api/v1/complaints/cases", headers=_as(world.bidder)).get_json()["data"]
+    assert {c["id"] for c in mine} == {draft.id, filed.id}
+    respondent = client.get("/api/v1/complaints/cases", headers=_as(world.tenderer)).get_json()["data"]
+    assert [c["id"] for c in respondent] == [filed.id]  # never the draft
+    assert client.get(f"/api/v1/complaints/cases/{draft.id}", headers=_as(world.tenderer)).status_code == 404
+    detail = client.get(f"/api/v1/complaints/cases/{filed.id}", headers=_as(world.tenderer)).get_json()
+    assert detail["side"] == "respondent" and detail["status"] == "submitted"
+    assert detail["section_code"] == world.section.code
+
+    supervising = client.get("/api/v1/complaints/cases", headers=_as(world.regulator)).get_json()["data"]
+    assert [c["id"] for c in supervising] == [filed.id]
+    other_regulator = make_user(Role.REGULATOR, make_org(OrgKind.REGULATOR, industry="water"))
+    assert client.get("/api/v1/complaints/cases", headers=_as(other_regulator)).get_json()["data"] == []
+    assert client.get(f"/api/v1/complaints/cases/{filed.id}", headers=_as(other_regulator)).status_code == 404
+    assert client.get(f"/api/v1/complaints/cases/{filed.id}", headers=_as(world.bidder2)).status_code == 404
+    office = client.get("/api/v1/complaints/cases", headers=_as(world.manager)).get_json()["data"]
+    assert [c["id"] for c in office] == [filed.id]
+    bad = client.get("/api/v1/complaints/cases?status=maybe", headers=_as(world.bidder))
+    assert bad.status_code == 422
+
+
+def test_reports_are_tracked_by_code_and_identity_stays_with_the_handlers(
+    client: FlaskClient, world: World
+) -> None:
+    report, code = services.file_report(
+        services.ReportInput(
+            subject="围标线索",
+            facts="多家投标人的投标文件由同一台电脑制作。",
+            section_id=world.section.id,
+            anonymous=False,
+            reporter_name="实名举报人甲",
+            reporter_contact="13800000000",
+        )
+    )
+    tracked = client.get("/api/v1/complaints/track", headers={"X-Tracking-Code": code})
+    assert tracked.status_code == 200 and tracked.get_json()["status"] == report.status
+    assert "实名举报人甲" not in tracked.get_data(as_text=True)
+    assert (
+        client.get("/api/v1/complaints/track", headers={"X-Tracking-Code": "not-a-code"}).status_code == 404
+    )
+    assert client.get("/api/v1/complaints/track").status_code == 404
+
+    assert report.handling_org_id == world.manager.org_id  # reports go to the management office first
+    office = client.get(f"/api/v1/complaints/cases/{report.id}", headers=_as(world.manager)).get_json()
+    assert office["side"] == "handler" and office["reporter_name"] == "实名举报人甲"
+    regulator = client.get(f"/api/v1/complaints/cases/{report.id}", headers=_as(world.regulator))
+    assert regulator.status_code == 200  # the section's regulator reads the case, not who reported
+    assert regulator.get_json()["reporter_name"] is None and "实名举报人甲" not in regulator.get_data(
+        as_text=True
+    )
+    decisions = client.get("/api/v1/complaints/decisions")
+    assert decisions.status_code == 200 and isinstance(decisions.get_json(), list)
