@@ -22,3 +22,15 @@ STATUS_LABELS: dict[str, Any] = {
     "sent": _l("Delivered"),
     "dead": _l("Could not be delivered"),
 }
+
+
+def error_label(text: str | None) -> str:
+    """A delivery error in words (the stored text begins with its kind, see ``services.error_text``)."""
+    if not text:
+        return "—"
+    kind = text.split("|", 1)[0]
+    if kind == "unreachable":
+        return str(_l("The receiver could not be reached."))
+    if kind.startswith("status:"):
+        return str(_l("The receiver answered with error %(code)s.", code=kind.split(":", 1)[1]))
+    return str(_l("The receiver refused the record."))

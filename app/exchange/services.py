@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import urllib.error
 import urllib.request
@@ -323,6 +324,20 @@ def lease(model: type[Any], limit: int) -> Sequence[Any]:
     return db.session.scalars(select(model).where(model.claim_token == token).order_by(model.id)).all()
 
 
+def error_text(err: Exception) -> str:
+    """``<kind>|<detail>``: the kind (``unreachable``, ``status:<code>``, ``refused``) is what pages show, in
+    words (:func:`app.exchange.labels.error_label`); the detail is for the operators."""
+    detail = f"{type(err).__name__}: {err}"
+    match = re.search(r"answered (\d{3})", str(err))
+    if match:
+        kind = f"status:{match.group(1)}"
+    elif isinstance(err, (OSError, urllib.error.URLError)):
+        kind = "unreachable"
+    else:
+        kind = "refused"
+    return f"{kind}|{detail}"[:500]
+
+
 def attempt(row: Retried, send: Callable[[], str | None], *, dead_action: str) -> bool:
     """One attempt at ``row``: sent on success; on failure retried later with backoff, or a dead letter
     after :data:`MAX_ATTEMPTS` (audited). Commits. Returns whether it was sent."""
@@ -332,7 +347,7 @@ def attempt(row: Retried, send: Callable[[], str | None], *, dead_action: str) -
     try:
         receipt = send()
     except Exception as err:  # any failure of the receiver or the network is retried, never lost
-        row.last_error = f"{type(err).__name__}: {err}"[:500]
+        row.last_error = error_text(err)
         if row.attempts >= MAX_ATTEMPTS:
             row.status = "dead"
             audit.record(

@@ -186,6 +186,7 @@ def test_dead_letters_are_shown_to_staff_and_retried(portal: Portal, app: Flask,
     login(client, portal.staff)
     page = client.get("/exchange/").get_data(as_text=True)
     assert "无法送达" in page and "招标公告" in page and "announcement" not in page
+    assert "无法连接接收方" in page and "ConnectionError" not in page
     resp = client.post(
         f"/exchange/messages/{message.id}/retry", data={"csrf_token": csrf_token(client, "/exchange/")}
     )
