@@ -61,6 +61,7 @@ from .models import (
     SealedEnvelope,
     SubmittedShare,
 )
+from .receipts import RECORD_LEAF_ACTION
 from .services import find_signing_key, public_key_of
 
 MIN_VALID_BIDS = 3
@@ -576,9 +577,6 @@ def not_opened_document(section: Section, ceremony: OpeningCeremony) -> dict[str
 
 def record_sha256(doc: dict[str, Any]) -> str:
     return hashlib.sha256(signing.canonical(doc)).hexdigest()
-
-
-RECORD_LEAF_ACTION = "bidding:opening:publish"
 
 
 def publish_record_leaf(section: Section, ceremony: OpeningCeremony) -> AuditLeaf:
