@@ -36,7 +36,7 @@ import secrets
 import select
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
@@ -544,7 +544,7 @@ def receipt_verify(
     click.echo(message)
 
 
-def _verdict(message: str) -> None:
+def _verdict(message: str) -> NoReturn:
     """Not opened, mismatch or invalid: print why and exit 1."""
     click.echo(message)
     sys.exit(1)
