@@ -98,6 +98,11 @@ def test_the_record_lists_every_receipted_envelope_with_its_fate_and_is_proven_i
     assert merkle.verify_inclusion(
         bytes.fromhex(proof["leaf_hash"]), proof["index"], proof["tree_size"], nodes, root
     )
+    # the same answer is what ggzy-audit checks offline against the checkpoint note
+    from app.core.audit_cli import verify_offline
+
+    summary = verify_offline(proof, checkpoint["note"], checkpoint["public_key"])
+    assert f"leaf {proof['index']} is in the signed tree of size {proof['tree_size']}" in summary
     # a size the leaf is not in has no proof
     small = anon.get(f"/api/v1/bidding/sections/{sid}/record/proof?size={proof['index']}")
     assert small.status_code == 404
