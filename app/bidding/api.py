@@ -16,7 +16,7 @@ from app.accounts.stepup import step_up_required
 from app.core import crypto
 from app.core.bodies import STREAMED, body_limit
 from app.core.db import db
-from app.core.errors import DomainError, NotFound
+from app.core.errors import Conflict, DomainError, NotFound
 from app.core.permissions import Permission, Role, public, require
 from app.extensions import api as api_ext
 from app.projects.models import Section
@@ -412,28 +412,58 @@ def my_shares() -> dict[str, Any]:
 @blp.alt_response(200, schema=schemas.OpeningRecordOut, success=True)
 @public
 def opening_record(section_id: int) -> dict[str, Any]:
-    """The opening record, public once the ceremony has completed (404 before). A section with fewer than 3
-    bidders was never opened: its record carries the count only (``not_opened``), no entry."""
+    """The opening record, public once the ceremony has completed: per bidder every envelope with the
+    SHA-256 of its receipt, opened or not and why. ``audit`` names the log leaf that published it and
+    where to get its inclusion proof. Before the opening completes: 409 ``not_opened``. A section with
+    fewer than 3 bidders was never opened: its record carries the count only (``not_opened``), no entry."""
     section = _section_or_404(section_id)
     ceremony = opening.completed_ceremony(section)
     if ceremony is None:
         unopened = opening.not_opened_ceremony(section)
         if unopened is None:
-            raise NotFound(_("The opening record is not published yet."))
+            raise Conflict(
+                _("This section has not been opened yet; its record is published when the opening ends."),
+                code="not_opened",
+            )
         return {
             "record": opening.not_opened_document(section, unopened),
             "record_sha256": None,
             "valid_bids": 0,
             "section_status": section.status,
+            "objections": [],
+            "audit": None,
         }
     doc = opening.record_document(section, ceremony)
+    leaf = opening.record_leaf(section)
     return {
         "record": doc,
         "record_sha256": ceremony.record_sha256,
         "valid_bids": ceremony.valid_bids,
         "section_status": section.status,
         "objections": opening.objection_record(ceremony),
+        "audit": None
+        if leaf is None
+        else {
+            "leaf_index": leaf.idx,
+            "proof_url": url_for("bidding_api.opening_record_proof", section_id=section.id),
+        },
     }
+
+
+@blp.route("/sections/<int:section_id>/record/proof")
+@blp.arguments(schemas.RecordProofArgs, location="query")
+@blp.alt_response(200, schema=schemas.RecordProofOut, success=True)
+@public
+def opening_record_proof(args: dict[str, Any], section_id: int) -> dict[str, Any]:
+    """Inclusion proof of the leaf that published the opening record, in the tree of the latest signed
+    checkpoint (or of ``size``): the leaf text and payload to rehash, hex hashes (``ggzy-audit --proof``)."""
+    section = _section_or_404(section_id)
+    leaf = opening.record_leaf(section) if opening.completed_ceremony(section) is not None else None
+    if leaf is None:
+        raise Conflict(
+            _("This section has not been opened yet; there is no record to prove."), code="not_opened"
+        )
+    return opening.record_proof(leaf, args.get("size"))
 
 
 @blp.route("/sections/<int:section_id>/confirm", methods=["POST"])

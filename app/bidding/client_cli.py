@@ -8,7 +8,8 @@
     ggzy-bid --server URL --token TOKEN status --section 12
     ggzy-bid keygen --out bidder-key.pem
     ggzy-bid --server URL platform-key --out platform.pub
-    ggzy-bid receipt verify --platform-key platform.pub --envelope doc.pdf.age doc.pdf.age.receipt.json
+    ggzy-bid receipt verify --offline --platform-key platform.pub --envelope doc.pdf.age doc.receipt.json
+    ggzy-bid --server URL receipt verify --platform-key platform.pub doc.receipt.json  # after the opening
 
 Standard library HTTP only (``http.client``): uploads stream from disk in 1 MiB pieces, large files go
 through the resumable protocol (create → PATCH chunks with offsets and SHA-256 checksums → finalize) and
@@ -35,7 +36,7 @@ import secrets
 import select
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
@@ -441,8 +442,9 @@ def receipt() -> None:
 @click.option(
     "--platform-key",
     type=click.Path(exists=True, path_type=Path),
-    required=True,
-    help="The platform's Ed25519 public key (PEM or base64), obtained out of band.",
+    default=None,
+    help="The platform's Ed25519 public key (PEM or base64), obtained out of band. Without it, the keys "
+    "the server publishes at /api/v1/audit/keys.",
 )
 @click.option(
     "--envelope",
@@ -450,22 +452,125 @@ def receipt() -> None:
     default=None,
     help="Also check that this file is the one the receipt names.",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Check the receipt alone (signature, inclusion proof, envelope file), without the server.",
+)
+@click.option("--server", "server", default=None, help="The platform (default: the global --server).")
 @click.argument("receipt_file", type=click.Path(exists=True, path_type=Path))
-def receipt_verify(platform_key: Path, envelope: Path | None, receipt_file: Path) -> None:
-    """Verify a receipt offline: platform signature, audit inclusion proof, optionally the file digest."""
-    signed = json.loads(receipt_file.read_text())
-    problems = signing.verify_receipt(signed, signing.load_public_key(platform_key.read_bytes()))
-    if envelope is not None and file_sha256(envelope) != signed.get("receipt", {}).get("sha256"):
+@click.pass_obj
+def receipt_verify(
+    api: Api,
+    platform_key: Path | None,
+    envelope: Path | None,
+    offline: bool,
+    server: str | None,
+    receipt_file: Path,
+) -> None:
+    """Verify a receipt, then (unless --offline) that its envelope is the one the opening opened.
+
+    Checks the platform's signature on the receipt, fetches the public opening record of the section,
+    proves it is a leaf of the audit log under the latest signed checkpoint (and that the log still extends
+    the receipt's tree), and finds the receipted SHA-256 in it. Prints OPENED, or NOT OPENED with the reason
+    (withdrawn, superseded by a later envelope, failed to decrypt, section not opened yet), or MISMATCH.
+    Exit status: 0 opened as receipted, 1 not opened, mismatch or invalid receipt, 3 refused, 75 retry."""
+    from . import receipts as rc
+
+    if offline and platform_key is None:
+        raise click.UsageError("--offline needs --platform-key (the key you obtained out of band)")
+    if server is not None:
+        api = Api(server, api.token, api.lang)
+    lang = api.lang
+    try:
+        signed = json.loads(receipt_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        _verdict(rc.say("invalid_receipt", lang, problem="not a JSON receipt"))
+    if platform_key is not None:
+        keys = [signing.load_public_key(platform_key.read_bytes())]
+    else:
+        keys = _server_keys(api)
+        click.echo(rc.say("key_from_server", lang), err=True)
+    problems = rc.receipt_problems(signed, keys)
+    body = signed.get("receipt", {}) if isinstance(signed, dict) else {}
+    if envelope is not None and file_sha256(envelope) != body.get("sha256"):
         problems.append("the envelope file does not match the receipt's SHA-256")
     if problems:
-        for p in problems:
-            click.echo(f"FAIL: {p}", err=True)
-        sys.exit(1)
-    body = signed["receipt"]
+        _verdict("\n".join(rc.say("invalid_receipt", lang, problem=p) for p in problems))
+    if offline:
+        click.echo(
+            f"OK: {body['kind']} {body['name']} of {body['bidder']} for section {body['section_id']}, "
+            f"received {body['received_at']}, audit leaf {body['audit']['leaf_index']}"
+        )
+        return
+
+    section_id = int(body["section_id"])
+    status, _h, data = api.request("GET", f"/api/v1/bidding/sections/{section_id}/record")
+    if status == 409 and isinstance(data, dict) and data.get("code") == "not_opened":
+        _verdict(rc.say("section_not_opened_yet", lang, section=body.get("section_code") or section_id))
+    if status != 200:
+        _fail(status, data)
+    record = data.get("record") or {}
+    if record.get("not_opened"):
+        _verdict(rc.say("too_few_bidders", lang, section=body.get("section_code") or section_id))
+
+    size, root = _signed_checkpoint(api, keys, lang)
+    old = int(body["audit"]["tree_size"])
+    consistency: list[str] = []
+    if old < size:
+        status, _h, cons = api.request("GET", f"/api/v1/audit/proofs/consistency?old={old}&new={size}")
+        if status != 200:
+            _fail(status, cons)
+        consistency = list(cons.get("proof") or [])
+    problem = rc.consistency_problem(body, size, root, consistency)
+    audit_ref = data.get("audit") or {}
+    if problem is None and not audit_ref.get("proof_url"):
+        problem = "the record names no audit leaf"
+    if problem is None:
+        proof_path = urlsplit(str(audit_ref["proof_url"])).path.removeprefix(api.base)
+        status, _h, proof = api.request("GET", f"{proof_path}?size={size}")
+        if status != 200:
+            _fail(status, proof)
+        problem = rc.record_problem(data, section_id, proof, size, root)
+    if problem is not None:
+        _verdict(rc.say("unproven_record", lang, problem=problem))
     click.echo(
-        f"OK: {body['kind']} {body['name']} of {body['bidder']} for section {body['section_id']}, "
-        f"received {body['received_at']}, audit leaf {body['audit']['leaf_index']}"
+        rc.say("proven", lang, record_sha256=data["record_sha256"], index=audit_ref["leaf_index"], size=size)
     )
+    outcome = rc.find_envelope(record, body, lang)
+    message = rc.say(outcome.message, lang, **outcome.params)
+    if outcome.verdict != rc.OPENED:
+        _verdict(message)
+    click.echo(message)
+
+
+def _verdict(message: str) -> NoReturn:
+    """Not opened, mismatch or invalid: print why and exit 1."""
+    click.echo(message)
+    sys.exit(1)
+
+
+def _server_keys(api: Api) -> list[Any]:
+    status, _h, data = api.request("GET", "/api/v1/audit/keys")
+    if status != 200:
+        _fail(status, data)
+    return [signing.load_public_key(str(k["public_key"])) for k in data]
+
+
+def _signed_checkpoint(api: Api, keys: list[Any], lang: str) -> tuple[int, bytes]:
+    """(size, root) of the latest checkpoint, once its signature by a platform key verifies."""
+    from app.core.audit import parse_checkpoint_note, verify_checkpoint_note
+
+    from . import receipts as rc
+
+    status, _h, data = api.request("GET", "/api/v1/audit/checkpoints/latest")
+    if status != 200:
+        _fail(status, data)
+    note = str(data.get("note") or "")
+    if not verify_checkpoint_note(note, keys):
+        _verdict(rc.say("unproven_record", lang, problem="the checkpoint is not signed by the platform key"))
+    _origin, size, root = parse_checkpoint_note(note)
+    return size, root
 
 
 if __name__ == "__main__":  # pragma: no cover

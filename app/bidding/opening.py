@@ -45,6 +45,7 @@ from app.core.clock import now
 from app.core.crypto import batches, decrypt_at_rest, derived_keys, encrypt_at_rest, reencrypt_column
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
+from app.core.models import AuditCheckpoint, AuditLeaf
 from app.projects import services as projects
 from app.projects.enums import SectionStatus
 from app.projects.models import Section
@@ -60,6 +61,7 @@ from .models import (
     SealedEnvelope,
     SubmittedShare,
 )
+from .receipts import RECORD_LEAF_ACTION
 from .services import find_signing_key, public_key_of
 
 MIN_VALID_BIDS = 3
@@ -473,8 +475,61 @@ def _decrypt_summary(env: SealedEnvelope, identity: agedecrypt.Identity) -> tupl
     return bytes(out), DecryptStatus.OK.value, ""
 
 
+# Why an envelope of the record was not opened (codes; people read them through ``labels``).
+NOT_OPENED_WITHDRAWN = "withdrawn"  # 撤回 by the bidder before the deadline
+NOT_OPENED_SUPERSEDED = "superseded"  # replaced by a later envelope of the same slot before the deadline
+NOT_OPENED_DECRYPT_FAILED = "decrypt_failed"  # opened but could not be decrypted (see the note)
+
+
+def _envelope_line(env: SealedEnvelope, superseded_by: str | None) -> dict[str, Any]:
+    """One envelope as the record lists it: its SHA-256 as on the bidder's receipt and what became of it.
+    ``opened`` is None while the opening is still decrypting it."""
+    line: dict[str, Any] = {"kind": env.kind, "name": env.name, "sha256": env.sha256, "size": env.size}
+    if env.status == EnvelopeStatus.WITHDRAWN:
+        return line | {"opened": False, "reason": NOT_OPENED_WITHDRAWN}
+    if env.status == EnvelopeStatus.SUPERSEDED:
+        return line | {"opened": False, "reason": NOT_OPENED_SUPERSEDED, "superseded_by": superseded_by}
+    if env.decrypt_status is None:
+        return line | {"opened": None}
+    if env.decrypt_status == DecryptStatus.OK:
+        return line | {"opened": True}
+    return line | {"opened": False, "reason": NOT_OPENED_DECRYPT_FAILED, "note": env.decrypt_note or ""}
+
+
+def _envelope_lines(section_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Every envelope ever received for the section, by bidder organization, in the order received. None
+    of these rows changes after the deadline (no replacement, no withdrawal), so the record is stable."""
+    rows = list(
+        db.session.scalars(
+            select(SealedEnvelope)
+            .where(SealedEnvelope.section_id == section_id)
+            .order_by(SealedEnvelope.received_at, SealedEnvelope.id)
+        )
+    )
+    later: dict[int, str] = {}  # a superseded envelope → the next envelope of its slot
+    last_of_slot: dict[tuple[int, str, str], SealedEnvelope] = {}
+    for env in rows:
+        slot = (env.org_id, env.kind, env.name)
+        prev = last_of_slot.get(slot)
+        if prev is not None and prev.status == EnvelopeStatus.SUPERSEDED:
+            later[prev.id] = env.sha256
+        last_of_slot[slot] = env
+    by_org: dict[int, list[dict[str, Any]]] = {}
+    for env in rows:
+        by_org.setdefault(env.org_id, []).append(_envelope_line(env, later.get(env.id)))
+    return by_org
+
+
 def record_document(section: Section, ceremony: OpeningCeremony) -> dict[str, Any]:
-    """The opening record as published (and as signed by confirming bidders, by its SHA-256)."""
+    """The opening record as published (and as signed by confirming bidders, by its SHA-256).
+
+    Per bidder, ``envelopes`` lists every envelope it submitted with the SHA-256 of its receipt, whether it
+    was opened and, if not, why (``withdrawn``, ``superseded`` with ``superseded_by``, ``decrypt_failed``
+    with a note), so that a bidder holding a receipt can find its envelope (``ggzy-bid receipt verify``).
+    Envelopes of organizations that withdrew entirely are listed in ``withdrawn`` by hash only: they are no
+    longer bidders, and their names are not published."""
+    lines = _envelope_lines(section.id)
+    in_record = {e.org_id for e in ceremony.entries}
     return {
         "type": "ggzy-opening-record-v1",
         "section_id": section.id,
@@ -488,11 +543,17 @@ def record_document(section: Section, ceremony: OpeningCeremony) -> dict[str, An
                 "position": e.position,
                 "bidder": e.bidder_name,
                 "declared": e.declared,
-                "envelopes": e.envelopes,
+                "envelopes": lines.get(e.org_id, []),
                 "status": e.status,
                 "reason": e.reason,
             }
             for e in ceremony.entries
+        ],
+        "withdrawn": [
+            {k: v for k, v in line.items() if k != "name"}
+            for org_id, org_lines in sorted(lines.items())
+            if org_id not in in_record
+            for line in org_lines
         ],
     }
 
@@ -516,6 +577,60 @@ def not_opened_document(section: Section, ceremony: OpeningCeremony) -> dict[str
 
 def record_sha256(doc: dict[str, Any]) -> str:
     return hashlib.sha256(signing.canonical(doc)).hexdigest()
+
+
+def publish_record_leaf(section: Section, ceremony: OpeningCeremony) -> AuditLeaf:
+    """The published record as a leaf of the log, by its digest, so anyone can prove it is the one the log
+    holds (``record_proof``). No actor and no address: the leaf is shown to the public whole."""
+    return audit.record(
+        RECORD_LEAF_ACTION,
+        object_type="section",
+        object_id=section.id,
+        payload={
+            "type": "ggzy-opening-record-v1",
+            "section_id": section.id,
+            "ceremony_id": ceremony.id,
+            "record_sha256": ceremony.record_sha256,
+        },
+        keep_source=False,
+    )
+
+
+def record_leaf(section: Section) -> AuditLeaf | None:
+    """The leaf that published the section's opening record (None for records older than this leaf)."""
+    return db.session.scalar(
+        select(AuditLeaf)
+        .where(
+            AuditLeaf.action == RECORD_LEAF_ACTION,
+            AuditLeaf.object_type == "section",
+            AuditLeaf.object_id == str(section.id),
+        )
+        .order_by(AuditLeaf.idx.desc())
+        .limit(1)
+    )
+
+
+def record_proof(leaf: AuditLeaf, size: int | None = None) -> dict[str, Any]:
+    """An inclusion proof of the record leaf, by default in the tree of the latest signed checkpoint, in the
+    shape ``ggzy-audit --proof`` reads (hex hashes, the leaf text and its payload so both can be rehashed).
+    Raises NotFound for a size the leaf is not in or the log has not reached."""
+    if size is None:
+        latest = db.session.scalar(
+            select(AuditCheckpoint.tree_size).order_by(AuditCheckpoint.tree_size.desc()).limit(1)
+        )
+        size = int(latest) if latest and latest > leaf.idx else audit.tree_size()
+    if not leaf.idx < size <= audit.tree_size():
+        raise NotFound(_("No proof for this tree size."))
+    return {
+        "kind": "inclusion",
+        "index": leaf.idx,
+        "tree_size": size,
+        "leaf": audit.leaf_bytes_of(leaf).decode(),
+        "leaf_hash": bytes(leaf.leaf_hash).hex(),
+        "payload": leaf.payload,
+        "root": audit.root_hash(size).hex(),
+        "proof": [h.hex() for h in audit.inclusion_proof(leaf.idx, size)],
+    }
 
 
 def run_opening(ceremony_id: int, *, actor: User | None) -> OpeningCeremony | None:
@@ -675,6 +790,7 @@ def _open_envelopes(ceremony_id: int, identity: agedecrypt.Identity, *, actor: U
         object_id=section.id,
         payload={"ceremony_id": ceremony.id, "record_sha256": ceremony.record_sha256, "valid_bids": valid},
     )
+    publish_record_leaf(section, ceremony)
     if valid < MIN_VALID_BIDS:  # 流标
         projects.transition(
             section,

@@ -4,7 +4,7 @@ receipts); these schemas document those answers in the OpenAPI document, field f
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 # -- request bodies (the handlers read them with ``api._json_object``) --------------------------------------
 
@@ -137,6 +137,30 @@ class OpeningRecordOut(Schema):
         required=True,
         metadata={"description": "on-the-spot objections with the tenderer's answers (条例 Art. 44)"},
     )
+    audit = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the log leaf that published the record: leaf_index, proof_url"},
+    )
+
+
+class RecordProofArgs(Schema):
+    size = fields.Int(load_default=None, validate=validate.Range(min=1))
+
+
+class RecordProofOut(Schema):
+    kind = fields.Str(required=True)
+    index = fields.Int(required=True)
+    tree_size = fields.Int(required=True)
+    leaf = fields.Str(
+        required=True, metadata={"description": "the leaf text whose RFC 6962 hash is leaf_hash"}
+    )
+    leaf_hash = fields.Str(required=True, metadata={"description": "hex"})
+    payload = fields.Str(
+        required=True, metadata={"description": "canonical JSON whose SHA-256 is the leaf's payload_sha256"}
+    )
+    root = fields.Str(required=True, metadata={"description": "hex root of the tree of tree_size"})
+    proof = fields.List(fields.Str(), required=True, metadata={"description": "hex"})
 
 
 class RecordConfirmationOut(Schema):

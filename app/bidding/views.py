@@ -425,6 +425,7 @@ def record(section_id: int) -> str:
         section=section,
         ceremony=ceremony,
         record=opening.record_document(section, ceremony),
+        record_leaf=opening.record_leaf(section),
         case_numbers=numbers,
     )
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import contains_eager, defaultload, selectinload
 from app.core.clock import CST
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
-from app.core.models import AuditLeaf
+from app.core.models import AuditCheckpoint, AuditLeaf
 from app.projects.enums import CatalogueStatus, SectionStatus
 from app.projects.models import (
     Amendment,
@@ -347,3 +347,8 @@ def section_updated(section: Section) -> dt.datetime:
     """When the public announcement last changed (publication, amendment or state change)."""
     candidates = [section.published_at, section.updated_at] + [a.published_at for a in section.amendments]
     return max(c for c in candidates if c is not None)
+
+
+def latest_checkpoint() -> AuditCheckpoint | None:
+    """The newest signed tree head of the audit log (what the "how to verify" page shows)."""
+    return db.session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))

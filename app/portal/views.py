@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -185,6 +196,21 @@ def results(kind: str) -> Response:
     return cache.page(
         "portal/results.html",
         lambda: {"kind": kind, "page": services.results(kind, page=page_no), "result_titles": RESULT_TITLES},
+    )
+
+
+@bp.route("/verify")
+@public
+def verify() -> str:
+    """如何验证 / How to verify: what anyone can check without trusting the platform, and with which tools."""
+    import base64
+
+    checkpoint = services.latest_checkpoint()
+    return render_template(
+        "portal/verify.html",
+        checkpoint=checkpoint,
+        root_b64=base64.b64encode(checkpoint.root_hash).decode() if checkpoint else None,
+        origin=current_app.config["AUDIT_ORIGIN"],
     )
 
 

@@ -263,11 +263,12 @@ def test_confidentiality_before_and_after_opening(
         for url in (
             f"/api/v1/bidding/sections/{sid}/count",
             f"/api/v1/bidding/sections/{sid}/opened-envelopes",
-            f"/api/v1/bidding/sections/{sid}/record",
             f"/bidding/sections/{sid}/record",
             receipt_url,
         ):
             assert c.get(url).status_code in {403, 404}, (role, url)
+        unopened = c.get(f"/api/v1/bidding/sections/{sid}/record")
+        assert unopened.status_code == 409 and unopened.get_json()["code"] == "not_opened"
         hall = c.get(f"/bidding/sections/{sid}/hall").get_data(as_text=True)
         assert all(b.org.name not in hall for b in tender.bidders)
     # after the opening: the record is public, regulators and staff see the envelopes
