@@ -59,7 +59,7 @@ KINDS: dict[str, str] = {
     "projects:section:publish": "announcement",  # 招标公告
     "projects:amendment:publish": "amendment",  # 澄清/修改公告
     "projects:section:transition": "termination",  # 终止公告 (cancelled) or 流标公告 (failed)
-    "bidding:opening:record": "opening_record",  # 开标记录
+    "bidding:opening:publish": "opening_record",  # 开标记录 (published when the opening completes)
     "bidding:ceremony:not_opened": "opening_record",  # 不足三家，未开标
     "evaluation:publicity:publish": "candidate_publicity",  # 中标候选人公示
     "evaluation:result:announce": "result",  # 中标（成交）结果公告 (government procurement)
@@ -120,6 +120,16 @@ def _record_of(kind: str, leaf: AuditLeaf, payload: dict[str, Any], section: Sec
             "remedy": case.remedy,
             "text": complaints.redact(case.decision or ""),
         }
+    elif kind == "opening_record":
+        from app.bidding import opening
+
+        ceremony = opening.completed_ceremony(section)
+        if ceremony is not None:
+            record["opening_record"] = opening.record_document(section, ceremony)
+        else:
+            unopened = opening.not_opened_ceremony(section)
+            if unopened is not None:
+                record["opening_record"] = opening.not_opened_document(section, unopened)
     elif kind == "amendment":
         record["amendment"] = {k: payload.get(k) for k in ("number", "affects_bids")}
     return record
