@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import g
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup, escape
@@ -78,3 +79,14 @@ def working_days_words(days: int) -> str:
     if days == 0:
         return _("Due today")
     return ngettext("%(num)d working day left", "%(num)d working days left", days)
+
+
+def working_days_to(due_at: dt.datetime | None) -> str:
+    """Template filter: "剩余 3 个工作日" to the local day of an instant ("" without one)."""
+    if due_at is None:
+        return ""
+    # One calendar per request: a list of cases asks once per row.
+    calendar = g.get("_work_calendar")
+    if calendar is None:
+        calendar = g._work_calendar = load_calendar()
+    return working_days_words(working_days_left(local_date(due_at), calendar=calendar))
