@@ -57,6 +57,49 @@ class NavItem:
     label: str
 
 
+#: The top menu's groups, in order, and which entries (by endpoint prefix) each holds. A role that may follow
+#: one entry of a group sees that entry as a plain link; several become a drop-down under the group's name,
+#: so that every role's menu fits one line at 1280 px.
+NAV_GROUPS: list[tuple[str, Any, tuple[str, ...]]] = [
+    ("trading", _l("Trading"), ("projects.", "bidding.")),
+    ("experts", _l("Experts and evaluation"), ("experts.", "evaluation.")),
+    ("cases", _l("Objections and complaints"), ("complaints.",)),
+    ("supervision", _l("Supervision"), ("supervision.", "audit.")),
+    ("admin", _l("Administration"), ("admin.", "calendar.")),
+]
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    key: str
+    label: str
+    items: list[NavItem]
+
+
+def _group_of(endpoint: str) -> str:
+    if endpoint == "projects.catalogue":  # the catalogue is the management office's rule book
+        return "admin"
+    for key, _label, prefixes in NAV_GROUPS:
+        if endpoint.startswith(prefixes):
+            return key
+    return ""
+
+
+def nav_groups(principal: Any) -> list[NavGroup]:
+    """The top menu of this role: the workbench first, then each group that has an entry for it."""
+    entries = [e for e in NAV if has_permission(principal.role, e.permission)]
+    out = [
+        NavGroup("", str(e.label), [NavItem(url_for(e.endpoint), str(e.label))])
+        for e in entries
+        if not _group_of(e.endpoint)
+    ]
+    for key, label, _prefixes in NAV_GROUPS:
+        items = [NavItem(url_for(e.endpoint), str(e.label)) for e in entries if _group_of(e.endpoint) == key]
+        if items:
+            out.append(NavGroup(key, str(label), items))
+    return out
+
+
 def nav_items(principal: Any) -> list[NavItem]:
     return [
         NavItem(url_for(e.endpoint), str(e.label))
