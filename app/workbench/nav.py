@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 
 from app.core.permissions import Permission, has_permission
 
@@ -59,14 +60,24 @@ class NavItem:
 
 #: The top menu's groups, in order, and which entries (by endpoint prefix) each holds. A role that may follow
 #: one entry of a group sees that entry as a plain link; several become a drop-down under the group's name,
-#: so that every role's menu fits one line at 1280 px.
-NAV_GROUPS: list[tuple[str, Any, tuple[str, ...]]] = [
-    ("trading", _l("Trading"), ("projects.", "bidding.")),
-    ("experts", _l("Experts and evaluation"), ("experts.", "evaluation.")),
-    ("cases", _l("Objections and complaints"), ("complaints.",)),
-    ("supervision", _l("Supervision"), ("supervision.", "audit.")),
-    ("admin", _l("Administration"), ("admin.", "calendar.")),
+#: so that every role's menu fits one line at 1280 px (hence short names: "top menu" context).
+NAV_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("trading", ("projects.", "bidding.")),
+    ("experts", ("experts.", "evaluation.")),
+    ("cases", ("complaints.",)),
+    ("supervision", ("supervision.", "audit.")),
+    ("admin", ("admin.", "calendar.")),
 ]
+
+
+def _group_label(key: str) -> str:
+    return {
+        "trading": pgettext("top menu", "Trading"),
+        "experts": pgettext("top menu", "Experts"),
+        "cases": pgettext("top menu", "Disputes"),
+        "supervision": pgettext("top menu", "Supervision"),
+        "admin": pgettext("top menu", "Setup"),
+    }[key]
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ class NavGroup:
 def _group_of(endpoint: str) -> str:
     if endpoint == "projects.catalogue":  # the catalogue is the management office's rule book
         return "admin"
-    for key, _label, prefixes in NAV_GROUPS:
+    for key, prefixes in NAV_GROUPS:
         if endpoint.startswith(prefixes):
             return key
     return ""
@@ -93,10 +104,10 @@ def nav_groups(principal: Any) -> list[NavGroup]:
         for e in entries
         if not _group_of(e.endpoint)
     ]
-    for key, label, _prefixes in NAV_GROUPS:
+    for key, _prefixes in NAV_GROUPS:
         items = [NavItem(url_for(e.endpoint), str(e.label)) for e in entries if _group_of(e.endpoint) == key]
         if items:
-            out.append(NavGroup(key, str(label), items))
+            out.append(NavGroup(key, _group_label(key), items))
     return out
 
 
