@@ -136,6 +136,9 @@ def withdraw(section_id: int) -> str | WzResponse:
     section = _section_or_404(section_id)
     envs = uploads.own_envelopes(section_id, current_user.org_id, history=False)
     if request.method == "GET":
+        if not permissions.can_submit(current_user.user, section):
+            flash(_("This section is not accepting bids."), "error")
+            return _back("bidding.section_page", section_id=section_id)
         if not envs:
             flash(_("You have no bid on file to withdraw."), "error")
             return _back("bidding.section_page", section_id=section_id)
