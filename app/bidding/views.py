@@ -27,11 +27,12 @@ from app.core import events, streams
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.permissions import Permission, public, require
+from app.projects import services as projects_services
 from app.projects.enums import SectionStatus
 from app.projects.models import Section
 
 from . import opening, permissions, services, uploads
-from .enums import CeremonyStatus
+from .enums import CeremonyStatus, EnvelopeStatus
 from .models import OpeningCeremony
 
 bp = Blueprint("bidding", __name__, url_prefix="/bidding")
@@ -81,21 +82,39 @@ def tenders() -> str:
     return render_template("bidding/tenders.html", sections=sections, mine=mine)
 
 
+def _envelopes_panel(section: Section) -> dict[str, Any]:
+    """What the bidder's receipts panel shows: its own envelopes, those that count first, then history."""
+    envelopes = uploads.own_envelopes(section.id, current_user.org_id)
+    active = [e for e in envelopes if e.status == EnvelopeStatus.ACTIVE]
+    return {
+        "section": section,
+        "envelopes": active + [e for e in envelopes if e.status != EnvelopeStatus.ACTIVE],
+        "active": active,
+        "accepting": permissions.can_submit(current_user.user, section),
+    }
+
+
 @bp.route("/sections/<int:section_id>")
 @require(Permission.BIDDING_SUBMIT)
 def section_page(section_id: int) -> str:
     section = _section_or_404(section_id)
-    envelopes = uploads.own_envelopes(section.id, current_user.org_id)
     keys_ = [k for k in services.bidder_keys(current_user.org_id) if k.revoked_at is None]
     return render_template(
         "bidding/section.html",
-        section=section,
-        envelopes=envelopes,
         keys=keys_,
         max_mb=section.max_envelope_mb,
-        accepting=permissions.can_submit(current_user.user, section),
+        obtained=projects_services.obtainment_of(section, current_user.org_id),
         base_url=request.url_root.rstrip("/"),
+        **_envelopes_panel(section),
     )
+
+
+@bp.route("/sections/<int:section_id>/envelopes")
+@require(Permission.BIDDING_SUBMIT)
+def envelopes_panel(section_id: int) -> str:
+    """The receipts panel alone: the sealing script reloads it after each upload."""
+    section = _section_or_404(section_id)
+    return render_template("bidding/_envelopes.html", **_envelopes_panel(section))
 
 
 @bp.route("/sections/<int:section_id>/envelopes/<int:envelope_id>/receipt.json")
@@ -110,11 +129,23 @@ def receipt_download(section_id: int, envelope_id: int) -> Response:
     )
 
 
-@bp.route("/sections/<int:section_id>/withdraw", methods=["POST"])
+@bp.route("/sections/<int:section_id>/withdraw", methods=["GET", "POST"])
 @require(Permission.BIDDING_SUBMIT)
-def withdraw(section_id: int) -> WzResponse:
-    _section_or_404(section_id)
+def withdraw(section_id: int) -> str | WzResponse:
+    """撤回: a page that says what withdrawing does, then the confirmed POST."""
+    section = _section_or_404(section_id)
     envs = uploads.own_envelopes(section_id, current_user.org_id, history=False)
+    if request.method == "GET":
+        if not permissions.can_submit(current_user.user, section):
+            flash(_("This section is not accepting bids."), "error")
+            return _back("bidding.section_page", section_id=section_id)
+        if not envs:
+            flash(_("You have no bid on file to withdraw."), "error")
+            return _back("bidding.section_page", section_id=section_id)
+        return render_template("bidding/withdraw.html", section=section, envelopes=envs)
+    if request.form.get("confirm") != "yes":
+        flash(_("Tick the box to confirm that you want to withdraw your bid."), "error")
+        return _back("bidding.withdraw", section_id=section_id)
     try:
         n = uploads.withdraw(envs, actor=current_user.user, section_id=section_id)
         db.session.commit()

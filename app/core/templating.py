@@ -9,6 +9,7 @@ from flask import Flask
 from flask_babel import get_locale
 
 from app.core.clock import now, to_local
+from app.core.countdown import countdown, working_days_to
 
 
 def fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -20,6 +21,8 @@ def fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["local"] = fmt_dt
+    app.jinja_env.filters["countdown"] = countdown
+    app.jinja_env.filters["working_days"] = working_days_to
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -10,7 +10,7 @@ level (A01, A0101, A010101); level and parent follow from the code.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask_babel import gettext as _
@@ -145,3 +145,45 @@ def options(*, leaf_only: bool = False) -> list[Specialty]:
         parents = {s.parent_code for s in specs}
         specs = [s for s in specs if s.code not in parents]
     return specs
+
+
+@dataclass
+class SpecialtyNode:
+    """A specialty in the draw form's tree, with how many pool experts a slot for it could draw from (an
+    expert counts under a code and every code above it, as the draw matches by prefix)."""
+
+    code: str
+    name: str
+    available: int
+    children: list[SpecialtyNode] = field(default_factory=list)
+
+
+def available_tree() -> list[SpecialtyNode]:
+    """The active specialties that have at least one active pool expert, as a tree (roots first)."""
+    from .enums import ExpertStatus
+    from .models import Expert, ExpertSpecialty
+
+    pairs = db.session.execute(
+        select(ExpertSpecialty.specialty_code, ExpertSpecialty.expert_id)
+        .join(Expert, Expert.id == ExpertSpecialty.expert_id)
+        .where(Expert.status == ExpertStatus.ACTIVE.value)
+    ).all()
+    specs = options()
+    experts_under: dict[str, set[int]] = {s.code: set() for s in specs}
+    for code, expert_id in pairs:
+        for end in range(1, len(code) + 1):  # the code and each code above it
+            if code[:end] in experts_under:
+                experts_under[code[:end]].add(expert_id)
+    nodes = {
+        s.code: SpecialtyNode(s.code, s.name, len(experts_under[s.code]))
+        for s in specs
+        if experts_under[s.code]
+    }
+    roots: list[SpecialtyNode] = []
+    for s in specs:
+        node = nodes.get(s.code)
+        if node is None:
+            continue
+        parent = nodes.get(s.parent_code or "")
+        (parent.children if parent is not None else roots).append(node)
+    return roots

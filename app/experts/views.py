@@ -398,7 +398,43 @@ def draw_room() -> str:
         form=form,
         sections=_sections({d.section_id for d in rows}),
         specialties=specialties.options(),
+        tree=specialties.available_tree() if form is not None else [],
+        drawable=_drawable_sections() if form is not None else [],
     )
+
+
+def _drawable_sections() -> list[Any]:
+    """Sections a panel may be drawn for (published up to opened), newest deadline first, for the picker."""
+    from app.projects.enums import SectionStatus
+    from app.projects.models import Section
+
+    states = [
+        SectionStatus.PUBLISHED.value,
+        SectionStatus.BIDDING_CLOSED.value,
+        SectionStatus.OPENING.value,
+        SectionStatus.OPENED.value,
+    ]
+    return list(
+        db.session.scalars(
+            select(Section).where(Section.status.in_(states)).order_by(Section.bid_deadline.desc()).limit(500)
+        )
+    )
+
+
+def _picked_composition(form: Any) -> str | None:
+    """The composition from the specialty tree's seat and backup boxes (``seats-<code>``), as the text the
+    typed field takes; None when nothing was picked there."""
+    lines = []
+    for key, value in form.items():
+        if not key.startswith("seats-"):
+            continue
+        code = key.removeprefix("seats-")
+        seats = int(value) if str(value).strip().isdigit() else 0
+        backups_raw = str(form.get(f"backups-{code}", "")).strip()
+        backups = int(backups_raw) if backups_raw.isdigit() else 0
+        if seats > 0:
+            lines.append(f"{code} {seats} {backups}")
+    return "\n".join(lines) if lines else None
 
 
 def _region_choices() -> list[tuple[str, str]]:
@@ -429,7 +465,13 @@ def parse_composition(text: str) -> list[draws.Slot]:
 def request_draw() -> ResponseReturnValue:
     from app.projects.models import Section
 
-    form = DrawRequestForm()
+    picked = _picked_composition(request.form)
+    if picked is not None:  # the specialty tree was used: it replaces the typed composition
+        data = request.form.copy()
+        data["composition"] = picked
+        form = DrawRequestForm(formdata=data)
+    else:
+        form = DrawRequestForm()
     form.region_scope.choices = _region_choices()
     if not form.validate_on_submit():
         flash(_("Fill in every field of the draw request."), "error")

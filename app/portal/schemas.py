@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from app.extensions import DECIMAL_STRING
 from app.projects.enums import Category, SectionStatus
@@ -23,6 +27,49 @@ class AnnouncementArgs(Schema):
     date_from = fields.Date(load_default=None, data_key="from")
     date_to = fields.Date(load_default=None, data_key="to")
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+
+    @pre_load
+    def _blank_is_absent(self, data: Mapping[str, Any], **_kw: Any) -> dict[str, Any]:
+        """An empty field of the search form ("All", no date) is no filter, not an invalid value."""
+        return {k: v.strip() if isinstance(v, str) else v for k, v in data.items() if not _blank(v)}
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ValidationError("before from", "to")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+#: What the visitor reads next to a field the search could not use (keyed by the query-string name).
+ANNOUNCEMENT_ARG_ERRORS = {
+    "q": _l("Keywords can be at most 100 characters."),
+    "category": _l("Choose a category from the list."),
+    "status": _l("Choose a status from the list."),
+    "region": _l("Choose a region from the list."),
+    "from": _l("Enter a date such as 2026-12-07."),
+    "to": _l("Enter a date such as 2026-12-07, not before the start date."),
+    "page": _l("No such page."),
+}
+
+
+def load_announcement_args(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The search and filters of the announcements page: every usable field applies, a field that cannot be
+    used is dropped and explained (message per query-string name) instead of discarding the whole search."""
+    schema = AnnouncementArgs()
+    data = {k: v for k, v in raw.items() if k in ANNOUNCEMENT_ARG_ERRORS}
+    try:
+        return schema.load(data), {}
+    except ValidationError as err:
+        bad = {str(name) for name in err.messages_dict} & set(ANNOUNCEMENT_ARG_ERRORS)
+        errors = {name: str(ANNOUNCEMENT_ARG_ERRORS[name]) for name in bad}
+        usable = {k: v for k, v in data.items() if k not in bad}
+        try:
+            return schema.load(usable), errors
+        except ValidationError:  # cannot happen once every reported field is dropped; stay safe
+            return schema.load({}), errors
 
 
 class CrawlArgs(Schema):

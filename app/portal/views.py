@@ -26,7 +26,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from marshmallow import ValidationError
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -41,7 +40,7 @@ from app.projects.enums import Category, SectionStatus
 from . import cache, services
 from .feed import build_feed
 from .labels import CATEGORY_LABELS, RESULT_TITLES, STATUS_LABELS
-from .schemas import AnnouncementArgs
+from .schemas import load_announcement_args
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -57,7 +56,6 @@ class PublicCommentForm(FlaskForm):
 
 
 _PUBLIC_STATUSES = [s.value for s in SectionStatus if s is not SectionStatus.DRAFT]
-_ARGS = AnnouncementArgs()
 
 
 @bp.route("/")
@@ -78,12 +76,7 @@ def home() -> Response:
 @public
 def announcements() -> Response:
     def context() -> dict[str, Any]:
-        errors: dict[str, Any] = {}
-        try:
-            args = _ARGS.load(request.args)
-        except ValidationError as err:
-            errors = err.messages_dict
-            args = _ARGS.load({})
+        args, errors = load_announcement_args(request.args)
         query = services.AnnouncementQuery(
             q=args["q"],
             category=args["category"],
@@ -96,7 +89,8 @@ def announcements() -> Response:
             "page": services.search_announcements(query, page=args["page"]),
             "query": query,
             "errors": errors,
-            "filters": {k: v for k, v in request.args.items() if k != "page" and v},
+            "filters": {k: v for k, v in request.args.items() if k != "page" and v and k not in errors},
+            "raw": request.args,
             "categories": [(c.value, CATEGORY_LABELS[c.value]) for c in Category],
             "statuses": [(s, STATUS_LABELS[s]) for s in _PUBLIC_STATUSES],
             "regions": services.regions(),

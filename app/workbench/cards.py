@@ -36,7 +36,12 @@ def cards_for(principal: Any) -> list[Card]:
                 url_for("projects.tenders"),
                 _("Open"),
             ),
-            Card(_("Openings"), _("Attend online bid openings and confirm the opening record.")),
+            Card(
+                _("Openings"),
+                _("Attend online bid openings and confirm the opening record."),
+                url_for("bidding.tenders"),
+                _("Open"),
+            ),
             Card(
                 _("Objections and complaints"),
                 _("Raise objections and file complaints on statutory clocks."),
@@ -51,7 +56,12 @@ def cards_for(principal: Any) -> list[Card]:
                 url_for("projects.index"),
                 _("Open"),
             ),
-            Card(_("Opening key share"), _("Hold one share of each section's opening key.")),
+            Card(
+                _("Opening key share"),
+                _("Hold one share of each section's opening key."),
+                url_for("bidding.custodian"),
+                _("Open"),
+            ),
             Card(
                 _("Results"),
                 _(
@@ -78,7 +88,12 @@ def cards_for(principal: Any) -> list[Card]:
                 url_for("projects.review_queue"),
                 _("Open"),
             ),
-            Card(_("Openings"), _("Run online bid openings with the key custodians.")),
+            Card(
+                _("Openings"),
+                _("Run online bid openings with the key custodians."),
+                url_for("bidding.openings"),
+                _("Open"),
+            ),
             Card(
                 _("Expert draws"),
                 _("Request verifiable random expert draws."),

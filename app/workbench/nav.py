@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 
 from app.core.permissions import Permission, has_permission
 
@@ -55,6 +56,59 @@ NAV: list[NavEntry] = [
 class NavItem:
     url: str
     label: str
+
+
+#: The top menu's groups, in order, and which entries (by endpoint prefix) each holds. A role that may follow
+#: one entry of a group sees that entry as a plain link; several become a drop-down under the group's name,
+#: so that every role's menu fits one line at 1280 px (hence short names: "top menu" context).
+NAV_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("trading", ("projects.", "bidding.")),
+    ("experts", ("experts.", "evaluation.")),
+    ("cases", ("complaints.",)),
+    ("supervision", ("supervision.", "audit.")),
+    ("admin", ("admin.", "calendar.")),
+]
+
+
+def _group_label(key: str) -> str:
+    return {
+        "trading": pgettext("top menu", "Trading"),
+        "experts": pgettext("top menu", "Experts"),
+        "cases": pgettext("top menu", "Disputes"),
+        "supervision": pgettext("top menu", "Supervision"),
+        "admin": pgettext("top menu", "Setup"),
+    }[key]
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    key: str
+    label: str
+    items: list[NavItem]
+
+
+def _group_of(endpoint: str) -> str:
+    if endpoint == "projects.catalogue":  # the catalogue is the management office's rule book
+        return "admin"
+    for key, prefixes in NAV_GROUPS:
+        if endpoint.startswith(prefixes):
+            return key
+    return ""
+
+
+def nav_groups(principal: Any) -> list[NavGroup]:
+    """The top menu of this role: the workbench first, then each group that has an entry for it."""
+    entries = [e for e in NAV if has_permission(principal.role, e.permission)]
+    out = [
+        NavGroup("", str(e.label), [NavItem(url_for(e.endpoint), str(e.label))])
+        for e in entries
+        if not _group_of(e.endpoint)
+    ]
+    for key, _prefixes in NAV_GROUPS:
+        items = [NavItem(url_for(e.endpoint), str(e.label)) for e in entries if _group_of(e.endpoint) == key]
+        if items:
+            out.append(NavGroup(key, _group_label(key), items))
+    return out
 
 
 def nav_items(principal: Any) -> list[NavItem]:

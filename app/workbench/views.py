@@ -11,6 +11,7 @@ from app.core.clock import now, to_local
 from app.core.permissions import Permission, has_permission, public, require
 
 from .cards import cards_for
+from .tasks import tasks_for
 
 bp = Blueprint("workbench", __name__)
 
@@ -35,5 +36,6 @@ def home() -> str:
         user=principal.user,
         org=principal.user.organization,
         cards=cards_for(principal),
+        tasks=tasks_for(principal.user),
         missing_years=missing_years,
     )

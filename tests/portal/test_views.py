@@ -92,6 +92,25 @@ def test_search_and_filters(portal: Portal, client: FlaskClient) -> None:
     resp = client.get("/portal/announcements?from=yesterday&category=bogus")
     assert resp.status_code == 200
     assert desks.code in resp.get_data(as_text=True)
+    # The form as a browser submits it: every field present, the unused ones empty.
+    assert names("q=课桌&category=&status=&region=&from=&to=") == {"课桌椅包"}
+    assert names("q=道路&category=engineering_construction&status=&region=&from=&to=") == {"道路标段"}
+
+
+def test_an_unusable_filter_is_explained_next_to_its_field_and_the_rest_applies(
+    portal: Portal, client: FlaskClient
+) -> None:
+    portal.publish(name="道路标段")
+    portal.publish(portal.goods, name="课桌椅包")
+    resp = client.get("/portal/announcements?q=课桌&category=bogus&from=yesterday&status=")
+    html = resp.get_data(as_text=True)
+    assert "课桌椅包" in html and "道路标段" not in html  # the keyword still filters
+    assert 'id="category-error">请从列表中选择类别。<' in html
+    assert 'id="from-error">' in html and 'id="status-error"' not in html
+    for code in ("category", "from", "已忽略"):  # no field codes in the visible text
+        assert code not in re.sub(r"<[^>]+>", " ", html.split("<main", 1)[1]), code
+    reversed_range = client.get("/portal/announcements?from=2026-03-05&to=2026-03-01").get_data(as_text=True)
+    assert 'id="to-error"' in reversed_range and 'id="from-error"' not in reversed_range
 
 
 def test_pagination(portal: Portal, client: FlaskClient) -> None:

@@ -219,7 +219,9 @@ function showReceipt(signed) {
   const li = document.createElement("li");
   li.className = "seal-receipt";
   const line = document.createElement("p");
-  line.textContent = `${body.kind} ${body.name} · ${body.size} B · SHA-256 ${body.sha256} · ${body.received_at}`;
+  // Words, not codes: the kind's label; the time in Beijing time is in the receipts panel above.
+  const what = body.kind === "summary" ? msg("kind-summary") : `${msg("kind-document")} · ${body.name}`;
+  line.textContent = `${what} · ${body.size} B · SHA-256 ${body.sha256}`;
   const pre = document.createElement("pre");
   pre.className = "receipt-json";
   pre.textContent = JSON.stringify(signed, null, 2);
@@ -235,6 +237,22 @@ function showReceipt(signed) {
   document.getElementById("seal-receipts").appendChild(li);
 }
 
+// The receipts panel (bidding/_envelopes.html) as the server now has it: reloaded after each upload, so
+// the page never says "nothing submitted" about an envelope that has just been received.
+async function refreshPanel() {
+  const holder = document.getElementById("envelopes");
+  if (!holder || !holder.dataset.url) { return; }
+  try {
+    const resp = await fetch(holder.dataset.url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (resp.ok) { holder.innerHTML = await resp.text(); }
+  } catch (_err) { /* the receipt shown below the form is enough; a reload shows the panel */ }
+}
+
+function hasBidOnFile() {
+  const panel = document.getElementById("envelopes-panel");
+  return panel && panel.dataset.state === "submitted";
+}
+
 async function onSubmit(event) {
   event.preventDefault();
   const button = document.getElementById("seal-submit");
@@ -244,6 +262,8 @@ async function onSubmit(event) {
   try {
     const sectionId = form.dataset.sectionId;
     const signer = await loadSigningKey();
+    // Asked once the key is known good, right before anything is sealed or sent.
+    if (hasBidOnFile() && !window.confirm(msg("replace"))) { return; }
     const encrypter = new Encrypter();
     encrypter.addRecipient(form.dataset.recipient);
 
@@ -268,6 +288,7 @@ async function onSubmit(event) {
     };
     for (const env of envelopes) {
       showReceipt(await upload(env, progress));
+      await refreshPanel();
       progress(env, env.blob.size);
       setStatus(msg("received", { name: env.name }));
     }

@@ -1,0 +1,49 @@
+"""The draw request form's pickers: the sections ready for a draw, and the specialty tree with how many
+active pool experts each specialty (sub-specialties included) can draw from; seats entered in the tree make
+the composition."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.core.db import db
+from app.core.permissions import Role
+from app.experts.models import ExpertDraw
+from tests.experts.conftest import World, quick_user
+from tests.experts.test_views import client_for
+from tests.factories import csrf_token
+
+
+def test_the_tree_counts_experts_and_its_seats_make_the_composition(app: Flask, world: World) -> None:
+    world.pool(6)  # A010101
+    world.pool(2, codes=("A0601",))
+    staff = quick_user(Role.CENTER_STAFF, world.center)
+    client = client_for(app, staff)
+    page = client.get("/experts/draws").get_data(as_text=True)
+    assert f'<option value="{world.section.id}"' in page and world.section.code in page
+    counts = dict(re.findall(r'name="seats-([A-C]\d*)" min="0" max="(\d+)"', page))
+    assert counts["A"] == "8" and counts["A01"] == "6" and counts["A010101"] == "6" and counts["A06"] == "2"
+    assert "8 名专家" in page and "specialty code" not in page.lower()
+
+    resp = client.post(
+        "/experts/draws/new",
+        data={
+            "csrf_token": csrf_token(client, "/experts/draws"),
+            "section_id": world.section.id,
+            "panel_size": 5,
+            "evaluation_starts_at": "2026-03-05T09:00",
+            "region_scope": "local",
+            "composition": "",
+            "seats-A0101": "5",
+            "backups-A0101": "1",
+            "seats-A06": "",
+            "backups-A06": "",
+        },
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    draw = db.session.scalar(select(ExpertDraw).where(ExpertDraw.section_id == world.section.id))
+    assert draw is not None
+    assert [(c["specialty"], c["seats"], c["backups"]) for c in draw.composition] == [("A0101", 5, 1)]

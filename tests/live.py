@@ -1,0 +1,88 @@
+"""A live server on the demo city for browser tests: its own SQLite database seeded by ``flask demo seed``,
+a werkzeug server on a loopback port, and a folder for screenshots under ``test-artifacts/`` (ignored by
+git) so that a person can look at them after the run."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from app.core.db import db
+from tests.system import CHROMIUM, require
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    url: str
+    app: Flask
+    logins: dict[str, tuple[str, str]]  # user name → (password, TOTP secret in base32, "" when none)
+    shots: Path
+
+    def totp(self, username: str) -> bytes | None:
+        secret = self.logins[username][1]
+        return base64.b32decode(secret + "=" * (-len(secret) % 8)) if secret else None
+
+
+@contextmanager
+def demo_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[DemoServer]:
+    require(CHROMIUM)
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from app.demo import seed
+
+    tmp = tmp_path_factory.mktemp(name)
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp),
+            "BLOB_DIR": str(tmp / "blobs"),
+            # Its own SQLite file even when DATABASE_URL points the rest of the suite at PostgreSQL.
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/live.db",
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    with app.app_context():
+        upgrade(revision="heads")
+        lines = seed()
+        db.session.commit()
+        db.session.remove()
+    logins = {}
+    for line in lines[1:]:
+        username, _role, password, secret = (part.strip() for part in line.split("|"))
+        logins[username] = (password, secret)
+    shots = ARTIFACTS / name
+    shots.mkdir(parents=True, exist_ok=True)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"{name}-server", daemon=True)
+    thread.start()
+    try:
+        yield DemoServer(f"http://127.0.0.1:{server.server_port}", app, logins, shots)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def in_app(server: DemoServer, work: Any) -> Any:
+    """Run ``work()`` inside the live server's application (to read what the pages should show)."""
+    with server.app.test_request_context():
+        try:
+            return work()
+        finally:
+            db.session.remove()
