@@ -66,7 +66,7 @@ NAV_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("experts", ("experts.", "evaluation.")),
     ("cases", ("complaints.",)),
     ("supervision", ("supervision.", "audit.")),
-    ("admin", ("admin.", "calendar.")),
+    ("admin", ("admin.", "calendar.", "exchange.")),
 ]
 
 
