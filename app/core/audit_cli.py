@@ -160,7 +160,11 @@ def verify_offline(proof: dict[str, Any], note: str, key: str, old_note: str | N
     old_size, old_root = _checked_checkpoint(old_note, key)
     if (int(proof["old_size"]), int(proof["new_size"])) != (old_size, size):
         raise ValueError("the proof's sizes do not match the two checkpoints")
-    if not merkle.verify_consistency(old_size, size, old_root, root, nodes):
+    if old_size == 0:
+        # RFC 9162 has no consistency proof from the empty tree: every tree extends it, if it is the empty tree.
+        if old_root != merkle.EMPTY_ROOT or nodes:
+            raise ValueError("a checkpoint of size 0 must have the empty root and an empty proof")
+    elif not merkle.verify_consistency(old_size, size, old_root, root, nodes):
         raise ValueError("the consistency proof does not verify: the log was rewritten")
     return f"the signed tree of size {size} extends the one of size {old_size}"
 
