@@ -186,9 +186,9 @@ HASH_SIZE = 32
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 §2.1.3.2: does ``proof`` show the leaf hash ``leaf`` at ``index`` in the tree ``root``?
 
-    Step by step as the RFC writes it, plus the hash-size checks its types imply (``leaf``, ``root`` and every
-    proof node are 32-byte SHA-256 outputs): an empty or truncated leaf hash never verifies, not even against an
-    equally malformed root of a one-leaf tree.
+    Step by step as the RFC writes it, plus the hash-size checks its types imply (``leaf``, ``root`` and
+    every proof node are 32-byte SHA-256 outputs): an empty or truncated leaf hash never verifies, not even
+    against an equally malformed root of a one-leaf tree.
     """
     if not 0 <= index < size:  # 1. leaf_index >= tree_size fails
         return False
@@ -215,10 +215,10 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, pro
     """RFC 9162 §2.1.4.2: is the tree of size ``new`` an append-only extension of the one of size ``old``?
 
     The RFC algorithm covers ``0 < old < new``. At the edges this follows the transparency-dev/merkle
-    reference (whose probe set the tests run in full): ``old == new > 0`` holds exactly when the proof is empty
-    and the two roots are equal; ``old == 0`` never verifies — the RFC defines no consistency proof from the
-    empty tree (every tree extends it, so a caller that needs that case checks ``old_root == EMPTY_ROOT``
-    itself rather than accepting a "proof" of it).
+    reference (whose probe set the tests run in full): ``old == new > 0`` holds exactly when the proof is
+    empty and the two roots are equal; ``old == 0`` never verifies — the RFC defines no consistency proof
+    from the empty tree (every tree extends it, so a caller that needs that case checks
+    ``old_root == EMPTY_ROOT`` itself rather than accepting a "proof" of it).
     """
     if not 0 < old <= new:
         return False
