@@ -532,11 +532,11 @@ def verify_checkpoint_note(
             continue
         key = by_id.get(blob[:4]) if name == origin and len(blob) == 68 else None
         if key is None:
-            continue
+            continue  # another signer (a witness cosignature) or another key: ignored, as signed-note says
         try:
             key.verify(blob[4:], body.encode())
         except InvalidSignature:
-            continue
+            return False  # a known key's signature that fails rejects the whole note (signed-note)
         return True
     return False
 

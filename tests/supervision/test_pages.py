@@ -153,6 +153,35 @@ def test_regulator_registers_a_witness_key_and_cosigns_offline(
     assert cp.cosignatures[0]["signature"] in public and scene.regulator_org.name in public
 
 
+def test_a_witness_registers_a_vkey_and_cosigns_with_a_c2sp_line(
+    scene: Scene, client: Any, tmp_path: Any
+) -> None:
+    cp = audit.checkpoint(reason="opening")
+    db.session.commit()
+    key = Ed25519PrivateKey.generate()
+    name = "regulator.example.gov.cn/witness"
+    login(client, scene.regulator)
+    token = csrf_token(client, "/supervision/witness")
+    resp = client.post(
+        "/supervision/witness/key", data={"public_key": witness.vkey(key, name), "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    line = witness.sign_line(key, cp.note, name, int(T0.timestamp()))
+    client.post(f"/supervision/checkpoints/{cp.id}/cosign", data={"signature": line, "csrf_token": token})
+    db.session.refresh(cp)
+    assert [c["line"] for c in cp.cosignatures] == [line] and cp.note.endswith(f"\n{line}\n")
+    again = client.post(
+        f"/supervision/checkpoints/{cp.id}/cosign", data={"signature": line, "csrf_token": token}
+    )
+    assert again.status_code == 302
+    db.session.refresh(cp)
+    assert len(cp.cosignatures) == 1 and cp.note.count(line) == 1  # cosigned once
+    public = client.get("/supervision/checkpoints").get_data(as_text=True)
+    assert line in public and name in public and scene.regulator_org.name in public
+    feed = client.get("/supervision/checkpoints.json").get_json()
+    assert any(c["note"].endswith(f"\n{line}\n") for c in feed["checkpoints"])
+
+
 def test_workbench_links_to_supervision(scene: Scene, client: Any) -> None:
     login(client, scene.regulator)
     page = client.get("/workbench").get_data(as_text=True)
