@@ -143,14 +143,12 @@ def _checked_checkpoint(note: str, key: str) -> tuple[int, bytes]:
 
 
 def check_witnesses(note: str, vkeys: list[str]) -> str:
-    """Every witness verifier key (C2SP vkey, signature type 0x04) must have a valid tlog-cosignature/v1
-    line on the checkpoint note; a line by one of them that does not verify rejects the note (signed-note).
-    Returns a summary or raises ValueError."""
+    """Every witness verifier key (C2SP vkey of type 0x04; a type 0x01 one is converted) must have a valid
+    tlog-cosignature/v1 line on the checkpoint note; a line by one of them that does not verify rejects the
+    note (signed-note). Returns a summary or raises ValueError."""
     from app.core import signed_note
 
-    verifiers = [signed_note.parse_vkey(v) for v in vkeys]
-    if any(v.sig_type != signed_note.TYPE_COSIGNATURE_V1 for v in verifiers):
-        raise ValueError("a witness key is a cosignature/v1 vkey (signature type 0x04)")
+    verifiers = [signed_note.cosigner_verifier(v) for v in vkeys]
     signed = signed_note.verified_signers(note, verifiers)
     missing = [v.name for v in verifiers if v.vkey not in signed]
     if missing:

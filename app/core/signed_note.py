@@ -35,6 +35,7 @@ __all__ = [
     "append_signatures",
     "cosignature_line",
     "cosigned_message",
+    "cosigner_verifier",
     "key_id",
     "note_text",
     "parse_signature_line",
@@ -124,6 +125,18 @@ def parse_vkey(text: str) -> Verifier:
     verifier = Verifier(name, material[0], material[1:])
     if verifier.key_id.hex() != hex_id:
         raise InvalidNoteError("the verifier key's ID does not match its name and key")
+    return verifier
+
+
+def cosigner_verifier(vkey: str) -> Verifier:
+    """A witness's cosignature/v1 verifier from its vkey. A vkey of type 0x04 is taken as it is; a plain
+    Ed25519 vkey (type 0x01) of the same key is converted (same name and key, key ID recomputed with 0x04),
+    as transparency-dev/formats' ``NewVerifierForCosignatureV1`` does, since witnesses often publish those."""
+    verifier = parse_vkey(vkey)
+    if verifier.sig_type == TYPE_ED25519:
+        return Verifier(verifier.name, TYPE_COSIGNATURE_V1, verifier.public_key)
+    if verifier.sig_type != TYPE_COSIGNATURE_V1:
+        raise InvalidNoteError("not an Ed25519 witness verifier key (signature type 0x04 or 0x01)")
     return verifier
 
 
@@ -228,9 +241,10 @@ def _verify(sig: Signature, text: str, verifier: Verifier) -> int:
 
 def verify_cosignature_line(line: str, note: str, verifier: Verifier | str) -> int:
     """Check one cosignature/v1 line over ``note`` (a signed note or its bare text) against the cosigner's
-    verifier (a :class:`Verifier` or a vkey string of type 0x04). Returns the cosignature's timestamp;
-    raises :class:`InvalidNoteError` if the line is malformed, by another key, or does not verify."""
-    v = parse_vkey(verifier) if isinstance(verifier, str) else verifier
+    verifier (a :class:`Verifier`, or a vkey string read by :func:`cosigner_verifier`). Returns the
+    cosignature's timestamp; raises :class:`InvalidNoteError` if the line is malformed, by another key, or
+    does not verify."""
+    v = cosigner_verifier(verifier) if isinstance(verifier, str) else verifier
     if v.sig_type != TYPE_COSIGNATURE_V1:
         raise InvalidNoteError("not a cosignature/v1 verifier key (signature type 0x04)")
     return _verify(parse_signature_line(line), note_text(note), v)

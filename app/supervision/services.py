@@ -206,10 +206,7 @@ def notices_of(section_id: int) -> list[RectificationNotice]:
 def _raw_key(text: str) -> bytes:
     try:
         if len(text.strip()) > 44:  # longer than a base64 key: a vkey <name>+<key ID>+<base64(0x04 ‖ key)>
-            verifier = signed_note.parse_vkey(text)
-            if verifier.sig_type != signed_note.TYPE_COSIGNATURE_V1:
-                raise ValueError("a witness vkey has signature type 0x04")
-            return verifier.public_key
+            return signed_note.cosigner_verifier(text).public_key
         raw = base64.b64decode(text.strip(), validate=True)
         if len(raw) == 33 and raw[:1] == b"\x01":
             raw = raw[1:]

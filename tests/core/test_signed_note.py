@@ -130,6 +130,16 @@ def test_an_independently_built_cosignature_verifies_and_a_one_byte_change_does_
             signed_note.verify_cosignature_line(forged, CHECKPOINT_TEXT, vkey)
 
 
+def test_a_plain_ed25519_vkey_of_the_witness_is_converted_as_transparency_dev_does() -> None:
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes_raw()
+    key_id = hashlib.sha256(WITNESS_NAME.encode() + b"\n\x01" + public).digest()[:4]
+    plain_vkey = f"{WITNESS_NAME}+{key_id.hex()}+" + base64.b64encode(b"\x01" + public).decode()
+    line = spec_cosignature(WITNESS_NAME, key, CHECKPOINT_TEXT, TIMESTAMP)
+    assert signed_note.verify_cosignature_line(line, CHECKPOINT_TEXT, plain_vkey) == TIMESTAMP
+    assert signed_note.cosigner_verifier(plain_vkey) == Verifier.cosigner(WITNESS_NAME, public)
+
+
 def test_the_name_key_and_type_must_match() -> None:
     key = Ed25519PrivateKey.generate()
     line = spec_cosignature(WITNESS_NAME, key, CHECKPOINT_TEXT, TIMESTAMP)

@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.core import audit
+from app.core import audit, signed_note
 from app.core.db import db
 from app.supervision import alerts, assessment, witness
 from tests.factories import csrf_token, login
@@ -151,6 +151,22 @@ def test_regulator_registers_a_witness_key_and_cosigns_offline(
     assert len(cp.cosignatures) == 1
     public = client.get("/supervision/checkpoints").get_data(as_text=True)
     assert cp.cosignatures[0]["signature"] in public and scene.regulator_org.name in public
+
+
+def test_the_offline_witness_tool_prints_a_vkey_and_cosignature_lines(
+    scene: Scene, tmp_path: Any, capsys: Any
+) -> None:
+    cp = audit.checkpoint(reason="opening")
+    db.session.commit()
+    name = "regulator.example.gov.cn/witness"
+    pem, note_file = tmp_path / "w.pem", tmp_path / "cp.txt"
+    note_file.write_text(cp.note, encoding="utf-8")
+    assert witness.main(["keygen", "--out", str(pem), "--name", name]) == 0
+    vkey = capsys.readouterr().out.split()[1]
+    assert witness.main(["sign", "--key", str(pem), "--name", name, "--checkpoint", str(note_file)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"— {name} ")
+    assert signed_note.verify_cosignature_line(line, cp.note, vkey) >= 0
 
 
 def test_a_witness_registers_a_vkey_and_cosigns_with_a_c2sp_line(
