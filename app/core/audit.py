@@ -47,12 +47,14 @@ __all__ = [
     "SQLITE_DROP_TRIGGERS",
     "SQLITE_TRIGGERS",
     "AuditImmutableError",
+    "CosignatureView",
     "InvalidCosignature",
     "VerifyResult",
     "canonical_json",
     "checkpoint",
     "consistency_proof",
     "cosign",
+    "cosignature_views",
     "inclusion_proof",
     "leaf_bytes",
     "live_event",
@@ -530,11 +532,11 @@ def verify_checkpoint_note(
             continue
         key = by_id.get(blob[:4]) if name == origin and len(blob) == 68 else None
         if key is None:
-            continue
+            continue  # another signer (a witness cosignature) or another key: ignored, as signed-note says
         try:
             key.verify(blob[4:], body.encode())
         except InvalidSignature:
-            continue
+            return False  # a known key's signature that fails rejects the whole note (signed-note)
         return True
     return False
 
@@ -560,29 +562,126 @@ def checkpoint(reason: str = "on_demand") -> AuditCheckpoint:
     return cp
 
 
-def cosign(cp: AuditCheckpoint, *, actor: Actor, signature_b64: str, public_key_b64: str) -> AuditCheckpoint:
-    """Add a regulator's witness cosignature: an Ed25519 signature over the checkpoint's note body."""
+COSIGNATURE_MAX_SKEW = dt.timedelta(minutes=10)
+"""How far in the future a cosignature's timestamp may be (clock skew between the witness and us)."""
+
+
+def _legacy_signature(submission: str) -> bytes:
+    """The bare base64 Ed25519 signature of the pre-C2SP format, or a JSON object carrying it."""
+    text = submission.strip()
+    if text.startswith("{"):
+        try:
+            text = str(json.loads(text)["signature"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("not a cosignature object") from None
+    return base64.b64decode(text, validate=True)
+
+
+def cosign(cp: AuditCheckpoint, *, actor: Actor, cosignature: str, public_key_b64: str) -> AuditCheckpoint:
+    """Add a regulator's witness cosignature, checked against ``public_key_b64`` (the registered key).
+
+    The standard form is a C2SP tlog-cosignature/v1 signature line (``— <name> <base64>``, see
+    :mod:`app.core.signed_note`): it is appended to the checkpoint's signed note, so the note as served
+    carries the platform's signature and every cosignature, readable by standard note and witness tooling.
+    The pre-C2SP form — a bare Ed25519 signature over the note text, base64, or a JSON object with a
+    ``signature`` — is still accepted and kept in ``cosignatures`` only, as before.
+    """
+    from . import signed_note
+
+    text = _split_note(cp.note)[0]
+    entry: dict[str, Any]
     try:
         key = _to_public_key(public_key_b64)
-        signature = base64.b64decode(signature_b64, validate=True)
-        key.verify(signature, _split_note(cp.note)[0].encode())
-    except (ValueError, InvalidSignature):
+        if cosignature.strip().startswith(signed_note.SIG_PREFIX.strip()):
+            line = signed_note.parse_signature_line(cosignature.strip()).line
+            verifier = signed_note.Verifier.cosigner(signed_note.parse_signature_line(line).name, key)
+            timestamp = signed_note.verify_cosignature_line(line, text, verifier)
+            if dt.datetime.fromtimestamp(timestamp, dt.UTC) > now() + COSIGNATURE_MAX_SKEW:
+                raise InvalidCosignature("时间戳在未来 / the cosignature's timestamp is in the future")
+            entry = {
+                "format": "cosignature/v1",
+                "name": verifier.name,
+                "verifier_key": verifier.vkey,
+                "timestamp": timestamp,
+                "line": line,
+            }
+            cp.note = signed_note.append_signatures(cp.note, [line])
+        else:
+            signature = _legacy_signature(cosignature)
+            key.verify(signature, text.encode())
+            entry = {"signature": base64.b64encode(signature).decode()}
+    except (ValueError, InvalidSignature):  # signed_note.InvalidNoteError and binascii.Error are ValueErrors
         raise InvalidCosignature("签名无效 / the cosignature does not verify") from None
     entry = {
         "actor_id": str(getattr(actor, "id", "")),
         "public_key": base64.b64encode(_raw_public(key)).decode(),
-        "signature": base64.b64encode(signature).decode(),
+        **entry,
         "time": _iso_utc(now()),
     }
     cp.cosignatures = [*(cp.cosignatures or []), entry]  # a new list: JSON columns track assignment only
+    payload = {"tree_size": cp.tree_size, "public_key": entry["public_key"]}
+    if "line" in entry:
+        payload |= {"format": entry["format"], "line": entry["line"]}
     record(
         "audit:checkpoint:cosigned",
         actor=actor,
         object_type="audit_checkpoint",
         object_id=cp.id,
-        payload={"tree_size": cp.tree_size, "public_key": entry["public_key"]},
+        payload=payload,
     )
     return cp
+
+
+@dataclass(frozen=True)
+class CosignatureView:
+    """One stored cosignature, re-verified for display."""
+
+    actor_id: str
+    format: str  # "cosignature/v1" or "legacy"
+    public_key: str
+    signature: str  # the signature line, or the legacy base64 signature
+    name: str | None
+    signed_at: dt.datetime | None  # the cosigner's own timestamp (cosignature/v1 only)
+    recorded_at: str
+    valid: bool
+
+
+def cosignature_views(cp: AuditCheckpoint) -> list[CosignatureView]:
+    """The checkpoint's cosignatures, each checked again over the note text: new ones as C2SP lines (which
+    must also still be in the served note), old ones as bare Ed25519 signatures."""
+    from . import signed_note
+
+    text, lines = _split_note(cp.note)
+    out: list[CosignatureView] = []
+    for c in cp.cosignatures or []:
+        valid, signed_at = False, None
+        if c.get("format") == "cosignature/v1":
+            try:
+                verifier = signed_note.parse_vkey(c["verifier_key"])
+                ts = signed_note.verify_cosignature_line(c["line"], text, verifier)
+                valid = c["line"] in lines and verifier.public_key == base64.b64decode(c["public_key"])
+                signed_at = dt.datetime.fromtimestamp(ts, dt.UTC)
+            except (ValueError, KeyError):
+                valid = False
+        else:
+            try:
+                _to_public_key(c["public_key"]).verify(base64.b64decode(c["signature"]), text.encode())
+                valid = True
+            except (ValueError, KeyError, InvalidSignature):
+                valid = False
+        out.append(
+            CosignatureView(
+                actor_id=str(c.get("actor_id", "")),
+                format=str(c.get("format", "legacy")),
+                public_key=str(c.get("public_key", "")),
+                signature=str(c.get("line") or c.get("signature", "")),
+                name=c.get("name"),
+                signed_at=signed_at,
+                recorded_at=str(c.get("time", "")),
+                valid=valid,
+            )
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------

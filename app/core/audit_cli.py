@@ -4,11 +4,15 @@ A regulator who pinned a checkpoint note and holds the platform's public key can
 ``flask audit prove`` (or the proof API) on any machine::
 
     ggzy-audit --checkpoint cp.txt --key 'ggzy.example.gov.cn/audit-log+1a2b3c4d+AQ…' --proof proof.json
+
+With ``--witness <vkey>`` (repeatable) the checkpoint must also carry a valid C2SP tlog-cosignature/v1 line
+by each of those witnesses (the note as served by the platform carries them after its own signature).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import sys
@@ -138,9 +142,41 @@ def _checked_checkpoint(note: str, key: str) -> tuple[int, bytes]:
     return size, root
 
 
-def verify_offline(proof: dict[str, Any], note: str, key: str, old_note: str | None = None) -> str:
-    """Check ``proof`` against a signed checkpoint; return a one-line summary or raise ValueError."""
+def check_witnesses(note: str, vkeys: list[str]) -> str:
+    """Every witness verifier key (C2SP vkey of type 0x04; a type 0x01 one is converted) must have a valid
+    tlog-cosignature/v1 line on the checkpoint note; a line by one of them that does not verify rejects the
+    note (signed-note). Returns a summary or raises ValueError."""
+    from app.core import signed_note
+
+    verifiers = [signed_note.cosigner_verifier(v) for v in vkeys]
+    signed = signed_note.verified_signers(note, verifiers)
+    missing = [v.name for v in verifiers if v.vkey not in signed]
+    if missing:
+        raise ValueError(f"no cosignature by witness {', '.join(missing)}")
+    stamps = ", ".join(
+        f"{v.name} at {dt.datetime.fromtimestamp(signed[v.vkey], dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
+        for v in verifiers
+    )
+    return f"cosigned by {stamps}"
+
+
+def verify_offline(
+    proof: dict[str, Any],
+    note: str,
+    key: str,
+    old_note: str | None = None,
+    witnesses: list[str] | None = None,
+) -> str:
+    """Check ``proof`` against a signed checkpoint (and its cosignatures by ``witnesses``, vkeys); return a
+    one-line summary or raise ValueError."""
     size, root = _checked_checkpoint(note, key)
+    if witnesses:
+        cosigned = check_witnesses(note, witnesses)
+        return f"{_verify_proof(proof, size, root, key, old_note)}; {cosigned}"
+    return _verify_proof(proof, size, root, key, old_note)
+
+
+def _verify_proof(proof: dict[str, Any], size: int, root: bytes, key: str, old_note: str | None) -> str:
     nodes = [bytes.fromhex(h) for h in proof["proof"]]
     if proof.get("kind", "inclusion") == "inclusion":
         if int(proof["tree_size"]) != size:
@@ -160,7 +196,11 @@ def verify_offline(proof: dict[str, Any], note: str, key: str, old_note: str | N
     old_size, old_root = _checked_checkpoint(old_note, key)
     if (int(proof["old_size"]), int(proof["new_size"])) != (old_size, size):
         raise ValueError("the proof's sizes do not match the two checkpoints")
-    if not merkle.verify_consistency(old_size, size, old_root, root, nodes):
+    if old_size == 0:
+        # RFC 9162 has no consistency proof from the empty tree: every tree extends the empty tree.
+        if old_root != merkle.EMPTY_ROOT or nodes:
+            raise ValueError("a checkpoint of size 0 must have the empty root and an empty proof")
+    elif not merkle.verify_consistency(old_size, size, old_root, root, nodes):
         raise ValueError("the consistency proof does not verify: the log was rewritten")
     return f"the signed tree of size {size} extends the one of size {old_size}"
 
@@ -172,11 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proof", required=True, help="proof JSON from `flask audit prove|consistency`")
     parser.add_argument("--old-checkpoint", help="for consistency proofs: the older checkpoint note")
     parser.add_argument("--payload", help="optional file whose SHA-256 must equal the leaf's payload digest")
+    parser.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        help="witness vkey (C2SP, type 0x04) whose cosignature the checkpoint must carry; repeatable",
+    )
     args = parser.parse_args(argv)
     try:
         proof = json.loads(_read_text(args.proof))
         old_note = _read_text(args.old_checkpoint) if args.old_checkpoint else None
-        summary = verify_offline(proof, _read_text(args.checkpoint), _read_text(args.key), old_note)
+        note, witnesses = _read_text(args.checkpoint), [_read_text(w) for w in args.witness]
+        summary = verify_offline(proof, note, _read_text(args.key), old_note, witnesses)
         if args.payload:
             digest = hashlib.sha256(Path(args.payload).read_bytes()).hexdigest()
             if digest != json.loads(proof["leaf"])["payload_sha256"]:

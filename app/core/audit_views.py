@@ -74,9 +74,20 @@ class CheckpointOut(Schema):
     tree_size = fields.Int()
     root_hash = fields.Str(metadata={"description": "base64"})
     created_at = fields.DateTime()
-    note = fields.Str(metadata={"description": "C2SP tlog-checkpoint signed note"})
+    note = fields.Str(
+        metadata={
+            "description": "C2SP tlog-checkpoint signed note: the platform's signature line, then one C2SP "
+            "tlog-cosignature/v1 line per witness cosignature"
+        }
+    )
     public_key = fields.Str(metadata={"description": "platform Ed25519 public key, base64 raw"})
-    cosignatures = fields.List(fields.Dict())
+    cosignatures = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "who cosigned and when; C2SP ones carry their line and witness verifier_key, "
+            "earlier ones a bare Ed25519 signature over the note text"
+        },
+    )
 
 
 class ProofOut(Schema):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
+    "HASH_SIZE",
     "Frontier",
     "GetNode",
     "InvalidProofError",
@@ -178,13 +179,24 @@ def consistency_proof(old: int, new: int, get_node: GetNode) -> list[bytes]:
     return proof
 
 
+HASH_SIZE = 32
+"""Every hash in a tree head or proof is a SHA-256 output; anything else is refused before hashing."""
+
+
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
-    """RFC 9162 §2.1.3.2: does ``proof`` show the leaf hash ``leaf`` at ``index`` in the tree ``root``?"""
-    if not 0 <= index < size:
+    """RFC 9162 §2.1.3.2: does ``proof`` show the leaf hash ``leaf`` at ``index`` in the tree ``root``?
+
+    Step by step as the RFC writes it, plus the hash-size checks its types imply (``leaf``, ``root`` and
+    every proof node are 32-byte SHA-256 outputs): an empty or truncated leaf hash never verifies, not even
+    against an equally malformed root of a one-leaf tree.
+    """
+    if not 0 <= index < size:  # 1. leaf_index >= tree_size fails
         return False
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if len(p) != 32 or sn == 0:
+    if len(leaf) != HASH_SIZE or len(root) != HASH_SIZE or any(len(p) != HASH_SIZE for p in proof):
+        return False
+    fn, sn, r = index, size - 1, leaf  # 2.-3.
+    for p in proof:  # 4.
+        if sn == 0:
             return False
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
@@ -196,28 +208,35 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
             r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
-    return sn == 0 and r == root
+    return sn == 0 and r == root  # 5.
 
 
 def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
-    """RFC 9162 §2.1.4.2: is the tree of size ``new`` an append-only extension of the one of size ``old``?"""
-    if not 0 <= old <= new:
+    """RFC 9162 §2.1.4.2: is the tree of size ``new`` an append-only extension of the one of size ``old``?
+
+    The RFC algorithm covers ``0 < old < new``. At the edges this follows the transparency-dev/merkle
+    reference (whose probe set the tests run in full): ``old == new > 0`` holds exactly when the proof is
+    empty and the two roots are equal; ``old == 0`` never verifies — the RFC defines no consistency proof
+    from the empty tree (every tree extends it, so a caller that needs that case checks
+    ``old_root == EMPTY_ROOT`` itself rather than accepting a "proof" of it).
+    """
+    if not 0 < old <= new:
         return False
     if old == new:
         return not proof and old_root == new_root
-    if old == 0:
-        return not proof
-    if not proof or any(len(p) != 32 for p in proof):
+    if not proof:  # 1. an empty consistency_path fails
+        return False
+    if len(old_root) != HASH_SIZE or len(new_root) != HASH_SIZE or any(len(p) != HASH_SIZE for p in proof):
         return False
     path = list(proof)
-    if old & (old - 1) == 0:
+    if old & (old - 1) == 0:  # 2. first is an exact power of 2: prepend first_hash
         path.insert(0, old_root)
-    fn, sn = old - 1, new - 1
-    while fn & 1:
+    fn, sn = old - 1, new - 1  # 3.
+    while fn & 1:  # 4.
         fn >>= 1
         sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
+    fr = sr = path[0]  # 5.
+    for c in path[1:]:  # 6.
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
@@ -231,4 +250,4 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, pro
             sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
-    return fr == old_root and sr == new_root and sn == 0
+    return fr == old_root and sr == new_root and sn == 0  # 7.

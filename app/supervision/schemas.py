@@ -40,11 +40,11 @@ class ResponseForm(_Form):
 
 
 class WitnessKeyForm(_Form):
-    public_key = fields.Str(required=True, validate=validate.Length(min=40, max=100))
+    public_key = fields.Str(required=True, validate=validate.Length(min=40, max=300))  # raw base64 or vkey
 
 
 class CosignForm(_Form):
-    signature = fields.Str(required=True, validate=validate.Length(min=80, max=100))
+    signature = fields.Str(required=True, validate=validate.Length(min=80, max=400))  # C2SP line or legacy
 
 
 class PeriodArgs(_Form):

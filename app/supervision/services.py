@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.accounts.models import Organization, User
-from app.core import audit
+from app.core import audit, signed_note
 from app.core.clock import now
 from app.core.db import db
 from app.core.errors import Conflict, DomainError
@@ -205,6 +205,8 @@ def notices_of(section_id: int) -> list[RectificationNotice]:
 
 def _raw_key(text: str) -> bytes:
     try:
+        if len(text.strip()) > 44:  # longer than a base64 key: a vkey <name>+<key ID>+<base64(0x04 ‖ key)>
+            return signed_note.cosigner_verifier(text).public_key
         raw = base64.b64decode(text.strip(), validate=True)
         if len(raw) == 33 and raw[:1] == b"\x01":
             raw = raw[1:]
@@ -249,7 +251,7 @@ def cosign_checkpoint(cp: AuditCheckpoint, *, actor: User, signature_b64: str) -
         raise DomainError(_("Register your witness public key first."), errors={"signature": [_("No key.")]})
     if any(c.get("public_key") == key.public_key for c in cp.cosignatures or []):
         raise Conflict(_("You have already cosigned this checkpoint."), code="cosigned")
-    return audit.cosign(cp, actor=actor, signature_b64=signature_b64.strip(), public_key_b64=key.public_key)
+    return audit.cosign(cp, actor=actor, cosignature=signature_b64.strip(), public_key_b64=key.public_key)
 
 
 def cosigner_names(cps: list[AuditCheckpoint]) -> dict[str, str]:

@@ -497,6 +497,7 @@ def public_checkpoints() -> str:
     return render_template(
         "supervision/checkpoints.html",
         checkpoints=cps,
+        cosignatures={cp.id: audit.cosignature_views(cp) for cp in cps},
         names=services.cosigner_names(cps),
         verifier_key=audit.platform_verifier_key(),
         size=audit.tree_size(),

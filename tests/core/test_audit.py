@@ -141,7 +141,7 @@ def test_regulator_cosignature(db_session: Session) -> None:
     signature = base64.b64encode(witness.sign(body.encode())).decode()
     size_before = audit.tree_size()
 
-    audit.cosign(cp, actor=ACTOR, signature_b64=signature, public_key_b64=public_b64)
+    audit.cosign(cp, actor=ACTOR, cosignature=signature, public_key_b64=public_b64)
     db_session.commit()
     stored = db_session.get(AuditCheckpoint, cp.id)
     assert stored is not None
@@ -150,7 +150,151 @@ def test_regulator_cosignature(db_session: Session) -> None:
 
     forged = base64.b64encode(witness.sign(b"something else")).decode()
     with pytest.raises(audit.InvalidCosignature):
-        audit.cosign(cp, actor=ACTOR, signature_b64=forged, public_key_b64=public_b64)
+        audit.cosign(cp, actor=ACTOR, cosignature=forged, public_key_b64=public_b64)
+    # The pre-C2SP form stays out of the note, and keeps verifying and showing.
+    assert "\n\n" in stored.note and stored.note.count("\n— ") == 1
+    assert [(v.format, v.valid) for v in audit.cosignature_views(stored)] == [("legacy", True)]
+
+
+WITNESS = "witness.example.gov.cn/regulator"
+
+
+def spec_cosignature(key: Ed25519PrivateKey, text: str, timestamp: int, name: str = WITNESS) -> str:
+    """c2sp.org/tlog-cosignature v1 with `cryptography` only: key ID over (name, 0x0A, 0x04, key), the
+    message "cosignature/v1", "time <t>" and the note text, the blob key ID ‖ u64 time ‖ signature."""
+    public = key.public_key().public_bytes_raw()
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    signature = key.sign(f"cosignature/v1\ntime {timestamp}\n{text}".encode())
+    return f"— {name} {base64.b64encode(key_id + timestamp.to_bytes(8, 'big') + signature).decode()}"
+
+
+def witness_vkey(key: Ed25519PrivateKey, name: str = WITNESS) -> str:
+    public = key.public_key().public_bytes_raw()
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    return f"{name}+{key_id.hex()}+" + base64.b64encode(b"\x04" + public).decode()
+
+
+def test_the_checkpoint_is_c2sp_tlog_checkpoint_compliant(app: Flask, db_session: Session) -> None:
+    append(3)
+    cp = audit.checkpoint()
+    origin = app.config["AUDIT_ORIGIN"]
+    root_b64 = base64.b64encode(cp.root_hash).decode()
+    text = f"{origin}\n{cp.tree_size}\n{root_b64}\n"
+    assert cp.note.startswith(text + "\n— " + origin + " ") and cp.note.endswith("\n")
+    assert not any(ch in origin for ch in " +") and str(cp.tree_size) == str(int(str(cp.tree_size)))
+    # The log signature is a plain signed-note Ed25519 signature (type 0x01) under the origin as key name.
+    public = audit.platform_public_key().public_bytes_raw()
+    blob = base64.b64decode(cp.note.rstrip("\n").rsplit(" ", 1)[1])
+    assert blob[:4] == hashlib.sha256(origin.encode() + b"\n\x01" + public).digest()[:4] and len(blob) == 68
+    audit.platform_public_key().verify(blob[4:], text.encode())
+
+
+def test_a_c2sp_cosignature_is_appended_to_the_note(db_session: Session) -> None:
+    append(2)
+    cp = audit.checkpoint()
+    text = cp.note.split("\n\n")[0] + "\n"
+    key = Ed25519PrivateKey.generate()
+    public_b64 = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+    now = 1_765_000_000  # fixed: the app clock is frozen at it
+    with clock.frozen_at(dt.datetime.fromtimestamp(now, dt.UTC)):
+        line = spec_cosignature(key, text, now - 60)
+        # One byte changed (the timestamp, then the note's size) is refused.
+        changed = spec_cosignature(key, text.replace(f"\n{cp.tree_size}\n", f"\n{cp.tree_size + 1}\n"), now)
+        for bad in (line[:-8] + ("A" if line[-8] != "A" else "B") + line[-7:], changed):
+            with pytest.raises(audit.InvalidCosignature):
+                audit.cosign(cp, actor=ACTOR, cosignature=bad, public_key_b64=public_b64)
+        with pytest.raises(audit.InvalidCosignature):  # another key than the registered one
+            other = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes_raw()).decode()
+            audit.cosign(cp, actor=ACTOR, cosignature=line, public_key_b64=other)
+        with pytest.raises(audit.InvalidCosignature, match="future"):
+            audit.cosign(
+                cp,
+                actor=ACTOR,
+                cosignature=spec_cosignature(key, text, now + 3600),
+                public_key_b64=public_b64,
+            )
+        assert cp.cosignatures == [] and cp.note.count("\n— ") == 1
+
+        audit.cosign(cp, actor=ACTOR, cosignature=line, public_key_b64=public_b64)
+    db_session.commit()
+    stored = db_session.get(AuditCheckpoint, cp.id)
+    assert stored is not None
+    assert stored.note == text + "\n" + cp.note.split("\n\n")[1].split("\n")[0] + "\n" + line + "\n"
+    assert audit.verify_checkpoint_note(
+        stored.note, audit.platform_public_keys()
+    )  # the log signature still holds
+    entry = stored.cosignatures[0]
+    assert (entry["format"], entry["name"], entry["timestamp"], entry["line"]) == (
+        "cosignature/v1",
+        WITNESS,
+        now - 60,
+        line,
+    )
+    assert entry["verifier_key"] == witness_vkey(key)
+    [view] = audit.cosignature_views(stored)
+    assert view.valid and view.signed_at == dt.datetime.fromtimestamp(now - 60, dt.UTC)
+    leaf = db_session.scalars(select(AuditLeaf).order_by(AuditLeaf.idx.desc()).limit(1)).one()
+    assert leaf.action == "audit:checkpoint:cosigned" and json.loads(leaf.payload)["line"] == line
+
+    # Standard tooling: the served note verifies offline with the platform vkey and the witness vkey.
+    assert "cosigned by " + WITNESS in audit_cli.check_witnesses(stored.note, [witness_vkey(key)])
+    with pytest.raises(ValueError, match="no cosignature"):
+        audit_cli.check_witnesses(stored.note, [witness_vkey(Ed25519PrivateKey.generate())])
+
+
+def test_stored_cosignatures_that_no_longer_verify_are_shown_as_such(db_session: Session) -> None:
+    append(1)
+    cp = audit.checkpoint()
+    text = cp.note.split("\n\n")[0] + "\n"
+    key = Ed25519PrivateKey.generate()
+    public_b64 = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+    old = {
+        "actor_id": "7",
+        "public_key": public_b64,
+        "signature": base64.b64encode(key.sign(text.encode())).decode(),
+    }
+    forged = {**old, "signature": base64.b64encode(key.sign(b"other")).decode()}
+    line = spec_cosignature(key, text, 1_700_000_000)
+    dropped = {
+        "format": "cosignature/v1",
+        "public_key": public_b64,
+        "verifier_key": witness_vkey(key),
+        "line": line,
+    }
+    cp.cosignatures = [old, forged, dropped]  # the last one's line is not in the note
+    assert [v.valid for v in audit.cosignature_views(cp)] == [True, False, False]
+
+
+def test_offline_check_with_witness_keys(app: Flask, db_session: Session, tmp_path: Path) -> None:
+    append(6)
+    cp = audit.checkpoint()
+    text = cp.note.split("\n\n")[0] + "\n"
+    key = Ed25519PrivateKey.generate()
+    with clock.frozen_at(dt.datetime(2026, 12, 7, tzinfo=dt.UTC)):
+        audit.cosign(
+            cp,
+            actor=ACTOR,
+            cosignature=spec_cosignature(key, text, 1_765_000_000),
+            public_key_b64=base64.b64encode(key.public_key().public_bytes_raw()).decode(),
+        )
+    db_session.commit()
+    runner = app.test_cli_runner()
+    prove = runner.invoke(args=["audit", "prove", "2", "--size", str(cp.tree_size)])
+    assert prove.exit_code == 0, prove.output
+    (tmp_path / "cp.txt").write_text(cp.note, encoding="utf-8")
+    (tmp_path / "proof.json").write_text(prove.output, encoding="utf-8")
+    with app.app_context():
+        vkey = audit.platform_verifier_key()
+    args = ["--checkpoint", str(tmp_path / "cp.txt"), "--proof", str(tmp_path / "proof.json"), "--key", vkey]
+    assert audit_cli.main(args) == 0
+    assert audit_cli.main([*args, "--witness", witness_vkey(key)]) == 0
+    assert audit_cli.main([*args, "--witness", witness_vkey(Ed25519PrivateKey.generate())]) == 1
+    # A cosignature by a known witness that fails to verify rejects the note.
+    blob = bytearray(base64.b64decode(cp.note.rstrip("\n").rsplit(" ", 1)[1]))
+    blob[-1] ^= 1
+    tampered = cp.note.rstrip("\n").rsplit(" ", 1)[0] + " " + base64.b64encode(bytes(blob)).decode() + "\n"
+    (tmp_path / "cp.txt").write_text(tampered, encoding="utf-8")
+    assert audit_cli.main([*args, "--witness", witness_vkey(key)]) == 1
 
 
 def test_a_checkpoint_every_n_leaves(

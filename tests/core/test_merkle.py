@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -206,7 +209,7 @@ def test_consistency_proofs_verify_for_all_sizes_up_to_64() -> None:
     for new in range(65):
         for old in range(new + 1):
             proof = merkle.consistency_proof(old, new, get)
-            assert merkle.verify_consistency(old, new, roots[old], roots[new], proof), (old, new)
+            assert merkle.verify_consistency(old, new, roots[old], roots[new], proof) is (old > 0), (old, new)
             if 0 < old < new:
                 assert len(proof) <= math.ceil(math.log2(new)) + 1
                 assert not merkle.verify_consistency(old, new, roots[old], roots[new], proof[:-1])
@@ -236,4 +239,49 @@ def test_bad_arguments() -> None:
         merkle.consistency_proof(5, 4, get)
     assert not merkle.verify_inclusion(merkle.EMPTY_ROOT, 0, 0, [], merkle.EMPTY_ROOT)
     assert not merkle.verify_consistency(1, 2, merkle.EMPTY_ROOT, merkle.EMPTY_ROOT, [])
-    assert merkle.verify_consistency(0, 3, merkle.EMPTY_ROOT, merkle.mth(entries(3)), [])
+    assert not merkle.verify_consistency(0, 3, merkle.EMPTY_ROOT, merkle.mth(entries(3)), [])
+
+
+# The full transparency-dev/merkle probe set (vendored with its licence): valid proofs and the mutations of
+# each one (flipped bits, truncated, padded, swapped roots, wrong sizes), plus the edge cases around empty
+# trees and malformed hashes.
+PROBES = Path(__file__).resolve().parents[1] / "vectors" / "transparency-dev-merkle" / "testdata"
+PROBE_FILES = sorted(PROBES.rglob("*.json"))
+
+
+def _b64(value: str | None) -> bytes:
+    return base64.b64decode(value or "")
+
+
+@pytest.mark.parametrize("path", PROBE_FILES, ids=lambda p: str(p.relative_to(PROBES)))
+def test_transparency_dev_probe(path: Path) -> None:
+    probe = json.loads(path.read_text())
+    proof = [_b64(p) for p in probe["proof"] or []]
+    if path.relative_to(PROBES).parts[0] == "inclusion":
+        ok = merkle.verify_inclusion(
+            _b64(probe["leafHash"]), probe["leafIdx"], probe["treeSize"], proof, _b64(probe["root"])
+        )
+    else:
+        ok = merkle.verify_consistency(
+            probe["size1"], probe["size2"], _b64(probe["root1"]), _b64(probe["root2"]), proof
+        )
+    assert ok is not probe["wantErr"], probe["desc"]
+
+
+def test_the_probe_set_is_complete() -> None:
+    kinds = {p.relative_to(PROBES).parts[0] for p in PROBE_FILES}
+    assert kinds == {"inclusion", "consistency"} and len(PROBE_FILES) == 196
+    wanted = [json.loads(p.read_text())["wantErr"] for p in PROBE_FILES]
+    assert True in wanted and False in wanted
+
+
+def test_rfc_9162_edge_cases_named_in_issue_16() -> None:
+    # No consistency "proof" from the empty tree, whatever the roots and path; equal sizes need equal roots.
+    assert not merkle.verify_consistency(0, 3, merkle.EMPTY_ROOT, merkle.mth(entries(3)), [])
+    assert not merkle.verify_consistency(0, 0, merkle.EMPTY_ROOT, merkle.EMPTY_ROOT, [])
+    assert merkle.verify_consistency(3, 3, merkle.mth(entries(3)), merkle.mth(entries(3)), [])
+    # Hashes are 32 bytes: an empty leaf hash does not match an empty root.
+    assert not merkle.verify_inclusion(b"", 0, 1, [], b"")
+    leaf = merkle.leaf_hash(b"a")
+    assert merkle.verify_inclusion(leaf, 0, 1, [], leaf)
+    assert not merkle.verify_inclusion(leaf[:31], 0, 1, [], leaf[:31])

@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.core import audit
+from app.core import audit, signed_note
 from app.core.db import db
 from app.supervision import alerts, assessment, witness
 from tests.factories import csrf_token, login
@@ -151,6 +151,51 @@ def test_regulator_registers_a_witness_key_and_cosigns_offline(
     assert len(cp.cosignatures) == 1
     public = client.get("/supervision/checkpoints").get_data(as_text=True)
     assert cp.cosignatures[0]["signature"] in public and scene.regulator_org.name in public
+
+
+def test_the_offline_witness_tool_prints_a_vkey_and_cosignature_lines(
+    scene: Scene, tmp_path: Any, capsys: Any
+) -> None:
+    cp = audit.checkpoint(reason="opening")
+    db.session.commit()
+    name = "regulator.example.gov.cn/witness"
+    pem, note_file = tmp_path / "w.pem", tmp_path / "cp.txt"
+    note_file.write_text(cp.note, encoding="utf-8")
+    assert witness.main(["keygen", "--out", str(pem), "--name", name]) == 0
+    vkey = capsys.readouterr().out.split()[1]
+    assert witness.main(["sign", "--key", str(pem), "--name", name, "--checkpoint", str(note_file)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"— {name} ")
+    assert signed_note.verify_cosignature_line(line, cp.note, vkey) >= 0
+
+
+def test_a_witness_registers_a_vkey_and_cosigns_with_a_c2sp_line(
+    scene: Scene, client: Any, tmp_path: Any
+) -> None:
+    cp = audit.checkpoint(reason="opening")
+    db.session.commit()
+    key = Ed25519PrivateKey.generate()
+    name = "regulator.example.gov.cn/witness"
+    login(client, scene.regulator)
+    token = csrf_token(client, "/supervision/witness")
+    resp = client.post(
+        "/supervision/witness/key", data={"public_key": witness.vkey(key, name), "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    line = witness.sign_line(key, cp.note, name, int(T0.timestamp()))
+    client.post(f"/supervision/checkpoints/{cp.id}/cosign", data={"signature": line, "csrf_token": token})
+    db.session.refresh(cp)
+    assert [c["line"] for c in cp.cosignatures] == [line] and cp.note.endswith(f"\n{line}\n")
+    again = client.post(
+        f"/supervision/checkpoints/{cp.id}/cosign", data={"signature": line, "csrf_token": token}
+    )
+    assert again.status_code == 302
+    db.session.refresh(cp)
+    assert len(cp.cosignatures) == 1 and cp.note.count(line) == 1  # cosigned once
+    public = client.get("/supervision/checkpoints").get_data(as_text=True)
+    assert line in public and name in public and scene.regulator_org.name in public
+    feed = client.get("/supervision/checkpoints.json").get_json()
+    assert any(c["note"].endswith(f"\n{line}\n") for c in feed["checkpoints"])
 
 
 def test_workbench_links_to_supervision(scene: Scene, client: Any) -> None:
