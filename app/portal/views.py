@@ -199,13 +199,32 @@ def verify() -> str:
     """如何验证 / How to verify: what anyone can check without trusting the platform, and with which tools."""
     import base64
 
+    from . import tools
+
     checkpoint = services.latest_checkpoint()
     return render_template(
         "portal/verify.html",
+        tools_sha256=tools.archive()[1] if tools.available() else None,
         checkpoint=checkpoint,
         root_b64=base64.b64encode(checkpoint.root_hash).decode() if checkpoint else None,
         origin=current_app.config["AUDIT_ORIGIN"],
     )
+
+
+@bp.route("/tools/ggzy-platform.zip")
+@public
+def tools_archive() -> Response:
+    """The package with ``ggzy-audit`` and ``ggzy-bid``, for ``python3 -m pip install <this URL>``."""
+    from . import tools
+
+    if not tools.available():
+        abort(404)
+    data, digest = tools.archive()
+    resp = Response(data, mimetype="application/zip")
+    resp.headers["Content-Disposition"] = "attachment; filename=ggzy-platform.zip"
+    resp.headers["X-Content-SHA256"] = digest
+    resp.cache_control.max_age = 3600
+    return resp
 
 
 @bp.route("/feed.atom")
