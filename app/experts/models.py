@@ -341,6 +341,13 @@ class DrawRound(db.Model):  # type: ignore[name-defined]
         comment='canonical JSON of the experts matched but excluded: [[expert_id, "reason,reason"], …] by id',
     )
     exclusions_digest: Mapped[str] = mapped_column(String(64))
+    public_pool: Mapped[str | None] = mapped_column(
+        Text,
+        comment="record format 2: the frozen list with pseudonyms, canonical JSON; pool_digest is over it",
+    )
+    public_exclusions: Mapped[str | None] = mapped_column(
+        Text, comment="record format 2: the exclusions with pseudonyms; exclusions_digest is over it"
+    )
     frozen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     server_random_enc: Mapped[bytes] = mapped_column(LargeBinary, comment="sealed until the reveal")
     commitment: Mapped[str] = mapped_column(String(64), comment="SHA-256(server_random), hex")
