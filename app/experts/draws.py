@@ -486,15 +486,15 @@ def open_round(
         wanted=[s.as_dict() for s in slots],
         pool=pool_text,
         public_pool=public_pool,
-        pool_digest=sha256_hex(public_pool),
         exclusions=excl_text,
         public_exclusions=public_excl,
-        exclusions_digest=sha256_hex(public_excl),
         frozen_at=now(),
         server_random_enc=encrypt_at_rest(server_random, purpose=RANDOM_PURPOSE),
         commitment=sha256_hex(server_random),
         algorithm=f"rfc3797-{setting('EXPERT_DRAW_HASH')}",
     )
+    rnd.pool_digest = sha256_hex(draw_record.digest_input(rnd))
+    rnd.exclusions_digest = sha256_hex(draw_record.exclusions_input(rnd))
     db.session.add(rnd)
     db.session.flush()  # the audit leaves refer to the round id
     by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
