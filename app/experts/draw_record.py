@@ -9,8 +9,8 @@ holds every input — the frozen pool in order, the exclusions, the wanted seats
 witness entropy, the seed and the selection — so anyone can recompute the draw with
 ``ggzy-audit draw URL`` (:mod:`app.core.draw_verify`).
 
-Names stay private: experts and employers appear under pseudonyms, the first 128 bits of
-HMAC-SHA-256 under a platform key derived from the data key (``"e:<id>"`` for an expert, ``"o:<id>"`` for an
+Names stay private: experts and employers appear under pseudonyms, HMAC-SHA-256 (the first 96 bits, hex)
+under a platform key derived from the data key (``"e:<id>"`` for an expert, ``"o:<id>"`` for an
 employer), so the same expert carries the same pseudonym in every draw (until the data key is rotated)
 and the public cannot reverse it. Rounds frozen since record format 2 store the pseudonymous pool and
 exclusions as frozen, and their digests — hence the seed — are over those texts, so the public recomputes
@@ -20,7 +20,7 @@ verify page can recompute.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -37,7 +37,7 @@ from .models import DrawRound, ExpertDraw
 RECORD_KIND = "ggzy-expert-draw"
 RECORD_VERSION = 2
 PSEUDONYM_LABEL = "expert_draw.pseudonym"
-PSEUDONYM_HEX = 32  # 128 bits: no collision among any realistic pool
+PSEUDONYM_HEX = 24  # 96 bits: a collision among a million experts has odds below 10⁻¹⁶
 PUBLISHED_SECTION_STATUSES = frozenset({"awarded", "archived", "failed", "cancelled"})
 # The leaves whose payload carries what decides the panel (witness entropy, server random, seed, the
 # selection digest, from which a small pool's panel could be searched out).
@@ -57,29 +57,42 @@ def pseudonym_key(data_key: str | None = None) -> bytes:
     return derive(PSEUDONYM_LABEL, data_key or data_keys()[0])
 
 
+# Process-wide memo of pseudonyms per key: a worker draws from the same experts again and again, and one
+# HMAC costs a few microseconds (tens of thousands per freeze). Bounded; emptied when full.
+_MEMO: dict[bytes, dict[str, str]] = {}
+MEMO_MAX = 200_000
+
+
 class Pseudonyms:
-    """Expert and employer pseudonyms under one key, memoized (a pool repeats employers)."""
+    """Expert and employer pseudonyms under one key: HMAC-SHA-256(key, "e:<id>" or "o:<id>"), hex, first
+    ``PSEUDONYM_HEX`` digits. The HMAC's inner and outer states are computed once (RFC 2104 with the
+    64-byte block of SHA-256), then copied per identifier."""
 
     def __init__(self, key: bytes | None = None) -> None:
         self.key = key if key is not None else pseudonym_key()
-        self._experts: dict[int, str] = {}
-        self._orgs: dict[int, str] = {}
+        block = self.key.ljust(64, b"\0") if len(self.key) <= 64 else hashlib.sha256(self.key).digest().ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        memo = _MEMO.get(self.key)
+        if memo is None or len(memo) > MEMO_MAX:
+            memo = _MEMO[self.key] = {}
+        self._memo = memo
 
     def _mac(self, text: str) -> str:
-        return hmac.digest(self.key, text.encode(), "sha256").hex()[:PSEUDONYM_HEX]
+        value = self._memo.get(text)
+        if value is None:
+            inner = self._inner.copy()
+            inner.update(text.encode())
+            outer = self._outer.copy()
+            outer.update(inner.digest())
+            value = self._memo[text] = outer.hexdigest()[:PSEUDONYM_HEX]
+        return value
 
     def expert(self, expert_id: int) -> str:
-        value = self._experts.get(expert_id)
-        if value is None:
-            value = self._experts[expert_id] = self._mac(f"e:{expert_id}")
-        return value
+        return self._mac(f"e:{expert_id}")
 
     def org(self, org_id: int | None) -> str:
-        oid = -1 if org_id is None else org_id
-        value = self._orgs.get(oid)
-        if value is None:
-            value = self._orgs[oid] = self._mac(f"o:{oid}")
-        return value
+        return self._mac(f"o:{-1 if org_id is None else org_id}")
 
     def pool(self, pool: dict[str, Any]) -> dict[str, Any]:
         """The frozen pool with every [expert, employer] pair replaced by pseudonyms, order kept."""

@@ -114,7 +114,7 @@ def test_pseudonyms_are_stable_across_draws_and_not_the_ids(world: World) -> Non
     again = draw_record.Pseudonyms()
     assert names.expert(7) == again.expert(7) != names.expert(8)
     assert names.expert(7) != names.org(7)
-    assert len(names.expert(7)) == 32 and "7" != names.expert(7)
+    assert len(names.expert(7)) == 24 and int(names.expert(7), 16) >= 0
     assert draw_record.Pseudonyms(b"another key").expert(7) != names.expert(7)
 
 
