@@ -150,6 +150,11 @@ def verify_round(record: dict[str, Any], rnd: dict[str, Any]) -> RoundResult:
     selection = select_panel(pool, rnd["wanted"], seed, hash_name)
     checks.append(_check("selection (RFC 3797)", canonical(rnd["selection"]).decode(), canonical(selection).decode()))
     checks.append(_check("selection digest", rnd["selection_digest"], sha256_hex(canonical(selection))))
+    steps = rnd.get("audit_leaves") or {}
+    order = [steps.get(k) for k in ("freeze", "commit", "witness", "reveal")]
+    if all(isinstance(i, int) for i in order):
+        ok = order == sorted(order) and len(set(order)) == 4
+        checks.append(Check("audit log order freeze < commit < witness < reveal", ok, "" if ok else str(order)))
     return out
 
 

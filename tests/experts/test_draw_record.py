@@ -212,3 +212,29 @@ def test_the_regulator_verify_catches_a_public_pool_that_is_not_the_frozen_one(w
     db.session.expire_all()
     report = draws.verify_draw(db.session.get(ExpertDraw, draw.id))
     assert not report.ok
+
+
+def test_the_worked_example_of_the_documentation(repo_root: Path) -> None:
+    """docs/verify-a-draw.md §7: the standalone verifier and the platform's own selection agree with it."""
+    doc = (repo_root / "docs" / "verify-a-draw.md").read_text(encoding="utf-8")
+    specialties = {"A0101": [["a1", "o1"], ["a2", "o2"], ["a3", "o1"], ["a4", "o3"], ["a5", "o4"]]}
+    pool = {"draw": 3, "round": 1, "section": 7, "evaluation_date": "2026-03-05", "specialties": specialties}
+    wanted = [{"specialty": "A0101", "seats": 2, "backups": 1}]
+    server_random = bytes(range(32))
+    pool_digest = draw_verify.sha256_hex(draw_verify.canonical(pool))
+    seed = draw_verify.compute_seed(server_random.hex(), "dice 3 6 1 4 2 5", pool_digest, 7)
+    assert seed == draws.compute_seed(server_random, "dice 3 6 1 4 2 5", pool_digest, 7)
+    selection = draw_verify.select_panel(pool, wanted, seed, "sha256")
+    assert selection == draws.select_panel(pool, wanted, seed, hash_name="sha256")
+    assert selection == {"A0101": {"seats": ["a3", "a5"], "backups": ["a2"], "skipped": ["a1"]}}
+    excl = [["a9", "employer_bidder,on_leave"]]
+    for value in (
+        draw_verify.canonical(pool).decode(),
+        pool_digest,
+        draw_verify.sha256_hex(server_random),
+        seed,
+        draw_verify.canonical(selection).decode(),
+        draw_verify.sha256_hex(draw_verify.canonical(selection)),
+        draw_verify.sha256_hex(draw_verify.canonical(excl)),
+    ):
+        assert value in doc, value
