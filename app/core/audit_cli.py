@@ -165,7 +165,7 @@ def verify_offline(proof: dict[str, Any], note: str, key: str, old_note: str | N
     return f"the signed tree of size {size} extends the one of size {old_size}"
 
 
-# --- ggzy-audit draw: recompute a published expert draw (docs/verify-a-draw.md) -------------------------------
+# --- ggzy-audit draw: recompute a published expert draw (docs/verify-a-draw.md) -------------------------
 
 
 def _draw_subcommand(argv: list[str] | None) -> int | None:

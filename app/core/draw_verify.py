@@ -66,7 +66,9 @@ def rfc3797_positions(key: bytes, size: int, hash_name: str) -> list[int]:
     return out
 
 
-def select_panel(pool: dict[str, Any], wanted: list[dict[str, Any]], seed: str, hash_name: str) -> dict[str, Any]:
+def select_panel(
+    pool: dict[str, Any], wanted: list[dict[str, Any]], seed: str, hash_name: str
+) -> dict[str, Any]:
     """One round's selection: specialties in code order; key string ``"<seed hex>/<code>/"``; picks in
     RFC 3797 order until seats + backups are accepted; a pick whose expert or employer is already accepted
     in this round is skipped (it stays picked)."""
@@ -111,7 +113,9 @@ class RoundResult:
 
 def _check(name: str, recorded: Any, recomputed: Any) -> Check:
     if recorded == recomputed:
-        return Check(name, True, str(recomputed) if isinstance(recomputed, str) and len(recomputed) <= 64 else "")
+        return Check(
+            name, True, str(recomputed) if isinstance(recomputed, str) and len(recomputed) <= 64 else ""
+        )
     return Check(name, False, f"recorded {recorded!r}, recomputed {recomputed!r}"[:400])
 
 
@@ -143,18 +147,28 @@ def verify_round(record: dict[str, Any], rnd: dict[str, Any]) -> RoundResult:
     both = sorted(in_pool & excluded)
     checks.append(Check("no excluded expert in the pool", not both, f"{len(both)} in both" if both else ""))
     checks.append(
-        _check("commitment = SHA-256(server_random)", rnd["commitment"], sha256_hex(bytes.fromhex(rnd["server_random"])))
+        _check(
+            "commitment = SHA-256(server_random)",
+            rnd["commitment"],
+            sha256_hex(bytes.fromhex(rnd["server_random"])),
+        )
     )
-    seed = compute_seed(rnd["server_random"], rnd["witness_entropy"], rnd["pool_digest"], int(record["section_id"]))
+    seed = compute_seed(
+        rnd["server_random"], rnd["witness_entropy"], rnd["pool_digest"], int(record["section_id"])
+    )
     checks.append(_check("seed", rnd["seed"], seed))
     selection = select_panel(pool, rnd["wanted"], seed, hash_name)
-    checks.append(_check("selection (RFC 3797)", canonical(rnd["selection"]).decode(), canonical(selection).decode()))
+    checks.append(
+        _check("selection (RFC 3797)", canonical(rnd["selection"]).decode(), canonical(selection).decode())
+    )
     checks.append(_check("selection digest", rnd["selection_digest"], sha256_hex(canonical(selection))))
     steps = rnd.get("audit_leaves") or {}
     order = [steps.get(k) for k in ("freeze", "commit", "witness", "reveal")]
     if all(isinstance(i, int) for i in order):
-        ok = order == sorted(order) and len(set(order)) == 4
-        checks.append(Check("audit log order freeze < commit < witness < reveal", ok, "" if ok else str(order)))
+        ok = order == sorted(int(i) for i in order if i is not None) and len(set(order)) == 4
+        checks.append(
+            Check("audit log order freeze < commit < witness < reveal", ok, "" if ok else str(order))
+        )
     return out
 
 
@@ -173,8 +187,8 @@ def load(source: str, *, timeout: float = 30.0) -> dict[str, Any]:
         url = source
         if not url.rstrip("/").endswith(".json"):
             url = url.rstrip("/") + ".json"
-        req = urllib.request.Request(url, headers={"Accept": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the caller's URL
+        req = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             data = resp.read()
     else:
         data = Path(source).read_bytes()

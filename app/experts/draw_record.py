@@ -70,7 +70,11 @@ class Pseudonyms:
 
     def __init__(self, key: bytes | None = None) -> None:
         self.key = key if key is not None else pseudonym_key()
-        block = self.key.ljust(64, b"\0") if len(self.key) <= 64 else hashlib.sha256(self.key).digest().ljust(64, b"\0")
+        block = (
+            self.key.ljust(64, b"\0")
+            if len(self.key) <= 64
+            else hashlib.sha256(self.key).digest().ljust(64, b"\0")
+        )
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         memo = _MEMO.get(self.key)
@@ -98,7 +102,8 @@ class Pseudonyms:
         """The frozen pool with every [expert, employer] pair replaced by pseudonyms, order kept."""
         out = dict(pool)
         out["specialties"] = {
-            code: [[self.expert(e), self.org(o)] for e, o in items] for code, items in pool["specialties"].items()
+            code: [[self.expert(e), self.org(o)] for e, o in items]
+            for code, items in pool["specialties"].items()
         }
         return out
 
@@ -193,7 +198,9 @@ def draw_leaf_sealed(leaf: Any) -> bool:
     from app.projects.models import Section
 
     status = db.session.scalar(
-        select(Section.status).join(ExpertDraw, ExpertDraw.section_id == Section.id).where(ExpertDraw.id == draw_id)
+        select(Section.status)
+        .join(ExpertDraw, ExpertDraw.section_id == Section.id)
+        .where(ExpertDraw.id == draw_id)
     )
     return status not in PUBLISHED_SECTION_STATUSES
 
@@ -201,13 +208,15 @@ def draw_leaf_sealed(leaf: Any) -> bool:
 def _audit_indexes(round_ids: list[int]) -> dict[int, dict[str, int]]:
     rows = db.session.execute(
         select(AuditLeaf.object_id, AuditLeaf.action, AuditLeaf.idx)
-        .where(AuditLeaf.object_type == "expert_draw_round", AuditLeaf.object_id.in_([str(i) for i in round_ids]))
+        .where(
+            AuditLeaf.object_type == "expert_draw_round", AuditLeaf.object_id.in_([str(i) for i in round_ids])
+        )
         .order_by(AuditLeaf.idx)
     ).all()
     out: dict[int, dict[str, int]] = {i: {} for i in round_ids}
     for object_id, action, idx in rows:
         step = action.rsplit(":", 1)[-1]
-        out[int(object_id)].setdefault(step, int(idx))
+        out[int(str(object_id))].setdefault(step, int(idx))
     return out
 
 
@@ -234,7 +243,11 @@ def public_record(draw: ExpertDraw, *, published: bool | None = None) -> dict[st
         }
         if published and rnd.status == RoundStatus.REVEALED and rnd.result is not None:
             names = Pseudonyms()
-            pool = json.loads(digest_input(rnd)) if rnd.public_pool is not None else names.pool(json.loads(rnd.pool))
+            pool = (
+                json.loads(digest_input(rnd))
+                if rnd.public_pool is not None
+                else names.pool(json.loads(rnd.pool))
+            )
             exclusions = (
                 json.loads(rnd.public_exclusions)
                 if rnd.public_exclusions is not None

@@ -18,9 +18,10 @@ One round of a draw, in order, each step a leaf of the audit log:
 
 Nothing that decides the panel (witness entropy, server random, seed, selection) is shown beyond the
 drawing staff and the supervising regulator until the section's result is determined; then the public
-record holds every input (docs/verify-a-draw.md). ``verify_draw`` recomputes every digest, the commitment, the seed and the selection from the stored
-record and compares them with the audit log. A decline or a missed deadline calls the next backup of the
-same specialty; when none is left, a new round with fresh randomness is frozen for the missing seats.
+record holds every input (docs/verify-a-draw.md). ``verify_draw`` recomputes every digest, the commitment,
+the seed and the selection from the stored record and compares them with the audit log. A decline or a
+missed deadline calls the next backup of the same specialty; when none is left, a new round with fresh
+randomness is frozen for the missing seats.
 """
 
 from __future__ import annotations
@@ -1005,7 +1006,9 @@ def verify_round(draw: ExpertDraw, rnd: DrawRound) -> RoundReport:
     ]
     try:  # re-canonicalized: an edit that keeps the digest text but not the canonical form is caught too
         if rnd.public_exclusions is not None:
-            excl_digest = sha256_hex(canonical([[str(e), str(r)] for e, r in json.loads(rnd.public_exclusions)]))
+            excl_digest = sha256_hex(
+                canonical([[str(e), str(r)] for e, r in json.loads(rnd.public_exclusions)])
+            )
         else:
             excl = [(int(e), str(r)) for e, r in json.loads(rnd.exclusions)]
             excl_digest = sha256_hex(exclusions_canonical(excl))

@@ -45,7 +45,9 @@ def _round_leaves(draw: ExpertDraw) -> list[AuditLeaf]:
     ids = [str(r.id) for r in draw.rounds]
     return list(
         db.session.scalars(
-            select(AuditLeaf).where(AuditLeaf.object_type == "expert_draw_round", AuditLeaf.object_id.in_(ids))
+            select(AuditLeaf).where(
+                AuditLeaf.object_type == "expert_draw_round", AuditLeaf.object_id.in_(ids)
+            )
         )
     )
 
@@ -66,7 +68,9 @@ def test_before_the_result_the_record_holds_the_commitment_and_digests_only(app:
         assert secret and secret not in html
 
 
-def test_the_audit_log_does_not_show_what_decides_the_panel_before_the_result(app: Flask, world: World) -> None:
+def test_the_audit_log_does_not_show_what_decides_the_panel_before_the_result(
+    app: Flask, world: World
+) -> None:
     draw = _drawn(world)
     rnd = draw.rounds[0]
     by_action = {leaf.action: leaf for leaf in _round_leaves(draw)}
