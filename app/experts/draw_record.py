@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.core.crypto import derive, derived_keys
+from app.core.crypto import derive
 from app.core.db import db
 from app.core.models import AuditLeaf
 
@@ -119,17 +119,40 @@ def public_texts(pool: dict[str, Any], excl_rows: list[tuple[int, str]]) -> tupl
 
 
 def matches_frozen(rnd: DrawRound) -> bool:
-    """A format 2 round: its public texts are the pseudonymization of the private ones under the current
-    or a retired data key."""
+    """A format 2 round: its public texts are the private ones with each expert and each employer replaced by
+    one pseudonym of its own — the same one wherever it occurs, two never sharing one. That is what makes
+    the selection over the public pool the selection over the private one (it depends only on positions and
+    equalities), whatever key made the pseudonyms (the data key may have been rotated since)."""
     if rnd.public_pool is None:
         return True
-    pool = json.loads(rnd.pool)
-    excl = json.loads(rnd.exclusions or "[]")
-    for key in derived_keys(PSEUDONYM_LABEL):
-        names = Pseudonyms(key)
-        if canonical(names.pool(pool)) == rnd.public_pool:
-            return canonical(names.exclusions(excl)) == rnd.public_exclusions
-    return False
+    private, public = json.loads(rnd.pool), json.loads(rnd.public_pool)
+    if {k: v for k, v in private.items() if k != "specialties"} != {
+        k: v for k, v in public.items() if k != "specialties"
+    }:
+        return False
+    experts: dict[Any, Any] = {}
+    orgs: dict[Any, Any] = {}
+
+    def same(names: dict[Any, Any], a: Any, b: Any) -> bool:
+        return names.setdefault(a, b) == b
+
+    lists_private, lists_public = private["specialties"], public["specialties"]
+    if set(lists_private) != set(lists_public):
+        return False
+    for code, items in lists_private.items():
+        if len(items) != len(lists_public[code]):
+            return False
+        for (e, o), (pe, po) in zip(items, lists_public[code], strict=True):
+            if not (same(experts, e, pe) and same(orgs, o, po)):
+                return False
+    excl_private = json.loads(rnd.exclusions or "[]")
+    excl_public = json.loads(rnd.public_exclusions or "[]")
+    if len(excl_private) != len(excl_public):
+        return False
+    for (e, reasons), (pe, public_reasons) in zip(excl_private, excl_public, strict=True):
+        if reasons != public_reasons or not same(experts, e, pe):
+            return False
+    return len(set(experts.values())) == len(experts) and len(set(orgs.values())) == len(orgs)
 
 
 def digest_input(rnd: DrawRound) -> str:
