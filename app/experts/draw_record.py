@@ -59,7 +59,7 @@ def pseudonym_key(data_key: str | None = None) -> bytes:
 
 # Process-wide memo of pseudonyms per key: a worker draws from the same experts again and again, and one
 # HMAC costs a few microseconds (tens of thousands per freeze). Bounded; emptied when full.
-_MEMO: dict[bytes, dict[str, str]] = {}
+_MEMO: dict[bytes, tuple[dict[int, str], dict[int, str]]] = {}
 MEMO_MAX = 200_000
 
 
@@ -70,39 +70,43 @@ class Pseudonyms:
 
     def __init__(self, key: bytes | None = None) -> None:
         self.key = key if key is not None else pseudonym_key()
-        block = (
-            self.key.ljust(64, b"\0")
-            if len(self.key) <= 64
-            else hashlib.sha256(self.key).digest().ljust(64, b"\0")
-        )
+        block = (self.key if len(self.key) <= 64 else hashlib.sha256(self.key).digest()).ljust(64, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         memo = _MEMO.get(self.key)
-        if memo is None or len(memo) > MEMO_MAX:
-            memo = _MEMO[self.key] = {}
-        self._memo = memo
+        if memo is None or len(memo[0]) + len(memo[1]) > MEMO_MAX:
+            memo = _MEMO[self.key] = ({}, {})
+        self._experts, self._orgs = memo
 
     def _mac(self, text: str) -> str:
-        value = self._memo.get(text)
-        if value is None:
-            inner = self._inner.copy()
-            inner.update(text.encode())
-            outer = self._outer.copy()
-            outer.update(inner.digest())
-            value = self._memo[text] = outer.hexdigest()[:PSEUDONYM_HEX]
-        return value
+        inner = self._inner.copy()
+        inner.update(text.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:PSEUDONYM_HEX]
 
     def expert(self, expert_id: int) -> str:
-        return self._mac(f"e:{expert_id}")
+        value = self._experts.get(expert_id)
+        if value is None:
+            value = self._experts[expert_id] = self._mac(f"e:{expert_id}")
+        return value
 
     def org(self, org_id: int | None) -> str:
-        return self._mac(f"o:{-1 if org_id is None else org_id}")
+        oid = -1 if org_id is None else org_id
+        value = self._orgs.get(oid)
+        if value is None:
+            value = self._orgs[oid] = self._mac(f"o:{oid}")
+        return value
 
     def pool(self, pool: dict[str, Any]) -> dict[str, Any]:
         """The frozen pool with every [expert, employer] pair replaced by pseudonyms, order kept."""
+        experts, orgs, expert, org = self._experts, self._orgs, self.expert, self.org
         out = dict(pool)
         out["specialties"] = {
-            code: [[self.expert(e), self.org(o)] for e, o in items]
+            code: [
+                [experts[e] if e in experts else expert(e), orgs[o] if o in orgs else org(o)]
+                for e, o in items
+            ]
             for code, items in pool["specialties"].items()
         }
         return out
