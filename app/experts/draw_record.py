@@ -172,30 +172,43 @@ def round_format(rnd: DrawRound) -> int:
     return 2 if rnd.public_pool is not None else 1
 
 
-def public_selection(rnd: DrawRound, result: dict[str, Any]) -> dict[str, Any]:
+def public_selection(
+    rnd: DrawRound, result: dict[str, Any], private_pool: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The selection with pseudonyms: read off the public pool position by position (format 2), or
-    pseudonymized under the current key (format 1)."""
+    pseudonymized under the current key (format 1). ``private_pool``: the round's pool, already parsed."""
+    parts = ("seats", "backups", "skipped")
     if rnd.public_pool is not None:
-        private = json.loads(rnd.pool)["specialties"]
+        private = (private_pool or json.loads(rnd.pool))["specialties"]
         public = json.loads(rnd.public_pool)["specialties"]
-        name_of = {p[0]: q[0] for code in private for p, q in zip(private[code], public[code], strict=True)}
+        picked = {e for picks in result.values() for part in parts for e in picks.get(part, [])}
+        name_of: dict[int, str] = {}
+        for code, items in private.items():
+            names = public[code]
+            if len(names) != len(items):
+                raise ValueError(f"the public list of {code} does not line up with the frozen one")
+            for position, item in enumerate(items):
+                if item[0] in picked:
+                    name_of[item[0]] = str(names[position][0])
 
         def name(expert_id: int) -> str:
-            return str(name_of[expert_id])
+            return name_of[expert_id]
     else:
         name = Pseudonyms().expert
     return {
-        code: {part: [name(e) for e in picks.get(part, [])] for part in ("seats", "backups", "skipped")}
+        code: {part: [name(e) for e in picks.get(part, [])] for part in parts}
         for code, picks in result.items()
     }
 
 
-def selection_digest(rnd: DrawRound, result: dict[str, Any]) -> str:
+def selection_digest(
+    rnd: DrawRound, result: dict[str, Any], private_pool: dict[str, Any] | None = None
+) -> str:
     """What the reveal leaf records: over the public selection from format 2 on (the private one before)."""
     from .draws import sha256_hex
 
     if rnd.public_pool is not None:
-        return sha256_hex(canonical(public_selection(rnd, result)))
+        return sha256_hex(canonical(public_selection(rnd, result, private_pool)))
     return sha256_hex(canonical(result))
 
 

@@ -609,7 +609,8 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
     )
     server_random = decrypt_at_rest(rnd.server_random_enc, purpose=RANDOM_PURPOSE)
     seed = compute_seed(server_random, entropy, rnd.pool_digest, draw.section_id)
-    result = select_panel(json.loads(rnd.pool), rnd.wanted, seed, hash_name=_hash_of(rnd))
+    pool = json.loads(rnd.pool)
+    result = select_panel(pool, rnd.wanted, seed, hash_name=_hash_of(rnd))
     rnd.server_random = server_random.hex()
     rnd.seed = seed
     rnd.result = canonical(result)
@@ -625,7 +626,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             "server_random": rnd.server_random,
             "seed": seed,
             "algorithm": rnd.algorithm,
-            "result_digest": draw_record.selection_digest(rnd, result),
+            "result_digest": draw_record.selection_digest(rnd, result, pool),
             "picked": {c: len(v["seats"]) + len(v["backups"]) for c, v in result.items()},
             "status": DrawStatus.DRAWN.value,
         },
