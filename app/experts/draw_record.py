@@ -116,10 +116,22 @@ class Pseudonyms:
         return [[self.expert(int(e)), str(r)] for e, r in rows]
 
 
+def public_pool_text(names: Pseudonyms, pool: dict[str, Any]) -> str:
+    """``canonical(names.pool(pool))``, written directly: tens of thousands of pairs of hex strings need no
+    lists built nor escaping checked (the tests compare it with the general form)."""
+    expert, org = names.expert, names.org
+    parts = []
+    for code in sorted(pool["specialties"]):
+        pairs = ",".join([f'["{expert(e)}","{org(o)}"]' for e, o in pool["specialties"][code]])
+        parts.append(f"{canonical(code)}:[{pairs}]")
+    head = canonical({**{k: v for k, v in pool.items() if k != "specialties"}, "specialties": 0})
+    return head.replace('"specialties":0', '"specialties":{' + ",".join(parts) + "}", 1)
+
+
 def public_texts(pool: dict[str, Any], excl_rows: list[tuple[int, str]]) -> tuple[str, str]:
     """The pseudonymous pool and exclusions as frozen (format 2), canonical JSON; ``excl_rows`` sorted."""
     names = Pseudonyms()
-    return canonical(names.pool(pool)), canonical(names.exclusions(excl_rows))
+    return public_pool_text(names, pool), canonical(names.exclusions(excl_rows))
 
 
 def matches_frozen(rnd: DrawRound) -> bool:

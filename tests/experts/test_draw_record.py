@@ -122,6 +122,18 @@ def test_pseudonyms_are_stable_across_draws_and_not_the_ids(world: World) -> Non
     assert draw_record.Pseudonyms(b"another key").expert(7) != names.expert(7)
 
 
+def test_the_public_pool_text_is_the_canonical_json_of_the_pseudonymous_pool(world: World) -> None:
+    names = draw_record.Pseudonyms(b"test key")
+    pool = {
+        "draw": 4,
+        "round": 2,
+        "section": 9,
+        "evaluation_date": "2026-03-05",
+        "specialties": {"B02": [[5, 1], [9, None]], "A0101": [[3, 1], [7, 2], [12, 8]], "C": []},
+    }
+    assert draw_record.public_pool_text(names, pool) == draws.canonical(names.pool(pool))
+
+
 def _record_file(app: Flask, world: World, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     draw = _drawn(world)
     _publish(world)
