@@ -205,7 +205,26 @@ def _verify_proof(proof: dict[str, Any], size: int, root: bytes, key: str, old_n
     return f"the signed tree of size {size} extends the one of size {old_size}"
 
 
+# --- ggzy-audit draw: recompute a published expert draw (docs/verify-a-draw.md) -------------------------
+
+
+def _draw_subcommand(argv: list[str] | None) -> int | None:
+    """``ggzy-audit draw URL-OR-FILE``; None when the arguments are not this subcommand."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] != "draw":
+        return None
+    from app.core import draw_verify  # standard library only
+
+    return draw_verify.main(args[1:])
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
+    draw_status = _draw_subcommand(argv)
+    if draw_status is not None:
+        return draw_status
     parser = argparse.ArgumentParser(prog="ggzy-audit", description="Verify an audit log proof offline.")
     parser.add_argument("--checkpoint", required=True, help="signed checkpoint note (file or text)")
     parser.add_argument("--key", required=True, help="verifier key name+id+key, base64 key, or PEM (file)")

@@ -9,7 +9,10 @@ One zip per section::
     envelopes.json           every sealed envelope's SHA-256, size, receipt time and decrypt status
     opening_record.json      the opening record as published (and its SHA-256 as confirmed by bidders), with
                              the on-the-spot objections and the tenderer's answers
-    draw_record.json         the expert draw: rounds, commitments, witness entropy, seeds and results
+    draw_record.json         the expert draw: rounds, commitments, witness entropy, seeds and results, and
+                             under "public_record" the draw's public record with the frozen pool and the
+                             exclusions (pseudonymized), which ``ggzy-audit draw`` recomputes
+                             (docs/verify-a-draw.md)
     bids/<org>/<id>-<name>   every opened bid document, decrypted (the sealed ciphertext's key is gone)
     bids.json                bidder, envelope SHA-256 (as receipted) and document SHA-256 of each bid file
     retention.json           how long the archive is kept and why (and the same in the manifest)
@@ -91,11 +94,14 @@ def _json(obj: Any) -> bytes:
 
 
 def _draw_record(draw_id: int) -> dict[str, Any]:
+    from app.experts.draw_record import public_record
     from app.experts.models import ExpertDraw
 
     draw = db.session.get(ExpertDraw, draw_id)
     assert draw is not None
     return {
+        # archived once the result is determined: the published record, pool and exclusions included
+        "public_record": public_record(draw, published=True),
         "draw_id": draw.id,
         "section_id": draw.section_id,
         "evaluation_starts_at": draw.evaluation_starts_at,

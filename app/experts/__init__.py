@@ -11,8 +11,13 @@ def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI."""
     import os
 
-    from . import cli, services
+    from app.core import audit_sealing
+
+    from . import cli, draw_record, services
     from .views import bp
+
+    # The witness and reveal leaves carry what decides the panel: "not shown yet" until publication.
+    audit_sealing.register(draw_record.draw_leaf_sealed)
 
     for key, default in services.DEFAULTS.items():
         raw = os.environ.get(key)

@@ -5,6 +5,8 @@ One round of a draw, in order, each step a leaf of the audit log:
 
 1. ``experts:draw:freeze`` — the eligible list per specialty (canonical JSON, SHA-256 ``pool_digest``)
    and the exclusions with their reason codes (``exclusions_digest``) are fixed before any randomness.
+   Since record format 2 both digests are over the texts with pseudonyms in place of the expert and
+   employer ids (app/experts/draw_record.py), so the public can recompute them once the draw is published.
 2. ``experts:draw:commit`` — the server draws 32 random bytes and publishes ``SHA-256(server_random)``.
 3. ``experts:draw:witness`` — the regulator present enters witness entropy (after step-up MFA).
 4. ``experts:draw:reveal`` — the server reveals ``server_random``;
@@ -14,9 +16,12 @@ One round of a draw, in order, each step a leaf of the audit log:
    pick whose expert or employer is already on the panel is skipped (and stays picked), so one employer
    never has two experts on a panel.
 
-``verify_draw`` recomputes every digest, the commitment, the seed and the selection from the stored
-record and compares them with the audit log. A decline or a missed deadline calls the next backup of the
-same specialty; when none is left, a new round with fresh randomness is frozen for the missing seats.
+Nothing that decides the panel (witness entropy, server random, seed, selection) is shown beyond the
+drawing staff and the supervising regulator until the section's result is determined; then the public
+record holds every input (docs/verify-a-draw.md). ``verify_draw`` recomputes every digest, the commitment,
+the seed and the selection from the stored record and compares them with the audit log. A decline or a
+missed deadline calls the next backup of the same specialty; when none is left, a new round with fresh
+randomness is frozen for the missing seats.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind
 from app.projects.models import Section
 
-from . import employment, selection
+from . import draw_record, employment, selection
 from .enums import (
     REPLACED_SEAT_STATUSES,
     DrawStatus,
@@ -459,19 +464,21 @@ def open_round(
     if not strict and not any(cand.eligible[s.specialty] for s in slots):
         return None
     number = 1 + max((r.number for r in draw.rounds), default=0)
-    pool_text = canonical(
-        {
-            "draw": draw.id,
-            "round": number,
-            "section": draw.section_id,
-            "evaluation_date": local_day(draw.evaluation_starts_at).isoformat(),
-            "specialties": cand.eligible,
-        }
-    )
+    pool_obj = {
+        "draw": draw.id,
+        "round": number,
+        "section": draw.section_id,
+        "evaluation_date": local_day(draw.evaluation_starts_at).isoformat(),
+        "specialties": cand.eligible,
+    }
+    pool_text = canonical(pool_obj)
     excl_rows = [(eid, ",".join(sorted(rs))) for eid, rs in cand.excluded.items()]
     # Frozen like the pool, as one canonical text: thousands of rows with per-row foreign-key checks
     # cost more than the rest of the freeze together.
     excl_text = exclusions_canonical(excl_rows)
+    # Record format 2: the digests — and so the seed — are over the pool and exclusions with pseudonyms,
+    # which the public record shows once the result is determined (app/experts/draw_record.py).
+    public_pool, public_excl = draw_record.public_texts(pool_obj, sorted(excl_rows))
     server_random = secrets.token_bytes(32)
     rnd = DrawRound(
         draw=draw,
@@ -479,14 +486,16 @@ def open_round(
         status=RoundStatus.COMMITTED.value,
         wanted=[s.as_dict() for s in slots],
         pool=pool_text,
-        pool_digest=sha256_hex(pool_text),
+        public_pool=public_pool,
         exclusions=excl_text,
-        exclusions_digest=sha256_hex(excl_text),
+        public_exclusions=public_excl,
         frozen_at=now(),
         server_random_enc=encrypt_at_rest(server_random, purpose=RANDOM_PURPOSE),
         commitment=sha256_hex(server_random),
         algorithm=f"rfc3797-{setting('EXPERT_DRAW_HASH')}",
     )
+    rnd.pool_digest = sha256_hex(draw_record.digest_input(rnd))
+    rnd.exclusions_digest = sha256_hex(draw_record.exclusions_input(rnd))
     db.session.add(rnd)
     db.session.flush()  # the audit leaves refer to the round id
     by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
@@ -600,7 +609,8 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
     )
     server_random = decrypt_at_rest(rnd.server_random_enc, purpose=RANDOM_PURPOSE)
     seed = compute_seed(server_random, entropy, rnd.pool_digest, draw.section_id)
-    result = select_panel(json.loads(rnd.pool), rnd.wanted, seed, hash_name=_hash_of(rnd))
+    pool = json.loads(rnd.pool)
+    result = select_panel(pool, rnd.wanted, seed, hash_name=_hash_of(rnd))
     rnd.server_random = server_random.hex()
     rnd.seed = seed
     rnd.result = canonical(result)
@@ -616,7 +626,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             "server_random": rnd.server_random,
             "seed": seed,
             "algorithm": rnd.algorithm,
-            "result_digest": sha256_hex(rnd.result),
+            "result_digest": draw_record.selection_digest(rnd, result, pool),
             "picked": {c: len(v["seats"]) + len(v["backups"]) for c, v in result.items()},
             "status": DrawStatus.DRAWN.value,
         },
@@ -989,16 +999,34 @@ def _leaves(rnd: DrawRound) -> dict[str, dict[str, Any]]:
 def verify_round(draw: ExpertDraw, rnd: DrawRound) -> RoundReport:
     leaves = _leaves(rnd)
     freeze, commit = leaves.get("freeze", {}), leaves.get("commit", {})
+    pool_digest = sha256_hex(draw_record.digest_input(rnd))
     checks = [
-        Check("pool digest (stored)", rnd.pool_digest, sha256_hex(rnd.pool)),
-        Check("pool digest (audit log)", str(freeze.get("pool_digest", "missing")), sha256_hex(rnd.pool)),
+        Check("pool digest (stored)", rnd.pool_digest, pool_digest),
+        Check("pool digest (audit log)", str(freeze.get("pool_digest", "missing")), pool_digest),
         Check("wanted seats (audit log)", canonical(freeze.get("wanted")), canonical(rnd.wanted)),
     ]
     try:  # re-canonicalized: an edit that keeps the digest text but not the canonical form is caught too
-        excl = [(int(e), str(r)) for e, r in json.loads(rnd.exclusions)]
-        excl_digest = sha256_hex(exclusions_canonical(excl))
+        if rnd.public_exclusions is not None:
+            excl_digest = sha256_hex(
+                canonical([[str(e), str(r)] for e, r in json.loads(rnd.public_exclusions)])
+            )
+        else:
+            excl = [(int(e), str(r)) for e, r in json.loads(rnd.exclusions)]
+            excl_digest = sha256_hex(exclusions_canonical(excl))
     except (TypeError, ValueError):
         excl_digest = "unreadable"
+    if rnd.public_pool is not None:
+        try:
+            same = draw_record.matches_frozen(rnd)
+        except (TypeError, ValueError, KeyError):
+            same = False
+        checks.append(
+            Check(
+                "published pool and exclusions are the frozen ones, pseudonymized",
+                "match",
+                "match" if same else "differ",
+            )
+        )
     checks.append(Check("exclusions digest (stored)", rnd.exclusions_digest, excl_digest))
     checks.append(
         Check("exclusions digest (audit log)", str(freeze.get("exclusions_digest", "missing")), excl_digest)
@@ -1040,7 +1068,7 @@ def verify_round(draw: ExpertDraw, rnd: DrawRound) -> RoundReport:
             else "out of order"
         )
         checks.append(Check("randomness committed before the witness", wit_order, got_order))
-        seed = compute_seed(server_random, rnd.witness_entropy or "", sha256_hex(rnd.pool), draw.section_id)
+        seed = compute_seed(server_random, rnd.witness_entropy or "", pool_digest, draw.section_id)
         checks.append(Check("seed (stored)", rnd.seed or "", seed))
         checks.append(Check("seed (audit log)", str(rev.get("seed", "missing")), seed))
         recomputed = canonical(select_panel(pool, rnd.wanted, seed, hash_name=_hash_of(rnd))) if pool else ""
@@ -1049,7 +1077,7 @@ def verify_round(draw: ExpertDraw, rnd: DrawRound) -> RoundReport:
             Check(
                 "selection digest (audit log)",
                 str(rev.get("result_digest", "missing")),
-                sha256_hex(recomputed),
+                _selection_digest_or_blank(rnd, recomputed),
             )
         )
         seats = [s for s in draw.seats if s.round_number == rnd.number]
@@ -1063,6 +1091,13 @@ def verify_round(draw: ExpertDraw, rnd: DrawRound) -> RoundReport:
         expected = {c: v for c, v in expected.items() if v["seats"] or v["backups"]}
         checks.append(Check("panel seats match the selection", canonical(dict(stored)), canonical(expected)))
     return RoundReport(number=rnd.number, status=rnd.status, checks=checks)
+
+
+def _selection_digest_or_blank(rnd: DrawRound, recomputed: str) -> str:
+    try:
+        return draw_record.selection_digest(rnd, json.loads(recomputed)) if recomputed else ""
+    except (KeyError, ValueError, TypeError):  # a public pool that no longer lines up with the private one
+        return "unreadable"
 
 
 def verify_draw(draw: ExpertDraw, *, actor: User | None = None) -> DrawReport:

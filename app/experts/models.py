@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     CheckConstraint,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -341,6 +343,13 @@ class DrawRound(db.Model):  # type: ignore[name-defined]
         comment='canonical JSON of the experts matched but excluded: [[expert_id, "reason,reason"], …] by id',
     )
     exclusions_digest: Mapped[str] = mapped_column(String(64))
+    public_pool: Mapped[str | None] = mapped_column(
+        Text,
+        comment="record format 2: the frozen list with pseudonyms, canonical JSON; pool_digest is over it",
+    )
+    public_exclusions: Mapped[str | None] = mapped_column(
+        Text, comment="record format 2: the exclusions with pseudonyms; exclusions_digest is over it"
+    )
     frozen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     server_random_enc: Mapped[bytes] = mapped_column(LargeBinary, comment="sealed until the reveal")
     commitment: Mapped[str] = mapped_column(String(64), comment="SHA-256(server_random), hex")
@@ -398,3 +407,14 @@ class PanelSeat(db.Model):  # type: ignore[name-defined]
 
     draw: Mapped[ExpertDraw] = relationship(back_populates="seats")
     expert: Mapped[Expert] = relationship()
+
+
+# The pseudonymous texts are hexadecimal, which PostgreSQL's default (pglz) compression spends tens of
+# milliseconds on per draw without shrinking them: stored out of line, uncompressed (the migration does
+# the same on a migrated database).
+PUBLIC_TEXT_STORAGE = [
+    f"ALTER TABLE expert_draw_round ALTER COLUMN {column} SET STORAGE EXTERNAL"
+    for column in ("public_pool", "public_exclusions")
+]
+for _statement in PUBLIC_TEXT_STORAGE:
+    event.listen(DrawRound.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))

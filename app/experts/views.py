@@ -9,7 +9,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -23,7 +23,7 @@ from app.core.db import db
 from app.core.errors import DomainError
 from app.core.permissions import Permission, Role, public, require
 
-from . import draws, employment, importer, permissions, services, specialties
+from . import draw_record, draws, employment, importer, permissions, services, specialties
 from .enums import ConflictRelation, DrawStatus, ExpertStatus, RegionScope, SeatStatus, TitleLevel
 from .forms import (
     AnswerForm,
@@ -661,10 +661,20 @@ def verify(draw_id: int) -> str:
 @bp.route("/public/draws/<int:draw_id>")
 @public
 def public_digests(draw_id: int) -> str:
-    """What the public may know about a draw: digests, the commitment and the revealed randomness; never
-    who is on the panel."""
+    """The public record of a draw (docs/verify-a-draw.md): the commitment and digests until the section's
+    result is determined, every input (with pseudonyms) from then on; the same as the JSON below."""
     draw: ExpertDraw = _get(ExpertDraw, draw_id)
-    return render_template("experts/public_draw.html", draw=draw, sha256_hex=draws.sha256_hex)
+    return render_template("experts/public_draw.html", draw=draw, record=draw_record.public_record(draw))
+
+
+@bp.route("/public/draws/<int:draw_id>.json")
+@public
+def public_record(draw_id: int) -> ResponseReturnValue:
+    """The public record as JSON, the input of ``ggzy-audit draw URL``."""
+    draw: ExpertDraw = _get(ExpertDraw, draw_id)
+    response = jsonify(draw_record.public_record(draw))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 # --- the expert ------------------------------------------------------------------------------------------
