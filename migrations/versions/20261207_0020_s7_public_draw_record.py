@@ -3,7 +3,7 @@ its pool and exclusions with pseudonyms as frozen (record format 2), and its dig
 anyone can recompute a published draw.
 
 Revision ID: s7_public_draw_record
-Revises: r6_lawful_panels
+Revises: s7_exchange
 Create Date: 2026-12-07 23:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "s7_public_draw_record"
-down_revision = "r6_lawful_panels"
+down_revision = "s7_exchange"  # chained after the migrations merged meanwhile
 branch_labels = None
 depends_on = None
 
