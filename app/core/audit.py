@@ -603,12 +603,13 @@ def checkpoint_due(
     return age >= interval or age < 0
 
 
+_CP = AuditCheckpoint.__table__
+_LATEST_CP_SELECT = select(_CP.c.tree_size, _CP.c.created_at).order_by(_CP.c.tree_size.desc()).limit(1)
+_HEAD_SIZE_SELECT = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID)
+
+
 def _latest_checkpoint_state(session: Session) -> tuple[int, dt.datetime] | None:
-    row = session.execute(
-        select(AuditCheckpoint.tree_size, AuditCheckpoint.created_at)
-        .order_by(AuditCheckpoint.tree_size.desc())
-        .limit(1)
-    ).first()
+    row = session.connection().execute(_LATEST_CP_SELECT).first()
     return None if row is None else (int(row[0]), row[1])
 
 
@@ -616,7 +617,7 @@ def checkpoint_if_due(session: Session | None = None, *, reason: str = "cadence"
     """Sign a checkpoint if the cadence asks for one (see :func:`checkpoint_due`); the caller commits."""
     session = session if session is not None else db.session()
     config = current_app.config
-    size, _ = _head_state(session, lock=False)
+    size = session.connection().execute(_HEAD_SIZE_SELECT).scalar() or 0
     due = checkpoint_due(
         size,
         _latest_checkpoint_state(session),
