@@ -96,7 +96,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # uncovered longer than the interval plus the grace (checkpoints deleted, or nothing signing).
         "AUDIT_CHECKPOINT_INTERVAL": float(env.get("AUDIT_CHECKPOINT_INTERVAL", "60")),
         "AUDIT_CHECKPOINT_GRACE": float(env.get("AUDIT_CHECKPOINT_GRACE", "600")),
-        # A witness state directory (`ggzy-audit witness --state DIR`) that `flask audit verify` compares with.
+        # A witness state directory (`ggzy-audit witness --state DIR`) that `flask audit verify` checks.
         "AUDIT_WITNESS_STATE": env.get("AUDIT_WITNESS_STATE") or None,
         # Cookies are Secure unless explicitly served over plain http on loopback (make run).
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),

@@ -824,8 +824,8 @@ def verify_log(batch: int = 10000, *, pinned: Iterable[tuple[str, str]] = ()) ->
         problem("the head's frontier differs from the one recomputed from the leaves")
     for cp_size, entries in checkpoints.items():
         if cp_size > size:
-            for cp_id, _ in entries:
-                problem(f"checkpoint {cp_id} covers {cp_size} leaves, only {size} are stored (log truncated)")
+            for cpn, _ in entries:
+                problem(f"checkpoint {cpn} covers {cp_size} leaves, only {size} are stored (log truncated)")
 
     uncovered = uncovered_problem(session, size, newest_stored)
     if uncovered:
@@ -847,7 +847,9 @@ def uncovered_problem(session: Session, size: int, newest: int | None) -> str | 
         return None
     config = current_app.config
     every = int(config.get("AUDIT_CHECKPOINT_EVERY") or 0)
-    allowed = float(config.get("AUDIT_CHECKPOINT_INTERVAL", 60)) + float(config.get("AUDIT_CHECKPOINT_GRACE", 600))
+    allowed = float(config.get("AUDIT_CHECKPOINT_INTERVAL", 60)) + float(
+        config.get("AUDIT_CHECKPOINT_GRACE", 600)
+    )
     first = session.scalar(select(AuditLeaf.created_at).where(AuditLeaf.idx == covered))
     age = (now() - first).total_seconds() if first is not None else 0.0
     if age <= allowed and not (every > 0 and size - covered > every):

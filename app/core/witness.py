@@ -240,14 +240,16 @@ class Platform:
     context: ssl.SSLContext | None = None
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> tuple[int, Any]:
+        if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise Trouble(f"{self.base_url}: not an http(s) URL")
         url = self.base_url.rstrip("/") + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
             url, headers={"Accept": "application/json", "User-Agent": "ggzy-audit-witness"}
         )
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self.context) as resp:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.context) as resp:  # noqa: S310
                 return resp.status, json.loads(resp.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
@@ -378,7 +380,9 @@ def witness_main(argv: list[str]) -> int:
     parser.add_argument("url", help="the platform's base URL, e.g. https://ggzy.example.gov.cn")
     parser.add_argument("--state", required=True, type=Path, help="state directory (pinned key, checkpoint)")
     parser.add_argument("--key", help="the platform verifier key to trust (first use, or after a rotation)")
-    parser.add_argument("--every", type=float, metavar="SECONDS", help="check again every SECONDS (default: once)")
+    parser.add_argument(
+        "--every", type=float, metavar="SECONDS", help="check again every SECONDS (default: once)"
+    )
     parser.add_argument("--once", action="store_true", help="check once and exit (the default)")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds")
     parser.add_argument("--cafile", help="CA bundle to verify the platform's TLS certificate with")

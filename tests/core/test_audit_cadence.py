@@ -130,8 +130,9 @@ def test_verify_fails_when_checkpoints_were_deleted(app: Flask, db_session: Sess
         size = audit.tree_size()
         assert not result.ok
         assert result.problems == [
-            f"no checkpoint covers the last {size} leaves (no checkpoint at all; leaf 0 is {allowed + 1:.0f} s "
-            f"old, the cadence allows {allowed:.0f} s): checkpoints were deleted, or nothing signs them "
+            f"no checkpoint covers the last {size} leaves (no checkpoint at all; "
+            f"leaf 0 is {allowed + 1:.0f} s old, the cadence allows {allowed:.0f} s): "
+            "checkpoints were deleted, or nothing signs them "
             "(run `flask audit checkpoint --if-due` from cron)"
         ]
         audit.checkpoint()
@@ -235,6 +236,6 @@ def test_witness_reads_platform_notes(app: Flask, db_session: Session) -> None:
     other = audit.verifier_key("another.example/log", audit.platform_public_key())
     with pytest.raises(ValueError, match="no valid signature"):
         witness.verified_checkpoint(cp.note, [witness.parse_verifier_key(other)])
-    name, key_id, b64 = audit.platform_verifier_key().split("+", 2)
+    name, _, b64 = audit.platform_verifier_key().split("+", 2)
     with pytest.raises(ValueError, match="id does not match"):
         witness.parse_verifier_key(f"{name}+{'0' * 8}+{b64}")

@@ -60,7 +60,12 @@ class Platform:
 
     def append(self, n: int, tag: str) -> int:
         out = subprocess.run(
-            [PY, "-c", APPEND, str(n), tag], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+            [PY, "-c", APPEND, str(n), tag],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert out.returncode == 0, out.stderr[-2000:]
         return int(out.stdout.strip().splitlines()[-1])
@@ -150,7 +155,9 @@ def test_witness_pins_accepts_growth_and_refuses_rollback_and_fork(
     assert run_witness(state, platform.url) == 1
     assert "does not extend the pinned tree of size 5" in capsys.readouterr().err
     assert len(evidence(state, "fork")) == 2
-    assert all((f / "offered.note").is_file() and (f / "pinned.note").is_file() for f in evidence(state, "fork"))
+    assert all(
+        (f / "offered.note").is_file() and (f / "pinned.note").is_file() for f in evidence(state, "fork")
+    )
     assert (state / "checkpoint").read_text() == pinned
 
     # An honest witness that started on the restored log accepts it: only history seen matters.
