@@ -604,23 +604,23 @@ def checkpoint_due(
 
 
 _CP = AuditCheckpoint.__table__
-_LATEST_CP_SELECT = select(_CP.c.tree_size, _CP.c.created_at).order_by(_CP.c.tree_size.desc()).limit(1)
-_HEAD_SIZE_SELECT = select(_HEAD.c.size).where(_HEAD.c.id == HEAD_ID)
-
-
-def _latest_checkpoint_state(session: Session) -> tuple[int, dt.datetime] | None:
-    row = session.connection().execute(_LATEST_CP_SELECT).first()
-    return None if row is None else (int(row[0]), row[1])
+# The cadence's question in one round trip: the head's size and the newest checkpoint's size and time.
+_CADENCE_SELECT = select(
+    _HEAD.c.size,
+    select(_CP.c.tree_size).order_by(_CP.c.tree_size.desc()).limit(1).scalar_subquery(),
+    select(_CP.c.created_at).order_by(_CP.c.tree_size.desc()).limit(1).scalar_subquery(),
+).where(_HEAD.c.id == HEAD_ID)
 
 
 def checkpoint_if_due(session: Session | None = None, *, reason: str = "cadence") -> AuditCheckpoint | None:
     """Sign a checkpoint if the cadence asks for one (see :func:`checkpoint_due`); the caller commits."""
     session = session if session is not None else db.session()
     config = current_app.config
-    size = session.connection().execute(_HEAD_SIZE_SELECT).scalar() or 0
+    row = session.connection().execute(_CADENCE_SELECT).first()
+    size, cp_size, cp_time = row if row is not None else (0, None, None)
     due = checkpoint_due(
-        size,
-        _latest_checkpoint_state(session),
+        size or 0,
+        None if cp_size is None or cp_time is None else (int(cp_size), cp_time),
         now(),
         interval=float(config.get("AUDIT_CHECKPOINT_INTERVAL", 60)),
         every=int(config.get("AUDIT_CHECKPOINT_EVERY") or 0),
