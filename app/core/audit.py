@@ -838,10 +838,10 @@ def verify_log(batch: int = 10000, *, pinned: Iterable[tuple[str, str]] = ()) ->
 
 def uncovered_problem(session: Session, size: int, newest: int | None) -> str | None:
     """A log is protected against truncation only up to its newest checkpoint, and the cadence signs one
-    within AUDIT_CHECKPOINT_INTERVAL of a leaf (when the next transaction commits, when anyone fetches the
-    latest checkpoint, or from cron). A leaf left uncovered for longer than the interval plus
-    AUDIT_CHECKPOINT_GRACE, or more than AUDIT_CHECKPOINT_EVERY uncovered leaves, means that checkpoints
-    were deleted or that nothing is signing them: either way the tail of the log is unprotected."""
+    when a transaction appends AUDIT_CHECKPOINT_INTERVAL after the newest. So leaves after the newest
+    checkpoint that span more than the interval plus AUDIT_CHECKPOINT_GRACE, or more than
+    AUDIT_CHECKPOINT_EVERY of them, mean that checkpoints were deleted (or the cadence is off). Measured
+    between leaves, not against the clock: a quiet log, or a moved demo clock, is no problem."""
     covered = newest or 0
     if size <= covered:
         return None
@@ -850,15 +850,19 @@ def uncovered_problem(session: Session, size: int, newest: int | None) -> str | 
     allowed = float(config.get("AUDIT_CHECKPOINT_INTERVAL", 60)) + float(
         config.get("AUDIT_CHECKPOINT_GRACE", 600)
     )
-    first = session.scalar(select(AuditLeaf.created_at).where(AuditLeaf.idx == covered))
-    age = (now() - first).total_seconds() if first is not None else 0.0
-    if age <= allowed and not (every > 0 and size - covered > every):
+    times = dict(
+        session.execute(
+            select(AuditLeaf.idx, AuditLeaf.created_at).where(AuditLeaf.idx.in_([covered, size - 1]))
+        ).all()
+    )
+    first, last = times.get(covered), times.get(size - 1)
+    span = (last - first).total_seconds() if first is not None and last is not None else 0.0
+    if span <= allowed and not (every > 0 and size - covered > every):
         return None
     since = "no checkpoint at all" if newest is None else f"the newest checkpoint covers {covered}"
     return (
-        f"no checkpoint covers the last {size - covered} leaves ({since}; leaf {covered} is {age:.0f} s old, "
-        f"the cadence allows {allowed:.0f} s): checkpoints were deleted, or nothing signs them "
-        "(run `flask audit checkpoint --if-due` from cron)"
+        f"no checkpoint covers the last {size - covered} leaves ({since}; they span {span:.0f} s, "
+        f"the cadence allows {allowed:.0f} s): checkpoints were deleted, or the cadence is off"
     )
 
 
