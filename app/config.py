@@ -90,6 +90,14 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "BLOB_DIR": env.get("BLOB_DIR") or str(instance / "blobs"),
         "AUDIT_ORIGIN": env.get("AUDIT_ORIGIN", "ggzy.example.gov.cn/audit-log"),
         "AUDIT_CHECKPOINT_EVERY": int(env.get("AUDIT_CHECKPOINT_EVERY", "1000")),
+        # Sign a checkpoint once the log has grown and the newest one is this many seconds old (checked when
+        # an appending transaction commits, when the latest checkpoint is fetched, and by
+        # `flask audit checkpoint --if-due` from cron); `flask audit verify` fails when the leaves after the
+        # newest checkpoint span more than the interval plus the grace (checkpoints were deleted).
+        "AUDIT_CHECKPOINT_INTERVAL": float(env.get("AUDIT_CHECKPOINT_INTERVAL", "60")),
+        "AUDIT_CHECKPOINT_GRACE": float(env.get("AUDIT_CHECKPOINT_GRACE", "600")),
+        # A witness state directory (`ggzy-audit witness --state DIR`) that `flask audit verify` checks.
+        "AUDIT_WITNESS_STATE": env.get("AUDIT_WITNESS_STATE") or None,
         # Cookies are Secure unless explicitly served over plain http on loopback (make run).
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", False),
         "SESSION_COOKIE_NAME": "session",

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import demo
 from app.bidding.models import OpeningCeremony, OpeningRecordEntry, SealedEnvelope
+from app.core import audit
 from app.core.clock import clock
+from app.core.models import AuditCheckpoint
 from app.projects.models import Section
 from tests.projects.conftest import T0
 
@@ -26,6 +28,8 @@ def test_the_demo_city_has_a_section_failed_for_too_few_bidders(
         clock.freeze(T0)  # the demo dates everything from business time: a fixed instant
         with app.test_request_context():
             demo.seed()
+        newest = db_session.scalar(select(func.max(AuditCheckpoint.tree_size)))
+        assert newest == audit.tree_size()  # the demo's log ends signed: a witness can pin it at once
         ceremony = db_session.scalar(select(OpeningCeremony).where(OpeningCeremony.status == "not_opened"))
         assert ceremony is not None and ceremony.bidder_count == 2
         section = db_session.get(Section, ceremony.section_id)

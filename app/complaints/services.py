@@ -801,6 +801,7 @@ def decide_complaint(case: Case, data: DecisionInput, *, actor: User) -> Case:
         case.remedy = data.remedy.value
         case.violation_established = True
     transition(case, S.UPHELD if data.upheld else S.REJECTED, actor=actor, reason=text[:200])
+    audit.checkpoint_soon("case decision")  # signed when the decision commits, with its remedy
     sections.release_for(case, actor=actor, note=_("Complaint %(number)s decided", number=case.number))
     if data.upheld and data.remedy is not None:
         moved = sections.apply_remedy(case, data.remedy, actor=actor)

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from flask import current_app, has_request_context, request
+from flask import current_app, has_app_context, has_request_context, request
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -52,6 +52,9 @@ __all__ = [
     "VerifyResult",
     "canonical_json",
     "checkpoint",
+    "checkpoint_due",
+    "checkpoint_if_due",
+    "checkpoint_soon",
     "consistency_proof",
     "cosign",
     "cosignature_views",
@@ -265,6 +268,7 @@ def record(
     # Live monitoring: every committed leaf goes to the bus (sent after commit, dropped on rollback).
     events.publish(session, "audit", live_event(leaf, payload), event_id=str(size))
 
+    session.info[_GREW_KEY] = True  # the commit hook signs a checkpoint if one is due (checkpoint_if_due)
     every = int(current_app.config.get("AUDIT_CHECKPOINT_EVERY") or 0)
     if every > 0 and (size + 1) % every == 0:
         checkpoint(reason="periodic")
@@ -548,11 +552,18 @@ def _sign_note(body: str) -> str:
     return f"{body}\n{_SIG_PREFIX}{origin} {base64.b64encode(blob).decode()}\n"
 
 
-def checkpoint(reason: str = "on_demand") -> AuditCheckpoint:
-    """Sign the current tree head (in the current transaction; the caller commits)."""
-    session: Session = db.session()
+def checkpoint(reason: str = "on_demand", *, session: Session | None = None) -> AuditCheckpoint:
+    """Sign the current tree head (in the current transaction; the caller commits).
+
+    A tree size is signed once: if the newest checkpoint already covers this size, it is returned instead
+    (two workers, or a key event and the cadence, asking at the same moment). The head row lock serialises
+    signers, so the check cannot race."""
+    session = session if session is not None else db.session()
     size, frontier = _head_state(session, lock=True)
     root = merkle.root_from_frontier(frontier)
+    latest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
+    if latest is not None and latest.tree_size == size and bytes(latest.root_hash) == root:
+        return latest
     note = _sign_note(_note_body(current_app.config["AUDIT_ORIGIN"], size, root))
     cp = AuditCheckpoint(
         tree_size=size, root_hash=root, created_at=now(), reason=reason, note=note, cosignatures=[]
@@ -560,6 +571,92 @@ def checkpoint(reason: str = "on_demand") -> AuditCheckpoint:
     session.add(cp)
     session.flush()  # give the checkpoint its id for the caller
     return cp
+
+
+# The cadence (issue 16): a log is only protected against truncation up to its newest signed checkpoint, so
+# one is signed whenever the log has grown and AUDIT_CHECKPOINT_INTERVAL has passed (checked when a
+# transaction that appended commits, and when anyone fetches the latest checkpoint), and at once for the key
+# events (checkpoint_soon). No timer: nothing to miss when a worker dies.
+
+_GREW_KEY = "audit_grew"
+_SOON_KEY = "audit_checkpoint_soon"
+
+
+def checkpoint_due(
+    size: int,
+    latest: tuple[int, dt.datetime] | None,
+    at: dt.datetime,
+    *,
+    interval: float,
+    every: int,
+) -> bool:
+    """Should a log of ``size`` leaves whose newest checkpoint is ``latest`` (size, signed at) be signed at
+    ``at``? Yes when it has grown and the newest checkpoint is ``interval`` seconds old (or from the future:
+    the clock was moved back), or it has grown by ``every`` leaves; a log without checkpoints as soon as it
+    has a leaf."""
+    if latest is None:
+        return size > 0
+    cp_size, cp_time = latest
+    if size <= cp_size:
+        return False
+    if every > 0 and size - cp_size >= every:
+        return True
+    age = (at - cp_time).total_seconds()
+    return age >= interval or age < 0
+
+
+_CP = AuditCheckpoint.__table__
+# The cadence's question in one round trip: the head's size and the newest checkpoint's size and time.
+_CADENCE_SELECT = select(
+    _HEAD.c.size,
+    select(_CP.c.tree_size).order_by(_CP.c.tree_size.desc()).limit(1).scalar_subquery(),
+    select(_CP.c.created_at).order_by(_CP.c.tree_size.desc()).limit(1).scalar_subquery(),
+).where(_HEAD.c.id == HEAD_ID)
+
+
+def checkpoint_if_due(session: Session | None = None, *, reason: str = "cadence") -> AuditCheckpoint | None:
+    """Sign a checkpoint if the cadence asks for one (see :func:`checkpoint_due`); the caller commits."""
+    session = session if session is not None else db.session()
+    config = current_app.config
+    row = session.connection().execute(_CADENCE_SELECT).first()
+    size, cp_size, cp_time = row if row is not None else (0, None, None)
+    due = checkpoint_due(
+        size or 0,
+        None if cp_size is None or cp_time is None else (int(cp_size), cp_time),
+        now(),
+        interval=float(config.get("AUDIT_CHECKPOINT_INTERVAL", 60)),
+        every=int(config.get("AUDIT_CHECKPOINT_EVERY") or 0),
+    )
+    return checkpoint(reason=reason, session=session) if due else None
+
+
+def checkpoint_soon(reason: str) -> None:
+    """Sign a checkpoint when the current transaction commits, covering every leaf it appended: for the
+    events the public must be able to hold the platform to at once (an opening, a draw reveal, an award, a
+    case decision)."""
+    db.session().info[_SOON_KEY] = reason
+
+
+@event.listens_for(Session, "before_commit")
+def _checkpoint_before_commit(session: Session) -> None:
+    info = session.info
+    if _GREW_KEY not in info and _SOON_KEY not in info:
+        return
+    if session.in_nested_transaction() or not has_app_context():
+        return  # a savepoint: the enclosing transaction's commit decides
+    info.pop(_GREW_KEY, None)
+    reason = info.pop(_SOON_KEY, None)
+    if reason is not None:
+        checkpoint(reason=reason, session=session)
+    else:
+        checkpoint_if_due(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(_GREW_KEY, None)
+        session.info.pop(_SOON_KEY, None)
 
 
 COSIGNATURE_MAX_SKEW = dt.timedelta(minutes=10)
@@ -701,9 +798,11 @@ class VerifyResult:
 MAX_PROBLEMS = 100
 
 
-def verify_log(batch: int = 10000) -> VerifyResult:
+def verify_log(batch: int = 10000, *, pinned: Iterable[tuple[str, str]] = ()) -> VerifyResult:
     """Recompute every leaf, every stored subtree and the root from the stored columns, in one streaming pass;
-    compare with the head and with every signed checkpoint."""
+    compare with the head, with every signed checkpoint and with ``pinned`` (label, note) checkpoints kept
+    outside the platform (a witness's state); report leaves that no checkpoint has covered for longer than
+    the cadence allows (:func:`uncovered_problem`)."""
     session: Session = db.session()
     conn = session.connection()
     problems: list[str] = []
@@ -716,7 +815,7 @@ def verify_log(batch: int = 10000) -> VerifyResult:
 
     head_size, head_frontier = _head_state(session, lock=False)
     public_key = platform_public_keys()
-    checkpoints: dict[int, list[tuple[int, bytes]]] = {}
+    checkpoints: dict[int, list[tuple[int | str, bytes]]] = {}
     for cp_id, cp_size, cp_root, note in conn.execute(
         select(AuditCheckpoint.id, AuditCheckpoint.tree_size, AuditCheckpoint.root_hash, AuditCheckpoint.note)
     ):
@@ -727,6 +826,14 @@ def verify_log(batch: int = 10000) -> VerifyResult:
             _, note_size, note_root = parse_checkpoint_note(note)
             if note_size != cp_size or note_root != bytes(cp_root):
                 problem(f"checkpoint {cp_id}: columns differ from the signed note")
+    stored_sizes = len(checkpoints)
+    newest_stored = max(checkpoints, default=None)
+    for label, note in pinned:
+        if not verify_checkpoint_note(note, public_key):
+            problem(f"checkpoint {label}: signature does not verify with any registered platform key")
+            continue
+        _, note_size, note_root = parse_checkpoint_note(note)
+        checkpoints.setdefault(note_size, []).append((label, note_root))
 
     def check_checkpoints(at: int, root: bytes) -> None:
         for cp_id, cp_root in checkpoints.get(at, ()):
@@ -816,13 +923,45 @@ def verify_log(batch: int = 10000) -> VerifyResult:
         problem("the head's frontier differs from the one recomputed from the leaves")
     for cp_size, entries in checkpoints.items():
         if cp_size > size:
-            for cp_id, _ in entries:
-                problem(f"checkpoint {cp_id} covers {cp_size} leaves, only {size} are stored (log truncated)")
+            for cpn, _ in entries:
+                problem(f"checkpoint {cpn} covers {cp_size} leaves, only {size} are stored (log truncated)")
+
+    uncovered = uncovered_problem(session, size, newest_stored)
+    if uncovered:
+        problem(uncovered)
 
     expected = {level: (level_digest[level], size >> level) for level in range(1, size.bit_length())}
     _check_stored_nodes(conn, batch, expected, problem)
-    return VerifyResult(
-        ok=not problems, size=size, problems=problems, checkpoints=len(checkpoints), root=root
+    return VerifyResult(ok=not problems, size=size, problems=problems, checkpoints=stored_sizes, root=root)
+
+
+def uncovered_problem(session: Session, size: int, newest: int | None) -> str | None:
+    """A log is protected against truncation only up to its newest checkpoint, and the cadence signs one
+    when a transaction appends AUDIT_CHECKPOINT_INTERVAL after the newest. So leaves after the newest
+    checkpoint that span more than the interval plus AUDIT_CHECKPOINT_GRACE, or more than
+    AUDIT_CHECKPOINT_EVERY of them, mean that checkpoints were deleted (or the cadence is off). Measured
+    between leaves, not against the clock: a quiet log, or a moved demo clock, is no problem."""
+    covered = newest or 0
+    if size <= covered:
+        return None
+    config = current_app.config
+    every = int(config.get("AUDIT_CHECKPOINT_EVERY") or 0)
+    allowed = float(config.get("AUDIT_CHECKPOINT_INTERVAL", 60)) + float(
+        config.get("AUDIT_CHECKPOINT_GRACE", 600)
+    )
+    times = dict(
+        session.execute(
+            select(AuditLeaf.idx, AuditLeaf.created_at).where(AuditLeaf.idx.in_([covered, size - 1]))
+        ).all()
+    )
+    first, last = times.get(covered), times.get(size - 1)
+    span = (last - first).total_seconds() if first is not None and last is not None else 0.0
+    if span <= allowed and not (every > 0 and size - covered > every):
+        return None
+    since = "no checkpoint at all" if newest is None else f"the newest checkpoint covers {covered}"
+    return (
+        f"no checkpoint covers the last {size - covered} leaves ({since}; they span {span:.0f} s, "
+        f"the cadence allows {allowed:.0f} s): checkpoints were deleted, or the cadence is off"
     )
 
 

@@ -38,11 +38,27 @@ def _hex(items: list[bytes]) -> list[str]:
 
 @audit_group.command("verify")
 @click.option("--batch", default=10000, show_default=True, help="Rows fetched per round trip.")
-def verify_command(batch: int) -> None:
-    """Recompute every leaf, subtree and root; check the head and every signed checkpoint."""
+@click.option(
+    "--witness-state",
+    "witness_states",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A `ggzy-audit witness` state directory whose pinned checkpoint the log must extend "
+    "(default: AUDIT_WITNESS_STATE). Repeatable.",
+)
+def verify_command(batch: int, witness_states: tuple[str, ...]) -> None:
+    """Recompute every leaf, subtree and root; check the head, every signed checkpoint and the checkpoints
+    pinned by witnesses; fail when leaves stayed uncovered longer than the cadence allows."""
     from app.core import audit
 
-    result = audit.verify_log(batch=batch)
+    states = list(witness_states) or [s for s in [current_app.config.get("AUDIT_WITNESS_STATE")] if s]
+    pinned: list[tuple[str, str]] = []
+    for state in states:
+        note_path = Path(state) / "checkpoint"
+        if not note_path.is_file():
+            raise click.ClickException(f"{state}: no pinned checkpoint (has the witness run?)")
+        pinned.append((f"pinned by the witness in {state}", note_path.read_text(encoding="utf-8")))
+    result = audit.verify_log(batch=batch, pinned=pinned)
     if result.ok:
         click.echo(
             f"OK: {result.size} leaves, {result.checkpoints} checkpoint sizes, root {result.root.hex()}"
@@ -56,14 +72,21 @@ def verify_command(batch: int) -> None:
 
 @audit_group.command("checkpoint")
 @click.option("--reason", default="on_demand", show_default=True)
-def checkpoint_command(reason: str) -> None:
-    """Sign the current tree head and print the checkpoint note."""
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Only when the cadence asks for one (the log grew and AUDIT_CHECKPOINT_INTERVAL passed): for cron.",
+)
+def checkpoint_command(reason: str, if_due: bool) -> None:
+    """Sign the current tree head and print the checkpoint note (a size already signed is not signed
+    again: its checkpoint is printed)."""
     from app.core import audit
     from app.core.db import db
 
-    cp = audit.checkpoint(reason=reason)
+    cp = audit.checkpoint_if_due(reason=reason) if if_due else audit.checkpoint(reason=reason)
     db.session.commit()
-    click.echo(cp.note, nl=False)
+    if cp is not None:
+        click.echo(cp.note, nl=False)
 
 
 @audit_group.command("retire-key")
@@ -221,10 +244,27 @@ def _draw_subcommand(argv: list[str] | None) -> int | None:
 # ---------------------------------------------------------------------------------------------------------
 
 
+# --- ggzy-audit witness (issue 16): pin checkpoints outside the platform; see app.core.witness -------------
+
+
+def _subcommand(argv: list[str]) -> int | None:
+    if argv[:1] == ["witness"]:
+        from app.core.witness import witness_main
+
+        return witness_main(argv[1:])
+    return None
+
+
+# --- end of ggzy-audit witness ------------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     draw_status = _draw_subcommand(argv)
     if draw_status is not None:
         return draw_status
+    argv = sys.argv[1:] if argv is None else argv
+    if (status := _subcommand(argv)) is not None:
+        return status
     parser = argparse.ArgumentParser(prog="ggzy-audit", description="Verify an audit log proof offline.")
     parser.add_argument("--checkpoint", required=True, help="signed checkpoint note (file or text)")
     parser.add_argument("--key", required=True, help="verifier key name+id+key, base64 key, or PEM (file)")

@@ -27,6 +27,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 blp = ApiBlueprint("audit_api", __name__, url_prefix="/api/v1/audit", description="Audit log proofs")
 
 PAGE_SIZE = 50
+CHECKPOINT_PAGE = 1000
 
 
 def _b64(value: bytes) -> str:
@@ -123,12 +124,38 @@ def _checkpoint_dict(cp: AuditCheckpoint) -> dict[str, Any]:
     }
 
 
+class CheckpointListArgs(Schema):
+    after = fields.Int(load_default=-1, validate=validate.Range(min=-1))
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=CHECKPOINT_PAGE))
+
+
+@blp.route("/checkpoints")
+@blp.arguments(CheckpointListArgs, location="query")
+@blp.response(200, CheckpointOut(many=True))
+@public
+def checkpoints(args: dict[str, int]) -> list[dict[str, Any]]:
+    """Every signed checkpoint with a tree size above ``after``, oldest first, at most ``limit``: page on
+    with ``after`` = the last size returned. Witnesses and monitors keep them."""
+    rows = db.session.scalars(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.tree_size > args["after"])
+        .order_by(AuditCheckpoint.tree_size, AuditCheckpoint.id)
+        .limit(args["limit"])
+    )
+    return [_checkpoint_dict(cp) for cp in rows]
+
+
 @blp.route("/checkpoints/latest")
 @blp.response(200, CheckpointOut)
 @public
 def latest_checkpoint() -> dict[str, Any]:
-    """The newest signed checkpoint (tree head)."""
-    cp = db.session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
+    """The newest signed checkpoint (tree head). If the log has grown since the newest one and the cadence
+    interval has passed, a new one is signed first, so a witness polling here always sees a recent head."""
+    cp = audit.checkpoint_if_due(reason="fetched")
+    if cp is not None:
+        db.session.commit()
+    else:
+        cp = db.session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
     if cp is None:
         abort(404, description=_("No checkpoint has been signed yet."))
     return _checkpoint_dict(cp)

@@ -631,6 +631,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             "status": DrawStatus.DRAWN.value,
         },
     )
+    audit.checkpoint_soon("draw reveal")  # the public can hold the platform to the result at once
     for code, picks in result.items():
         for rank, expert_id in enumerate(picks["seats"] + picks["backups"]):
             kind = SeatKind.SEAT if rank < len(picks["seats"]) else SeatKind.BACKUP

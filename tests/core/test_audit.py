@@ -337,6 +337,7 @@ def test_verify_agrees_with_leaf_bytes_on_awkward_values(db_session: Session) ->
             "test:odd:\u2028\t", actor=odd, object_type="t\\y", object_id='"\n\x01中', source_ip="::1"
         )
     audit.record("test:odd:none", object_type=None, object_id=None, payload={"x": None}, source_ip=None)
+    audit.checkpoint()  # leaf 0 is from a frozen past: uncovered, it would be reported as the cadence missed
     result = audit.verify_log()
     assert result.ok, result.problems
 
