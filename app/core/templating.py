@@ -19,7 +19,10 @@ def fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def init_app(app: Flask) -> None:
+    from app.core.labels import action_label, label
+
     app.jinja_env.filters["local"] = fmt_dt
+    app.jinja_env.globals.update(label=label, action_label=action_label)
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
