@@ -322,6 +322,7 @@ def _build() -> dict[str, dict[str, str]]:
             "notice:due_soon_backup": pgettext("case_event", "Due soon: backup handler told"),
             "notice:absent_backup": pgettext("case_event", "Handler absent: backup handler told"),
             "notice:stalled": pgettext("case_event", "No activity"),
+            "filed": pgettext("case_event", "Filed"),
         },
         "industry": {
             "housing_construction": pgettext("industry", "Housing and construction"),
@@ -389,6 +390,50 @@ def _build() -> dict[str, dict[str, str]]:
             "document_obtainment": pgettext("audit_object", "Document obtainment"),
             "opening_ceremony": pgettext("audit_object", "Opening"),
             "section_suspension": pgettext("audit_object", "Suspension"),
+        },
+        "today_item": {
+            "opening": pgettext("today_item", "Opening"),
+            "draw": pgettext("today_item", "Expert draw"),
+            "evaluation": pgettext("today_item", "Evaluation"),
+        },
+        "action_domain": {
+            "auth": pgettext("action_domain", "Sign-in and accounts"),
+            "admin": pgettext("action_domain", "Administration"),
+            "projects": pgettext("action_domain", "Projects and sections"),
+            "bidding": pgettext("action_domain", "Bidding and opening"),
+            "experts": pgettext("action_domain", "Experts and draws"),
+            "evaluation": pgettext("action_domain", "Evaluation and award"),
+            "complaints": pgettext("action_domain", "Objections, complaints and reports"),
+            "supervision": pgettext("action_domain", "Supervision"),
+            "calendar": pgettext("action_domain", "Working-day calendar"),
+            "audit": pgettext("action_domain", "Audit log"),
+            "core": pgettext("action_domain", "Platform keys"),
+            "security": pgettext("action_domain", "Security"),
+        },
+        "credit_event": {
+            "rating": pgettext("credit_event", "Rating after an evaluation"),
+            "discipline": pgettext("credit_event", "Disciplinary deduction"),
+        },
+        "legal_basis": {
+            "条例 Art. 40(2)": pgettext("legal_basis", "Tendering Regulations Art. 40(2)"),
+            "条例 Art. 40(1)": pgettext("legal_basis", "Tendering Regulations Art. 40(1)"),
+            "条例 Art. 40(1), 40(4)": pgettext("legal_basis", "Tendering Regulations Art. 40(1), 40(4)"),
+            "条例 Art. 40(4)": pgettext("legal_basis", "Tendering Regulations Art. 40(4)"),
+            "条例 Art. 40(3)": pgettext("legal_basis", "Tendering Regulations Art. 40(3)"),
+            "招标投标法 Art. 23; 条例 Art. 21": pgettext(
+                "legal_basis", "Tendering Law Art. 23; Tendering Regulations Art. 21"
+            ),
+            "条例 Art. 46, 48": pgettext("legal_basis", "Tendering Regulations Art. 46, 48"),
+            "电子招标投标办法 Art. 31": pgettext("legal_basis", "Electronic Tendering Measures Art. 31"),
+            "条例 Art. 61": pgettext("legal_basis", "Tendering Regulations Art. 61"),
+            "招标投标法 Art. 47": pgettext("legal_basis", "Tendering Law Art. 47"),
+            "招标投标法 Art. 46": pgettext("legal_basis", "Tendering Law Art. 46"),
+        },
+        "written_report_state": {
+            "filed": pgettext("written_report_state", "Filed"),
+            "filed_late": pgettext("written_report_state", "Filed late"),
+            "due": pgettext("written_report_state", "Due"),
+            "overdue": pgettext("written_report_state", "Overdue"),
         },
         "action": {
             "account:self:manage": pgettext("action", "Manage own account"),
@@ -608,6 +653,13 @@ def label(kind: str, value: object) -> str:
 
 def action_label(code: str | None) -> str:
     return label("action", code)
+
+
+def label_list(kind: str, values: object) -> str:
+    """Several codes of one kind in words, separated as the language separates a list."""
+    words = [label(kind, v) for v in (values or [])]  # type: ignore[attr-defined]
+    locale = get_locale()
+    return ("、" if locale is not None and locale.language == "zh" else ", ").join(words)
 
 
 def has_label(kind: str, value: object) -> bool:

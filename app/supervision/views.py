@@ -100,7 +100,21 @@ def dashboard() -> str:
         projects=projects,
         stream_url=url_for("supervision.stream", **stream_args),
         open_alerts=alerts.open_alert_counts(),
+        live_labels=live_labels(),
     )
+
+
+def live_labels() -> dict[str, object]:
+    """The words the live table's script needs for the codes of a leaf, in the page's language."""
+    from app.core.labels import tables
+
+    t = tables()
+    return {
+        "action": t["action"],
+        "role": t["role"],
+        "audit_object": t["audit_object"],
+        "other": _("(other)"),
+    }
 
 
 @bp.route("/stream")

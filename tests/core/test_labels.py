@@ -199,3 +199,10 @@ def test_an_unknown_code_is_logged_and_never_shown(app: Flask, caplog: pytest.Lo
         assert label("role", None) == ""
     assert "teleported" not in shown and shown
     assert "no label for section_status 'teleported'" in caplog.text
+
+
+def test_every_alert_rule_names_its_legal_basis_in_words(app: Flask) -> None:
+    from app.supervision.alerts import RULES
+
+    with app.test_request_context():
+        assert {basis for basis, _desc in RULES.values()} <= set(tables()["legal_basis"])
