@@ -144,6 +144,27 @@ class Finding:
     problems: list[str] = field(default_factory=list)
 
 
+def _json_strings(raw: str) -> list[str]:
+    """The values people typed inside a JSON column (declared items, scoring criteria), never its keys."""
+    import json
+
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return []
+    out: list[str] = []
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and re.search(r"[\u3400-\u9fff]", item):
+            out.append(item)
+    return out
+
+
 def _user_data(app: Flask) -> str:
     """The free text of the database (names, titles, reasons people typed), for telling data from labels:
     values that look like codes (``draft``, ``housing_construction``) are labels' business, never data."""
@@ -158,9 +179,11 @@ def _user_data(app: Flask) -> str:
             if not columns:
                 continue
             for row in db.session.execute(select(*columns)):
-                values.extend(
-                    v for v in row if isinstance(v, str) and v and not code.match(v) and v[:1] not in "{["
-                )
+                for v in row:
+                    if isinstance(v, str) and v[:1] in "{[":
+                        values.extend(_json_strings(v))
+                    elif isinstance(v, str) and v and not code.match(v):
+                        values.append(v)
     return "\n".join(values)
 
 
@@ -237,7 +260,7 @@ def _problems(texts: list[str], locale: str, data: str) -> list[str]:
                 found.append(f"English {word!r} in {text[:80]!r}")
         else:
             # A Chinese term glossed in parentheses after its English name ("Objection (异议)") is meant.
-            text = re.sub(r"[(（][^()（）]*[\u3400-\u9fff][^()（）]*[)）]", "", text)
+            text = re.sub(r"[(（][^()（）]*[\u3400-\u9fff][^()（）]*[)）]", " ", text)
             for match in CJK.finditer(text):
                 run = match.group(0).strip("\u3000（）()，。、：；")
                 if run and run not in data:
@@ -276,7 +299,9 @@ def _crawl(
         if locale == "zh":
             name = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "home"
             page.screenshot(path=str(shot_dir / f"{len(visited):02d}-{name[:80]}.png"), full_page=True)
-        problems = _problems(page.evaluate(VISIBLE_TEXT), locale, site.data)
+        # A stored document (the signed evaluation report) keeps the language it was written in and says so.
+        lang = "zh" if (page.evaluate("document.documentElement.lang") or "").startswith("zh") else "en"
+        problems = _problems(page.evaluate(VISIBLE_TEXT), lang, site.data)
         if problems:
             findings.append(Finding(role, locale, path, problems))
         if paths is not None:

@@ -42,6 +42,8 @@ def case_event_note(event: object) -> str:
         code, _sep, rest = note.partition(": ")
         if has_label("remedy", code):
             return f"{label('remedy', code)}: {rest}" if rest else label("remedy", code)
+    if has_label("case_status", note):
+        return label("case_status", note)
     if has_label("case_event", note):
         return label("case_event", note)
     return note

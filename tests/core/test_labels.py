@@ -206,3 +206,16 @@ def test_every_alert_rule_names_its_legal_basis_in_words(app: Flask) -> None:
 
     with app.test_request_context():
         assert {basis for basis, _desc in RULES.values()} <= set(tables()["legal_basis"])
+
+
+def test_every_draw_check_has_a_label(app: Flask) -> None:
+    names = set()
+    for tree in _sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Check" and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Constant):
+                    names.add(first.value)
+    assert len(names) > 10
+    with app.test_request_context():
+        assert not names - set(tables()["draw_check"]), names - set(tables()["draw_check"])
