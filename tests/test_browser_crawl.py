@@ -112,10 +112,12 @@ VISIBLE_TEXT = """() => {
     if (el.tagName !== 'OPTION' && !el.checkVisibility()) continue;
     // A passage marked as another language (the language switch, a document quoted in its own language).
     const marked = el.closest('[lang]');
-    if (marked && marked !== document.documentElement && marked.lang.slice(0, 2) !== document.documentElement.lang.slice(0, 2)) continue;
+    const pageLang = document.documentElement.lang.slice(0, 2);
+    if (marked && marked !== document.documentElement && marked.lang.slice(0, 2) !== pageLang) continue;
     out.push(text);
   }
-  for (const el of document.querySelectorAll('[placeholder], [title], [aria-label], input[type=submit], input[type=button]')) {
+  const attributed = '[placeholder], [title], [aria-label], input[type=submit], input[type=button]';
+  for (const el of document.querySelectorAll(attributed)) {
     if (el.closest('code, pre, kbd, samp, [data-raw]')) continue;
     for (const attr of ['placeholder', 'title', 'aria-label']) {
       if (el.getAttribute(attr)) out.push(el.getAttribute(attr));

@@ -1,11 +1,12 @@
+# ruff: noqa: E501  (the registry: one label a line, some English msgids are long sentences)
 """The label registry: the words people read for every code the platform stores, logs or sends — enum values,
 states, roles, industries, alert rules, case events, audit object types and every audit action and permission
 (``auth:mfa:success``). Pages, exports, notifications and API messages take their words from here through
 :func:`label` (Jinja: ``label(kind, value)``, ``action_label(code)``).
 
-Each label is an English msgid with the kind as its message context (``pgettext``), so a short word ("Open",
-"Opened", "Received") labelling a state never shares its Chinese with the same word used elsewhere as a button or
-a column heading. A code without a label is never shown raw: :func:`label` logs it and shows a generic word.
+Each label is an English msgid with the kind as its message context (``pgettext``), so a short word
+("Open", "Opened", "Received") labelling a state never shares its Chinese with the same word used elsewhere
+as a button or a column heading. A code without a label is never shown raw: :func:`label` logs it and shows a generic word.
 ``tests/core/test_labels.py`` fails when an enum value, an audit action or a permission has no label.
 """
 
@@ -420,7 +421,9 @@ def _build() -> dict[str, dict[str, str]]:
             "条例 Art. 40(1), 40(4)": pgettext("legal_basis", "Tendering Regulations Art. 40(1), 40(4)"),
             "条例 Art. 40(4)": pgettext("legal_basis", "Tendering Regulations Art. 40(4)"),
             "条例 Art. 40(3)": pgettext("legal_basis", "Tendering Regulations Art. 40(3)"),
-            "招标投标法 Art. 23; 条例 Art. 21": pgettext("legal_basis", "Tendering Law Art. 23; Tendering Regulations Art. 21"),
+            "招标投标法 Art. 23; 条例 Art. 21": pgettext(
+                "legal_basis", "Tendering Law Art. 23; Tendering Regulations Art. 21"
+            ),
             "条例 Art. 46, 48": pgettext("legal_basis", "Tendering Regulations Art. 46, 48"),
             "电子招标投标办法 Art. 31": pgettext("legal_basis", "Electronic Tendering Measures Art. 31"),
             "条例 Art. 61": pgettext("legal_basis", "Tendering Regulations Art. 61"),
@@ -440,12 +443,18 @@ def _build() -> dict[str, dict[str, str]]:
             "exclusions digest (stored)": pgettext("draw_check", "Exclusions digest (as stored)"),
             "exclusions digest (audit log)": pgettext("draw_check", "Exclusions digest (audit log)"),
             "commitment (audit log)": pgettext("draw_check", "Commitment (audit log)"),
-            "pool frozen before randomness": pgettext("draw_check", "Pool frozen before the randomness was fixed"),
+            "pool frozen before randomness": pgettext(
+                "draw_check", "Pool frozen before the randomness was fixed"
+            ),
             "pool names this draw": pgettext("draw_check", "The pool names this draw"),
-            "SHA-256(server_random) = commitment": pgettext("draw_check", "The server's randomness matches its commitment"),
+            "SHA-256(server_random) = commitment": pgettext(
+                "draw_check", "The server's randomness matches its commitment"
+            ),
             "server_random (audit log)": pgettext("draw_check", "Server randomness (audit log)"),
             "witness entropy (audit log)": pgettext("draw_check", "Witness entropy (audit log)"),
-            "randomness committed before the witness": pgettext("draw_check", "Randomness committed before the witness's input"),
+            "randomness committed before the witness": pgettext(
+                "draw_check", "Randomness committed before the witness's input"
+            ),
             "seed (stored)": pgettext("draw_check", "Seed (as stored)"),
             "seed (audit log)": pgettext("draw_check", "Seed (audit log)"),
             "selection (stored)": pgettext("draw_check", "Selection (as stored)"),
@@ -460,6 +469,73 @@ def _build() -> dict[str, dict[str, str]]:
         "benchmark": {
             "lowest": pgettext("benchmark", "Lowest qualified price"),
             "mean": pgettext("benchmark", "Mean of qualified prices"),
+        },
+        "http_error": {
+            "400": pgettext(
+                "http_error", "The request could not be understood. Check what you entered and try again."
+            ),
+            "401": pgettext("http_error", "Please sign in first."),
+            "403": pgettext("http_error", "You do not have permission to open this page."),
+            "404": pgettext(
+                "http_error",
+                "The page was not found. The address may be mistyped, or the page was moved or is not public.",
+            ),
+            "405": pgettext("http_error", "This action is not allowed here."),
+            "409": pgettext("http_error", "This changed in the meantime. Reload the page and try again."),
+            "410": pgettext("http_error", "This is no longer available."),
+            "413": pgettext("http_error", "The upload is too large."),
+            "415": pgettext("http_error", "This file type is not accepted."),
+            "422": pgettext("http_error", "Some of what you entered is not valid."),
+            "429": pgettext("http_error", "Too many requests. Please wait a moment and try again."),
+            "500": pgettext("http_error", "Something went wrong on the platform. Please try again later."),
+            "503": pgettext(
+                "http_error", "The service is busy or under maintenance. Please try again later."
+            ),
+        },
+        "field": {
+            "reason": pgettext("field", "Reason"),
+            "name": pgettext("field", "Name"),
+            "matter": pgettext("field", "Matter"),
+            "to_org": pgettext("field", "Receiving department"),
+            "body": pgettext("field", "Text"),
+            "note": pgettext("field", "Note"),
+            "new": pgettext("field", "New password"),
+            "knew_at": pgettext("field", "Date you learned of it"),
+            "file": pgettext("field", "File"),
+            "answer": pgettext("field", "Answer"),
+            "user_id": pgettext("field", "Account"),
+            "room_id": pgettext("field", "Opening room"),
+            "public_key": pgettext("field", "Public key"),
+            "prior_objection_id": pgettext("field", "Earlier objection"),
+            "industry": pgettext("field", "Industry"),
+            "valid_until": pgettext("field", "Valid until"),
+            "username": pgettext("field", "User name"),
+            "title": pgettext("field", "Title"),
+            "text": pgettext("field", "Text"),
+            "signature": pgettext("field", "Signature"),
+            "section_id": pgettext("field", "Section"),
+            "response": pgettext("field", "Response"),
+            "rank": pgettext("field", "Rank"),
+            "primary": pgettext("field", "Handler A"),
+            "backup": pgettext("field", "Handler B"),
+            "mnemonic": pgettext("field", "Key share words"),
+            "last_day": pgettext("field", "Last day"),
+            "kind": pgettext("field", "Kind"),
+            "id_number": pgettext("field", "ID number"),
+            "explanation": pgettext("field", "Explanation"),
+            "entropy": pgettext("field", "Witness input"),
+            "ends_on": pgettext("field", "Until"),
+            "email": pgettext("field", "Email"),
+            "due_on": pgettext("field", "Due date"),
+            "dissent": pgettext("field", "Dissent"),
+            "deduction": pgettext("field", "Deduction"),
+            "days": pgettext("field", "Days"),
+            "cursor": pgettext("field", "Page"),
+            "current": pgettext("field", "Current password"),
+            "composition": pgettext("field", "Panel composition"),
+            "code": pgettext("field", "Code"),
+            "age_recipient": pgettext("field", "age public key"),
+            "addressee_org_id": pgettext("field", "Addressee"),
         },
         "action": {
             "account:self:manage": pgettext("action", "Manage own account"),
@@ -686,6 +762,20 @@ def label_list(kind: str, values: object) -> str:
     words = [label(kind, v) for v in (values or [])]  # type: ignore[attr-defined]
     locale = get_locale()
     return ("、" if locale is not None and locale.language == "zh" else ", ").join(words)
+
+
+def error_details(errors: dict[str, object] | None, sep: str = "; ") -> str:
+    """A refused request's per-field messages as people read them: the field in words (never its code), or
+    the message alone when the field has no label (logged)."""
+    parts = []
+    for key, messages in (errors or {}).items():
+        text = " ".join(map(str, messages)) if isinstance(messages, (list, tuple)) else str(messages)
+        if has_label("field", key):
+            parts.append(f"{label('field', key)}: {text}")
+        else:
+            log.warning("no label for field %r", key)
+            parts.append(text)
+    return sep.join(parts)
 
 
 def has_label(kind: str, value: object) -> bool:

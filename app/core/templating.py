@@ -19,7 +19,7 @@ def fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def fmt_iso(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Show an ISO-8601 instant (as the audit leaves and the event streams carry it) in China Standard Time."""
+    """Show an ISO-8601 instant (as audit leaves and event streams carry it) in China Standard Time."""
     if not value:
         return ""
     return fmt_dt(dt.datetime.fromisoformat(value.replace("Z", "+00:00")), fmt)

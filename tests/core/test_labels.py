@@ -219,3 +219,18 @@ def test_every_draw_check_has_a_label(app: Flask) -> None:
     assert len(names) > 10
     with app.test_request_context():
         assert not names - set(tables()["draw_check"]), names - set(tables()["draw_check"])
+
+
+def test_every_field_a_refusal_names_has_a_label(app: Flask) -> None:
+    """``errors={"backup": [...]}``: the page names the field in words, never ``backup:``."""
+    from app.core.labels import error_details
+
+    keys = set()
+    for tree in _sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "errors" and isinstance(node.value, ast.Dict):
+                keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    assert len(keys) > 20
+    with app.test_request_context(), force_locale("zh_CN"):
+        assert not keys - set(tables()["field"]), keys - set(tables()["field"])
+        assert error_details({"backup": ["必填。"]}) == "B角承办人: 必填。"
