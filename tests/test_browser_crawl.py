@@ -20,7 +20,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import String, Text, select
+from sqlalchemy import JSON, String, Text, select
 
 from app import create_app
 from app.core.db import db
@@ -34,7 +34,7 @@ PER_SHAPE = 2
 
 # Who signs in (demo user name; None: a visitor of the public portal) and where the crawl starts.
 ROLES: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "visitor": (None, ("/", "/auth/login")),
+    "visitor": (None, ("/", "/auth/login", "/no-such-page")),
     "bidder": ("bidder1", ("/workbench",)),
     "custodian": ("agent", ("/workbench",)),
     "tenderer": ("tenderer", ("/workbench",)),
@@ -58,48 +58,10 @@ CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+")
 HEXISH = re.compile(r"^[0-9a-fA-F]+$")
 
 # Words a Chinese page may show: product and standard names, units, formats.
-ALLOWED_WORDS = {
-    "PDF",
-    "SHA",
-    "TOTP",
-    "age",
-    "API",
-    "OCDS",
-    "CSV",
-    "JSON",
-    "Atom",
-    "URL",
-    "ID",
-    "CA",
-    "SM",
-    "Ed",
-    "UTC",
-    "HTTP",
-    "HTTPS",
-    "IP",
-    "MB",
-    "KB",
-    "GB",
-    "TB",
-    "ZIP",
-    "XLSX",
-    "Excel",
-    "WPS",
-    "RSS",
-    "IPv",
-    "CN",
-    "PEM",
-    "QR",
-    "AB",
-    "PGP",
-    "RFC",
-    "Merkle",
-    "SM2",
-    "SM3",
-    "Base",
-    "hex",
-    "x",
-}
+ALLOWED_WORDS = set(
+    """PDF SHA TOTP age API OCDS CSV JSON Atom URL ID CA SM Ed UTC HTTP HTTPS IP MB KB GB TB MiB ZIP XLSX Excel
+    WPS RSS IPv CN PEM QR AB PGP RFC Merkle SM2 SM3 Base hex x OFD PNG JPEG YYYY-MM-DD""".split()
+)
 
 VISIBLE_TEXT = """() => {
   const out = [];
@@ -146,12 +108,12 @@ class Finding:
     problems: list[str] = field(default_factory=list)
 
 
-def _json_strings(raw: str) -> list[str]:
+def _json_strings(raw: object) -> list[str]:
     """The values people typed inside a JSON column (declared items, scoring criteria), never its keys."""
     import json
 
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return []
     out: list[str] = []
@@ -177,12 +139,14 @@ def _user_data(app: Flask) -> str:
         for table in db.metadata.sorted_tables:
             if table.name.startswith(machine):
                 continue
-            columns = [c for c in table.columns if isinstance(c.type, (String, Text))]
+            columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON))]
             if not columns:
                 continue
             for row in db.session.execute(select(*columns)):
                 for v in row:
-                    if isinstance(v, str) and v[:1] in "{[":
+                    if isinstance(v, (dict, list)):
+                        values.extend(_json_strings(v))
+                    elif isinstance(v, str) and v[:1] in "{[":
                         values.extend(_json_strings(v))
                     elif isinstance(v, str) and v and not code.match(v):
                         values.append(v)
@@ -300,7 +264,8 @@ def _crawl(
         visited.append(path)
         if locale == "zh":
             name = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "home"
-            page.screenshot(path=str(shot_dir / f"{len(visited):02d}-{name[:80]}.png"), full_page=True)
+            shot = shot_dir / f"{len(visited):02d}-{name[:80]}.jpg"
+            page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=60)
         # A stored document (the signed evaluation report) keeps the language it was written in and says so.
         lang = "zh" if (page.evaluate("document.documentElement.lang") or "").startswith("zh") else "en"
         problems = _problems(page.evaluate(VISIBLE_TEXT), lang, site.data)
