@@ -58,10 +58,12 @@ CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+")
 HEXISH = re.compile(r"^[0-9a-fA-F]+$")
 
 # Words a Chinese page may show: product and standard names, units, formats.
-ALLOWED_WORDS = set(
-    """PDF SHA TOTP age API OCDS CSV JSON Atom URL ID CA SM Ed UTC HTTP HTTPS IP MB KB GB TB MiB ZIP XLSX Excel
-    WPS RSS IPv CN PEM QR AB PGP RFC Merkle SM2 SM3 Base hex x OFD PNG JPEG YYYY-MM-DD""".split()
-)
+ALLOWED_WORDS = {
+    *("PDF", "SHA", "TOTP", "age", "API", "OCDS", "CSV", "JSON", "Atom", "URL", "ID", "CA", "SM", "Ed"),
+    *("UTC", "HTTP", "HTTPS", "IP", "IPv", "MB", "KB", "GB", "TB", "MiB", "ZIP", "XLSX", "Excel", "WPS"),
+    *("RSS", "CN", "PEM", "QR", "AB", "PGP", "RFC", "Merkle", "SM2", "SM3", "Base", "hex", "x", "OFD"),
+    *("PNG", "JPEG", "YYYY-MM-DD"),
+}
 
 VISIBLE_TEXT = """() => {
   const out = [];
@@ -144,9 +146,7 @@ def _user_data(app: Flask) -> str:
                 continue
             for row in db.session.execute(select(*columns)):
                 for v in row:
-                    if isinstance(v, (dict, list)):
-                        values.extend(_json_strings(v))
-                    elif isinstance(v, str) and v[:1] in "{[":
+                    if isinstance(v, (dict, list)) or (isinstance(v, str) and v[:1] in "{["):
                         values.extend(_json_strings(v))
                     elif isinstance(v, str) and v and not code.match(v):
                         values.append(v)

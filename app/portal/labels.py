@@ -20,7 +20,7 @@ class _Kind(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         return label(self.kind, key)
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return label(self.kind, key) if key else default
 
     def __iter__(self) -> Iterator[str]:
