@@ -3,13 +3,14 @@ the workbench breadth-first within the site, and fails listing page and text for
 codes (``snake_case``, ``colon:codes``), UTC ISO timestamps, English words on a Chinese page, Chinese on an
 English page (outside the data people typed: organization, project and person names).
 
-One screenshot per Chinese page is left in ``test-artifacts/crawl/<role>/`` under the test's temporary folder
-(the path is printed), for someone reading the Chinese in context."""
+One screenshot per Chinese page is left in ``test-artifacts/crawl/<role>/`` at the checkout's root (ignored by
+git), for someone reading the Chinese in context."""
 
 from __future__ import annotations
 
 import base64
 import re
+import shutil
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -187,7 +188,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="crawl-server", daemon=True)
     thread.start()
-    shots = tmp / "test-artifacts" / "crawl"
+    # Kept after the run (pytest's temporary folders rotate) for a reader of the Chinese; ignored by git.
+    shots = Path(__file__).resolve().parents[1] / "test-artifacts" / "crawl"
+    shutil.rmtree(shots, ignore_errors=True)
     print(f"crawl screenshots: {shots}")
     try:
         yield Site(f"http://127.0.0.1:{server.server_port}", app, logins, data, shots)
