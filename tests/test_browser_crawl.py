@@ -267,8 +267,8 @@ def _crawl(
         visited.append(path)
         if locale == "zh":
             name = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "home"
-            shot = shot_dir / f"{len(visited):02d}-{name[:80]}.jpg"
-            page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=60)
+            shot = shot_dir / f"{len(visited):02d}-{name[:80]}.png"
+            page.screenshot(path=str(shot), full_page=True)
         # A stored document (the signed evaluation report) keeps the language it was written in and says so.
         lang = "zh" if (page.evaluate("document.documentElement.lang") or "").startswith("zh") else "en"
         problems = _problems(page.evaluate(VISIBLE_TEXT), lang, site.data)
