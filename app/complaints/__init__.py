@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
 
 def case_event_note(event: object) -> str:
     """The note of a case event as people read it: the codes older events carry in their note (a pause's
-    reason, a remedy, "filed") in words."""
+    reason, a remedy, a status) in words; "" when the note only repeats the status."""
     from app.core.labels import has_label, label
 
     action, note = getattr(event, "action", ""), getattr(event, "note", "") or ""
@@ -42,6 +42,8 @@ def case_event_note(event: object) -> str:
         code, _sep, rest = note.partition(": ")
         if has_label("remedy", code):
             return f"{label('remedy', code)}: {rest}" if rest else label("remedy", code)
+    if action == "transition" and note == "filed":
+        return ""  # the status says it: "submitted"
     if has_label("case_status", note):
         return label("case_status", note)
     if has_label("case_event", note):
