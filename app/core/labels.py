@@ -736,6 +736,8 @@ def _build() -> dict[str, dict[str, str]]:
             "supervision:timeline:view": pgettext("action", "Read timelines"),
             "supervision:witness_key:register": pgettext("action", "Witness key registered"),
             "workbench:home:view": pgettext("action", "Open the workbench"),
+            "evaluation:report:sign": pgettext("action", "Evaluation report signed"),
+            "evaluation:report:dissent": pgettext("action", "Dissent from the evaluation report"),
         },
     }
 

@@ -117,6 +117,17 @@ def test_every_action_in_the_code_has_a_label(app: Flask) -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and ACTION.match(node.value):
                 codes.add(node.value)
+            # "evaluation:report:" + ("sign" if sign else "dissent")
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.left, ast.Constant)
+                and isinstance(node.left.value, str)
+                and re.match(r"^[a-z]+:[a-z_]+:$", node.left.value)
+            ):
+                right = node.right
+                ends = [right.body, right.orelse] if isinstance(right, ast.IfExp) else [right]
+                assert all(isinstance(e, ast.Constant) for e in ends), ast.unparse(node)
+                codes |= {node.left.value + e.value for e in ends if isinstance(e, ast.Constant)}
             if isinstance(node, ast.JoinedStr) and ast.unparse(node) == "f'experts:expert:{to.value}'":
                 codes |= {f"experts:expert:{s.value}" for s in ExpertStatus}
     codes.discard("scope:subject:action")  # a docstring's example
