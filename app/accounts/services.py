@@ -18,6 +18,7 @@ from app.core.clock import security_now
 from app.core.crypto import decrypt_at_rest, encrypt_at_rest, reencrypt_column
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, Forbidden
+from app.core.labels import label
 from app.core.permissions import MFA_REQUIRED_ROLES, ROLE_ORG_KINDS, OrgKind, Role
 
 from . import passwords, totp
@@ -546,45 +547,15 @@ def bidder_activity_sealed(leaf: Any) -> bool:
 
 
 def role_label(role: Role | str) -> str:
-    labels = {
-        Role.BIDDER: _("Bidder"),
-        Role.TENDERER: _("Tenderer / agency"),
-        Role.CENTER_STAFF: _("Trading center staff"),
-        Role.MANAGER: _("Management office"),
-        Role.REGULATOR: _("Regulator"),
-        Role.EXPERT: _("Evaluation expert"),
-        Role.SYSADMIN: _("System administrator"),
-    }
-    return labels[Role(role)]
+    return label("role", role)
 
 
 def org_kind_label(kind: OrgKind | str) -> str:
-    labels = {
-        OrgKind.TENDERER: _("Tenderer"),
-        OrgKind.AGENCY: _("Tendering agency"),
-        OrgKind.BIDDER: _("Bidder company"),
-        OrgKind.TRADING_CENTER: _("Trading center"),
-        OrgKind.MANAGEMENT_OFFICE: _("Management office"),
-        OrgKind.REGULATOR: _("Regulator"),
-        OrgKind.EXPERT_EMPLOYER: _("Expert employer"),
-        OrgKind.PLATFORM_OPERATOR: _("Platform operator"),
-    }
-    return labels[OrgKind(kind)]
+    return label("org_kind", kind)
 
 
 def industry_label(industry: Industry | str | None) -> str:
-    if not industry:
-        return ""
-    labels = {
-        Industry.HOUSING_CONSTRUCTION: _("Housing and construction"),
-        Industry.TRANSPORT: _("Transport"),
-        Industry.WATER: _("Water resources"),
-        Industry.FINANCE_PROCUREMENT: _("Finance (government procurement)"),
-        Industry.LAND_RESOURCES: _("Natural resources"),
-        Industry.STATE_ASSETS: _("State-owned assets"),
-        Industry.OTHER: _("Other"),
-    }
-    return labels[Industry(industry)]
+    return label("industry", industry)
 
 
 def step_up_token(user: User, code: str) -> None:

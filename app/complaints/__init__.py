@@ -27,3 +27,27 @@ def init_app(app: Flask) -> None:
 
     if unanswered_blocker not in evaluation.START_BLOCKERS:
         evaluation.START_BLOCKERS.append(unanswered_blocker)
+    app.jinja_env.globals["case_event_note"] = case_event_note
+
+
+def case_event_note(event: object) -> str:
+    """The note of a case event as people read it: the codes older events carry in their note (a pause's
+    reason, a remedy, a status) in words; "" when the note only repeats the status."""
+    from app.core.labels import has_label, label
+
+    action, note = getattr(event, "action", ""), getattr(event, "note", "") or ""
+    if action == "clock_paused":
+        code, _sep, rest = note.partition(" ")
+        if has_label("pause_reason", code):
+            return f"{label('pause_reason', code)} {rest}".strip()
+    if action == "remedy":
+        code, _sep, rest = note.partition(": ")
+        if has_label("remedy", code):
+            return f"{label('remedy', code)}: {rest}" if rest else label("remedy", code)
+    if action == "transition" and note == "filed":
+        return ""  # the status says it: "submitted"
+    if has_label("case_status", note):
+        return label("case_status", note)
+    if has_label("case_event", note):
+        return label("case_event", note)
+    return note

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.core.db import db
 from app.core.errors import Conflict
+from app.core.labels import label
 
 from .enums import CaseStatus, Remedy
 from .models import Case
@@ -192,7 +193,7 @@ def apply_remedy(case: Case, remedy: Remedy, *, actor: User) -> str | None:
     allowed = projects.TRANSITIONS.get(current, frozenset())
     for target in REMEDY_TARGETS[remedy]:
         if SectionStatus(target) in allowed:
-            reason = f"{case.number}: {remedy.value}"
+            reason = f"{case.number}: {label('remedy', remedy)}"
             try:
                 projects.transition(section, target, actor=actor, reason=reason)
             except Conflict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.accounts.models import Organization, User
@@ -1106,16 +1107,17 @@ def set_power_of_attorney(case: Case, attachment: CaseAttachment) -> None:
 # -- public decisions ---------------------------------------------------------------------------------------
 
 _PERSONAL = [
-    (re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])"), "[身份证号]"),  # resident ID number
-    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "[手机号]"),  # mobile number
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[邮箱]"),
+    (re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])"), _l("[ID number]")),  # resident ID number
+    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), _l("[mobile number]")),  # mobile number
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), _l("[e-mail address]")),
 ]
 
 
 def redact(text: str) -> str:
-    """Protected personal data out of a published decision: ID numbers, phone numbers, e-mail addresses."""
+    """Protected personal data out of a published decision: ID numbers, phone numbers, e-mail addresses
+    (each replaced by its name in the reader's language)."""
     for pattern, repl in _PERSONAL:
-        text = pattern.sub(repl, text)
+        text = pattern.sub(str(repl).replace("\\", "\\\\"), text)
     return text
 
 

@@ -22,6 +22,7 @@ from app.core.calendar import local_date
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
+from app.core.labels import error_details
 from app.core.permissions import Permission, Role, public, require
 
 from . import clocks, routing, services
@@ -80,7 +81,7 @@ def _back(case: Case) -> Response:
 
 def _fail(case: Case, err: DomainError) -> Response:
     db.session.rollback()
-    details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in err.errors.items())
+    details = error_details(err.errors)
     flash(f"{err.message} {details}".strip(), "error")
     return _back(case)
 

@@ -362,18 +362,29 @@ def _database_unavailable(err: OperationalError) -> Response | tuple[str, int]:
     return response
 
 
+def _http_message(err: HTTPException, status: int) -> str:
+    """The words for an HTTP error: the platform's own message when a view gave one, else the registry's
+    (werkzeug's defaults are English sentences)."""
+    from app.core.labels import has_label, label
+
+    if err.description and err.description != type(err).description:
+        return str(err.description)
+    if has_label("http_error", str(status)):
+        return label("http_error", str(status))
+    return label("http_error", "500" if status >= 500 else "400")
+
+
 def _http_error(err: HTTPException) -> Response | tuple[str, int]:
     status = err.code or 500
+    message = _http_message(err, status)
     if is_api_request():
         data = getattr(err, "data", None) or {}
         errors = data.get("messages") or data.get("errors") or {}
         code = (err.name or "error").lower().replace(" ", "_")
-        resp = jsonify(error_body(status, code, err.description or err.name or "", errors))
+        resp = jsonify(error_body(status, code, message, errors))
         resp.status_code = status
     else:
-        resp = Response(
-            render_template("errors/error.html", status=status, message=err.description), status=status
-        )
+        resp = Response(render_template("errors/error.html", status=status, message=message), status=status)
     # 429 and 503 say when to come back (flask-limiter's own response, or the exception's retry_after).
     if status in (429, 503):
         source = err.response.headers.items() if err.response is not None else err.get_headers()

@@ -315,13 +315,9 @@ def report_state(ev: Evaluation, at: dt.datetime | None = None) -> str | None:
 
 
 def report_state_label(state: str | None) -> str:
-    labels = {
-        "filed": _("Filed"),
-        "filed_late": _("Filed late"),
-        "due": _("Due"),
-        "overdue": _("Overdue"),
-    }
-    return labels.get(state or "", "—")
+    from app.core.labels import label
+
+    return label("written_report_state", state) if state else "—"
 
 
 def candidates_for_publicity(ev: Evaluation) -> list[tuple[Candidate, dict[str, Any]]]:

@@ -29,6 +29,7 @@ from app.core import audit, storage
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
+from app.core.labels import error_details
 from app.core.permissions import Permission, Role, public, require
 from app.projects.models import Project, Section, SectionDocument
 
@@ -60,9 +61,8 @@ def _evaluation(section: Section) -> Evaluation:
 
 def _flash_error(err: DomainError) -> None:
     flash(err.message, "error")
-    for field, messages in (err.errors or {}).items():
-        for message in messages:
-            flash(f"{field}: {message}", "error")
+    if err.errors:
+        flash(error_details(err.errors), "error")
 
 
 # -- expert workspace ------------------------------------------------------------------------------------

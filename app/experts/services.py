@@ -22,6 +22,7 @@ from app.core.clock import now, to_local
 from app.core.crypto import batches, decrypt_at_rest, derived_keys, encrypt_at_rest, reencrypt_at_rest
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
+from app.core.labels import label
 from app.core.permissions import Role
 
 from .enums import SENIOR_TITLES, ConflictRelation, ExpertStatus, TitleLevel
@@ -350,30 +351,15 @@ def transition(expert: Expert, to: ExpertStatus | str, *, actor: User | None, re
 
 
 def status_label(status: ExpertStatus | str) -> str:
-    return {
-        ExpertStatus.APPLICANT: _("applicant"),
-        ExpertStatus.ACTIVE: _("active"),
-        ExpertStatus.SUSPENDED: _("suspended"),
-        ExpertStatus.REMOVED: _("removed"),
-    }[ExpertStatus(status)]
+    return label("expert_status", status)
 
 
 def title_level_label(level: TitleLevel | str) -> str:
-    return {
-        TitleLevel.PROFESSOR: _("full senior (正高级)"),
-        TitleLevel.SENIOR: _("senior (副高级)"),
-        TitleLevel.INTERMEDIATE: _("intermediate (中级)"),
-        TitleLevel.JUNIOR: _("junior (初级)"),
-    }[TitleLevel(level)]
+    return label("title_level", level)
 
 
 def relation_label(relation: ConflictRelation | str) -> str:
-    return {
-        ConflictRelation.RELATIVE: _("close relative works there"),
-        ConflictRelation.FORMER_EMPLOYER: _("former employer"),
-        ConflictRelation.ECONOMIC_INTEREST: _("economic interest"),
-        ConflictRelation.OTHER: _("other"),
-    }[ConflictRelation(relation)]
+    return label("conflict_relation", relation)
 
 
 # --- the expert's own record ------------------------------------------------------------------------------

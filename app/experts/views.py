@@ -21,6 +21,7 @@ from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
+from app.core.labels import error_details
 from app.core.permissions import Permission, Role, public, require
 
 from . import draw_record, draws, employment, importer, permissions, services, specialties
@@ -63,7 +64,7 @@ def _user() -> User:
 
 
 def _flash_error(err: DomainError) -> None:
-    details = " ".join(f"{k}: {'; '.join(map(str, v))}" for k, v in err.errors.items())
+    details = error_details(err.errors, " ")
     flash(f"{err.message} {details}".strip(), "error")
 
 

@@ -1,48 +1,39 @@
-"""Display names of the states and kinds the portal shows (English msgids, Chinese in the catalog)."""
+"""Display names of the states and kinds the portal shows: views over the label registry
+(:mod:`app.core.labels`), kept under their old names for the portal's pages."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-STATUS_LABELS: dict[str, Any] = {
-    "draft": _l("Draft"),
-    "published": _l("Open for bids"),
-    "bidding_closed": _l("Bidding closed"),
-    "opening": _l("Opening"),
-    "opened": _l("Opened"),
-    "evaluating": _l("Evaluating"),
-    "publicity": _l("Candidate publicity"),
-    "awarded": _l("Awarded"),
-    "archived": _l("Archived"),
-    "failed": _l("Failed"),
-    "cancelled": _l("Cancelled"),
-    "suspended": _l("Suspended"),
-    "resumed": _l("Resumed"),
-    "retendered": _l("Re-tendered"),
-    "deadline_moved": _l("Bid deadline moved"),
-}
+from app.core.labels import label, tables
 
-CATEGORY_LABELS: dict[str, Any] = {
-    "engineering_construction": _l("Engineering construction"),
-    "government_procurement": _l("Government procurement"),
-    "land_mineral": _l("Land and mineral rights"),
-    "state_property": _l("State-owned property rights"),
-    "other": _l("Other"),
-}
 
-CATALOGUE_STATUS_LABELS: dict[str, Any] = {
-    "draft": _l("Draft"),
-    "comment": _l("Open for public comment"),
-    "published": _l("In force"),
-    "superseded": _l("Superseded"),
-}
+class _Kind(Mapping[str, str]):
+    """One kind of the registry as a read-only mapping, translated when read."""
 
-DAY_UNIT_LABELS: dict[str, Any] = {
-    "calendar": _l("calendar days"),
-    "working": _l("working days"),
-}
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __getitem__(self, key: str) -> str:
+        return label(self.kind, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return label(self.kind, key) if key else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tables()[self.kind])
+
+    def __len__(self) -> int:
+        return len(tables()[self.kind])
+
+
+STATUS_LABELS = _Kind("section_status")
+CATEGORY_LABELS = _Kind("category")
+CATALOGUE_STATUS_LABELS = _Kind("catalogue_status")
+DAY_UNIT_LABELS = _Kind("day_unit")
 
 RESULT_TITLES: dict[str, Any] = {
     "openings": _l("Opening records"),
@@ -54,8 +45,8 @@ RESULT_TITLES: dict[str, Any] = {
 
 
 def status_label(value: str | None) -> str:
-    return str(STATUS_LABELS.get(value or "", value or ""))
+    return label("section_status", value)
 
 
 def category_label(value: str | None) -> str:
-    return str(CATEGORY_LABELS.get(value or "", value or ""))
+    return label("category", value)

@@ -25,6 +25,7 @@ from app.core.calendar import local_date
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError, Forbidden
+from app.core.labels import has_label, label
 from app.core.permissions import OrgKind, Permission, Role, require
 
 from . import permissions as perms
@@ -93,47 +94,19 @@ def _own_section_or_404(section_id: int) -> Section:
 
 
 def category_label(category: str) -> str:
-    labels = {
-        Category.ENGINEERING_CONSTRUCTION: _("Engineering construction"),
-        Category.GOVERNMENT_PROCUREMENT: _("Government procurement"),
-        Category.LAND_MINERAL: _("Land and mineral rights"),
-        Category.STATE_PROPERTY: _("State-owned property rights"),
-        Category.OTHER: _("Other"),
-    }
-    try:
-        return str(labels[Category(category)])
-    except ValueError:
-        return category
+    return label("category", category)
 
 
 def status_label(status: str) -> str:
-    labels = {
-        "draft": _("Draft"),
-        "published": _("Published"),
-        "bidding_closed": _("Bidding closed"),
-        "opening": _("Opening"),
-        "opened": _("Opened"),
-        "evaluating": _("Evaluating"),
-        "publicity": _("Candidate publicity"),
-        "awarded": _("Awarded"),
-        "archived": _("Archived"),
-        "failed": _("Failed"),
-        "cancelled": _("Cancelled"),
-        "suspended": _("Suspended"),
-        "resumed": _("Resumed"),
-        "retendered": _("Re-tendered"),
-        "deadline_moved": _("Bid deadline moved"),
-        "submitted": _("Submitted"),
-        "accepted": _("Accepted"),
-        "returned": _("Returned"),
-        "comment": _("Public comment"),
-        "superseded": _("Superseded"),
-    }
-    return str(labels.get(status, status))
+    """A section's, a project's or a catalogue's state (the timeline mixes them): the registry's words."""
+    for kind in ("section_status", "project_status", "catalogue_status"):
+        if has_label(kind, status):
+            return label(kind, status)
+    return label("section_status", status)
 
 
 def unit_label(unit: str) -> str:
-    return _("working days") if unit == DayUnit.WORKING else _("calendar days")
+    return label("day_unit", unit)
 
 
 # -- projects ---------------------------------------------------------------------------------------------

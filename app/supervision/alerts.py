@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, select
 
 from app.core import audit
@@ -37,43 +38,51 @@ from .models import SupervisionAlert
 R = AlertRule
 
 #: (legal basis, one-line description) per rule. 条例 = 招标投标法实施条例.
-RULES: dict[AlertRule, tuple[str, str]] = {
-    R.SAME_SOURCE_IP: ("条例 Art. 40(2)", "The same public IP address uploaded bids of different bidders."),
+RULES: dict[AlertRule, tuple[str, Any]] = {
+    R.SAME_SOURCE_IP: (
+        "条例 Art. 40(2)",
+        _l("The same public IP address uploaded bids of different bidders."),
+    ),
     R.SAME_FINGERPRINT: (
         "条例 Art. 40(2)",
-        "The same client machine (MAC/CPU/disk fingerprint) uploaded bids of different bidders.",
+        _l("The same client machine (MAC/CPU/disk fingerprint) uploaded bids of different bidders."),
     ),
-    R.SAME_SIGNING_KEY: ("条例 Art. 40(1)", "Bids of different bidders are signed with the same key."),
+    R.SAME_SIGNING_KEY: ("条例 Art. 40(1)", _l("Bids of different bidders are signed with the same key.")),
     R.SAME_CONTACT: (
         "条例 Art. 40(2)",
-        "Bids of different bidders were submitted by accounts with the same phone or e-mail.",
+        _l("Bids of different bidders were submitted by accounts with the same phone or e-mail."),
     ),
-    R.SAME_DOCUMENT_HASH: ("条例 Art. 40(1), 40(4)", "Different bidders submitted byte-identical files."),
+    R.SAME_DOCUMENT_HASH: ("条例 Art. 40(1), 40(4)", _l("Different bidders submitted byte-identical files.")),
     R.SAME_DOCUMENT_METADATA: (
         "条例 Art. 40(1)",
-        "Opened documents of different bidders carry the same author or company in their properties.",
+        _l("Opened documents of different bidders carry the same author or company in their properties."),
     ),
-    R.PRICE_PROGRESSION: ("条例 Art. 40(4)", "Bid prices follow a regular step (arithmetic progression)."),
-    R.PRICE_CLOSE: ("条例 Art. 40(4)", "Bid prices of different bidders are abnormally close."),
-    R.SAME_PROJECT_MANAGER: ("条例 Art. 40(3)", "The same project manager is named in several bids."),
+    R.PRICE_PROGRESSION: (
+        "条例 Art. 40(4)",
+        _l("Bid prices follow a regular step (arithmetic progression)."),
+    ),
+    R.PRICE_CLOSE: ("条例 Art. 40(4)", _l("Bid prices of different bidders are abnormally close.")),
+    R.SAME_PROJECT_MANAGER: ("条例 Art. 40(3)", _l("The same project manager is named in several bids.")),
     R.LATE_AMENDMENT: (
         "招标投标法 Art. 23; 条例 Art. 21",
-        "A clarification affecting bids was published less than 15 days before the bid deadline.",
+        _l("A clarification affecting bids was published less than 15 days before the bid deadline."),
     ),
-    R.REPEATED_DRAWS: ("条例 Art. 46, 48", "Experts were drawn more than once for this section."),
+    R.REPEATED_DRAWS: ("条例 Art. 46, 48", _l("Experts were drawn more than once for this section.")),
     R.KEY_SHARES_LATE: (
         "电子招标投标办法 Art. 31",
-        "Opening-key shares arrived late or are missing after the bid deadline.",
+        _l("Opening-key shares arrived late or are missing after the bid deadline."),
     ),
-    R.OVERDUE_CASE: ("条例 Art. 61", "A complaint or report about this section is past its due date."),
+    R.OVERDUE_CASE: ("条例 Art. 61", _l("A complaint or report about this section is past its due date.")),
     R.WRITTEN_REPORT_DUE: (
         "招标投标法 Art. 47",
-        "The tenderer's written report to the regulator is due within 15 days of the award: due soon, or "
-        "overdue.",
+        _l(
+            "The tenderer's written report to the regulator is due within 15 days of the award: due soon, or "
+            "overdue."
+        ),
     ),
     R.CONTRACT_DUE: (
         "招标投标法 Art. 46",
-        "The contract must be signed within 30 days of the award notice: due soon, or lapsed.",
+        _l("The contract must be signed within 30 days of the award notice: due soon, or lapsed."),
     ),
 }
 

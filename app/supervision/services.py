@@ -17,6 +17,7 @@ from app.core import audit, signed_note
 from app.core.clock import now
 from app.core.db import db
 from app.core.errors import Conflict, DomainError
+from app.core.labels import label
 from app.core.models import AuditCheckpoint
 from app.projects import services as projects
 from app.projects.models import Section, SectionSuspension
@@ -75,8 +76,8 @@ def _open_case(alert: SupervisionAlert, *, actor: User, note: str) -> str | None
         return None
     org = db.session.get(Organization, actor.org_id)
     data = complaints.ReportInput(
-        subject=f"[{alert.rule}] {alert.summary}"[:200],
-        facts=f"{alert.legal_basis}: {alert.summary}\n{note}".strip(),
+        subject=f"[{label('alert_rule', alert.rule)}] {alert.summary}"[:200],
+        facts=f"{label('legal_basis', alert.legal_basis)}: {alert.summary}\n{note}".strip(),
         section_id=alert.section_id,
         anonymous=False,
         reporter_name=org.name if org else actor.display_name,

@@ -35,6 +35,7 @@ from app.core.calendar import end_of_local_day, local_date
 from app.core.clock import now
 from app.core.db import db
 from app.core.errors import DomainError
+from app.core.labels import error_details
 from app.core.models import AuditCheckpoint
 from app.core.permissions import Permission, public, require
 from app.projects.models import Project, Section
@@ -67,7 +68,7 @@ def _attempt(action: Callable[[], Any], success: str) -> bool:
         action()
     except DomainError as err:
         db.session.rollback()
-        detail = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in err.errors.items())
+        detail = error_details(err.errors)
         flash(f"{err.message} {detail}".strip(), "error")
         return False
     db.session.commit()
@@ -100,7 +101,21 @@ def dashboard() -> str:
         projects=projects,
         stream_url=url_for("supervision.stream", **stream_args),
         open_alerts=alerts.open_alert_counts(),
+        live_labels=live_labels(),
     )
+
+
+def live_labels() -> dict[str, object]:
+    """The words the live table's script needs for the codes of a leaf, in the page's language."""
+    from app.core.labels import tables
+
+    t = tables()
+    return {
+        "action": t["action"],
+        "role": t["role"],
+        "audit_object": t["audit_object"],
+        "other": _("(other)"),
+    }
 
 
 @bp.route("/stream")

@@ -158,7 +158,7 @@ def test_complaint_lifecycle_with_pause_and_re_tender_remedy(world: World) -> No
     assert case.status == "upheld" and case.remedy == "re_tender"
     assert not world.section.suspended
     assert world.section.status == "failed"
-    assert "re_tender" in (world.section.failed_reason or "")
+    assert "重新招标" in (world.section.failed_reason or "")  # the remedy in words
     services.publish_decision(case, actor=world.regulator)
     assert case.published_at is not None
 

@@ -23,8 +23,9 @@ def test_sealed_leaf_hides_actor_on_the_audit_page(client, db_session):
         audit_sealing.SEALERS.remove(sealer)
     sealed_row = next(line for line in html.split("<tr>") if "test:envelope:submit" in line)
     open_row = next(line for line in html.split("<tr>") if "test:other:thing" in line)
-    assert str(bidder.id) not in sealed_row.split("</code>", 1)[1].split("<td>")[1]
+    actor_cell = sealed_row.split("</td>")[3]  # index, time, action, actor
+    assert str(bidder.id) not in actor_cell and bidder.display_name not in sealed_row
     assert "77" not in sealed_row
-    assert "78" in open_row
+    assert "78" in open_row and bidder.display_name in open_row  # a person's name, not an account id
     view = audit_sealing.view_of(visible)
     assert view.actor_id == bidder.id and not view.sealed

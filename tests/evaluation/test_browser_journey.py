@@ -184,7 +184,9 @@ def test_five_experts_score_the_leader_reports_and_the_portal_shows_the_candidat
                     tenderer.fill(f"#project_manager_{rank}", f"项目经理{rank}")
             tenderer.click("#publish-candidates")
             tenderer.wait_for_selector("#candidates")
-            assert tenderer.locator("#ev-status").inner_text() == "publicity"
+            assert (
+                tenderer.locator("#ev-status").inner_text() == "候选人公示"
+            )  # the label of the "publicity" status
 
             public = browser.new_context(locale="zh-CN").new_page()
             public.goto(f"{live.url}/evaluation/public")

@@ -49,7 +49,7 @@ def test_alerts_desk_and_decision_through_the_page(scene: Scene, client: Any) ->
     db.session.commit()
     login(client, scene.regulator)
     page = client.get("/supervision/alerts").get_data(as_text=True)
-    assert f'id="alert-{alert.id}"' in page and "条例 Art. 40(2)" in page
+    assert f'id="alert-{alert.id}"' in page and "《招标投标法实施条例》第四十条第（二）项" in page
     token = csrf_token(client, "/supervision/alerts")
     resp = client.post(
         f"/supervision/alerts/{alert.id}/decide", data={"action": "dismiss", "note": "", "csrf_token": token}

@@ -10,6 +10,18 @@
   var last = table.getAttribute("data-last-id");
   if (last && last !== "-1") { url += (url.indexOf("?") >= 0 ? "&" : "?") + "last_id=" + encodeURIComponent(last); }
   var MAX_ROWS = 200;
+  // The page's words for the codes of a leaf (app.core.labels) and Beijing time: never a raw code or UTC.
+  var labels = JSON.parse(table.getAttribute("data-labels") || "{}");
+  function word(kind, code) {
+    if (!code) { return ""; }
+    var table_ = labels[kind] || {};
+    return table_[code] || labels.other || "";
+  }
+  var beijing = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
+  });
+  function localTime(iso) { return iso ? beijing.format(new Date(iso)) : ""; }
 
   function cell(text, code) {
     var td = document.createElement("td");
@@ -24,10 +36,12 @@
     tr.setAttribute("data-idx", String(data.idx));
     tr.className = "fresh";
     tr.appendChild(cell(String(data.idx)));
-    tr.appendChild(cell(data.time || ""));
-    tr.appendChild(cell(data.action || "", true));
-    tr.appendChild(cell(data.actor_role || ""));
-    tr.appendChild(cell((data.object_type || "") + " " + (data.object_id || "")));
+    tr.appendChild(cell(localTime(data.time)));
+    var act = cell(word("action", data.action));
+    act.setAttribute("data-action", data.action || "");
+    tr.appendChild(act);
+    tr.appendChild(cell(word("role", data.actor_role)));
+    tr.appendChild(cell(word("audit_object", data.object_type) + " " + (data.object_id || "")));
     tr.appendChild(cell(data.section_id || ""));
     body.insertBefore(tr, body.firstChild);
     while (body.children.length > MAX_ROWS) { body.removeChild(body.lastChild); }
