@@ -354,6 +354,11 @@ def _build() -> dict[str, dict[str, str]]:
             "sysadmin": pgettext("role", "System administrator"),
         },
         "audit_object": {
+            "exchange_message": pgettext("audit_object", "Record pushed to the provincial platform"),
+            "ocds_bulk": pgettext("audit_object", "Daily open-data file"),
+            "section_question": pgettext("audit_object", "Question on the tender documents"),
+            "webhook_subscription": pgettext("audit_object", "Webhook endpoint"),
+            "webhook_delivery": pgettext("audit_object", "Webhook delivery"),
             "user": pgettext("audit_object", "Account"),
             "user_account": pgettext("audit_object", "Account"),
             "user_session": pgettext("audit_object", "Sign-in session"),
@@ -437,6 +442,15 @@ def _build() -> dict[str, dict[str, str]]:
             "overdue": pgettext("written_report_state", "Overdue"),
         },
         "draw_check": {
+            "pool digest": pgettext("draw_check", "Pool digest"),
+            "exclusions digest": pgettext("draw_check", "Exclusions digest"),
+            "no excluded expert in the pool": pgettext("draw_check", "No excluded expert in the pool"),
+            "audit log order freeze < commit < witness < reveal": pgettext(
+                "draw_check", "Audit log order: freeze, commitment, witness, reveal"
+            ),
+            "published pool and exclusions are the frozen ones, pseudonymized": pgettext(
+                "draw_check", "The published pool and exclusions are the frozen ones, under pseudonyms"
+            ),
             "pool digest (stored)": pgettext("draw_check", "Pool digest (as stored)"),
             "pool digest (audit log)": pgettext("draw_check", "Pool digest (audit log)"),
             "wanted seats (audit log)": pgettext("draw_check", "Seats requested (audit log)"),
@@ -493,6 +507,9 @@ def _build() -> dict[str, dict[str, str]]:
             ),
         },
         "field": {
+            "kinds": pgettext("field", "Event kinds"),
+            "questions": pgettext("field", "Questions"),
+            "url": pgettext("field", "Address"),
             "reason": pgettext("field", "Reason"),
             "name": pgettext("field", "Name"),
             "matter": pgettext("field", "Matter"),
@@ -538,6 +555,21 @@ def _build() -> dict[str, dict[str, str]]:
             "addressee_org_id": pgettext("field", "Addressee"),
         },
         "action": {
+            "bidding:opening:publish": pgettext("action", "Publish the opening record"),
+            "exchange:message:dead": pgettext(
+                "action", "Give up pushing a record to the provincial platform"
+            ),
+            "exchange:message:retry": pgettext("action", "Push a record to the provincial platform again"),
+            "exchange:messages:retry": pgettext("action", "Retry pushes to the provincial platform"),
+            "exchange:messages:view": pgettext("action", "View the data exchange"),
+            "exchange:webhook:create": pgettext("action", "Register a webhook endpoint"),
+            "exchange:webhook:dead": pgettext("action", "Give up a webhook delivery"),
+            "exchange:webhook:delete": pgettext("action", "Remove a webhook endpoint"),
+            "exchange:webhook:replay": pgettext("action", "Replay webhook events"),
+            "exchange:webhooks:manage": pgettext("action", "Manage webhook endpoints"),
+            "portal:ocds:bulk": pgettext("action", "Publish the daily open-data file"),
+            "projects:question:answer": pgettext("action", "Answer questions on the tender documents"),
+            "projects:question:ask": pgettext("action", "Ask a question on the tender documents"),
             "account:self:manage": pgettext("action", "Manage own account"),
             "account:tokens:manage": pgettext("action", "Manage API tokens"),
             "admin:demo_clock:advance": pgettext("action", "Advance the demo clock"),

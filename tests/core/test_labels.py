@@ -145,6 +145,8 @@ def test_dynamic_audit_actions_are_the_ones_the_test_knows() -> None:
         "'experts:seat:confirm' if accept else 'experts:seat:decline'",
         "'experts:seat:recuse' if status is SeatStatus.RECUSED else 'experts:seat:absent'",
         "f'experts:expert:{to.value}'",
+        "RECORD_LEAF_ACTION",  # "bidding:opening:publish", a literal in app/bidding/receipts.py
+        "dead_action",  # app/exchange/services.py::attempt: "exchange:message:dead" / "exchange:webhook:dead"
     }
     dynamic = set()
     for tree in _sources():
