@@ -17,6 +17,7 @@ from app.accounts.models import User
 from app.core.db import db
 from app.core.errors import NotFound
 from app.core.permissions import Permission, public, require
+from app.core.web import MAX_ROW_ID
 
 from . import services
 from .enums import Audience, CaseKind, CaseStatus
@@ -35,7 +36,7 @@ class CaseListArgs(Schema):
     kind = fields.String(load_default=None, validate=validate.OneOf([k.value for k in CaseKind]))
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in CaseStatus]))
     before = fields.Integer(
-        load_default=None, validate=validate.Range(min=1), metadata={"description": "cursor"}
+        load_default=None, validate=validate.Range(min=1, max=MAX_ROW_ID), metadata={"description": "cursor"}
     )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.core.db import db
 from app.core.permissions import Permission, public, require
+from app.core.web import MAX_ROW_ID
 
 from . import webhooks
 from .models import ExchangeMessage, WebhookDelivery, WebhookSubscription
@@ -24,7 +25,7 @@ class EventsArgs(Schema):
     class Meta:
         unknown = RAISE
 
-    cursor = fields.Integer(load_default=-1, validate=validate.Range(min=-1))
+    cursor = fields.Integer(load_default=-1, validate=validate.Range(min=-1, max=MAX_ROW_ID))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -33,14 +34,16 @@ class SubscriptionIn(Schema):
         unknown = RAISE
 
     url = fields.String(required=True, validate=validate.Length(min=8, max=500))
-    kinds = fields.List(fields.String(validate=validate.Length(max=32)), load_default=list)
+    kinds = fields.List(
+        fields.String(validate=validate.Length(max=32)), load_default=list, validate=validate.Length(max=20)
+    )
 
 
 class ReplayIn(Schema):
     class Meta:
         unknown = RAISE
 
-    after = fields.Integer(required=True, validate=validate.Range(min=-1))
+    after = fields.Integer(required=True, validate=validate.Range(min=-1, max=MAX_ROW_ID))
 
 
 class SubscriptionOut(Schema):

@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, defaultload, selectinload
 
@@ -22,6 +23,7 @@ from app.core.clock import CST
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.models import AuditCheckpoint, AuditLeaf
+from app.core.web import MAX_ROW_ID
 from app.projects.enums import CatalogueStatus, SectionStatus
 from app.projects.models import (
     Amendment,
@@ -254,12 +256,14 @@ def decode_cursor(cursor: str | None) -> int:
         return -1
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, seq = raw.partition(":")
+        version, _sep, seq = raw.partition(":")
         value = int(seq)
-        if version != "v1" or value < -1:
+        if version != "v1" or not -1 <= value <= MAX_ROW_ID:
             raise ValueError(raw)
     except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise DomainError("Invalid cursor.", errors={"cursor": ["Not a cursor this API issued."]}) from None
+        raise DomainError(
+            _("Invalid cursor."), errors={"cursor": [_("Not a cursor this API issued.")]}
+        ) from None
     return value
 
 

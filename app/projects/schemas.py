@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.core.web import MAX_ROW_ID
 from app.extensions import DECIMAL_STRING
 
 
@@ -132,7 +133,11 @@ class QuestionIn(Schema):
 
 
 class AnswerIn(Schema):
-    question_ids = fields.List(fields.Int(), required=True, validate=validate.Length(min=1, max=200))
+    question_ids = fields.List(
+        fields.Int(validate=validate.Range(min=1, max=MAX_ROW_ID)),
+        required=True,
+        validate=validate.Length(min=1, max=200),
+    )
     answer = fields.Str(required=True, validate=validate.Length(min=1, max=20000))
     affects_bids = fields.Bool(load_default=False)
 
