@@ -93,7 +93,7 @@ def test_the_page_explains_what_anyone_can_check_in_chinese_and_english(live: di
                 "平台公钥",
                 "最新签名检查点",
                 "一致性证明",
-                "ggzy-audit witness --state DIR",
+                "ggzy-audit witness --state ~/ggzy-witness http",
                 "ggzy-bid",
             ):
                 assert words in text, words
