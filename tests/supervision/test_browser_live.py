@@ -99,7 +99,8 @@ def test_regulator_sees_staff_action_live(live_server: tuple[str, dict[str, tupl
             regulator.goto(f"{base}/supervision/")
             regulator.wait_for_selector("#live-status.ok", timeout=10000)  # the stream is connected
             loaded_url = regulator.url
-            assert regulator.locator("#live-events tr", has_text="projects:room:create").count() == 0
+            created = '#live-events tr:has(td[data-action="projects:room:create"])'
+            assert regulator.locator(created).count() == 0
 
             staff = browser.new_context(locale="en-US").new_page()
             _sign_in(staff, base, "staff", logins)
@@ -109,9 +110,11 @@ def test_regulator_sees_staff_action_live(live_server: tuple[str, dict[str, tupl
             staff.click("form.grid button[type=submit]")
             staff.wait_for_url("**/projects/rooms")
 
-            row = regulator.locator("#live-events tr", has_text="projects:room:create")
+            row = regulator.locator(created)
             row.wait_for(timeout=10000)
-            assert "center_staff" in row.inner_text()
+            text = row.inner_text()  # in words (the default Chinese), never the codes
+            assert "创建场地" in text and "交易中心工作人员" in text, text
+            assert "projects:room:create" not in text and "center_staff" not in text
             assert regulator.url == loaded_url  # no reload, no navigation
         finally:
             browser.close()
