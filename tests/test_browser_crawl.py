@@ -63,7 +63,7 @@ ALLOWED_WORDS = {
     *("PDF", "SHA", "TOTP", "age", "API", "OCDS", "CSV", "JSON", "Atom", "URL", "ID", "CA", "SM", "Ed"),
     *("UTC", "HTTP", "HTTPS", "IP", "IPv", "MB", "KB", "GB", "TB", "MiB", "ZIP", "XLSX", "Excel", "WPS"),
     *("RSS", "CN", "PEM", "QR", "AB", "PGP", "RFC", "Merkle", "SM2", "SM3", "Base", "hex", "x", "OFD"),
-    *("PNG", "JPEG", "YYYY-MM-DD"),
+    *("PNG", "JPEG", "YYYY-MM-DD", "Python", "pip", "cryptography", "Base64"),
 }
 
 VISIBLE_TEXT = """() => {
