@@ -24,6 +24,7 @@ from app.core.crypto import encrypt_at_rest
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.permissions import MFA_REQUIRED_ROLES, OrgKind, Role
+from app.core.web import public_url_context
 
 group = AppGroup("demo", help="Demo city.")
 
@@ -155,9 +156,7 @@ def seed_command(if_empty: bool) -> None:
     # the demo's public records reach the simulated provincial platform (staff see them on the exchange page)
     from app.exchange import services as exchange
 
-    with current_app.test_request_context(
-        base_url=str(current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000")
-    ):
+    with public_url_context():
         exchange.sweep()
         db.session.commit()
         exchange.deliver(limit=1000)

@@ -353,6 +353,22 @@ def _build() -> dict[str, dict[str, str]]:
             "expert": pgettext("role", "Evaluation expert"),
             "sysadmin": pgettext("role", "System administrator"),
         },
+        "exchange_kind": {
+            "announcement": pgettext("exchange_kind", "Tender announcement"),
+            "amendment": pgettext("exchange_kind", "Clarification or amendment"),
+            "termination": pgettext("exchange_kind", "Termination notice"),
+            "failure": pgettext("exchange_kind", "Failed tender notice"),
+            "opening_record": pgettext("exchange_kind", "Opening record"),
+            "candidate_publicity": pgettext("exchange_kind", "Candidate publicity"),
+            "result": pgettext("exchange_kind", "Result announcement"),
+            "contract": pgettext("exchange_kind", "Contract"),
+            "case_decision": pgettext("exchange_kind", "Complaint decision"),
+        },
+        "exchange_status": {
+            "pending": pgettext("exchange_status", "Waiting or being retried"),
+            "sent": pgettext("exchange_status", "Delivered"),
+            "dead": pgettext("exchange_status", "Could not be delivered"),
+        },
         "audit_object": {
             "exchange_message": pgettext("audit_object", "Record pushed to the provincial platform"),
             "ocds_bulk": pgettext("audit_object", "Daily open-data file"),

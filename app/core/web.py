@@ -413,3 +413,10 @@ def undeclared_endpoints(app: Flask) -> list[str]:
         elif markers_of(view) is None:
             missing.append(rule.endpoint)
     return missing
+
+
+def public_url_context() -> Any:
+    """A request context for jobs run outside a request (CLI, cron) whose output carries absolute links:
+    ``url_for(..., _external=True)`` is built against the public address (``PUBLIC_BASE_URL``)."""
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000")
+    return current_app.test_request_context(base_url=base)

@@ -23,14 +23,10 @@ def init_app(app: Flask) -> None:
     from app.core.permissions import Permission
     from app.workbench.nav import NAV, NavEntry
 
-    from .labels import KIND_LABELS, STATUS_LABELS, error_label
+    from .labels import error_label
 
     entry = NavEntry("exchange.index", _l("Data exchange"), Permission.EXCHANGE_VIEW)
     if entry not in NAV:
         NAV.append(entry)
 
-    app.jinja_env.globals.update(
-        exchange_kind_label=lambda v: str(KIND_LABELS.get(v, v)),
-        exchange_status_label=lambda v: str(STATUS_LABELS.get(v, v)),
-        exchange_error_label=error_label,
-    )
+    app.jinja_env.globals["exchange_error_label"] = error_label

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.clock import now
 from app.core.db import db
+from app.core.web import public_url_context
 
 from . import services, webhooks
 
@@ -20,8 +21,7 @@ group = AppGroup("exchange", help="Data exchange with the provincial platform.")
 @click.option("--limit", default=100, show_default=True)
 def push_command(limit: int) -> None:
     """Make messages from the log's new public records, then send what is due."""
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000")
-    with current_app.test_request_context(base_url=base):  # records carry absolute links
+    with public_url_context():  # records carry absolute links
         made = services.sweep()
         db.session.commit()
         sent, failed = services.deliver(limit)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.db import db
+from app.core.web import public_url_context
 
 from . import bulk
 
@@ -21,9 +22,7 @@ group = AppGroup("portal", help="Public portal and open data.")
 )
 def ocds_bulk_command(day: dt.datetime | None) -> None:
     """Write the day's OCDS bulk file (JSON Lines, gzip) and its signed manifest (run daily from cron)."""
-    # the manifest and releases carry absolute links: built against the public address (PUBLIC_BASE_URL)
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000")
-    with current_app.test_request_context(base_url=base):
+    with public_url_context():  # the manifest and releases carry absolute links
         manifest = bulk.write_daily(day.date() if day else None)
         db.session.commit()
     click.echo(f"{manifest['file']}: {manifest['releases']} release(s), {manifest['bytes']} bytes")

@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
@@ -356,3 +357,17 @@ def section_updated(section: Section) -> dt.datetime:
 def latest_checkpoint() -> AuditCheckpoint | None:
     """The newest signed tree head of the audit log (what the "how to verify" page shows)."""
     return db.session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
+
+
+def recent_draws(limit: int = 20) -> list[Any]:
+    """The latest expert draws (id, requested at, section code) for the links to their public records."""
+    from app.experts.models import ExpertDraw
+
+    return list(
+        db.session.execute(
+            select(ExpertDraw.id, ExpertDraw.requested_at, Section.code)
+            .join(Section, Section.id == ExpertDraw.section_id)
+            .order_by(ExpertDraw.id.desc())
+            .limit(limit)
+        ).all()
+    )

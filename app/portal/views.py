@@ -26,7 +26,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -200,21 +199,12 @@ def verify() -> str:
     """如何验证 / How to verify: what anyone can check without trusting the platform, and with which tools."""
     import base64
 
-    from app.experts.models import ExpertDraw
-    from app.projects.models import Section
-
     from . import tools
 
     checkpoint = services.latest_checkpoint()
-    draws = db.session.execute(
-        select(ExpertDraw.id, ExpertDraw.requested_at, Section.code)
-        .join(Section, Section.id == ExpertDraw.section_id)
-        .order_by(ExpertDraw.id.desc())
-        .limit(20)
-    ).all()
     return render_template(
         "portal/verify.html",
-        draws=draws,
+        draws=services.recent_draws(),
         tools_sha256=tools.archive()[1] if tools.available() else None,
         checkpoint=checkpoint,
         root_b64=base64.b64encode(checkpoint.root_hash).decode() if checkpoint else None,

@@ -687,7 +687,14 @@ def ask_question(section_id: int) -> ResponseReturnValue:
         abort(404)
     form = QuestionForm()
     if not form.validate_on_submit():
-        flash(_("Write the question in %(min)d to %(max)d characters.", min=5, max=2000), "error")
+        flash(
+            _(
+                "Write the question in %(min)d to %(max)d characters.",
+                min=services.MIN_QUESTION,
+                max=services.MAX_QUESTION,
+            ),
+            "error",
+        )
         return redirect(url_for("projects.tender", section_id=sec.id) + "#questions")
     try:
         question = services.ask_question(sec, actor=_me(), body=form.body.data or "")

@@ -53,6 +53,8 @@ from .documents import (
 )
 from .publication import PUBLISH_HOOKS, PublishResult, publication_checks, publish_section
 from .questions import (
+    MAX_QUESTION,
+    MIN_QUESTION,
     answer_questions,
     ask_question,
     is_overdue,
@@ -94,6 +96,8 @@ __all__ = [
     "DOCUMENT_TYPES",
     "ITEM_FIELDS",
     "MAX_DOCUMENT_BYTES",
+    "MAX_QUESTION",
+    "MIN_QUESTION",
     "OPENING_SLOTS",
     "PUBLISH_HOOKS",
     "REASON_REQUIRED",
