@@ -190,6 +190,12 @@ class Case(db.Model):  # type: ignore[name-defined]
     )
 
     @property
+    def first_receipt(self) -> CaseTransfer | None:
+        """首问: the first person on the platform who received the case (it stays theirs to follow up even
+        after the case moves to another department, where a new receiver owns the handling)."""
+        return next((t for t in self.transfers if t.kind == TransferKind.RECEIVED.value), None)
+
+    @property
     def kind_enum(self) -> CaseKind:
         return CaseKind(self.kind)
 

@@ -256,8 +256,19 @@ def _supervisors() -> list[User]:
     return org_users(office.id, {Role.MANAGER}) if office else []
 
 
-def _send_once(case: Case, kind: NoticeKind, key: str, users: list[User], subject: str, body: str) -> bool:
-    """Record the notice under its unique key and send it; False when it was sent before."""
+def _send_once(
+    case: Case,
+    kind: NoticeKind,
+    key: str,
+    users: list[User],
+    subject: str,
+    body: str,
+    *,
+    actor: User | None = None,
+    event: str | None = None,
+) -> bool:
+    """Record the notice under its unique key and send it; False when it was sent before. The case history
+    shows it as ``event`` (by default ``notice:<kind>``), with who sent it when a person did."""
     exists = db.session.scalar(
         select(CaseNotice.id).where(
             CaseNotice.case_id == case.id, CaseNotice.kind == kind.value, CaseNotice.key == key
@@ -271,7 +282,7 @@ def _send_once(case: Case, kind: NoticeKind, key: str, users: list[User], subjec
     except IntegrityError:
         return False
     notify(users, subject, body)
-    _event(case, f"notice:{kind.value}", None, note=body, internal=True)
+    _event(case, event or f"notice:{kind.value}", actor, note=body, internal=True)
     return True
 
 
@@ -291,6 +302,8 @@ def supervise(case: Case, *, actor: User, note: str) -> bool:
         _responsible(case) + department_head(case.handling_org_id),
         subject,
         note,
+        actor=actor,
+        event="supervised",
     )
     audit.record(
         "complaints:case:supervise",

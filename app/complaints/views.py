@@ -300,13 +300,14 @@ def case_detail(case_id: int) -> str:
     user = _user()
     audiences = {a.value for a in visible_audiences(user, case)}
     handler = side_of(user, case) == "handler"
+    internal = handler or can_supervise(user, case)  # who supervises a case reads its internal history
     return render_template(
         "complaints/case.html",
         case=case,
         user=user,
         messages=[m for m in case.messages if m.audience in audiences],
         attachments=[a for a in case.attachments if a.audience in audiences],
-        events=[e for e in case.events if handler or not e.internal],
+        events=[e for e in case.events if internal or not e.internal],
         transfers=case.transfers if handler or user.role == Role.MANAGER else [],
         show_identity=can_see_identity(user, case),
         may_act=can_act(user, case),

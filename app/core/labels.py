@@ -319,6 +319,7 @@ def _build() -> dict[str, dict[str, str]]:
             "remedy": pgettext("case_event", "Remedy ordered"),
             "contract_blocked": pgettext("case_event", "Contract on hold"),
             "notice:overdue": pgettext("case_event", "Overdue notice"),
+            "supervised": pgettext("case_event", "Supervision notice (督办)"),
             "notice:escalated": pgettext("case_event", "Escalated to the department head"),
             "notice:due_soon_backup": pgettext("case_event", "Due soon: backup handler told"),
             "notice:absent_backup": pgettext("case_event", "Handler absent: backup handler told"),

@@ -219,3 +219,23 @@ def test_anonymous_report_filing_is_rate_limited_per_address(
     assert leaves and all(leaf.source_ip is None for leaf in leaves)
     assert all("203.0.113.50" not in leaf.payload for leaf in leaves)
     assert all("203.0.113.50" not in row.key for row in db.session.scalars(select(Throttle)))
+
+
+def test_case_page_names_the_first_receiver_and_shows_supervision_notices(
+    client: FlaskClient, world: World
+) -> None:
+    """首问 stays visible after a report moves on (the new department's receiver is shown beside it), and a 督办
+    notice appears in the history read by the office that supervises the case."""
+    from .test_routing import report
+
+    case, _code = report(world)
+    routing.forward(case, actor=world.manager, to_org=world.housing)  # forwarding receives it first
+    routing.supervise(case, actor=world.manager2, note="请加快办理")
+    db.session.commit()
+    login(client, world.manager2)
+    page = client.get(f"/complaints/cases/{case.id}").get_data(as_text=True)
+    first = re.search(r'id="case-first-receipt">([^<]*)<', page)
+    assert first and world.manager.display_name in first.group(1) and world.office.name in first.group(1)
+    owner = re.search(r'id="case-owner">([^<]*)<', page)
+    assert owner and owner.group(1) == "尚未接收"
+    assert "督办" in page and "请加快办理" in page
