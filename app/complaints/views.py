@@ -269,6 +269,8 @@ def _case_form(kind: CaseKind, case: Case | None) -> Response | tuple[str, int]:
         return _render_form(kind, case, err.errors, err.message, 422)
     db.session.commit()
     flash(_("Filed as %(number)s.", number=case.number), "success")
+    if case.suspended_section:
+        flash(_("The tender is suspended until your objection is answered."), "info")
     return _back(case)
 
 

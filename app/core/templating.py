@@ -52,7 +52,7 @@ def hall_labels() -> dict[str, object]:
 
 
 def init_app(app: Flask) -> None:
-    from app.core.labels import action_label, choices, label, label_list
+    from app.core.labels import action_label, choices, has_label, label, label_list
 
     app.jinja_env.filters["local"] = fmt_dt
     app.jinja_env.filters["countdown"] = countdown
@@ -60,6 +60,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_iso"] = fmt_iso
     app.jinja_env.globals.update(
         label=label,
+        has_label=has_label,
         action_label=action_label,
         label_choices=choices,
         label_list=label_list,

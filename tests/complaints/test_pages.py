@@ -74,7 +74,22 @@ def test_a_draft_survives_a_validation_error(client: FlaskClient, world: World, 
         data={**data, "matter": "other", "evidence": "", "respondent_contact": "", "csrf_token": token},
     )
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 422 and "evidence" in html and "respondent_contact" in html
+    assert resp.status_code == 422
+    # each missing field is named in words (never its code)
+    errors = html[html.index('id="form-error"') : html.index("</div>", html.index('id="form-error"'))]
+    assert "<strong>证据材料</strong>" in errors and "<strong>被投诉人联系方式</strong>" in errors
+    assert "evidence" not in errors and "respondent_contact" not in errors
+
+
+def test_objection_form_warns_that_filing_suspends_the_tender(client: FlaskClient, world: World) -> None:
+    login(client, world.bidder)
+    page = client.get("/complaints/new/objection").get_data(as_text=True)
+    assert 'id="suspension-warning"' in page and "暂停" in page
+    token = csrf_token(client, "/complaints/new/objection")
+    data = {**CONTENT, "section_id": str(world.section.id), "matter": "documents", "action": "submit"}
+    resp = client.post("/complaints/new/objection", data={**data, "csrf_token": token}, follow_redirects=True)
+    assert resp.status_code == 200 and world.section.suspended
+    assert "在您的异议得到答复前，招标投标活动已暂停。" in resp.get_data(as_text=True)
 
 
 def test_anonymous_report_tracking_never_reveals_identity(
@@ -224,8 +239,8 @@ def test_anonymous_report_filing_is_rate_limited_per_address(
 def test_case_page_names_the_first_receiver_and_shows_supervision_notices(
     client: FlaskClient, world: World
 ) -> None:
-    """首问 stays visible after a report moves on (the new department's receiver is shown beside it), and a 督办
-    notice appears in the history read by the office that supervises the case."""
+    """首问 stays visible after a report moves on (the new department's receiver is shown beside it), and a
+    督办 notice appears in the history read by the office that supervises the case."""
     from .test_routing import report
 
     case, _code = report(world)

@@ -243,6 +243,31 @@ def test_every_field_a_refusal_names_has_a_label(app: Flask) -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.keyword) and node.arg == "errors" and isinstance(node.value, ast.Dict):
                 keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+            # errors["field"] = [...]; errors.setdefault("field", ...)
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "errors"
+                and isinstance(node.slice, ast.Constant)
+            ):
+                keys.add(node.slice.value)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "setdefault"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "errors"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                keys.add(node.args[0].value)
+            # the fields a form requires, listed one by one when missing (COMPLAINT_REQUIRED = ("facts", ...))
+            if (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id.endswith("_REQUIRED") for t in node.targets)
+                and isinstance(node.value, ast.Tuple)
+            ):
+                keys |= {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
     assert len(keys) > 20
     with app.test_request_context(), force_locale("zh_CN"):
         assert not keys - set(tables()["field"]), keys - set(tables()["field"])
