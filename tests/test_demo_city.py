@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from app import demo
 from app.bidding.models import OpeningCeremony, OpeningRecordEntry, SealedEnvelope
+from app.complaints.models import CaseEvent
 from app.core import audit
 from app.core.clock import clock
-from app.core.models import AuditCheckpoint
+from app.core.models import AuditCheckpoint, AuditLeaf
 from app.projects.models import Section
 from tests.projects.conftest import T0
 
@@ -42,5 +43,8 @@ def test_the_demo_city_has_a_section_failed_for_too_few_bidders(
         assert 'id="bidder-count">2<' in page
         # every other demo tender still publishes under every rule
         assert db_session.scalars(select(Section).where(Section.status == "published")).all()
+        # the story ends now: nothing the demo recorded is dated after the moment it was seeded
+        assert db_session.scalar(select(func.max(AuditLeaf.created_at))) <= clock.now()
+        assert db_session.scalar(select(func.max(CaseEvent.at))) <= clock.now()
     finally:
         app.config.update(saved)

@@ -184,6 +184,8 @@ def seed_cases() -> None:
     routing.set_department_head(housing, regulator, actor=None)
     routing.set_department_head(office, manager, actor=None)
 
+    # The story starts two days ago and ends now: no case event is dated in the future.
+    clock.advance(dt.timedelta(days=-2))
     start = now()
     sections = build_sections(
         owner=tenderer.organization,
@@ -239,86 +241,83 @@ def seed_cases() -> None:
     )
     services.submit_objection(challenge, actor=bidder3)
 
-    # time passes: answers, then complaints on the answered objection
+    # two days pass (back to the present): answers, then complaints on the answered objection
     clock.advance(dt.timedelta(days=2))
-    try:
-        services.answer_objection(answered, actor=tenderer, answer="评标办法符合法律规定，异议不成立。")
-        complaint = services.save_draft(
-            CaseKind.COMPLAINT,
-            services.CaseInput(
-                section_id=gc.id,
-                matter=Matter.DOCUMENTS.value,
-                knew_at=now() - dt.timedelta(days=3),
-                prior_objection_id=answered.id,
-                content=content(subject="对评标办法的投诉"),
-            ),
-            actor=bidder1,
-        )
-        services.submit_complaint(complaint, actor=bidder1)
-        routing.receive(complaint, actor=regulator)
-        routing.assign(complaint, actor=regulator, primary=regulator, backup=regulator_b)
-        services.accept_complaint(complaint, actor=regulator)
-        services.start_investigation(complaint, actor=regulator, suspend=False)
-        services.pause_clock(complaint, actor=regulator, reason=PauseReason.EXPERT_REVIEW, note="专家复核")
-        services.post_message(complaint, actor=bidder1, body="补充证据见附件说明。")
-        services.post_message(complaint, actor=regulator, body="已组织专家复核。", audience="parties")
+    services.answer_objection(answered, actor=tenderer, answer="评标办法符合法律规定，异议不成立。")
+    complaint = services.save_draft(
+        CaseKind.COMPLAINT,
+        services.CaseInput(
+            section_id=gc.id,
+            matter=Matter.DOCUMENTS.value,
+            knew_at=now() - dt.timedelta(days=3),
+            prior_objection_id=answered.id,
+            content=content(subject="对评标办法的投诉"),
+        ),
+        actor=bidder1,
+    )
+    services.submit_complaint(complaint, actor=bidder1)
+    routing.receive(complaint, actor=regulator)
+    routing.assign(complaint, actor=regulator, primary=regulator, backup=regulator_b)
+    services.accept_complaint(complaint, actor=regulator)
+    services.start_investigation(complaint, actor=regulator, suspend=False)
+    services.pause_clock(complaint, actor=regulator, reason=PauseReason.EXPERT_REVIEW, note="专家复核")
+    services.post_message(complaint, actor=bidder1, body="补充证据见附件说明。")
+    services.post_message(complaint, actor=regulator, body="已组织专家复核。", audience="parties")
 
-        # a draft that failed validation is kept
-        services.save_draft(
-            CaseKind.COMPLAINT,
-            services.CaseInput(
-                section_id=gc.id, matter=Matter.OTHER.value, content={"subject": "草稿：对开标时间的投诉"}
-            ),
-            actor=bidder2,
-        )
+    # a draft that failed validation is kept
+    services.save_draft(
+        CaseKind.COMPLAINT,
+        services.CaseInput(
+            section_id=gc.id, matter=Matter.OTHER.value, content={"subject": "草稿：对开标时间的投诉"}
+        ),
+        actor=bidder2,
+    )
 
-        # a decided and published complaint on another matter (results), rejected
-        decided = services.save_draft(
-            CaseKind.COMPLAINT,
-            services.CaseInput(
-                section_id=gc.id,
-                matter=Matter.OTHER.value,
-                knew_at=now() - dt.timedelta(days=1),
-                content=content(subject="对代理机构收费的投诉", complainant_name="江苏华建建设股份有限公司"),
-            ),
-            actor=bidder2,
-        )
-        services.submit_complaint(decided, actor=bidder2)
-        services.accept_complaint(decided, actor=regulator)
-        services.decide_complaint(
-            decided,
-            services.DecisionInput(
-                upheld=False,
-                decision="经查，代理服务费按招标文件约定收取，投诉缺乏事实依据，予以驳回。联系人电话13800000000。",
-                groundless=True,
-            ),
-            actor=regulator,
-        )
-        services.publish_decision(decided, actor=regulator)
+    # a decided and published complaint on another matter (results), rejected
+    decided = services.save_draft(
+        CaseKind.COMPLAINT,
+        services.CaseInput(
+            section_id=gc.id,
+            matter=Matter.OTHER.value,
+            knew_at=now() - dt.timedelta(days=1),
+            content=content(subject="对代理机构收费的投诉", complainant_name="江苏华建建设股份有限公司"),
+        ),
+        actor=bidder2,
+    )
+    services.submit_complaint(decided, actor=bidder2)
+    services.accept_complaint(decided, actor=regulator)
+    services.decide_complaint(
+        decided,
+        services.DecisionInput(
+            upheld=False,
+            decision="经查，代理服务费按招标文件约定收取，投诉缺乏事实依据，予以驳回。联系人电话13800000000。",
+            groundless=True,
+        ),
+        actor=regulator,
+    )
+    services.publish_decision(decided, actor=regulator)
 
-        # reports: one received, one forwarded and assigned, one answered
-        services.file_report(
-            services.ReportInput(subject="开标现场疑似围标", facts="多家投标人的联系人为同一人。")
+    # reports: one received, one forwarded and assigned, one answered
+    services.file_report(
+        services.ReportInput(subject="开标现场疑似围标", facts="多家投标人的联系人为同一人。")
+    )
+    forwarded, _code = services.file_report(
+        services.ReportInput(
+            subject="评标专家收受好处",
+            facts="某专家评标前与投标人私下接触。",
+            anonymous=False,
+            reporter_name="王先生",
+            reporter_contact="13900000000",
         )
-        forwarded, _code = services.file_report(
-            services.ReportInput(
-                subject="评标专家收受好处",
-                facts="某专家评标前与投标人私下接触。",
-                anonymous=False,
-                reporter_name="王先生",
-                reporter_contact="13900000000",
-            )
-        )
-        routing.forward(forwarded, actor=manager, to_org=housing, note="属住建行业监管")
-        routing.assign(forwarded, actor=regulator, primary=regulator, backup=regulator_b)
-        done, _code2 = services.file_report(
-            services.ReportInput(subject="交易中心窗口服务态度", facts="窗口人员推诿。")
-        )
-        routing.assign(done, actor=manager, primary=manager, backup=manager_b)
-        services.answer_report(done, actor=manager, answer="已约谈相关人员并责令整改。")
-        services.close_case(done, actor=manager)
-    finally:
-        clock.advance(dt.timedelta(days=-2))
+    )
+    routing.forward(forwarded, actor=manager, to_org=housing, note="属住建行业监管")
+    routing.assign(forwarded, actor=regulator, primary=regulator, backup=regulator_b)
+    done, _code2 = services.file_report(
+        services.ReportInput(subject="交易中心窗口服务态度", facts="窗口人员推诿。")
+    )
+    routing.assign(done, actor=manager, primary=manager, backup=manager_b)
+    services.answer_report(done, actor=manager, answer="已约谈相关人员并责令整改。")
+    services.close_case(done, actor=manager)
 
     # a complaint received ten days ago and never accepted: overdue on the regulator's desk
     clock.advance(dt.timedelta(days=-10))

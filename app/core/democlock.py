@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,9 +34,9 @@ def current_offset() -> dt.timedelta:
 def advance(delta: dt.timedelta, *, actor: audit.Actor | None) -> dt.timedelta:
     """Move demo time forward (never backward: receipts and the audit log only go forward)."""
     if not enabled():
-        raise DomainError("The demo clock is off on this installation.")
+        raise DomainError(_("The demo clock is off on this installation."))
     if delta <= dt.timedelta(0) or delta > MAX_STEP:
-        raise DomainError("Move the demo clock forward by a positive step of at most 60 days.")
+        raise DomainError(_("Move the demo clock forward by a positive step of at most 60 days."))
     return _store(current_offset() + delta, actor=actor, step=delta)
 
 
@@ -64,10 +65,10 @@ def start_at(instant: dt.datetime, *, actor: audit.Actor | None) -> dt.timedelta
     nothing depends on the day it runs). Refused when the audit log already holds a later entry: platform time
     never runs backwards past a record."""
     if not enabled():
-        raise DomainError("The demo clock is off on this installation.")
+        raise DomainError(_("The demo clock is off on this installation."))
     latest = db.session.scalar(select(func.max(AuditLeaf.created_at)))
     if latest is not None and _aware(latest) > instant:
-        raise DomainError("The audit log already has entries after that time: demo time only moves forward.")
+        raise DomainError(_("The audit log already has entries after that time: demo time only moves forward."))
     return _store(instant - dt.datetime.now(dt.UTC), actor=actor, action="admin:demo_clock:start")
 
 
