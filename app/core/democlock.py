@@ -68,7 +68,9 @@ def start_at(instant: dt.datetime, *, actor: audit.Actor | None) -> dt.timedelta
         raise DomainError(_("The demo clock is off on this installation."))
     latest = db.session.scalar(select(func.max(AuditLeaf.created_at)))
     if latest is not None and _aware(latest) > instant:
-        raise DomainError(_("The audit log already has entries after that time: demo time only moves forward."))
+        raise DomainError(
+            _("The audit log already has entries after that time: demo time only moves forward.")
+        )
     return _store(instant - dt.datetime.now(dt.UTC), actor=actor, action="admin:demo_clock:start")
 
 

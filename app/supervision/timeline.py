@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select
 
 from app.core import audit, audit_sealing, merkle
@@ -49,6 +50,27 @@ class Timeline:
     @property
     def failed(self) -> list[LeafCheck]:
         return [e for e in self.entries if e.status == "failed"]
+
+    @property
+    def proven(self) -> list[LeafCheck]:
+        return [e for e in self.entries if e.status == "ok"]
+
+    @property
+    def pending(self) -> list[LeafCheck]:
+        return [e for e in self.entries if e.status == "pending"]
+
+    @property
+    def verdict(self) -> str:
+        """What the check that just ran established, never more: ``failed``; ``empty`` (nothing to check);
+        ``unsigned`` (no checkpoint yet: hashes recomputed, nothing proven); ``partial`` (the leaves up to the
+        checkpoint proven, the newer ones wait for the next); ``ok`` (every leaf proven)."""
+        if self.failed or not self.checkpoint_valid:
+            return "failed"
+        if not self.entries:
+            return "empty"
+        if self.checkpoint is None:
+            return "unsigned"
+        return "partial" if self.pending else "ok"
 
 
 def latest_checkpoint() -> AuditCheckpoint | None:
@@ -89,10 +111,10 @@ def check_leaf(leaf: AuditLeaf, checkpoint: AuditCheckpoint | None, *, checkpoin
     """Recompute the leaf hash from the stored columns and prove it into the signed checkpoint's root."""
     problems: list[str] = []
     if hashlib.sha256(leaf.payload.encode()).hexdigest() != leaf.payload_sha256:
-        problems.append("payload does not match its digest")
+        problems.append(_("The content does not match its recorded digest."))
     recomputed = merkle.leaf_hash(audit.leaf_bytes_of(leaf))
     if recomputed != bytes(leaf.leaf_hash):
-        problems.append("columns do not match the leaf hash")
+        problems.append(_("The stored fields do not match the leaf hash."))
     if checkpoint is None or leaf.idx >= checkpoint.tree_size:
         return LeafCheck(leaf, {}, "failed" if problems else "pending", problems)
     proof: list[bytes] = []
@@ -104,9 +126,9 @@ def check_leaf(leaf: AuditLeaf, checkpoint: AuditCheckpoint | None, *, checkpoin
     except (LookupError, merkle.InvalidProofError):
         included = False
     if not included:
-        problems.append("not included in the signed checkpoint")
+        problems.append(_("Not included in the signed checkpoint."))
     if not checkpoint_valid:
-        problems.append("the checkpoint signature does not verify")
+        problems.append(_("The checkpoint signature does not verify."))
     return LeafCheck(leaf, {}, "failed" if problems else "ok", problems, proof)
 
 
@@ -139,6 +161,7 @@ def export(timeline: Timeline) -> dict[str, Any]:
     return {
         "section_id": timeline.section_id,
         "verified": timeline.ok,
+        "verdict": timeline.verdict,
         "checkpoint": None
         if cp is None
         else {

@@ -159,8 +159,22 @@ def section_timeline(section_id: int) -> str:
 def verify_section(section_id: int) -> BaseResponse:
     section = _section(section_id)
     tl = timeline.build(section.id)
-    if tl.ok:
+    verdict = tl.verdict
+    if verdict == "ok":
         flash(_("All %(n)d leaves of this section verify.", n=len(tl.entries)), "success")
+    elif verdict == "partial":
+        flash(
+            _(
+                "%(ok)d leaves verify; %(n)d newer ones wait for the next checkpoint.",
+                ok=len(tl.proven),
+                n=len(tl.pending),
+            ),
+            "success",
+        )
+    elif verdict == "unsigned":
+        flash(_("No checkpoint has been signed yet: nothing could be proven."), "warning")
+    elif verdict == "empty":
+        flash(_("This section has no audit leaves yet."), "info")
     else:
         flash(_("Verification failed for %(n)d leaves.", n=len(tl.failed)), "error")
     return redirect(url_for("supervision.section_timeline", section_id=section.id, verified=int(tl.ok)))

@@ -87,7 +87,29 @@ def test_leaves_after_the_checkpoint_are_pending(scene: Scene) -> None:
     audit.record("projects:section:transition", object_type="section", object_id=section.id, payload={})
     tl = timeline.build(section.id)
     assert [e.status for e in tl.entries] == ["ok", "ok", "ok", "pending"]
-    assert tl.ok
+    assert tl.ok and tl.verdict == "partial"  # proven up to the checkpoint; the newest leaf waits
+
+
+def _verdict(client: Any, section_id: int) -> str:
+    page = client.get(f"/supervision/sections/{section_id}/timeline").get_data(as_text=True)
+    start = page.index('id="timeline-verdict"')
+    return page[start : page.index("</p>", start)]
+
+
+def test_the_page_says_verified_only_for_what_the_check_proved(scene: Scene, client: Any) -> None:
+    section = _section_history(scene)
+    entries = timeline.build(section.id).entries
+    # no checkpoint yet: hashes recomputed, nothing proven; no leaf: nothing checked
+    assert timeline.Timeline(section.id, None, True, entries).verdict == "unsigned"
+    assert timeline.Timeline(section.id, None, True, []).verdict == "empty"
+    login(client, scene.regulator)
+    audit.checkpoint()
+    audit.record("projects:section:transition", object_type="section", object_id=section.id, payload={})
+    verdict = _verdict(client, section.id)
+    assert "已验证 3 条" in verdict and "另有 1 条" in verdict and "验证通过" not in verdict
+    audit.checkpoint()
+    verdict = _verdict(client, section.id)
+    assert "验证通过" in verdict and "全部 4 条" in verdict
 
 
 def test_tampered_leaf_is_shown_and_verification_fails(scene: Scene, client: Any, is_postgres: bool) -> None:
@@ -101,7 +123,7 @@ def test_tampered_leaf_is_shown_and_verification_fails(scene: Scene, client: Any
     tl = timeline.build(section.id)
     failed = tl.failed
     assert [e.leaf.idx for e in failed] == [target]
-    assert "columns do not match the leaf hash" in failed[0].problems
+    assert "存储的字段与记录哈希不符。" in failed[0].problems  # in the platform's language
     assert not tl.ok
     assert not audit.verify_log().ok
 
