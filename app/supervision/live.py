@@ -168,6 +168,59 @@ def dashboard(sections: frozenset[str] | None) -> Dashboard:
     return board
 
 
+@dataclass
+class Summary:
+    """The dashboard's first line, in the regulator's words: what needs eyes today."""
+
+    openings: int
+    draws: int
+    evaluations: int
+    suspended: int
+    open_alerts: int
+    overdue_cases: int
+
+
+def summary(board: Dashboard, sections: frozenset[str] | None, *, user: Any) -> Summary:
+    """Counts for the tiles: today's openings, draws and evaluations (from ``board``), suspended sections,
+    open alerts, and the complaint cases past their statutory due time that ``user`` may see."""
+    from app.complaints.enums import CLOCKLESS_STATES
+    from app.complaints.models import Case
+    from app.complaints.permissions import visible_cases
+
+    from .alerts import open_alert_counts
+
+    def wanted(section_id: int | None) -> bool:
+        return sections is None or str(section_id) in sections
+
+    kinds = [item.kind for item in board.today]
+    suspended = db.session.scalars(select(Section.id).where(Section.suspended.is_(True)))
+    overdue = db.session.scalar(
+        select(func.count(Case.id)).where(
+            visible_cases(user),
+            Case.due_at < now(),
+            Case.status.not_in([s.value for s in CLOCKLESS_STATES]),
+        )
+    )
+    return Summary(
+        openings=kinds.count("opening"),
+        draws=kinds.count("draw"),
+        evaluations=kinds.count("evaluation"),
+        suspended=sum(1 for sid in suspended if wanted(sid)),
+        open_alerts=sum(n for sid, n in open_alert_counts().items() if wanted(sid)),
+        overdue_cases=int(overdue or 0),
+    )
+
+
+def section_names(board: Dashboard) -> dict[str, str]:
+    """Section id → "code name" for the live table (its rows name sections in words, not by number)."""
+    ids = {int(d["section_id"]) for d in board.recent if str(d.get("section_id") or "").isdigit()}
+    ids |= {s.id for group in board.by_state.values() for s in group}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Section.id, Section.code, Section.name).where(Section.id.in_(ids)))
+    return {str(sid): f"{code} {name}" for sid, code, name in rows}
+
+
 def _payload(leaf: AuditLeaf) -> dict[str, Any]:
     try:
         value = json.loads(leaf.payload)

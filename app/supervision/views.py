@@ -102,6 +102,8 @@ def dashboard() -> str:
         stream_url=url_for("supervision.stream", **stream_args),
         open_alerts=alerts.open_alert_counts(),
         live_labels=live_labels(),
+        summary=live.summary(board, flt.sections, user=current_user),
+        section_names=live.section_names(board),
     )
 
 

@@ -30,6 +30,29 @@ def test_dashboard_shows_todays_openings_and_active_sections(scene: Scene, clien
     assert today.code not in filtered
 
 
+def test_dashboard_counts_what_needs_eyes_and_names_sections_in_words(scene: Scene, client: Any) -> None:
+    import re
+
+    scene.section("published", deadline=T0 + dt.timedelta(hours=5))
+    held = scene.section("published", deadline=T0 + dt.timedelta(days=20), suspended=True)
+    audit.record("projects:section:suspend", object_type="section", object_id=held.id, payload={})
+    db.session.commit()
+    login(client, scene.regulator)
+    page = client.get("/supervision/").get_data(as_text=True)
+
+    def count(name: str) -> int:
+        found = re.search(rf'id="sum-{name}">(\d+)<', page)
+        assert found, name
+        return int(found.group(1))
+
+    assert count("openings") == 1 and count("suspended") == 1 and count("overdue") == 0
+    assert "场今日开标" in page and "个标段暂停中" in page
+    # the live table names the section (code and name), never only its number
+    row = re.search(r'<td data-action="projects:section:suspend">.*?</tr>', page, re.S)
+    assert row and f"{held.code} {held.name}" in row.group(0)
+    assert 'id="raw-log-link"' in page and "查看原始审计日志" in page  # the raw log one click away
+
+
 def test_manager_watches_and_assesses_but_does_not_act(scene: Scene, client: Any) -> None:
     login(client, scene.manager)
     assert client.get("/supervision/").status_code == 200

@@ -12,6 +12,8 @@
   var MAX_ROWS = 200;
   // The page's words for the codes of a leaf (app.core.labels) and Beijing time: never a raw code or UTC.
   var labels = JSON.parse(table.getAttribute("data-labels") || "{}");
+  var sections = JSON.parse(table.getAttribute("data-sections") || "{}"); // id -> "code name"
+  var sectionLabel = table.getAttribute("data-label-section") || "{id}";
   function word(kind, code) {
     if (!code) { return ""; }
     var table_ = labels[kind] || {};
@@ -42,7 +44,11 @@
     tr.appendChild(act);
     tr.appendChild(cell(word("role", data.actor_role)));
     tr.appendChild(cell(word("audit_object", data.object_type) + " " + (data.object_id || "")));
-    tr.appendChild(cell(data.section_id || ""));
+    var sectionName = "";
+    if (data.section_id) {
+      sectionName = sections[data.section_id] || sectionLabel.replace("{id}", data.section_id);
+    }
+    tr.appendChild(cell(sectionName));
     body.insertBefore(tr, body.firstChild);
     while (body.children.length > MAX_ROWS) { body.removeChild(body.lastChild); }
   }
