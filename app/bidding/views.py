@@ -370,7 +370,18 @@ def _hall_context(section: Section) -> dict[str, Any]:
 @public
 def hall(section_id: int) -> str:
     """The online opening hall (开标大厅): live via Server-Sent Events (static/js/opening-hall.js)."""
-    section = _section_or_404(section_id)
+    return render_template("bidding/hall.html", **_hall_viewer_context(_section_or_404(section_id)))
+
+
+@bp.route("/sections/<int:section_id>/hall/live")
+@public
+def hall_live(section_id: int) -> str:
+    """The hall's live parts for this viewer (the same template and rules as the page), fetched by the page
+    on every event of the ceremony: counts, the record and the viewer's own forms stay current, no reload."""
+    return render_template("bidding/_hall_live.html", **_hall_viewer_context(_section_or_404(section_id)))
+
+
+def _hall_viewer_context(section: Section) -> dict[str, Any]:
     ctx = _hall_context(section)
     user = current_user.user if current_user.is_authenticated else None
     ctx["is_bidder_in_record"] = bool(
@@ -397,7 +408,7 @@ def hall(section_id: int) -> str:
         except DomainError:
             pass
     ctx["is_custodian"] = user is not None and permissions.is_custodian(user, section)
-    return render_template("bidding/hall.html", **ctx)
+    return ctx
 
 
 @bp.route("/sections/<int:section_id>/events")

@@ -42,15 +42,6 @@ def person_name(user_id: int | None) -> str:
     return names[user_id]
 
 
-def hall_labels() -> dict[str, object]:
-    """The words the opening hall's script needs for the codes of the opening channel."""
-    from app.core.labels import tables
-
-    t = tables()
-    kinds = ("ceremony_status", "section_status", "entry_status", "envelope_kind", "opening_item")
-    return {**{k: t[k] for k in kinds}, "other": gettext("(other)")}
-
-
 def init_app(app: Flask) -> None:
     from app.core.labels import action_label, choices, has_label, label, label_list
 
@@ -65,7 +56,6 @@ def init_app(app: Flask) -> None:
         label_choices=choices,
         label_list=label_list,
         person_name=person_name,
-        hall_labels=hall_labels,
     )
 
     @app.context_processor

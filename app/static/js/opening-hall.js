@@ -1,53 +1,78 @@
-// The online opening hall: follows the opening:<section> channel over Server-Sent Events and updates the page.
+// The online opening hall: follows the opening:<section> channel over Server-Sent Events. On every event the
+// page fetches its live parts again, rendered by the server for this viewer (bidding/_hall_live.html: the
+// counts, the record table with its header row, and the forms this viewer may use — confirm the record,
+// object on the spot, answer an objection), and swaps each part in. Nothing is rebuilt here from codes, so
+// every role sees exactly what a reload would show, in its language.
 (function () {
   "use strict";
   var hall = document.getElementById("hall");
-  if (!hall || !window.EventSource) { return; }
-  // The page's words for the codes the channel carries (app.core.labels): never a raw code.
-  var labels = JSON.parse(hall.getAttribute("data-labels") || "{}");
-  function word(kind, code) { return ((labels[kind] || {})[code]) || labels.other || ""; }
-  function text(id, value) { var el = document.getElementById(id); if (el) { el.textContent = value; } }
-  function cell(tr, content) { var td = document.createElement("td"); td.textContent = content; tr.appendChild(td); return td; }
-  function renderRecord(record) {
-    var box = document.getElementById("record");
-    if (!box || !record) { return; }
-    var table = document.createElement("table");
-    table.className = "table";
-    table.id = "record-table";
-    var body = document.createElement("tbody");
-    record.entries.forEach(function (e) {
-      var tr = document.createElement("tr");
-      cell(tr, String(e.position));
-      cell(tr, e.bidder);
-      cell(tr, Object.keys(e.declared).map(function (k) { return word("opening_item", k) + ": " + e.declared[k]; }).join("; "));
-      cell(tr, e.envelopes.map(function (v) { return word("envelope_kind", v.kind) + (v.kind === "summary" ? "" : " " + v.name) + " " + v.sha256.slice(0, 16) + "…"; }).join("\n"));
-      cell(tr, word("entry_status", e.status) + (e.reason ? " " + e.reason : ""));
-      body.appendChild(tr);
+  if (!hall || !window.EventSource || !window.fetch) { return; }
+  var liveUrl = hall.getAttribute("data-live");
+  var status = document.getElementById("hall-live-status");
+  var pending = null;
+  var inFlight = false;
+  var again = false;
+
+  function setStatus(live) {
+    if (!status) { return; }
+    status.textContent = status.getAttribute(live ? "data-label-live" : "data-label-offline");
+    status.className = live ? "badge ok" : "badge";
+  }
+
+  // A part the viewer is typing in is left alone (nothing typed is lost) and refreshed once they leave it.
+  function busy(part) {
+    var el = document.activeElement;
+    return !!(el && part.contains(el) && (el.tagName === "TEXTAREA" || el.tagName === "INPUT") && el.value);
+  }
+
+  function swap(html) {
+    var doc = new DOMParser().parseFromString("<div>" + html + "</div>", "text/html");
+    doc.querySelectorAll("[data-part]").forEach(function (fresh) {
+      var name = fresh.getAttribute("data-part");
+      var current = hall.querySelector('[data-part="' + name + '"]');
+      if (!current) { hall.appendChild(document.importNode(fresh, true)); return; }
+      if (busy(current)) {
+        current.addEventListener("focusout", function later() {
+          current.removeEventListener("focusout", later);
+          schedule(0);
+        });
+        return;
+      }
+      current.replaceWith(document.importNode(fresh, true));
     });
-    table.appendChild(body);
-    box.replaceChildren(table);
   }
-  function onMessage(msg) {
-    var data = JSON.parse(msg.data);
-    if (data.event === "started") { text("ceremony-status", word("ceremony_status", "collecting")); }
-    if (data.event === "share") { text("share-count", String(data.shares)); }
-    if (data.event === "postponed") { text("ceremony-status", word("ceremony_status", "postponed")); }
-    // Fewer than 3 bidders: nothing is decrypted; the page from the server states the count and the rule.
-    if (data.event === "not_opened") { window.location.reload(); }
-    if (data.event === "record") { renderRecord(data.record); text("ceremony-status", word("ceremony_status", "decrypting")); }
-    if (data.event === "completed") { renderRecord(data.record); text("ceremony-status", word("ceremony_status", "completed")); text("section-status", word("section_status", data.status)); }
-    if (data.event === "objection" || data.event === "answer" || data.event === "confirmation") {
-      var list = document.getElementById("objections");
-      if (list && data.body) { var li = document.createElement("li"); li.textContent = data.body; list.appendChild(li); }
-    }
+
+  function refresh() {
+    if (inFlight) { again = true; return; }
+    inFlight = true;
+    fetch(liveUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (resp) { return resp.ok ? resp.text() : null; })
+      .then(function (html) { if (html) { swap(html); } })
+      .catch(function () { /* the next event or reconnect refreshes again */ })
+      .then(function () {
+        inFlight = false;
+        if (again) { again = false; schedule(0); }
+      });
   }
+
+  // Events come in bursts (a share, then the record): one fetch for a burst, spread a little across viewers.
+  function schedule(delay) {
+    if (pending) { return; }
+    pending = setTimeout(function () { pending = null; refresh(); }, delay);
+  }
+
   // EventSource reconnects by itself after a dropped connection, but not after a refusal (429: too many
   // streams from this address; 503: the live service is full): then try again later, waiting longer each time.
   function connect(delay) {
     var source = new EventSource(hall.getAttribute("data-events"));
-    source.onmessage = onMessage;
-    source.onopen = function () { delay = 15000; };
+    source.onmessage = function () { schedule(150 + Math.random() * 350); };
+    source.onopen = function () {
+      delay = 15000;
+      setStatus(true);
+      schedule(0); // catch up on whatever happened while not connected
+    };
     source.onerror = function () {
+      setStatus(false);
       if (source.readyState !== EventSource.CLOSED) { return; }
       setTimeout(function () { connect(Math.min(delay * 2, 240000)); }, delay * (1 + Math.random()));
     };
