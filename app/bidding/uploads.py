@@ -42,7 +42,7 @@ from app.accounts.models import Organization, User
 from app.core import audit, crypto
 from app.core.clock import now
 from app.core.db import db
-from app.core.errors import Conflict, DomainError, NotFound
+from app.core.errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.models import AuditLeaf
 from app.projects.enums import SectionStatus
 from app.projects.models import Section
@@ -173,6 +173,10 @@ def load_section_for_bidder(section_id: int, actor: User) -> Section:
     section = db.session.get(Section, section_id)
     if section is None or section.status == SectionStatus.DRAFT:
         raise NotFound(_("No such section."))
+    from app.projects.services import may_take_part
+
+    if not may_take_part(section, actor.org_id):
+        raise Forbidden(_("This is an invitation tender: only the invited bidders submit bids."))
     return section
 
 

@@ -523,7 +523,18 @@ def _build() -> dict[str, dict[str, str]]:
                 "http_error", "The service is busy or under maintenance. Please try again later."
             ),
         },
+        "procedure": {
+            "open": pgettext("procedure", "Open tendering"),
+            "invited": pgettext("procedure", "Invitation tendering"),
+            "competitive_negotiation": pgettext("procedure", "Competitive negotiation"),
+            "competitive_consultation": pgettext("procedure", "Competitive consultation"),
+            "inquiry": pgettext("procedure", "Request for quotations"),
+            "single_source": pgettext("procedure", "Single source"),
+        },
         "field": {
+            "procedure": pgettext("field", "Procedure"),
+            "procedure_approval_ref": pgettext("field", "Approval of the procedure"),
+            "invited_org_ids": pgettext("field", "Invited bidders"),
             "agency_org_id": pgettext("field", "Tendering agency"),
             "approval_ref": pgettext("field", "Approval reference"),
             "bid_security": pgettext("field", "Bid security"),

@@ -93,6 +93,7 @@ def section_detail(section_id: int) -> dict[str, Any]:
         bid_security=section.bid_security,
         qualification=section.qualification,
         evaluation_method=section.evaluation_method,
+        procedure=section.procedure,
         online_only=section.online_only,
         cancel_reason=section.cancel_reason,
         failed_reason=section.failed_reason,

@@ -150,6 +150,7 @@ class SectionDetailOut(SectionSummaryOut):
     bid_security = fields.Decimal(as_string=True, metadata=DECIMAL_STRING)
     qualification = fields.String()
     evaluation_method = fields.String()
+    procedure = fields.String()
     online_only = fields.Boolean()
     cancel_reason = fields.String(allow_none=True)
     failed_reason = fields.String(allow_none=True)

@@ -49,6 +49,18 @@ class SectionStatus(StrEnum):
     CANCELLED = "cancelled"  # 终止招标
 
 
+class Procedure(StrEnum):
+    """How a section is procured (SPEC §2 "Beyond open tendering"); the periods of each are in
+    :data:`app.projects.rules.PROCEDURE_RULES` with their sources."""
+
+    OPEN = "open"  # 公开招标
+    INVITED = "invited"  # 邀请招标 (法 Art. 17; approval, ≥ 3 invited)
+    COMPETITIVE_NEGOTIATION = "competitive_negotiation"  # 竞争性谈判 (政府采购法 Art. 30, 38)
+    COMPETITIVE_CONSULTATION = "competitive_consultation"  # 竞争性磋商 (财库〔2014〕214号)
+    INQUIRY = "inquiry"  # 询价 (政府采购法 Art. 32, 40)
+    SINGLE_SOURCE = "single_source"  # 单一来源 (政府采购法 Art. 31; 实施条例 Art. 38)
+
+
 class EvaluationMethod(StrEnum):
     LOWEST_PRICE = "lowest_price"  # 经评审的最低投标价法
     COMPREHENSIVE = "comprehensive"  # 综合评估法

@@ -97,6 +97,11 @@ class SectionForm(FlaskForm):
     scoring_criteria = TextAreaField(
         _l("Scoring criteria (one per line: name: weight)"), validators=[Optional(), Length(max=4000)]
     )
+    procedure = SelectField(_l("Procedure"), default="open")
+    procedure_approval_ref = StringField(
+        _l("Approval of the procedure (reference)"), validators=[Optional(), Length(max=200)]
+    )
+    invited_org_ids = SelectMultipleField(_l("Invited bidders (invitation tendering)"), coerce=int)
     panel_size = IntegerField(_l("Panel size"), default=5, validators=[DataRequired()])
     panel_pool_count = IntegerField(_l("Experts from the pool"), default=5, validators=[DataRequired()])
     panel_specialties = TextAreaField(

@@ -38,6 +38,7 @@ from .enums import (
     Category,
     DayUnit,
     EvaluationMethod,
+    Procedure,
     ProjectStatus,
     SectionStatus,
 )
@@ -242,6 +243,7 @@ class Section(db.Model):  # type: ignore[name-defined]
         CheckConstraint(
             _in("evaluation_method", [m.value for m in EvaluationMethod]), name="evaluation_method_valid"
         ),
+        CheckConstraint(_in("procedure", [p.value for p in Procedure]), name="procedure_valid"),
         CheckConstraint("(status = 'draft') = (published_at IS NULL)", name="published_iff_published_at"),
         CheckConstraint("(status = 'cancelled') = (cancel_reason IS NOT NULL)", name="cancelled_iff_reason"),
         CheckConstraint("(status = 'failed') = (failed_reason IS NOT NULL)", name="failed_iff_reason"),
@@ -283,6 +285,18 @@ class Section(db.Model):  # type: ignore[name-defined]
     bid_security: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     qualification: Mapped[str] = mapped_column(Text, default="", comment="资格要求")
     evaluation_method: Mapped[str] = mapped_column(String(32), default=EvaluationMethod.LOWEST_PRICE.value)
+    procedure: Mapped[str] = mapped_column(
+        String(32), default=Procedure.OPEN.value, server_default=Procedure.OPEN.value, comment="采购/招标方式"
+    )
+    procedure_approval_ref: Mapped[str] = mapped_column(
+        String(200), default="", server_default="", comment="approval of a non-open procedure (e.g. 邀请招标)"
+    )
+    invited_org_ids: Mapped[list[int] | None] = mapped_column(
+        JSON,
+        nullable=True,
+        default=list,
+        comment="邀请招标: the invited bidder organizations (only they obtain and bid)",
+    )
     scoring_criteria: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=list, comment="comprehensive scoring: [{name, weight}], weights sum to 100"
     )

@@ -36,7 +36,7 @@ from flask_babel import gettext as _
 
 from app.core.calendar import WorkCalendar, local_date
 
-from .enums import Category, DayUnit, EvaluationMethod
+from .enums import Category, DayUnit, EvaluationMethod, Procedure
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class RuleSet:
     objection_lead_days: int | None
     objection_day_unit: DayUnit
     legal_basis: str
+    #: the source of the periods when a procedure sets its own (named in refusals); "" → the tendering laws
+    period_basis: str = ""
 
 
 _CONSTRUCTION = RuleSet(
@@ -72,6 +74,138 @@ DEFAULT_RULES: dict[Category, RuleSet] = {
 }  # fmt: skip
 
 BID_SECURITY_MAX_RATIO = Decimal("0.02")
+
+
+@dataclass(frozen=True)
+class ProcedureRule:
+    """What a procedure beyond open tendering changes (SPEC §2): who may use it, what it needs before
+    publication, and — for the government procurement methods — its own statutory periods, which replace the
+    category's tendering periods (``None``: the category's periods, as lengthened by the catalogue, apply).
+
+    ``min_response_days`` runs from the documents (or the public notice) being available to the response
+    deadline; for 单一来源 it is the public notice before negotiation."""
+
+    categories: frozenset[Category] | None  # None: every category
+    needs_approval: bool = False
+    min_invited: int = 0
+    min_sale_days: int | None = None
+    sale_day_unit: DayUnit = DayUnit.WORKING
+    min_response_days: int | None = None
+    response_day_unit: DayUnit = DayUnit.WORKING
+    amendment_lead_days: int | None = None
+    amendment_day_unit: DayUnit = DayUnit.WORKING
+    legal_basis: str = ""
+
+
+_GP = frozenset({Category.GOVERNMENT_PROCUREMENT})
+
+PROCEDURE_RULES: dict[Procedure, ProcedureRule] = {
+    Procedure.OPEN: ProcedureRule(None, legal_basis="招标投标法第10条；政府采购法第26条"),
+    # 法 Art. 11, 17; 条例 Art. 8 (state-funded projects tender openly unless approved); 采购法 Art. 29.
+    # At least 3 invited; the tendering periods stay (法 24: ≥ 20 日).
+    Procedure.INVITED: ProcedureRule(
+        None, needs_approval=True, min_invited=3,
+        legal_basis="招标投标法第11、17条；实施条例第8条；政府采购法第29条",
+    ),
+    # 74号令 Art. 29: documents to first responses ≥ 3 工作日; changes ≥ 3 工作日 before that deadline.
+    Procedure.COMPETITIVE_NEGOTIATION: ProcedureRule(
+        _GP, min_sale_days=3, min_response_days=3, amendment_lead_days=3,
+        legal_basis="政府采购法第30、38条；财政部令第74号第29条",
+    ),
+    # 财库〔2014〕214号 Art. 10: documents on sale ≥ 5 工作日; issue to response deadline ≥ 10 日;
+    # changes ≥ 5 日 before the deadline.
+    Procedure.COMPETITIVE_CONSULTATION: ProcedureRule(
+        _GP, min_sale_days=5, min_response_days=10, response_day_unit=DayUnit.CALENDAR,
+        amendment_lead_days=5, amendment_day_unit=DayUnit.CALENDAR,
+        legal_basis="政府采购竞争性磋商采购方式管理暂行办法（财库〔2014〕214号）第10条",
+    ),
+    # 74号令 Art. 45: inquiry notice to response deadline ≥ 3 工作日; changes ≥ 3 工作日 before it.
+    Procedure.INQUIRY: ProcedureRule(
+        _GP, min_sale_days=3, min_response_days=3, amendment_lead_days=3,
+        legal_basis="政府采购法第32、40条；财政部令第74号第45条",
+    ),
+    # 采购法实施条例 Art. 38 and 74号令 Art. 38: the single-source notice is public ≥ 5 工作日 before the
+    # negotiation (anyone may object during it); approval by the finance department (采购法 Art. 27).
+    Procedure.SINGLE_SOURCE: ProcedureRule(
+        _GP, needs_approval=True, min_sale_days=5, min_response_days=5, amendment_lead_days=5,
+        legal_basis="政府采购法第31条；政府采购法实施条例第38条；财政部令第74号第38条",
+    ),
+}  # fmt: skip
+
+
+def procedure_rule_set(base: RuleSet, procedure: Procedure | str, category: Category | str) -> RuleSet:
+    """The section's clock under ``procedure``: the procedure's own statutory periods where it has them and
+    applies to ``category``; the category's (``base``) otherwise — a method the category may not use never
+    shortens its periods (:func:`check_procedure` refuses it)."""
+    rule = PROCEDURE_RULES[Procedure(procedure)]
+    if rule.min_response_days is None or (
+        rule.categories is not None and Category(category) not in rule.categories
+    ):
+        return base
+    assert rule.min_sale_days is not None and rule.amendment_lead_days is not None
+    return RuleSet(
+        min_sale_days=rule.min_sale_days,
+        sale_day_unit=rule.sale_day_unit,
+        min_bid_days=rule.min_response_days,
+        bid_day_unit=rule.response_day_unit,
+        amendment_lead_days=rule.amendment_lead_days,
+        amendment_day_unit=rule.amendment_day_unit,
+        objection_lead_days=None,  # procurement: challenges (质疑) run from knowing, no lead time
+        objection_day_unit=DayUnit.WORKING,
+        legal_basis=rule.legal_basis,
+        period_basis=rule.legal_basis,
+    )
+
+
+def check_procedure(
+    procedure: Procedure | str, category: Category | str, *, approval_ref: str, invited: int
+) -> RuleCheck:
+    """Whether the section may use ``procedure``: the category allows it, its approval is recorded, enough
+    bidders are invited."""
+    proc, rule = Procedure(procedure), PROCEDURE_RULES[Procedure(procedure)]
+    name = procedure_label(proc)
+    if rule.categories is not None and Category(category) not in rule.categories:
+        return RuleCheck(
+            "procedure",
+            False,
+            _(
+                "%(procedure)s is a government procurement method (%(basis)s).",
+                procedure=name,
+                basis=rule.legal_basis,
+            ),
+        )
+    if rule.needs_approval and not (approval_ref or "").strip():
+        return RuleCheck(
+            "procedure",
+            False,
+            _(
+                "%(procedure)s needs an approval: record its reference (%(basis)s).",
+                procedure=name,
+                basis=rule.legal_basis,
+            ),
+        )
+    if invited < rule.min_invited:
+        return RuleCheck(
+            "procedure",
+            False,
+            _(
+                "%(procedure)s invites at least %(min)d bidders; %(n)d invited (%(basis)s).",
+                procedure=name,
+                min=rule.min_invited,
+                n=invited,
+                basis=rule.legal_basis,
+            ),
+        )
+    return RuleCheck(
+        "procedure", True, _("Procedure: %(procedure)s (%(basis)s).", procedure=name, basis=rule.legal_basis)
+    )
+
+
+def procedure_label(procedure: Procedure | str) -> str:
+    from app.core.labels import label
+
+    return label("procedure", Procedure(procedure).value)
+
 
 #: The law is not configuration (SPEC §2 refinements): these minimums are floors. A catalogue item may
 #: lengthen a period (more days, or working days instead of calendar days), never shorten it; the
@@ -225,6 +359,13 @@ def check_sale_period(
     }
     if ok:
         msg = _("Documents available %(start)s → %(end)s: %(days)d %(unit)s (at least %(min)d).", **params)
+    elif getattr(rules, "period_basis", ""):
+        msg = _(
+            "Documents are available only %(days)d %(unit)s (%(start)s → %(end)s); the law requires at "
+            "least %(min)d (%(basis)s).",
+            basis=rules.period_basis,
+            **params,
+        )
     else:
         msg = _(
             "Documents are available only %(days)d %(unit)s (%(start)s → %(end)s); the law requires at "
@@ -253,6 +394,14 @@ def check_bid_period(
         msg = _(
             "Bid deadline %(end)s is %(days)d %(unit)s after the documents become available on %(start)s "
             "(at least %(min)d).",
+            **params,
+        )
+    elif getattr(rules, "period_basis", ""):
+        msg = _(
+            "The response deadline (%(end)s) is only %(days)d %(unit)s after the documents become "
+            "available (%(start)s); the law requires at least %(min)d (%(basis)s). "
+            "The earliest legal deadline is %(earliest)s.",
+            basis=rules.period_basis,
             **params,
         )
     else:

@@ -47,6 +47,8 @@ class TendererSectionOut(Schema):
     ceiling_price = fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
     bid_security = fields.Decimal(as_string=True, metadata=DECIMAL_STRING)
     evaluation_method = fields.Str()
+    procedure = fields.Str()
+    procedure_approval_ref = fields.Str()
     scoring_criteria = fields.List(fields.Dict())
     panel_size = fields.Int()
     panel_pool_count = fields.Int()

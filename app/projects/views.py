@@ -30,7 +30,7 @@ from app.core.permissions import OrgKind, Permission, Role, require
 
 from . import permissions as perms
 from . import services
-from .enums import CatalogueStatus, Category, DayUnit, ProjectStatus, SectionStatus
+from .enums import CatalogueStatus, Category, DayUnit, Procedure, ProjectStatus, SectionStatus
 from .forms import (
     AmendmentForm,
     AnswerForm,
@@ -284,6 +284,11 @@ def _section_form(project: Project, section: Section | None = None) -> SectionFo
         select(OpeningRoom).where(OpeningRoom.is_active.is_(True)).order_by(OpeningRoom.name)
     ).all()
     form.room.choices = [SelectChoice("0", "—")] + [SelectChoice(str(r.id), r.name) for r in rooms]
+    form.procedure.choices = [SelectChoice(p.value, label("procedure", p.value)) for p in Procedure]
+    bidders = db.session.scalars(
+        select(Organization).where(Organization.kind == OrgKind.BIDDER.value).order_by(Organization.name)
+    ).all()
+    form.invited_org_ids.choices = [SelectChoice(str(o.id), o.name) for o in bidders]
     if request.method == "GET":
         if section is not None:
             _fill_form(form, section)
@@ -312,6 +317,9 @@ def _fill_form(form: SectionForm, s: Section) -> None:
     form.bid_security.data = s.bid_security
     form.qualification.data = s.qualification
     form.evaluation_method.data = s.evaluation_method
+    form.procedure.data = s.procedure
+    form.procedure_approval_ref.data = s.procedure_approval_ref
+    form.invited_org_ids.data = list(s.invited_org_ids or [])
     form.scoring_criteria.data = "\n".join(f"{c['name']}: {c['weight']}" for c in s.scoring_criteria or [])
     form.panel_size.data = s.panel_size
     form.panel_pool_count.data = s.panel_pool_count
@@ -352,6 +360,9 @@ def _terms(form: SectionForm) -> services.SectionTerms:
         online_only=bool(form.online_only.data),
         room_id=form.room.data or None,
         notice_text=form.notice_text.data or "",
+        procedure=form.procedure.data or Procedure.OPEN.value,
+        procedure_approval_ref=form.procedure_approval_ref.data or "",
+        invited_org_ids=list(form.invited_org_ids.data or []),
     )
 
 

@@ -40,6 +40,7 @@ ENUM_KINDS = {
     "app.projects.enums.DayUnit": "day_unit",
     "app.projects.enums.EvaluationMethod": "evaluation_method",
     "app.projects.enums.OpeningItem": "opening_item",
+    "app.projects.enums.Procedure": "procedure",
     "app.projects.enums.ProjectStatus": "project_status",
     "app.projects.enums.SectionStatus": "section_status",
     "app.supervision.enums.AlertRule": "alert_rule",

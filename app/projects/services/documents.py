@@ -13,10 +13,11 @@ from app.accounts.models import User
 from app.core import outbox, storage
 from app.core.clock import CST, now
 from app.core.db import db
-from app.core.errors import Conflict, DomainError
+from app.core.errors import Conflict, DomainError, Forbidden
 from app.core.permissions import Role
 
 from ..enums import (
+    Procedure,
     SectionStatus,
 )
 from ..models import (
@@ -122,6 +123,13 @@ def pending_documents(section: Section) -> list[SectionDocument]:
 # -- obtaining documents ----------------------------------------------------------------------------------
 
 
+def may_take_part(section: Section, org_id: int | None) -> bool:
+    """Whether ``org_id`` may take part: anyone in an open procedure, only the invited in 邀请招标."""
+    if section.procedure != Procedure.INVITED.value:
+        return True
+    return org_id is not None and org_id in (section.invited_org_ids or [])
+
+
 def obtain_documents(section: Section, *, actor: User) -> tuple[DocumentObtainment, bool]:
     """Register the bidder's company for the documents (获取招标文件) during the sale period; returns the
     registration and whether it is new (registering twice is harmless)."""
@@ -137,6 +145,8 @@ def obtain_documents(section: Section, *, actor: User) -> tuple[DocumentObtainme
     if section.status != S.PUBLISHED:
         raise Conflict(_("The documents are not available."))
     _ensure_not_suspended(section)
+    if not may_take_part(section, actor.org_id):
+        raise Forbidden(_("This is an invitation tender: only the invited bidders obtain its documents."))
     at = now()
     assert section.docs_available_from is not None and section.docs_available_until is not None
     if not (section.docs_available_from <= at <= section.docs_available_until):

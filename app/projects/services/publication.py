@@ -69,6 +69,14 @@ def publication_checks(
                 "ceiling_price", True, _("Ceiling price %(p)s yuan.", p=f"{section.ceiling_price:,.2f}")
             )
         )
+    checks.append(
+        rules.check_procedure(
+            section.procedure,
+            section.project.catalogue_item.category,
+            approval_ref=section.procedure_approval_ref,
+            invited=len(section.invited_org_ids or []),
+        )
+    )
     checks.append(rules.check_bid_security(section.estimated_value, section.bid_security))
     checks.append(rules.check_panel(section.panel_size, section.panel_pool_count, section.panel_specialties))
     checks.append(rules.check_scoring(section.evaluation_method, section.scoring_criteria))

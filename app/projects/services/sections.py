@@ -11,7 +11,8 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from app.accounts.models import User
+from app.accounts.enums import OrgKind
+from app.accounts.models import Organization, User
 from app.core import events, outbox
 from app.core.clock import now
 from app.core.db import db
@@ -22,6 +23,7 @@ from .. import rules
 from ..enums import (
     EvaluationMethod,
     OpeningItem,
+    Procedure,
     ProjectStatus,
     SectionStatus,
 )
@@ -175,6 +177,9 @@ class SectionTerms:
     online_only: bool = False
     room_id: int | None = None
     notice_text: str = ""
+    procedure: str = Procedure.OPEN.value
+    procedure_approval_ref: str = ""
+    invited_org_ids: list[int] = field(default_factory=list)
 
 
 def _terms_errors(terms: SectionTerms) -> dict[str, list[str]]:
@@ -200,6 +205,20 @@ def _terms_errors(terms: SectionTerms) -> dict[str, list[str]]:
         scoring = rules.check_scoring(terms.evaluation_method, terms.scoring_criteria)
         if not scoring.ok:
             errors["scoring_criteria"] = [scoring.message]
+    if terms.procedure not in {p.value for p in Procedure}:
+        errors["procedure"] = [_("Unknown procedure.")]
+    if len(terms.procedure_approval_ref or "") > 200:
+        errors["procedure_approval_ref"] = [_("At most %(n)d characters.", n=200)]
+    if terms.invited_org_ids:
+        bidders = set(
+            db.session.scalars(
+                select(Organization.id).where(
+                    Organization.id.in_(terms.invited_org_ids), Organization.kind == OrgKind.BIDDER.value
+                )
+            )
+        )
+        if bidders != set(terms.invited_org_ids):
+            errors["invited_org_ids"] = [_("Invite bidder organizations registered on the platform.")]
     unknown = set(terms.opening_items) - {i.value for i in OpeningItem}
     if unknown:
         errors["opening_items"] = [_("Unknown opening items.")]
@@ -242,6 +261,11 @@ def _apply_terms(section: Section, terms: SectionTerms) -> None:
     section.bid_deadline = terms.bid_deadline
     section.online_only = terms.online_only
     section.notice_text = terms.notice_text or ""
+    section.procedure = terms.procedure
+    section.procedure_approval_ref = (terms.procedure_approval_ref or "").strip()
+    section.invited_org_ids = (
+        sorted(set(terms.invited_org_ids)) if terms.procedure == Procedure.INVITED.value else []
+    )
 
 
 def _set_custodians(section: Section, user_ids: list[int]) -> None:
@@ -350,7 +374,10 @@ def check_custodians(section: Section) -> rules.RuleCheck:
 
 def rule_set(section: Section) -> rules.RuleSet:
     """The statutory clock of the section: its catalogue item's periods, never below the floors."""
-    return rules.effective_rules(section.project.catalogue_item)
+    item = section.project.catalogue_item
+    return rules.procedure_rule_set(
+        rules.effective_rules(item), section.procedure or Procedure.OPEN, item.category
+    )
 
 
 def visible_sections(statuses: Iterable[str] | None = None) -> list[Section]:
