@@ -469,10 +469,12 @@ def record_pdf(section_id: int) -> Any:
 
     from . import printing as printed
 
-    record = printed.printed_record(_section_or_404(section_id))
-    if record is None:
-        raise NotFound(_("The opening record is not published yet."))
-    return printing.response(record)
+    section = _section_or_404(section_id)
+    with printing.requested_locale():
+        record = printed.printed_record(section)
+        if record is None:
+            raise NotFound(_("The opening record is not published yet."))
+        return printing.response(record)
 
 
 @bp.route("/sections/<int:section_id>/objections", methods=["POST"])

@@ -21,12 +21,14 @@ import binascii
 import io
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import segno
 from cryptography.exceptions import InvalidSignature
-from flask import current_app, url_for
+from flask import current_app, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app.core import audit
@@ -242,6 +244,17 @@ def render(record: PrintedRecord) -> bytes:
     pdf.set_text_color(0, 70, 160)
     pdf.multi_cell(text_w, 4.5, link, new_x="LMARGIN", new_y="NEXT", wrapmode="CHAR", link=link)
     return bytes(pdf.output())
+
+
+@contextmanager
+def requested_locale() -> Iterator[None]:
+    """``?lang=en`` or ``?lang=zh`` prints in that language; otherwise the reader's own."""
+    code = {"en": "en", "zh": "zh_CN", "zh_CN": "zh_CN"}.get(request.args.get("lang", ""))
+    if code is None:
+        yield
+        return
+    with force_locale(code):
+        yield
 
 
 def response(record: PrintedRecord) -> tuple[bytes, int, dict[str, str]]:
