@@ -190,6 +190,7 @@ def qr_png(link: str) -> bytes:
 
 def render(record: PrintedRecord) -> bytes:
     from fpdf import FPDF  # imported when a PDF is drawn: the web workers start without it
+    from fpdf.enums import WrapMode
 
     regular, bold, index = fonts()
     signature = sign(record.kind, record.object_id, record.sha256)
@@ -240,9 +241,9 @@ def render(record: PrintedRecord) -> bytes:
         _("Scan the QR code or open the link to check that this record is genuine:"),
     ]
     for line in lines:
-        pdf.multi_cell(text_w, 4.5, line, new_x="LMARGIN", new_y="NEXT", wrapmode="CHAR")
+        pdf.multi_cell(text_w, 4.5, line, new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
     pdf.set_text_color(0, 70, 160)
-    pdf.multi_cell(text_w, 4.5, link, new_x="LMARGIN", new_y="NEXT", wrapmode="CHAR", link=link)
+    pdf.multi_cell(text_w, 4.5, link, new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR, link=link)
     return bytes(pdf.output())
 
 

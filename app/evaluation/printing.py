@@ -24,6 +24,8 @@ from .models import Evaluation, EvaluationFile
 REPORT = "evaluation_report"
 WRITTEN_REPORT = "written_report"
 AWARD_NOTICE = "award_notice"
+DOCUMENTS = {"report": REPORT, "written_report": WRITTEN_REPORT, "award_notice": AWARD_NOTICE}
+"""The ``document`` of the PDF's address → the kind of printed record."""
 
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S | re.I)
 
@@ -77,9 +79,13 @@ def title(kind: str) -> str:
     return _("Award notice")
 
 
+def _title(kind: str) -> Callable[[], str]:
+    return lambda: title(kind)
+
+
 def register() -> None:
     for kind in (REPORT, WRITTEN_REPORT, AWARD_NOTICE):
-        printing.register(kind, lambda kind=kind: title(kind), _current(kind))
+        printing.register(kind, _title(kind), _current(kind))
 
 
 def printed_record(kind: str, section: Section, ev: Evaluation) -> printing.PrintedRecord | None:

@@ -518,7 +518,7 @@ def written_report_document(section_id: int) -> ResponseReturnValue:
     return resp
 
 
-@bp.get("/sections/<int:section_id>/<any(report, written_report, award_notice):document>.pdf")
+@bp.get("/sections/<int:section_id>/pdf/<document>")
 @require(Permission.EVALUATION_REPORT_READ)
 def document_pdf(section_id: int, document: str) -> ResponseReturnValue:
     """The evaluation report, the written report or the award notice as a signed PDF, to whoever may read the
@@ -535,9 +535,9 @@ def document_pdf(section_id: int, document: str) -> ResponseReturnValue:
         allowed = permissions.can_read_report(user, section, ev)
     else:
         allowed = permissions.is_section_tenderer(user, section) or permissions.can_monitor(user, section)
-    kind = {"report": printing.REPORT, "written_report": printing.WRITTEN_REPORT}.get(
-        document, printing.AWARD_NOTICE
-    )
+    kind = printing.DOCUMENTS.get(document)
+    if kind is None:
+        abort(404)
     with core_printing.requested_locale():
         record = printing.printed_record(kind, section, ev) if allowed else None
         if record is None:
