@@ -518,7 +518,7 @@ def written_report_document(section_id: int) -> ResponseReturnValue:
     return resp
 
 
-@bp.get("/sections/<int:section_id>/pdf/<document>")
+@bp.get("/sections/<int:section_id>/<document>.pdf")
 @require(Permission.EVALUATION_REPORT_READ)
 def document_pdf(section_id: int, document: str) -> ResponseReturnValue:
     """The evaluation report, the written report or the award notice as a signed PDF, to whoever may read the

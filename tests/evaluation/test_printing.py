@@ -46,7 +46,7 @@ def test_report_award_notice_and_written_report_print_as_signed_pdfs(
     stranger = _client(app, make_user(Role.TENDERER, make_org(OrgKind.TENDERER, "另一招标人有限公司")))
 
     # the report: a panel member reads it, as on the page; the award notice does not exist yet
-    resp = expert.get(f"{base}/pdf/report")
+    resp = expert.get(f"{base}/report.pdf")
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"
     pdf = printed.read(resp.data)
     assert "评标报告" in pdf.text and ev.report_sha256 in pdf.text
@@ -58,13 +58,13 @@ def test_report_award_notice_and_written_report_print_as_signed_pdfs(
     }
     assert pdf.qr == printed.segno_modules(pdf.link)
     workspace = expert.get(f"/evaluation/sections/{sid}").get_data(as_text=True)
-    assert f"{base}/pdf/report" in workspace
-    assert agent.get(f"{base}/pdf/award_notice").status_code == 404
-    assert bidder.get(f"{base}/pdf/report").status_code == 403
-    assert stranger.get(f"{base}/pdf/report").status_code == 404
+    assert f"{base}/report.pdf" in workspace
+    assert agent.get(f"{base}/award_notice.pdf").status_code == 404
+    assert bidder.get(f"{base}/report.pdf").status_code == 403
+    assert stranger.get(f"{base}/report.pdf").status_code == 404
 
     # English on request
-    english = printed.read(expert.get(f"{base}/pdf/report?lang=en").data)
+    english = printed.read(expert.get(f"{base}/report.pdf?lang=en").data)
     assert "Verificationofthisprintedrecord" in english.text and ev.report_sha256 in english.text
 
     # the verification page: genuine, then a tampered hash and a tampered signature
@@ -84,7 +84,7 @@ def test_report_award_notice_and_written_report_print_as_signed_pdfs(
     # the award notice (中标通知书): the tenderer side and the supervisors
     publish(trade)
     award_after_publicity(trade)
-    resp = agent.get(f"{base}/pdf/award_notice")
+    resp = agent.get(f"{base}/award_notice.pdf")
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"
     notice = printed.read(resp.data)
     winner = next(c for c in ev.candidates if c.org_id == ev.winner_org_id)
@@ -92,15 +92,15 @@ def test_report_award_notice_and_written_report_print_as_signed_pdfs(
     assert notice.params["sha256"] in notice.text and notice.qr == printed.segno_modules(notice.link)
     assert 'id="verdict-genuine"' in app.test_client().get(_verify_path(notice.link)).get_data(as_text=True)
     manage = agent.get(f"/evaluation/manage/{sid}").get_data(as_text=True)
-    assert f"{base}/pdf/award_notice" in manage and "下载PDF" in manage
+    assert f"{base}/award_notice.pdf" in manage and "下载PDF" in manage
     regulator = _client(app, world.regulator)
-    assert regulator.get(f"{base}/pdf/award_notice").mimetype == "application/pdf"
+    assert regulator.get(f"{base}/award_notice.pdf").mimetype == "application/pdf"
     for denied in (expert, stranger):
-        assert denied.get(f"{base}/pdf/award_notice").status_code == 404
-    assert bidder.get(f"{base}/pdf/award_notice").status_code == 403
+        assert denied.get(f"{base}/award_notice.pdf").status_code == 404
+    assert bidder.get(f"{base}/award_notice.pdf").status_code == 403
 
     # the written report, once filed
-    assert regulator.get(f"{base}/pdf/written_report").status_code == 404
+    assert regulator.get(f"{base}/written_report.pdf").status_code == 404
     page = f"/evaluation/manage/{sid}"
     agent.post(
         f"{page}/written-report",
@@ -111,8 +111,8 @@ def test_report_award_notice_and_written_report_print_as_signed_pdfs(
             "documents_summary": "投标人须知、技术条款、经评审的最低投标价法、合同主要条款",
         },
     )
-    resp = regulator.get(f"{base}/pdf/written_report")
+    resp = regulator.get(f"{base}/written_report.pdf")
     assert resp.status_code == 200
     written = printed.read(resp.data)
     assert "公开招标；南通市公共资源交易平台" in written.text and ev.written_report.sha256 in written.text
-    assert stranger.get(f"{base}/pdf/written_report").status_code == 404
+    assert stranger.get(f"{base}/written_report.pdf").status_code == 404
