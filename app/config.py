@@ -88,6 +88,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env.get("REDIS_URL") or None,
         "BLOB_DIR": env.get("BLOB_DIR") or str(instance / "blobs"),
+        # The CJK font of the printed records (PDF): a .ttc/.otc collection (face PDF_CJK_FONT_INDEX, 2 =
+        # Simplified Chinese in Noto CJK) or a .otf/.ttf; unset, Debian's fonts-noto-cjk is looked for
+        # (app/core/printing.py).
+        "PDF_CJK_FONT": env.get("PDF_CJK_FONT") or None,
+        "PDF_CJK_FONT_BOLD": env.get("PDF_CJK_FONT_BOLD") or None,
+        "PDF_CJK_FONT_INDEX": int(env.get("PDF_CJK_FONT_INDEX", "2")),
         "AUDIT_ORIGIN": env.get("AUDIT_ORIGIN", "ggzy.example.gov.cn/audit-log"),
         "AUDIT_CHECKPOINT_EVERY": int(env.get("AUDIT_CHECKPOINT_EVERY", "1000")),
         # Sign a checkpoint once the log has grown and the newest one is this many seconds old (checked when

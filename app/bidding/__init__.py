@@ -30,11 +30,12 @@ def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI, and the opening-key publish hook."""
     from app.projects import services as projects
 
-    from . import api, cli, views
+    from . import api, cli, printing, views
     from .services import generate_section_key
 
     app.config.setdefault("BIDDING_REQUIRE_SIGNATURE", True)
     app.register_blueprint(views.bp)
+    printing.register()
     api.init_app(app)
     app.cli.add_command(cli.group)
     if generate_section_key not in projects.PUBLISH_HOOKS:

@@ -472,6 +472,22 @@ def record(section_id: int) -> str:
     )
 
 
+@bp.route("/sections/<int:section_id>/record.pdf")
+@public
+def record_pdf(section_id: int) -> Any:
+    """The opening record as a signed PDF (开标记录表), public like the record page."""
+    from app.core import printing
+
+    from . import printing as printed
+
+    section = _section_or_404(section_id)
+    with printing.requested_locale():
+        record = printed.printed_record(section)
+        if record is None:
+            raise NotFound(_("The opening record is not published yet."))
+        return printing.response(record)
+
+
 @bp.route("/sections/<int:section_id>/objections", methods=["POST"])
 @require(Permission.BIDDING_ATTEND)
 def raise_objection(section_id: int) -> WzResponse:

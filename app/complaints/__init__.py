@@ -11,13 +11,14 @@ def init_app(app: Flask) -> None:
     from app.extensions import api as api_ext
     from app.projects import services as projects
 
-    from . import api, cli
+    from . import api, cli, printing
     from .sections import unanswered_objection_guard
     from .views import bp
 
     if unanswered_objection_guard not in projects.RESUME_GUARDS:
         projects.RESUME_GUARDS.append(unanswered_objection_guard)
     app.register_blueprint(bp)
+    printing.register()
     api_ext.register_blueprint(api.blp)
     app.cli.add_command(cli.group)
     # the opening is over only when its objections are answered (条例 Art. 44)

@@ -328,6 +328,22 @@ def case_detail(case_id: int) -> str:
     )
 
 
+@bp.route("/cases/<int:case_id>/decision.pdf")
+@require(Permission.COMPLAINTS_READ)
+def decision_pdf(case_id: int) -> Any:
+    """The decision on a complaint as a signed PDF, to whoever may read the case."""
+    from app.core import printing as core_printing
+
+    from . import printing
+
+    case = _case(case_id)
+    with core_printing.requested_locale():
+        record = printing.printed_record(case)
+        if record is None:
+            abort(404)
+        return core_printing.response(record)
+
+
 @bp.route("/cases/<int:case_id>/messages", methods=["POST"])
 @require(Permission.COMPLAINTS_READ)
 @body_limit(services.MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)  # an evidence attachment

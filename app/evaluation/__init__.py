@@ -9,12 +9,13 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the blueprint and CLI, the publicity window and the remedies of upheld complaints for the
     complaints domain, and the default award blocker (pending objections and complaints)."""
-    from . import cli, endings, remedies, services
+    from . import cli, endings, printing, remedies, services
     from .views import bp
 
     for key, default in services.DEFAULTS.items():
         app.config.setdefault(key, default)
     app.register_blueprint(bp)
+    printing.register()
     app.jinja_env.globals.update(
         stage_label=endings.stage_label, report_state_label=endings.report_state_label
     )

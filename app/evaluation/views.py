@@ -518,6 +518,33 @@ def written_report_document(section_id: int) -> ResponseReturnValue:
     return resp
 
 
+@bp.get("/sections/<int:section_id>/<document>.pdf")
+@require(Permission.EVALUATION_REPORT_READ)
+def document_pdf(section_id: int, document: str) -> ResponseReturnValue:
+    """The evaluation report, the written report or the award notice as a signed PDF, to whoever may read the
+    page it prints (the report: :func:`permissions.can_read_report`; the written report and the award notice:
+    the tenderer side and the supervisors)."""
+    from app.core import printing as core_printing
+
+    from . import printing
+
+    section = _section(section_id)
+    ev = _evaluation(section)
+    user = _user()
+    if document == "report":
+        allowed = permissions.can_read_report(user, section, ev)
+    else:
+        allowed = permissions.is_section_tenderer(user, section) or permissions.can_monitor(user, section)
+    kind = printing.DOCUMENTS.get(document)
+    if kind is None:
+        abort(404)
+    with core_printing.requested_locale():
+        record = printing.printed_record(kind, section, ev) if allowed else None
+        if record is None:
+            abort(404)
+        return core_printing.response(record)
+
+
 @bp.post("/manage/<int:section_id>/award")
 @require(Permission.EVALUATION_AWARD)
 def award(section_id: int) -> ResponseReturnValue:

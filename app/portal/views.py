@@ -212,6 +212,36 @@ def verify() -> str:
     )
 
 
+@bp.route("/verify/record")
+@public
+@limiter.limit("60 per minute")
+def verify_record() -> str:
+    """验证打印件 / Verify a printed record: the link in a PDF's QR code, or a hash and signature typed in."""
+    from app.core import printing
+    from app.core.web import MAX_ROW_ID
+
+    kind = request.args.get("kind", "")[:40]
+    object_id = request.args.get("id", type=int)
+    sha256 = request.args.get("sha256", "")[:100].strip().lower()
+    signature = request.args.get("sig", "")[:200].strip()
+    verdict = None
+    if kind or object_id is not None or sha256 or signature:
+        if object_id is None or not 0 < object_id <= MAX_ROW_ID:
+            verdict = printing.Verdict(None, False, None)
+        else:
+            verdict = printing.check(kind, object_id, sha256, signature)
+    kinds = sorted(((code, k.title()) for code, k in printing.KINDS.items()), key=lambda kv: kv[1])
+    return render_template(
+        "portal/verify_record.html",
+        kinds=kinds,
+        kind=kind,
+        object_id=object_id,
+        sha256=sha256,
+        signature=signature,
+        verdict=verdict,
+    )
+
+
 @bp.route("/tools/ggzy-platform.zip")
 @public
 def tools_archive() -> Response:

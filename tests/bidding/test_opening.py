@@ -348,3 +348,28 @@ def test_envelopes_from_our_client_decrypt_with_age_cli(tmp_path: Path) -> None:
     out = client_cli.seal_file(doc, str(identity.to_public()))
     plain = subprocess.run([str(AGE), "-d", "-i", str(id_file), str(out)], check=True, capture_output=True)
     assert plain.stdout == doc.read_bytes()
+
+
+def test_opening_record_pdf_is_signed_and_verifiable(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    from tests import printed
+
+    _submit_bids(client, tender, ["9500000", "9400000.5", "9300000.00"], document=False)
+    sid = tender.section.id
+    anon = app.test_client()
+    assert anon.get(f"/bidding/sections/{sid}/record.pdf").status_code == 404  # not published yet
+    ceremony = _open(app, tender)
+    assert ceremony is not None
+    page = anon.get(f"/bidding/sections/{sid}/record").get_data(as_text=True)
+    assert f"/bidding/sections/{sid}/record.pdf" in page and "下载PDF" in page
+    resp = anon.get(f"/bidding/sections/{sid}/record.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    pdf = printed.read(resp.data)
+    assert "开标记录" in pdf.text and tender.bidders[0].org.name in pdf.text
+    assert ceremony.record_sha256 in pdf.text
+    assert pdf.params["kind"] == "opening_record" and pdf.params["sha256"] == ceremony.record_sha256
+    assert pdf.qr == printed.segno_modules(pdf.link)
+    path = pdf.link.split("://", 1)[1].split("/", 1)[1]
+    ok = anon.get("/" + path).get_data(as_text=True)
+    assert 'id="verdict-genuine"' in ok

@@ -59,7 +59,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     thread = threading.Thread(target=server.serve_forever, name="verify-live-server", daemon=True)
     thread.start()
     try:
-        yield {"url": f"http://127.0.0.1:{server.server_port}", **facts}
+        yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **facts}
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -115,3 +115,42 @@ def test_the_page_explains_what_anyone_can_check_in_chinese_and_english(live: di
             _links_answer(page, live["url"])
         finally:
             browser.close()
+
+
+def test_a_printed_record_is_checked_by_typing_its_values_in(live: dict[str, Any]) -> None:
+    """Issue 17: the values printed on a PDF, typed into the page reached from "how to verify"."""
+    import hashlib
+
+    from playwright.sync_api import sync_playwright
+
+    from app.core import printing
+
+    sha = hashlib.sha256(b"printed record").hexdigest()
+    printing.register("test_record", lambda: "测试记录", {7: sha}.get)
+    with live["app"].test_request_context():
+        sig = printing.sign("test_record", 7, sha)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_context(locale="zh-CN").new_page()
+                page.goto(f"{live['url']}/portal/verify")
+                page.click("#link-verify-record")
+                page.wait_for_url("**/portal/verify/record")
+                assert "核验打印件" in page.inner_text("h1")
+                page.select_option("#vr-kind", label="测试记录")
+                page.fill("#vr-id", "7")
+                page.fill("#vr-sha256", sha.upper())
+                page.fill("#vr-sig", sig)
+                page.click("#verify-record-form button[type=submit]")
+                page.wait_for_selector("#verdict")
+                assert "真实有效" in page.inner_text("#verdict") and "测试记录" in page.inner_text("#verdict")
+                page.fill("#vr-sha256", "0" * 64)
+                page.click("#verify-record-form button[type=submit]")
+                page.wait_for_selector("#verdict-rejected")
+                text = page.inner_text("#verdict")
+                assert "未能确认" in text and "签名" in text and "真实有效" not in text
+            finally:
+                browser.close()
+    finally:
+        printing.KINDS.pop("test_record", None)
