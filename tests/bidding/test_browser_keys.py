@@ -43,7 +43,7 @@ from tests.bidding.conftest import DEADLINE, make_bidder, upload
 from tests.bidding.test_browser_sealing import _world
 from tests.factories import PASSWORD, current_code, make_org, make_user
 from tests.projects.conftest import draft_section
-from tests.system import CHROMIUM, CHROMIUM_ARGS, require
+from tests.system import AGE, CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +70,7 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    require(CHROMIUM)
+    require(CHROMIUM, AGE)
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -134,6 +134,40 @@ def _sign_in(page: Any, live: Live, username: str, user_id: int | None = None) -
         page.wait_for_load_state()
 
 
+def _age_with_passphrase(args: list[str], passphrase: str, out: Path) -> bytes:
+    """Runs the reference ``age`` tool, which reads a passphrase only from a terminal: on a pseudo-terminal,
+    answering its prompt. Returns what it wrote to ``out``."""
+    import os
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: age, with the pseudo-terminal as its terminal
+        os.execv(str(AGE), ["age", "-d", "-o", str(out), *args])
+    said, answered, end = b"", False, time.monotonic() + 120
+    try:
+        while time.monotonic() < end:
+            ready, _w, _x = select.select([fd], [], [], 0.5)
+            if fd not in ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal: it is done
+                break
+            if not chunk:
+                break
+            said += chunk
+            if not answered and b"passphrase" in said.lower():
+                os.write(fd, passphrase.encode() + b"\r")
+                answered = True
+    finally:
+        _pid, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert answered and os.waitstatus_to_exitcode(status) == 0, said
+    return out.read_bytes()
+
+
 def _step_up_expires(live: Live, user_id: int) -> None:
     """As if the few minutes a second factor counts for had passed."""
     with live.app.app_context():
@@ -168,10 +202,15 @@ def _no_secret_left(sent: list[tuple[str, bytes]], secrets: list[bytes]) -> None
 
 
 def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
-    from playwright.sync_api import Request, sync_playwright
+    from playwright.sync_api import Request, Response, sync_playwright
 
     sent: list[tuple[str, bytes]] = []
     console: list[str] = []
+    failed: list[str] = []
+
+    def on_response(resp: Response) -> None:
+        if resp.status >= 400:
+            failed.append(resp.url)
 
     def on_request(req: Request) -> None:
         sent.append((f"{req.method} {req.url}", req.post_data_buffer or b""))
@@ -183,6 +222,7 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
         try:
             staff = browser.new_context(locale="zh-CN", accept_downloads=True).new_page()
             staff.on("request", on_request)
+            staff.on("response", on_response)
             staff.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             staff.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
 
@@ -223,6 +263,8 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
             secret_line = next(line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-1"))
             identity = pyrage.x25519.Identity.from_str(secret_line)
             assert str(identity.to_public()) == recipient
+            # … and so does the reference age tool, asking for the passphrase on its terminal.
+            assert _age_with_passphrase([str(custodian_file)], CUSTODIAN_PASS, live.tmp / "id.txt") == text.encode()
 
             # -- 2. the section is published: its opening key is split, one share for this recipient ---
             with live.app.test_request_context():
@@ -236,11 +278,16 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
                 section_id, section_recipient = section.id, section.opening_recipient or ""
                 share = opening.custodian_share(section_id, db.session.get(User, live.staff_id))
                 assert share is not None and share.ciphertext.startswith(b"age-encryption.org/v1\n")
-                pyrage.decrypt(share.ciphertext, [identity])  # the share is really for the browser's key
+                words = pyrage.decrypt(share.ciphertext, [identity])  # the share is for the browser's key
+            # The command-line way stays: age takes the protected key file itself as its identity file.
+            (live.tmp / "share.age").write_bytes(share.ciphertext)
+            args = ["-i", str(custodian_file), str(live.tmp / "share.age")]
+            assert _age_with_passphrase(args, CUSTODIAN_PASS, live.tmp / "share.txt") == words
 
             # -- 3. the bidder makes a signing key, registers it, seals and submits with it ------------
             bidder = browser.new_context(locale="zh-CN", accept_downloads=True).new_page()
             bidder.on("request", on_request)
+            bidder.on("response", on_response)
             bidder.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             bidder.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
             _sign_in(bidder, live, live.bidder_name)
@@ -254,6 +301,7 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
             bidder.wait_for_load_state()
             assert "密钥已登记。" in bidder.locator("body").inner_text()
             pem = pyrage.passphrase.decrypt(bidder_file.read_bytes(), BIDDER_PASS)
+            assert _age_with_passphrase([str(bidder_file)], BIDDER_PASS, live.tmp / "key.pem") == pem
             private = serialization.load_pem_private_key(pem, password=None)
             assert isinstance(private, Ed25519PrivateKey)
             key_id = signing.key_id(signing.raw_public(private.public_key()))
@@ -282,14 +330,14 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
             assert form.get_attribute("data-state") == "done", bidder.locator("#seal-status").inner_text()
 
             # -- 4. two more bidders (ggzy-bid on their own machines); the deadline passes --------------
-            with live.app.test_request_context():
-                for other in live.others:
-                    body = {"section_id": section_id, "price": "9000000.00", "duration": 300}
-                    sealed = pyrage.encrypt(
-                        json.dumps(body).encode(), [pyrage.x25519.Recipient.from_str(section_recipient)]
-                    )
-                    resp = upload(live.app.test_client(), None, other, sealed, section_id=section_id)  # type: ignore[arg-type]
-                    assert resp.status_code == 201, resp.get_json()
+            client = live.app.test_client()  # outside any app context: each call is its own request
+            for other in live.others:
+                body = {"section_id": section_id, "price": "9000000.00", "duration": 300}
+                sealed = pyrage.encrypt(
+                    json.dumps(body).encode(), [pyrage.x25519.Recipient.from_str(section_recipient)]
+                )
+                resp = upload(client, None, other, sealed, section_id=section_id)  # type: ignore[arg-type]
+                assert resp.status_code == 201, resp.get_json()
             clock.freeze(DEADLINE + dt.timedelta(minutes=1))
             with live.app.test_request_context():
                 ceremony = opening.start_ceremony(section_id, actor=db.session.get(User, live.staff_id))
@@ -315,8 +363,10 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
         finally:
             browser.close()
 
-    errors = [c for c in console if c.startswith(("error", "pageerror"))]
+    # No CSP violation, no script error; a missing resource is checked by address (the favicon may be absent).
+    errors = [c for c in console if c.startswith(("error", "pageerror")) and "Failed to load resource" not in c]
     assert not errors, errors
+    assert [u for u in failed if not u.endswith("/favicon.ico")] == []
 
     # -- what left the browsers: no passphrase, no identity, no private key; the share went as words ------
     seed = private.private_bytes(
