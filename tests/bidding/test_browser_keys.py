@@ -144,7 +144,7 @@ def _age_with_passphrase(args: list[str], passphrase: str, out: Path) -> bytes:
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: age, with the pseudo-terminal as its terminal
-        os.execv(str(AGE), ["age", "-d", "-o", str(out), *args])
+        os.execv(str(AGE), ["age", "-d", "-o", str(out), *args])  # noqa: S606 - a fixed binary, no shell
     said, answered, end = b"", False, time.monotonic() + 120
     try:
         while time.monotonic() < end:
@@ -264,7 +264,8 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
             identity = pyrage.x25519.Identity.from_str(secret_line)
             assert str(identity.to_public()) == recipient
             # … and so does the reference age tool, asking for the passphrase on its terminal.
-            assert _age_with_passphrase([str(custodian_file)], CUSTODIAN_PASS, live.tmp / "id.txt") == text.encode()
+            opened = _age_with_passphrase([str(custodian_file)], CUSTODIAN_PASS, live.tmp / "id.txt")
+            assert opened == text.encode()
 
             # -- 2. the section is published: its opening key is split, one share for this recipient ---
             with live.app.test_request_context():
@@ -364,7 +365,9 @@ def test_keys_made_in_the_browser_seal_a_bid_and_open_it(live: Live) -> None:
             browser.close()
 
     # No CSP violation, no script error; a missing resource is checked by address (the favicon may be absent).
-    errors = [c for c in console if c.startswith(("error", "pageerror")) and "Failed to load resource" not in c]
+    errors = [
+        c for c in console if c.startswith(("error", "pageerror")) and "Failed to load resource" not in c
+    ]
     assert not errors, errors
     assert [u for u in failed if not u.endswith("/favicon.ico")] == []
 
