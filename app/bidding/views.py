@@ -22,6 +22,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WzResponse
 
+from app.accounts import services as accounts_services
 from app.accounts.stepup import step_up_required
 from app.core import events, streams
 from app.core.db import db
@@ -219,6 +220,8 @@ def custodian() -> str | WzResponse:
         key=services.active_custodian_key(user),
         shares=shares,
         sections=sections,
+        # Registering a key and submitting a share both ask for a fresh code: say so before the work.
+        stepped_up=accounts_services.recently_stepped_up(current_user.session_row),
     )
 
 

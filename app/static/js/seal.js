@@ -7,6 +7,7 @@
 // picks up from the server's offset after a dropped connection. The signed receipt is shown at the end.
 // Translated messages come from the form's data-msg-* attributes (rendered with _() by the template).
 import { Encrypter } from "../vendor/age-encryption/age-encryption.js";
+import { KeyFileError, open } from "./keyfile.js";
 
 const CHUNK = 1024 * 1024; // bytes per PATCH: a dropped connection loses at most this much
 const MAX_RETRIES = 8; // consecutive failures of one step before giving up
@@ -56,12 +57,26 @@ class UserError extends Error {}
 
 // -- the signing key -------------------------------------------------------------------------------------
 
-// Accepts what `openssl genpkey -algorithm ed25519` writes (PEM PKCS#8), the same DER in base64, or the raw
-// 32-byte seed in base64 or hex. Returns {key (non-extractable CryptoKey), keyId} or throws UserError.
+// Accepts the key file made on the keys page (an age file encrypted with the passphrase, static/js/keyfile.js),
+// what `openssl genpkey -algorithm ed25519` writes (PEM PKCS#8), the same DER in base64, or the raw 32-byte
+// seed in base64 or hex. Returns {key (non-extractable CryptoKey), keyId} or throws UserError. The pasted
+// text and the passphrase are read from fields without a name and cleared at once: they are never part of
+// a form, and only the non-extractable CryptoKey stays in this page.
 async function loadSigningKey() {
   const fileInput = document.getElementById("seal-key-file");
-  let text = document.getElementById("seal-key-text").value.trim();
-  if (!text && fileInput.files.length) { text = (await fileInput.files[0].text()).trim(); }
+  const pasted = document.getElementById("seal-key-text");
+  const passInput = document.getElementById("seal-key-passphrase");
+  let text = pasted.value.trim();
+  const passphrase = passInput.value;
+  pasted.value = "";
+  passInput.value = "";
+  if (!text && fileInput.files.length) {
+    try {
+      text = (await open(new Uint8Array(await fileInput.files[0].arrayBuffer()), passphrase)).trim();
+    } catch (err) {
+      throw new UserError(err instanceof KeyFileError ? msg(err.code === "need-passphrase" ? "need-passphrase" : "bad-passphrase") : msg("bad-key"));
+    }
+  }
   if (!text) { throw new UserError(msg("no-key")); }
   let der;
   try {
