@@ -1,7 +1,9 @@
 """The language crawl: headless Chromium signs in as every demo role, follows the links of the navigation and
 the workbench breadth-first within the site, and fails listing page and text for what a reader must never see:
 codes (``snake_case``, ``colon:codes``), UTC ISO timestamps, English words on a Chinese page, Chinese on an
-English page (outside the data people typed: organization, project and person names).
+English page (outside the data people typed: organization, project and person names). The same pass runs
+axe-core (the npm package locked in ``tests/js``) on every Chinese page and fails on any serious or critical
+accessibility violation, listing rule, page and element.
 
 One screenshot per Chinese page is left in ``test-artifacts/crawl/<role>/`` at the checkout's root (ignored by
 git), for someone reading the Chinese in context."""
@@ -45,6 +47,18 @@ ROLES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "expert": ("expert", ("/workbench",)),
     "admin": ("admin", ("/workbench",)),
 }
+
+# axe-core, installed by ``make test`` (``npm ci`` in tests/js, see scripts/test-system-deps.sh).
+AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_IMPACTS = ("serious", "critical")
+AXE_RUN = """async (impacts) => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.filter(v => impacts.includes(v.impact)).map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(' ') + ' — '
+      + (n.failureSummary || '').replace(/\\s+/g, ' ').slice(0, 160)),
+  }));
+}"""
 
 # Never followed: leaving, switching language, files and machine formats.
 SKIP = re.compile(
@@ -109,6 +123,13 @@ class Finding:
     locale: str
     path: str
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Crawl:
+    counts: dict[str, int]  # pages visited per role
+    language: list[Finding]
+    accessibility: list[Finding]  # axe-core, on the Chinese pages
 
 
 def _json_strings(raw: object) -> list[str]:
@@ -237,14 +258,28 @@ def _problems(texts: list[str], locale: str, data: str) -> list[str]:
     return sorted(set(found))
 
 
+def _axe(page: Any) -> list[str]:
+    """The serious and critical axe-core violations of the page: rule, what it asks, the elements."""
+    page.add_script_tag(path=str(AXE))
+    out = []
+    for v in page.evaluate(AXE_RUN, list(AXE_IMPACTS)):
+        out.append(f"{v['id']} ({v['impact']}): {v['help']}")
+        out += [f"    {node}" for node in v["nodes"][:8]]
+        if len(v["nodes"]) > 8:
+            out.append(f"    … and {len(v['nodes']) - 8} more")
+    return out
+
+
 def _crawl(
     context: Any, site: Site, role: str, starts: tuple[str, ...], locale: str, paths: list[str] | None
-) -> tuple[list[str], list[Finding]]:
-    """Visit ``paths`` (the English pass repeats the Chinese one) or crawl from ``starts``."""
+) -> tuple[list[str], list[Finding], list[Finding]]:
+    """Visit ``paths`` (the English pass repeats the Chinese one) or crawl from ``starts``; axe-core runs in
+    the Chinese pass."""
     from playwright.sync_api import Error as PlaywrightError
 
     page = context.new_page()
     findings: list[Finding] = []
+    violations: list[Finding] = []
     visited: list[str] = []
     queue = deque(paths if paths is not None else starts)
     seen = set(queue)
@@ -274,6 +309,8 @@ def _crawl(
         problems = _problems(page.evaluate(VISIBLE_TEXT), lang, site.data)
         if problems:
             findings.append(Finding(role, locale, path, problems))
+        if locale == "zh" and (broken := _axe(page)):
+            violations.append(Finding(role, locale, path, broken))
         if paths is not None:
             continue
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
@@ -291,44 +328,68 @@ def _crawl(
             seen.add(target)
             queue.append(target)
     page.close()
-    return visited, findings
+    return visited, findings, violations
 
 
 def _secret(b32: str) -> bytes | None:
     return base64.b32decode(b32 + "=" * (-len(b32) % 8)) if b32 else None
 
 
-def test_every_page_reads_in_its_language(site: Site) -> None:
+@pytest.fixture(scope="module")
+def crawl(site: Site) -> Crawl:
+    """One crawl of every role in Chinese then English, shared by the language and accessibility checks."""
     from playwright.sync_api import sync_playwright
 
-    findings: list[Finding] = []
+    if not AXE.exists():
+        pytest.fail(f"{AXE} missing: run `make test` (it runs `npm ci` in tests/js)", pytrace=False)
+    language: list[Finding] = []
+    accessibility: list[Finding] = []
     counts: dict[str, int] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             for role, (username, starts) in ROLES.items():
-                context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+                # The page's Content-Security-Policy forbids inline scripts: axe-core comes in as one.
+                context = browser.new_context(
+                    viewport={"width": 1280, "height": 800}, locale="zh-CN", bypass_csp=True
+                )
                 context.set_default_timeout(15000)
                 page = context.new_page()
                 if username is not None:
                     password, secret = site.logins[username]
                     sign_in(page, site.url, username, password, totp_secret=_secret(secret))
                 page.close()
-                visited, found = _crawl(context, site, role, starts, "zh", None)
-                findings += found
+                visited, found, broken = _crawl(context, site, role, starts, "zh", None)
+                language += found
+                accessibility += broken
                 counts[role] = len(visited)
                 switch = context.new_page()
                 switch.goto(f"{site.url}/auth/locale?locale=en&next=/")
                 switch.close()
-                _visited, found = _crawl(context, site, role, starts, "en", visited)
-                findings += found
+                _visited, found, _broken = _crawl(context, site, role, starts, "en", visited)
+                language += found
                 context.close()
         finally:
             browser.close()
-
     print("pages per role:", counts)
-    assert all(n >= 3 for n in counts.values()), counts
-    report = "\n".join(f"[{f.role} {f.locale}] {f.path}\n    " + "\n    ".join(f.problems) for f in findings)
+    return Crawl(counts, language, accessibility)
+
+
+def _report(findings: list[Finding]) -> str:
+    return "\n".join(f"[{f.role} {f.locale}] {f.path}\n    " + "\n    ".join(f.problems) for f in findings)
+
+
+def test_every_page_reads_in_its_language(crawl: Crawl) -> None:
+    assert all(n >= 3 for n in crawl.counts.values()), crawl.counts
+    findings = crawl.language
     assert not findings, (
-        f"{sum(len(f.problems) for f in findings)} problems on {len(findings)} pages:\n{report}"
+        f"{sum(len(f.problems) for f in findings)} problems on {len(findings)} pages:\n{_report(findings)}"
     )
+
+
+def test_every_page_has_no_serious_accessibility_violation(crawl: Crawl) -> None:
+    """axe-core's serious and critical rules (labels, contrast, names, landmarks, language) on every page that
+    every role reaches."""
+    assert all(n >= 3 for n in crawl.counts.values()), crawl.counts
+    findings = crawl.accessibility
+    assert not findings, f"axe-core violations on {len(findings)} pages:\n{_report(findings)}"
