@@ -27,6 +27,7 @@ from sqlalchemy import JSON, String, Text, select
 
 from app import create_app
 from app.core.db import db
+from tests import axe
 from tests.system import CHROMIUM, CHROMIUM_ARGS, require, sign_in
 
 pytestmark = pytest.mark.browser
@@ -47,18 +48,6 @@ ROLES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "expert": ("expert", ("/workbench",)),
     "admin": ("admin", ("/workbench",)),
 }
-
-# axe-core, installed by ``make test`` (``npm ci`` in tests/js, see scripts/test-system-deps.sh).
-AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
-AXE_IMPACTS = ("serious", "critical")
-AXE_RUN = """async (impacts) => {
-  const result = await axe.run(document, {resultTypes: ['violations']});
-  return result.violations.filter(v => impacts.includes(v.impact)).map(v => ({
-    id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.map(n => n.target.join(' ') + ' — '
-      + (n.failureSummary || '').replace(/\\s+/g, ' ').slice(0, 160)),
-  }));
-}"""
 
 # Never followed: leaving, switching language, files and machine formats.
 SKIP = re.compile(
@@ -258,18 +247,6 @@ def _problems(texts: list[str], locale: str, data: str) -> list[str]:
     return sorted(set(found))
 
 
-def _axe(page: Any) -> list[str]:
-    """The serious and critical axe-core violations of the page: rule, what it asks, the elements."""
-    page.add_script_tag(path=str(AXE))
-    out = []
-    for v in page.evaluate(AXE_RUN, list(AXE_IMPACTS)):
-        out.append(f"{v['id']} ({v['impact']}): {v['help']}")
-        out += [f"    {node}" for node in v["nodes"][:8]]
-        if len(v["nodes"]) > 8:
-            out.append(f"    … and {len(v['nodes']) - 8} more")
-    return out
-
-
 def _crawl(
     context: Any, site: Site, role: str, starts: tuple[str, ...], locale: str, paths: list[str] | None
 ) -> tuple[list[str], list[Finding], list[Finding]]:
@@ -309,7 +286,7 @@ def _crawl(
         problems = _problems(page.evaluate(VISIBLE_TEXT), lang, site.data)
         if problems:
             findings.append(Finding(role, locale, path, problems))
-        if locale == "zh" and (broken := _axe(page)):
+        if locale == "zh" and (broken := axe.violations(page)):
             violations.append(Finding(role, locale, path, broken))
         if paths is not None:
             continue
@@ -340,8 +317,7 @@ def crawl(site: Site) -> Crawl:
     """One crawl of every role in Chinese then English, shared by the language and accessibility checks."""
     from playwright.sync_api import sync_playwright
 
-    if not AXE.exists():
-        pytest.fail(f"{AXE} missing: run `make test` (it runs `npm ci` in tests/js)", pytrace=False)
+    axe.require_axe()
     language: list[Finding] = []
     accessibility: list[Finding] = []
     counts: dict[str, int] = {}

@@ -14,6 +14,7 @@ import pytest
 
 from app.accounts import totp
 from app.core.clock import security_now
+from tests import axe
 from tests.live import DemoServer, demo_server
 from tests.system import CHROMIUM, CHROMIUM_ARGS
 
@@ -32,6 +33,7 @@ FOCUSED = """() => {
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    axe.require_axe()
     with demo_server(tmp_path_factory, "keyboard") as server:
         yield server
 
@@ -82,7 +84,8 @@ def test_bidder_reaches_the_bid_form_by_keyboard(live: DemoServer) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            # Without the Content-Security-Policy only so that axe-core can come in (tests/axe.py).
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN", bypass_csp=True)
             _sign_in_by_keyboard(page, live, "bidder1")
             # The section the workbench says still waits for this bidder's envelopes.
             task = page.locator("#tasks li.task-bid a").first.get_attribute("href")
@@ -115,6 +118,7 @@ def test_bidder_reaches_the_bid_form_by_keyboard(live: DemoServer) -> None:
             button = _tab_to(page, "#seal-submit")
             assert button["text"] == "加密并提交"
             assert page.get_by_text("在本浏览器中加密").first.is_visible()
+            assert not axe.violations(page)
             page.screenshot(path=str(live.shots / "bidder-keyboard.png"), full_page=True)
         finally:
             browser.close()
@@ -126,8 +130,18 @@ def test_member_of_the_public_files_a_report_by_keyboard(live: DemoServer) -> No
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            # Without the Content-Security-Policy only so that axe-core can come in (tests/axe.py).
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN", bypass_csp=True)
             page.goto(f"{live.url}/complaints/report")
+            # Sent empty first: the page says what is missing, by field, to a screen reader too.
+            _tab_to(page, "#report-submit")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#form-error")
+            assert page.locator("#form-error").inner_text() == "举报内容不完整。"
+            assert page.locator("#subject").get_attribute("aria-invalid") == "true"
+            described = page.locator("#subject").get_attribute("aria-describedby")
+            assert described and page.locator(f"#{described}").inner_text() == "必填。"
+            assert not axe.violations(page)
             _skip_to_main(page)
             _tab_to(page, "#subject")
             page.keyboard.type("开标现场有人代为签到")
@@ -150,6 +164,7 @@ def test_member_of_the_public_files_a_report_by_keyboard(live: DemoServer) -> No
             assert "您的查询码" in page.locator("main").inner_text()
             code = page.locator("#tracking-code").inner_text().strip()
             assert len(code) >= 8 and page.locator("#tracking-code").is_visible(), code
+            assert not axe.violations(page)
             # The next step is reachable too: the follow-up link, by keyboard.
             follow = _tab_to(page, "#track-link")
             assert follow["text"] == "查询举报"
