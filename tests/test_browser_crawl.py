@@ -1,7 +1,9 @@
 """The language crawl: headless Chromium signs in as every demo role, follows the links of the navigation and
 the workbench breadth-first within the site, and fails listing page and text for what a reader must never see:
 codes (``snake_case``, ``colon:codes``), UTC ISO timestamps, English words on a Chinese page, Chinese on an
-English page (outside the data people typed: organization, project and person names).
+English page (outside the data people typed: organization, project and person names). The same pass runs
+axe-core (the npm package locked in ``tests/js``) on every Chinese page and fails on any serious or critical
+accessibility violation, listing rule, page and element.
 
 One screenshot per Chinese page is left in ``test-artifacts/crawl/<role>/`` at the checkout's root (ignored by
 git), for someone reading the Chinese in context."""
@@ -25,6 +27,7 @@ from sqlalchemy import JSON, String, Text, select
 
 from app import create_app
 from app.core.db import db
+from tests import axe
 from tests.system import CHROMIUM, CHROMIUM_ARGS, require, sign_in
 
 pytestmark = pytest.mark.browser
@@ -109,6 +112,13 @@ class Finding:
     locale: str
     path: str
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Crawl:
+    counts: dict[str, int]  # pages visited per role
+    language: list[Finding]
+    accessibility: list[Finding]  # axe-core, on the Chinese pages
 
 
 def _json_strings(raw: object) -> list[str]:
@@ -239,12 +249,14 @@ def _problems(texts: list[str], locale: str, data: str) -> list[str]:
 
 def _crawl(
     context: Any, site: Site, role: str, starts: tuple[str, ...], locale: str, paths: list[str] | None
-) -> tuple[list[str], list[Finding]]:
-    """Visit ``paths`` (the English pass repeats the Chinese one) or crawl from ``starts``."""
+) -> tuple[list[str], list[Finding], list[Finding]]:
+    """Visit ``paths`` (the English pass repeats the Chinese one) or crawl from ``starts``; axe-core runs in
+    the Chinese pass."""
     from playwright.sync_api import Error as PlaywrightError
 
     page = context.new_page()
     findings: list[Finding] = []
+    violations: list[Finding] = []
     visited: list[str] = []
     queue = deque(paths if paths is not None else starts)
     seen = set(queue)
@@ -274,6 +286,8 @@ def _crawl(
         problems = _problems(page.evaluate(VISIBLE_TEXT), lang, site.data)
         if problems:
             findings.append(Finding(role, locale, path, problems))
+        if locale == "zh" and (broken := axe.violations(page)):
+            violations.append(Finding(role, locale, path, broken))
         if paths is not None:
             continue
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
@@ -291,44 +305,67 @@ def _crawl(
             seen.add(target)
             queue.append(target)
     page.close()
-    return visited, findings
+    return visited, findings, violations
 
 
 def _secret(b32: str) -> bytes | None:
     return base64.b32decode(b32 + "=" * (-len(b32) % 8)) if b32 else None
 
 
-def test_every_page_reads_in_its_language(site: Site) -> None:
+@pytest.fixture(scope="module")
+def crawl(site: Site) -> Crawl:
+    """One crawl of every role in Chinese then English, shared by the language and accessibility checks."""
     from playwright.sync_api import sync_playwright
 
-    findings: list[Finding] = []
+    axe.require_axe()
+    language: list[Finding] = []
+    accessibility: list[Finding] = []
     counts: dict[str, int] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             for role, (username, starts) in ROLES.items():
-                context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+                # The page's Content-Security-Policy forbids inline scripts: axe-core comes in as one.
+                context = browser.new_context(
+                    viewport={"width": 1280, "height": 800}, locale="zh-CN", bypass_csp=True
+                )
                 context.set_default_timeout(15000)
                 page = context.new_page()
                 if username is not None:
                     password, secret = site.logins[username]
                     sign_in(page, site.url, username, password, totp_secret=_secret(secret))
                 page.close()
-                visited, found = _crawl(context, site, role, starts, "zh", None)
-                findings += found
+                visited, found, broken = _crawl(context, site, role, starts, "zh", None)
+                language += found
+                accessibility += broken
                 counts[role] = len(visited)
                 switch = context.new_page()
                 switch.goto(f"{site.url}/auth/locale?locale=en&next=/")
                 switch.close()
-                _visited, found = _crawl(context, site, role, starts, "en", visited)
-                findings += found
+                _visited, found, _broken = _crawl(context, site, role, starts, "en", visited)
+                language += found
                 context.close()
         finally:
             browser.close()
-
     print("pages per role:", counts)
-    assert all(n >= 3 for n in counts.values()), counts
-    report = "\n".join(f"[{f.role} {f.locale}] {f.path}\n    " + "\n    ".join(f.problems) for f in findings)
+    return Crawl(counts, language, accessibility)
+
+
+def _report(findings: list[Finding]) -> str:
+    return "\n".join(f"[{f.role} {f.locale}] {f.path}\n    " + "\n    ".join(f.problems) for f in findings)
+
+
+def test_every_page_reads_in_its_language(crawl: Crawl) -> None:
+    assert all(n >= 3 for n in crawl.counts.values()), crawl.counts
+    findings = crawl.language
     assert not findings, (
-        f"{sum(len(f.problems) for f in findings)} problems on {len(findings)} pages:\n{report}"
+        f"{sum(len(f.problems) for f in findings)} problems on {len(findings)} pages:\n{_report(findings)}"
     )
+
+
+def test_every_page_has_no_serious_accessibility_violation(crawl: Crawl) -> None:
+    """axe-core's serious and critical rules (labels, contrast, names, landmarks, language) on every page that
+    every role reaches."""
+    assert all(n >= 3 for n in crawl.counts.values()), crawl.counts
+    findings = crawl.accessibility
+    assert not findings, f"axe-core violations on {len(findings)} pages:\n{_report(findings)}"
