@@ -5,6 +5,8 @@ and in Chinese."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,13 +16,14 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from app.accounts import services as accounts
 from app.accounts.models import User
 from app.bidding import opening
 from app.core.clock import clock
 from app.core.db import db
 from tests.bidding.conftest import after_deadline, publish_tender, upload
 from tests.bidding.test_browser_sealing import _world
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, current_code
 from tests.live import ARTIFACTS
 from tests.system import CHROMIUM, CHROMIUM_ARGS, require
 
@@ -82,6 +85,11 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        # The hall's event streams end in their own threads (at the next keep-alive after the browser left):
+        # wait for them, so no stream's request context is closed later from this thread by the collector.
+        for handler in threading.enumerate():
+            if "process_request_thread" in handler.name:
+                handler.join(timeout=30)
         server.server_close()
         clock.reset()
         with app.app_context():
@@ -90,16 +98,30 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
 
 
 def _submit_share(hall: Hall, index: int) -> None:
-    """A custodian submits a share (as the share page does), from outside the browsers."""
+    """A custodian submits a share through the API (a token and a fresh code), as the bidder tool does."""
     user_id, mnemonic = hall.custodians[index]
-    with hall.app.test_request_context():
-        actor = db.session.get(User, user_id)
-        ceremony, quorum = opening.submit_share(hall.section_id, mnemonic, actor=actor)
+    with hall.app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        token, code = accounts.create_api_token(user, "share").raw, current_code(user)
         db.session.commit()
-        if quorum:
-            opening.run_opening(ceremony.id, actor=actor)
-            db.session.commit()
         db.session.remove()
+    host, port = hall.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.request(
+            "POST",
+            f"/api/v1/bidding/sections/{hall.section_id}/shares",
+            body=json.dumps({"mnemonic": mnemonic}),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-TOTP-Code": code,
+                "Content-Type": "application/json",
+            },
+        )
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
 
 
 def test_every_part_of_the_hall_is_live_for_visitors_and_bidders(hall: Hall) -> None:
