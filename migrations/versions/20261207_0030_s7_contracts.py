@@ -15,8 +15,23 @@ down_revision = "s7_public_draw_record"
 branch_labels = None
 depends_on = None
 
+RULES = (
+    "'same_source_ip', 'same_fingerprint', 'same_signing_key', 'same_contact', 'same_document_hash', "
+    "'same_document_metadata', 'price_progression', 'price_close', 'same_project_manager', 'late_amendment', "
+    "'repeated_draws', 'key_shares_late', 'overdue_case', 'written_report_due', 'contract_due'"
+)
+RULES_OLD = f"rule IN ({RULES})"
+RULES_NEW = f"rule IN ({RULES}, 'contract_publication')"
+
+
+def _rules_check(new: str) -> None:
+    with op.batch_alter_table("supervision_alert", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_supervision_alert_rule_valid"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_supervision_alert_rule_valid"), new)
+
 
 def upgrade():
+    _rules_check(RULES_NEW)  # the contract_publication alert (政府采购法实施条例 Art. 50)
     op.create_table(
         "procurement_intention",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -140,6 +155,7 @@ def upgrade():
 
 
 def downgrade():
+    _rules_check(RULES_OLD)
     with op.batch_alter_table("contract_amendment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contract_amendment_contract_id"))
 
