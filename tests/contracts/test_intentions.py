@@ -1,6 +1,7 @@
-"""Issue 18 item 5 — procurement intentions (采购意向公开, 财库〔2020〕10号): a government procurement purchaser
-publishes its intention; the tender announcement of a government procurement section is refused unless an
-intention of its project was public at least 30 days before; an intention whose month is too close is refused."""
+"""Issue 18 item 5 — procurement intentions (采购意向公开, 财库〔2020〕10号): a government procurement
+purchaser publishes its intention; the tender announcement of a government procurement section is refused
+unless an intention of its project was public at least 30 days before; an intention whose month is too
+close is refused."""
 
 from __future__ import annotations
 
