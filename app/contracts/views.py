@@ -17,6 +17,7 @@ from app.core.db import db
 from app.core.errors import DomainError
 from app.core.labels import error_details
 from app.core.permissions import Permission, Role, public, require
+from app.core.web import MAX_ROW_ID
 from app.projects.models import Project, Section
 from app.projects.permissions import acts_for
 
@@ -222,8 +223,9 @@ def intention_create() -> ResponseReturnValue:
     user = _user()
     try:
         raw_project = request.form.get("project_id", "")
-        project = db.session.get(Project, int(raw_project)) if raw_project.isdigit() else None
-        if project is None or len(raw_project) > 10:
+        project_id = int(raw_project) if raw_project.isdigit() and len(raw_project) <= 10 else 0
+        project = db.session.get(Project, project_id) if 0 < project_id <= MAX_ROW_ID else None
+        if project is None:
             raise DomainError(_("Choose the project."), errors={"project_id": [_("Choose the project.")]})
         intentions.create_intention(
             project,
