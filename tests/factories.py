@@ -113,3 +113,38 @@ def factory(db_session: Any) -> Callable[..., Any]:
 @pytest.fixture
 def org_factory(db_session: Any) -> Callable[..., Any]:
     return make_org
+
+
+def intention_published(project: Any, *, days_before: int = 40) -> Any:
+    """A government procurement project needs its procurement intention public ≥ 30 days before the tender
+    announcement (财库〔2020〕10号): give it one published ``days_before`` days ago (test set-up, not the
+    service under test). Other categories are left alone. Returns the intention or None."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from app.contracts.enums import IntentionStatus
+    from app.contracts.models import ProcurementIntention
+    from app.core.db import db
+    from app.projects.enums import Category
+
+    if project.catalogue_item.category != Category.GOVERNMENT_PROCUREMENT:
+        return None
+    for row in db.session.query(ProcurementIntention).filter_by(project_id=project.id):
+        if row.status == IntentionStatus.PUBLISHED:
+            return row
+    at = now() - dt.timedelta(days=days_before)
+    row = ProcurementIntention(
+        project_id=project.id,
+        org_id=project.owner_org_id,
+        project_name=project.name,
+        budget=project.budget or Decimal("1000000"),
+        needs_summary="采购需求概况（测试）",
+        expected_month=dt.date(at.year + (at.month + 1) // 12, (at.month + 1) % 12 + 1, 1),
+        status=IntentionStatus.PUBLISHED.value,
+        created_at=at,
+        created_by=project.created_by,
+        published_at=at,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row

@@ -164,6 +164,7 @@ def _build() -> dict[str, dict[str, str]]:
             "overdue_case": pgettext("alert_rule", "Case overdue"),
             "written_report_due": pgettext("alert_rule", "Written report due"),
             "contract_due": pgettext("alert_rule", "Contract due"),
+            "contract_publication": pgettext("alert_rule", "Contract not published in time"),
         },
         "alert_status": {
             "open": pgettext("alert_status", "Open"),
@@ -371,6 +372,8 @@ def _build() -> dict[str, dict[str, str]]:
             "dead": pgettext("exchange_status", "Could not be delivered"),
         },
         "audit_object": {
+            "contract": pgettext("audit_object", "Contract"),
+            "procurement_intention": pgettext("audit_object", "Procurement intention"),
             "exchange_message": pgettext("audit_object", "Record pushed to the provincial platform"),
             "ocds_bulk": pgettext("audit_object", "Daily open-data file"),
             "section_question": pgettext("audit_object", "Question on the tender documents"),
@@ -451,6 +454,25 @@ def _build() -> dict[str, dict[str, str]]:
             "条例 Art. 61": pgettext("legal_basis", "Tendering Regulations Art. 61"),
             "招标投标法 Art. 47": pgettext("legal_basis", "Tendering Law Art. 47"),
             "招标投标法 Art. 46": pgettext("legal_basis", "Tendering Law Art. 46"),
+            "政府采购法实施条例 Art. 50": pgettext(
+                "legal_basis", "Government Procurement Law Implementing Regulations Art. 50"
+            ),
+        },
+        "contract_status": {
+            "signed": pgettext("contract_status", "Signed, not published"),
+            "published": pgettext("contract_status", "Published"),
+        },
+        "intention_status": {
+            "draft": pgettext("intention_status", "Draft"),
+            "published": pgettext("intention_status", "Published"),
+            "withdrawn": pgettext("intention_status", "Withdrawn"),
+        },
+        "contract_publication": {
+            "not_required": pgettext("contract_publication", "Publication not required by law"),
+            "due": pgettext("contract_publication", "To be published"),
+            "overdue": pgettext("contract_publication", "Not published in time"),
+            "on_time": pgettext("contract_publication", "Published on time"),
+            "late": pgettext("contract_publication", "Published late"),
         },
         "written_report_state": {
             "filed": pgettext("written_report_state", "Filed"),
@@ -583,6 +605,16 @@ def _build() -> dict[str, dict[str, str]]:
             "subject": pgettext("field", "Subject"),
             "title_level": pgettext("field", "Professional title"),
             "years_of_practice": pgettext("field", "Years of practice"),
+            "amount": pgettext("field", "Contract amount"),
+            "document": pgettext("field", "Signed PDF"),
+            "summary": pgettext("field", "What changes"),
+            "amount_after": pgettext("field", "Amount after the amendment"),
+            "signed_on": pgettext("field", "Signing date"),
+            "project_name": pgettext("field", "Project name"),
+            "needs_summary": pgettext("field", "Summary of the needs"),
+            "expected_month": pgettext("field", "Expected month"),
+            "project_id": pgettext("field", "Project"),
+            "intention": pgettext("field", "Procurement intention"),
             "kinds": pgettext("field", "Event kinds"),
             "questions": pgettext("field", "Questions"),
             "url": pgettext("field", "Address"),
@@ -631,6 +663,15 @@ def _build() -> dict[str, dict[str, str]]:
             "addressee_org_id": pgettext("field", "Addressee"),
         },
         "action": {
+            "contracts:contract:upload": pgettext("action", "Upload a signed contract"),
+            "contracts:contract:publish": pgettext("action", "Publish a contract"),
+            "contracts:amendment:record": pgettext("action", "Record a contract amendment"),
+            "contracts:intention:create": pgettext("action", "Draft a procurement intention"),
+            "contracts:intention:publish": pgettext("action", "Publish a procurement intention"),
+            "contracts:intention:withdraw": pgettext("action", "Withdraw a procurement intention"),
+            "contracts:contract:manage": pgettext("action", "Upload, publish and amend contracts"),
+            "contracts:contract:read": pgettext("action", "Read contracts and section archives"),
+            "contracts:intention:manage": pgettext("action", "Publish procurement intentions"),
             "bidding:opening:publish": pgettext("action", "Publish the opening record"),
             "exchange:message:dead": pgettext(
                 "action", "Give up pushing a record to the provincial platform"

@@ -129,6 +129,10 @@ class Permission(StrEnum):
     EVALUATION_ARCHIVE = "evaluation:archive:create"
     EVALUATION_REPRESENTATIVES = "evaluation:representatives:manage"
     EVALUATION_REPLACE = "evaluation:panel:replace"
+    # contracts: the signed contract, its publication and amendments; procurement intentions (app/contracts)
+    CONTRACT_MANAGE = "contracts:contract:manage"
+    CONTRACT_READ = "contracts:contract:read"
+    INTENTION_MANAGE = "contracts:intention:manage"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -221,6 +225,12 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.EVALUATION_ARCHIVE: frozenset({Role.CENTER_STAFF}),
     Permission.EVALUATION_REPRESENTATIVES: frozenset({Role.TENDERER}),
     Permission.EVALUATION_REPLACE: frozenset({Role.CENTER_STAFF}),
+    # contracts: the tenderer (or its agency) uploads, publishes and amends its contracts and publishes its
+    # procurement intentions; center staff, the office and the regulators read (jurisdiction: object check
+    # in app/contracts/permissions.py).
+    Permission.CONTRACT_MANAGE: frozenset({Role.TENDERER}),
+    Permission.CONTRACT_READ: frozenset({Role.TENDERER, Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR}),
+    Permission.INTENTION_MANAGE: frozenset({Role.TENDERER}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

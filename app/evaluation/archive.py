@@ -15,6 +15,8 @@ One zip per section::
                              (docs/verify-a-draw.md)
     bids/<org>/<id>-<name>   every opened bid document, decrypted (the sealed ciphertext's key is gone)
     bids.json                bidder, envelope SHA-256 (as receipted) and document SHA-256 of each bid file
+    contract/…               the signed contract (PDF), its amendments and contract.json (app/contracts)
+    cases.json               the objections, complaints and reports filed on the section
     retention.json           how long the archive is kept and why (and the same in the manifest)
     evaluation/report.html   the evaluation report, report_signatures.json, scores.json
     notices/…                candidate publicity, award notice, award and result letters, written report
@@ -56,6 +58,7 @@ from app.core.db import db
 from app.core.errors import Conflict, NotFound
 from app.core.models import AuditLeaf
 from app.projects.enums import Category, SectionStatus
+from app.projects.rules import ARCHIVE_RETENTION_YEARS
 
 from .enums import EvaluationStatus, FileKind
 from .models import Evaluation
@@ -64,7 +67,7 @@ _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 #: Statutory minimum: 政府采购法 Art. 42 (15 years from the end of the procurement); the platform's choice
 #: for every other category (module docstring).
-RETENTION_YEARS = 15
+RETENTION_YEARS = ARCHIVE_RETENTION_YEARS
 
 
 def retention_years() -> int:
@@ -324,6 +327,9 @@ def build_bundle(ev: Evaluation, *, retain_until: dt.datetime, basis: str) -> st
             for m in ev.members
         ]
     )
+    from app.contracts.archive import bundle_files  # the signed contract, its amendments, the cases
+
+    files.update(bundle_files(section))
     listing, streams = _bid_files(section.id)
     files["bids.json"] = _json(listing)
     retention = {"retain_until": retain_until, "basis": basis, "years": retention_years()}

@@ -5,6 +5,10 @@
   bidder until last year, so the opening recuses that expert with the reason recorded and — no backup left
   — a supplementary round is frozen, witnessed by the regulator and its expert invited; the tenderer names
   its representative. The section waits for the panel to sign in.
+* **a government procurement section through to its contract** — the same steps to the result
+  announcement, then the signed contract uploaded and published within 2 working days, and an amendment;
+  both procurement projects published their procurement intentions 40 days before their announcements
+  (财库〔2020〕10号);
 * **a government procurement section with a result announcement and a challenge after it** — bids,
   opening, a 5-expert panel that scores and reports, the purchaser's result announcement
   (中标/成交结果公告, the award), then a losing supplier's challenge (质疑) to the result, pending: the
@@ -89,24 +93,14 @@ def _publish(
     tenderer: User,
     panel: tuple[int, int],
     budget: str,
+    project: Project | None = None,
 ) -> Section:
     catalogue = projects.current_catalogue()
     assert catalogue is not None
     item = next(i for i in catalogue.items if i.code == item_code)
-    project: Project = projects.register_project(
-        projects.ProjectInput(
-            name=project_name,
-            catalogue_item_id=item.id,
-            funding_source="财政资金",
-            approval_ref="通发改审〔2026〕209号",
-            budget=Decimal(budget),
-            regulator_org_id=regulator.org_id,
-            owner_org_id=owner.id if owner is not None else None,
-            region="南通市",
-        ),
-        actor=actor,
-    )
-    projects.review_project(project, actor=staff, accept=True)
+    if project is None:
+        project = _register(item_code, project_name, actor=actor, owner=owner, regulator=regulator,
+                            staff=staff, budget=budget)  # fmt: skip
     cal = load_calendar()
     start = now()
     sale_end = rules.earliest_date(start, item.min_sale_days, item.sale_day_unit, cal)
@@ -146,6 +140,64 @@ def _publish(
     projects.publish_section(section, actor=actor)
     db.session.commit()
     return section
+
+
+def _register(
+    item_code: str,
+    project_name: str,
+    *,
+    actor: User,
+    owner: Organization | None,
+    regulator: User,
+    staff: User,
+    budget: str,
+) -> Project:
+    catalogue = projects.current_catalogue()
+    assert catalogue is not None
+    item = next(i for i in catalogue.items if i.code == item_code)
+    project: Project = projects.register_project(
+        projects.ProjectInput(
+            name=project_name,
+            catalogue_item_id=item.id,
+            funding_source="财政资金",
+            approval_ref="通发改审〔2026〕209号",
+            budget=Decimal(budget),
+            regulator_org_id=regulator.org_id,
+            owner_org_id=owner.id if owner is not None else None,
+            region="南通市",
+        ),
+        actor=actor,
+    )
+    projects.review_project(project, actor=staff, accept=True)
+    return project
+
+
+def _procurement_projects(users: dict[str, User], announce_at: dt.datetime) -> dict[str, Project]:
+    """The government procurement projects of the demo trades, registered with their procurement intentions
+    published now — at least 30 days before their tender announcements (财库〔2020〕10号)."""
+    from app.contracts import intentions
+
+    staff, regulator, tenderer = users["staff"], users["regulator2"], users["tenderer"]
+    month = announce_at.astimezone(CST).date().replace(day=1)
+    out = {}
+    for key, name, budget, needs in (
+        ("lab", "南通市中医院检验设备采购", "1300000", "全自动生化分析仪1台，含安装调试、培训及三年质保。"),
+        ("desks", "南通市实验小学课桌椅采购", "1300000", "学生课桌椅600套、教师讲台20张，含送货安装。"),
+    ):
+        project = _register("ZC-01", name, actor=tenderer, owner=None, regulator=regulator, staff=staff,
+                            budget=budget)  # fmt: skip
+        intention = intentions.create_intention(
+            project,
+            actor=tenderer,
+            project_name=name,
+            budget=budget,
+            needs_summary=needs,
+            expected_month=month,
+        )
+        intentions.publish_intention(intention, actor=tenderer)
+        out[key] = project
+    db.session.commit()
+    return out
 
 
 def _bid(section: Section, bidder: User, key: Ed25519PrivateKey, key_id: str, price: str) -> None:
@@ -218,11 +270,15 @@ def seed_trades(users: dict[str, User]) -> list[str]:
     lines: list[str] = []
     real = now()
     with _time_travel() as go:
+        go(real - dt.timedelta(days=80))
+        gp_projects = _procurement_projects(users, real - dt.timedelta(days=40))
         go(real - dt.timedelta(days=45))
         bidders = _bidders(users)
         lines += _recusal_trade(users, bidders, custodian_ids, go)
         go(real - dt.timedelta(days=40))
-        lines += _procurement_trade(users, bidders, custodian_ids, go)
+        lines += _procurement_trade(users, bidders, custodian_ids, go, gp_projects["lab"])
+        go(real - dt.timedelta(days=38))
+        lines += _contract_trade(users, bidders, custodian_ids, go, gp_projects["desks"])
     db.session.commit()
     return lines
 
@@ -288,10 +344,90 @@ def _recusal_trade(
 
 
 def _procurement_trade(
-    users: dict[str, User], bidders: dict[str, Any], identities: dict[str, Any], go: Any
+    users: dict[str, User], bidders: dict[str, Any], identities: dict[str, Any], go: Any, project: Project
 ) -> list[str]:
     from app.complaints import services as complaints
     from app.complaints.enums import CaseKind, Matter
+
+    section, lines = _procurement_result(users, bidders, identities, go, project, "第1包 生化分析仪")
+    # two days later a losing supplier challenges the result: pending, the contract waits for it
+    go(now() + dt.timedelta(days=2))
+    challenger = users["bidder1"]
+    case = complaints.save_draft(
+        CaseKind.OBJECTION,
+        complaints.CaseInput(
+            section_id=section.id,
+            matter=Matter.RESULTS.value,
+            content={
+                "subject": "对成交结果的质疑",
+                "facts": "成交供应商所投产品的检测速度不满足采购文件第三章技术参数第5项的实质性要求。",
+                "claims": "请求重新审查成交供应商的响应文件，依法确定成交结果。",
+            },
+        ),
+        actor=challenger,
+    )
+    complaints.submit_objection(case, actor=challenger)
+    db.session.commit()
+    return lines
+
+
+def _contract_trade(
+    users: dict[str, User], bidders: dict[str, Any], identities: dict[str, Any], go: Any, project: Project
+) -> list[str]:
+    """A government procurement section through to its contract: signed three days after the result
+    announcement, uploaded and published the next working day (条例 Art. 50), then one amendment."""
+    from app.contracts import services as contracts
+
+    section, lines = _procurement_result(users, bidders, identities, go, project, "第1包 学生课桌椅")
+    tenderer = users["tenderer"]
+    cal = load_calendar()
+    go(_at(cal.next_workday(now().astimezone(CST).date() + dt.timedelta(days=3)), 10))
+    contract = contracts.upload_contract(
+        section,
+        actor=tenderer,
+        stream=io.BytesIO(_demo_pdf("南通市实验小学课桌椅采购合同")),
+        filename="课桌椅采购合同.pdf",
+        amount="1149000.00",
+        title="南通市实验小学课桌椅采购合同",
+    )
+    db.session.commit()
+    go(_at(cal.next_workday(now().astimezone(CST).date() + dt.timedelta(days=1)), 9))
+    contracts.publish_contract(contract, actor=tenderer)
+    db.session.commit()
+    go(now() + dt.timedelta(days=5))
+    contracts.record_amendment(
+        contract,
+        actor=tenderer,
+        summary="追加同型号学生课桌椅30套（政府采购法第49条，未超过原合同金额的百分之十）。",
+        amount_after="1206450.00",
+        stream=io.BytesIO(_demo_pdf("补充合同（一）")),
+        filename="补充合同一.pdf",
+    )
+    db.session.commit()
+    return lines
+
+
+def _demo_pdf(title: str) -> bytes:
+    """A minimal one-page PDF standing for the scanned signed contract."""
+    text = title.encode("unicode_escape").decode()
+    return (
+        "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        "2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+        f"% {text}\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    ).encode()
+
+
+def _procurement_result(
+    users: dict[str, User],
+    bidders: dict[str, Any],
+    identities: dict[str, Any],
+    go: Any,
+    project: Project,
+    section_name: str,
+) -> tuple[Section, list[str]]:
+    """Publish, bid, open, evaluate and announce the result of a section of a registered procurement
+    project."""
     from app.experts import draws
 
     from . import procurement, services
@@ -299,9 +435,10 @@ def _procurement_trade(
 
     staff, regulator, tenderer = users["staff"], users["regulator2"], users["tenderer"]
     section = _publish(
+        project=project,
         item_code="ZC-01",
-        project_name="南通市中医院检验设备采购",
-        section_name="第1包 生化分析仪",
+        project_name=project.name,
+        section_name=section_name,
         actor=tenderer,
         owner=None,
         regulator=regulator,
@@ -352,22 +489,4 @@ def _procurement_trade(
     go(_at(load_calendar().next_workday(now().astimezone(CST).date() + dt.timedelta(days=1)), 10))
     procurement.announce_result(ev, actor=tenderer, rank=1)
     db.session.commit()
-    # two days later a losing supplier challenges the result: pending, the contract waits for it
-    go(now() + dt.timedelta(days=2))
-    challenger = users["bidder1"]
-    case = complaints.save_draft(
-        CaseKind.OBJECTION,
-        complaints.CaseInput(
-            section_id=section.id,
-            matter=Matter.RESULTS.value,
-            content={
-                "subject": "对成交结果的质疑",
-                "facts": "成交供应商所投产品的检测速度不满足采购文件第三章技术参数第5项的实质性要求。",
-                "claims": "请求重新审查成交供应商的响应文件，依法确定成交结果。",
-            },
-        ),
-        actor=challenger,
-    )
-    complaints.submit_objection(case, actor=challenger)
-    db.session.commit()
-    return lines
+    return section, lines

@@ -65,6 +65,7 @@ KINDS: dict[str, str] = {
     "evaluation:result:announce": "result",  # 中标（成交）结果公告 (government procurement)
     "evaluation:award:issue": "result",  # 中标结果
     "evaluation:contract:signed": "contract",  # 合同订立
+    "contracts:contract:publish": "contract",  # 合同公告 (采购条例 Art. 50), with the signed PDF's hash
     "complaints:case:transition": "case_decision",  # 投诉处理决定 (when published)
 }
 
@@ -132,6 +133,8 @@ def _record_of(kind: str, leaf: AuditLeaf, payload: dict[str, Any], section: Sec
                 record["opening_record"] = opening.not_opened_document(section, unopened)
     elif kind == "amendment":
         record["amendment"] = {k: payload.get(k) for k in ("number", "affects_bids")}
+    elif kind == "contract" and leaf.object_type == "contract":
+        record["contract"] = {k: payload.get(k) for k in ("sha256", "amount", "publish_due_at", "late")}
     return record
 
 

@@ -14,10 +14,11 @@ from decimal import Decimal
 
 from app.accounts.models import Organization, User
 from app.core.calendar import load_calendar
-from app.core.clock import CST, now
+from app.core.clock import CST, clock, now
 from app.core.db import db
 
 from . import rules, services
+from .enums import Category
 from .models import CatalogueItem, OpeningRoom, Project, Section
 
 # item code, project, section, owner key, registered by (user), regulator key, funding, budget (yuan)
@@ -255,8 +256,31 @@ def _publish_section(
         actor=actor,
     )
     _document(section, actor)
+    if item.category == Category.GOVERNMENT_PROCUREMENT:
+        _intention_before(project, actor, days=40)
     services.publish_section(section, actor=actor)
     return section
+
+
+def _intention_before(project: Project, actor: User, *, days: int) -> None:
+    """The procurement intention of a government procurement project, published ``days`` days before now
+    (财库〔2020〕10号: at least 30 days before the announcement). The clock goes back and returns."""
+    from app.contracts import intentions
+
+    announce_month = now().astimezone(CST).date().replace(day=1)
+    clock.advance(-dt.timedelta(days=days))
+    try:
+        intention = intentions.create_intention(
+            project,
+            actor=actor,
+            project_name=project.name,
+            budget=project.budget,
+            needs_summary=f"{project.name}：货物及相关服务，详见采购需求。",
+            expected_month=announce_month,
+        )
+        intentions.publish_intention(intention, actor=actor)
+    finally:
+        clock.advance(dt.timedelta(days=days))
 
 
 def _document(section: Section, actor: User) -> None:

@@ -214,6 +214,28 @@ def procedure_label(procedure: Procedure | str) -> str:
 #: researched and written here with its source — a shorter period is a code change, not a catalogue edit.
 STATUTORY_FLOORS: dict[Category, RuleSet] = DEFAULT_RULES
 
+#: Contracts and procurement intentions (app/contracts). Floors set by law, never configuration.
+#: 招标投标法 Art. 46: the contract is signed within 30 日 of the award notice (also
+#: ``EVALUATION_CONTRACT_DAYS``, app/evaluation/services.py, and the ``contract_due`` alert).
+CONTRACT_SIGN_DAYS = 30
+CONTRACT_SIGN_BASIS = "招标投标法第46条"
+#: 政府采购法实施条例 Art. 50: the purchaser publishes the government procurement contract within 2 工作日 of
+#: signing it (on the media designated by the finance department).
+CONTRACT_PUBLISH_WORKING_DAYS = 2
+CONTRACT_PUBLISH_BASIS = "政府采购法实施条例第50条"
+#: 政府采购法 Art. 49: a supplementary contract for more of the same may not exceed 10 % of the original
+#: amount.
+CONTRACT_SUPPLEMENT_MAX_RATIO = Decimal("0.10")
+CONTRACT_SUPPLEMENT_BASIS = "政府采购法第49条"
+#: 财库〔2020〕10号 §3: procurement intentions are published, in principle, no later than 30 日 before the
+#: procurement starts (the tender announcement of a government procurement section).
+INTENTION_LEAD_DAYS = 30
+INTENTION_BASIS = "财库〔2020〕10号"
+#: Retention (reference §2.7): government procurement files ≥ 15 years from the end of the procurement
+#: (政府采购法 Art. 42); the platform keeps every category as long (app/evaluation/archive.py).
+ARCHIVE_RETENTION_YEARS = 15
+ARCHIVE_RETENTION_BASIS = "政府采购法第42条"
+
 #: The periods a catalogue item carries, with the article each floor comes from (shown in refusals).
 PERIODS: tuple[tuple[str, str, str], ...] = (
     ("min_sale_days", "sale_day_unit", "实施条例第16条 / 87号令第18条"),

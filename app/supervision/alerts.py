@@ -84,11 +84,18 @@ RULES: dict[AlertRule, tuple[str, Any]] = {
         "招标投标法 Art. 46",
         _l("The contract must be signed within 30 days of the award notice: due soon, or lapsed."),
     ),
+    R.CONTRACT_PUBLICATION: (
+        "政府采购法实施条例 Art. 50",
+        _l(
+            "A government procurement contract must be published within 2 working days of signing: not "
+            "published in time, or published late."
+        ),
+    ),
 }
 
 #: Rules whose alerts are also sent to the parties who must act (the tenderer side; the winner for the
 #: contract), not only shown to the regulator.
-NOTIFY_PARTIES = frozenset({R.WRITTEN_REPORT_DUE, R.CONTRACT_DUE})
+NOTIFY_PARTIES = frozenset({R.WRITTEN_REPORT_DUE, R.CONTRACT_DUE, R.CONTRACT_PUBLICATION})
 
 MINUTE = dt.timedelta(minutes=1)
 BEFORE_CLOSE = frozenset({SectionStatus.DRAFT.value, SectionStatus.PUBLISHED.value})
@@ -573,6 +580,45 @@ def rule_contract_due(section: Section) -> list[Finding]:
     return _due_findings(R.CONTRACT_DUE, "contract", ev.contract_due_at, warn)
 
 
+def rule_contract_publication(section: Section) -> list[Finding]:
+    """采购条例 Art. 50: a government procurement contract is published within 2 working days of signing —
+    flagged once the period has passed unpublished, and flagged when it was published after it."""
+    if not _has_tables("contract"):
+        return []
+    from app.contracts.models import Contract
+
+    contract = db.session.scalar(select(Contract).where(Contract.section_id == section.id))
+    if contract is None or contract.publish_due_at is None:
+        return []
+    due = contract.publish_due_at
+    evidence = {
+        "contract_id": contract.id,
+        "due_at": due.isoformat(),
+        "signed_at": contract.signed_at.isoformat(),
+    }
+    if contract.published_at is not None:
+        if contract.published_at <= due:
+            return []
+        return [
+            Finding(
+                R.CONTRACT_PUBLICATION,
+                f"late:{contract.id}",
+                f"contract published {contract.published_at.isoformat()}, due {due.isoformat()}",
+                {**evidence, "state": "late", "published_at": contract.published_at.isoformat()},
+            )
+        ]
+    if now() > due:
+        return [
+            Finding(
+                R.CONTRACT_PUBLICATION,
+                f"overdue:{contract.id}",
+                f"contract not published, due {due.isoformat()}",
+                {**evidence, "state": "overdue"},
+            )
+        ]
+    return []
+
+
 RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.SAME_SOURCE_IP: rule_same_source_ip,
     R.SAME_FINGERPRINT: rule_same_fingerprint,
@@ -589,6 +635,7 @@ RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.OVERDUE_CASE: rule_overdue_case,
     R.WRITTEN_REPORT_DUE: rule_written_report_due,
     R.CONTRACT_DUE: rule_contract_due,
+    R.CONTRACT_PUBLICATION: rule_contract_publication,
 }
 
 
@@ -653,7 +700,21 @@ def _notify_parties(section: Section, finding: Finding) -> None:
         roles.add(Role.BIDDER.value)
     due = dt.datetime.fromisoformat(finding.evidence["due_at"]).astimezone(CST).strftime("%Y-%m-%d %H:%M")
     overdue = finding.evidence.get("state") == "overdue"
-    if finding.rule is R.CONTRACT_DUE:
+    if finding.rule is R.CONTRACT_PUBLICATION:
+        subject = gettext("%(code)s: contract publication", code=section.code)
+        body = (
+            gettext(
+                "The contract was published after its deadline of %(due)s (政府采购法实施条例第50条).",
+                due=due,
+            )
+            if finding.evidence.get("state") == "late"
+            else gettext(
+                "The signed contract was to be published by %(due)s and is not public "
+                "(政府采购法实施条例第50条).",
+                due=due,
+            )
+        )
+    elif finding.rule is R.CONTRACT_DUE:
         subject = gettext("%(code)s: contract deadline", code=section.code)
         body = (
             gettext(

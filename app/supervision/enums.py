@@ -30,6 +30,7 @@ class AlertRule(StrEnum):
     OVERDUE_CASE = "overdue_case"
     WRITTEN_REPORT_DUE = "written_report_due"  # 书面报告 not filed 15 days after the award (法 Art. 47)
     CONTRACT_DUE = "contract_due"  # contract not signed: due soon, or lapsed (法 Art. 46)
+    CONTRACT_PUBLICATION = "contract_publication"  # GP contract not published within 2 working days (条例 50)
 
 
 class NoticeStatus(StrEnum):

@@ -59,6 +59,8 @@ ENUM_KINDS = {
     "app.experts.enums.EmploymentSource": "employment_source",
     "app.complaints.enums.CaseKind": "case_kind",
     "app.complaints.enums.Regime": "regime",
+    "app.contracts.enums.ContractStatus": "contract_status",
+    "app.contracts.enums.IntentionStatus": "intention_status",
     "app.complaints.enums.Matter": "matter",
     "app.complaints.enums.CaseStatus": "case_status",
     "app.complaints.enums.Remedy": "remedy",

@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from app import demo
 from app.complaints.models import Case
+from app.contracts import services as contracts
+from app.contracts.models import ProcurementIntention
 from app.core.clock import CST, clock
 from app.core.db import db
 from app.evaluation import procurement, services
@@ -36,7 +38,9 @@ def test_demo_city_has_a_recusal_with_a_replacement_draw_and_a_challenged_result
     works = db.session.get(Section, draw.section_id)
     assert works is not None and works.status == "opened"
 
-    gp = db.session.scalar(select(Section).where(Section.status == "awarded"))
+    gp = db.session.scalar(
+        select(Section).where(Section.status == "awarded", Section.name.contains("生化分析仪"))
+    )
     assert gp is not None and procurement.is_procurement(gp)
     ev = services.evaluation_for(gp)
     assert ev is not None and ev.notice_kind == "result_announcement" and ev.awarded_at is not None
@@ -44,4 +48,19 @@ def test_demo_city_has_a_recusal_with_a_replacement_draw_and_a_challenged_result
     assert challenge is not None and challenge.status == "submitted" and challenge.filed_at is not None
     assert challenge.filed_at > ev.awarded_at  # after the result announcement
     assert procurement.contract_blockers(gp)  # the contract waits for the answer
+    # the other procurement section reached its contract: published on time, with one amendment; both
+    # procurement projects published their intentions at least 30 days before their announcements
+    desks = db.session.scalar(select(Section).where(Section.name.contains("课桌椅")))
+    assert desks is not None and desks.status == "awarded"
+    contract = contracts.contract_for(desks)
+    assert contract is not None and contract.status == "published" and not contract.published_late
+    assert [a.number for a in contract.amendments] == [1]
+    shown = db.session.scalars(
+        select(ProcurementIntention).where(ProcurementIntention.status == "published")
+    ).all()
+    assert len(shown) == 3  # the two trades and the published procurement tender of the projects demo
+    for intention in shown:
+        section = db.session.scalar(select(Section).where(Section.project_id == intention.project_id))
+        assert section is not None and section.published_at is not None and intention.published_at is not None
+        assert section.published_at - intention.published_at >= dt.timedelta(days=30)
     assert clock.now() == dt.datetime(2026, 11, 16, 9, 0, tzinfo=CST)  # the demo clock is back

@@ -19,7 +19,7 @@ from app.core.db import db
 from app.core.permissions import OrgKind, Role
 from app.projects import services
 from app.projects.models import CatalogueVersion, OpeningRoom, Project, Section
-from tests.factories import make_org, make_user
+from tests.factories import intention_published, make_org, make_user
 
 # Monday 2 March 2026, 09:00 China Standard Time.
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CST)
@@ -75,6 +75,7 @@ class Portal:
             kw["custodian_ids"] = [self.staff.id, self.procurement_regulator.id, self.tenderer.id]
         # create_section numbers from len(project.sections); reload it (see the report to app/projects).
         db.session.expire(project, ["sections"])
+        intention_published(project)
         section = services.create_section(project, self.terms(**kw), actor=self.agent)
         services.add_document(
             section,

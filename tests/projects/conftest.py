@@ -17,7 +17,7 @@ from app.core.permissions import OrgKind, Role
 from app.projects import services
 from app.projects.models import CatalogueItem, CatalogueVersion, OpeningRoom, Project, Section
 from app.projects.seeding import publish_catalogue_at
-from tests.factories import make_org, make_user
+from tests.factories import intention_published, make_org, make_user
 
 # Monday 2 March 2026, 09:00 China Standard Time.
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CST)
@@ -128,6 +128,7 @@ def terms(world: World, **overrides: Any) -> services.SectionTerms:
 def draft_section(
     world: World, *, actor: User | None = None, document: bool = True, **overrides: Any
 ) -> Section:
+    intention_published(world.project)
     section = services.create_section(world.project, terms(world, **overrides), actor=actor or world.agent)
     if document:
         services.add_document(

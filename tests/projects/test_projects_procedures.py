@@ -21,7 +21,7 @@ from app.core.permissions import OrgKind, Role
 from app.projects import rules, services
 from app.projects.enums import Procedure
 from app.projects.models import Project
-from tests.factories import csrf_token, login, make_org, make_user
+from tests.factories import csrf_token, intention_published, login, make_org, make_user
 from tests.projects.conftest import World, cst, draft_section, terms
 
 
@@ -42,6 +42,7 @@ def _gp_project(world: World) -> Project:
         actor=world.agent,
     )
     services.review_project(project, actor=world.staff, accept=True)
+    intention_published(project)  # procurement: the intention was public ≥ 30 days before
     return project
 
 

@@ -99,6 +99,11 @@ def publication_checks(
                 "documents", True, _("%(n)d document(s) uploaded.", n=len(section.current_documents))
             )
         )
+    from app.contracts.intentions import intention_check  # government procurement: 财库〔2020〕10号
+
+    intention = intention_check(section, at, calendar)
+    if intention is not None:
+        checks.append(intention)
     if section.project.status != ProjectStatus.ACCEPTED:
         checks.append(rules.RuleCheck("project", False, _("The project registration is not accepted.")))
     return checks
