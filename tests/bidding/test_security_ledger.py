@@ -104,14 +104,14 @@ def test_a_bad_bank_signature_is_refused_and_books_nothing(
     )
     forged = body.replace(str(REQUIRED).encode(), str(REQUIRED * 10).encode())
     resp = client.post(f"{API}/bank/callback", data=forged, headers=headers, content_type="application/json")
-    assert resp.status_code == 401 and resp.get_json()["code"] == "bad_signature"
+    assert resp.status_code == 400 and resp.get_json()["code"] == "bad_signature"
     unsigned = client.post(f"{API}/bank/callback", data=body, content_type="application/json")
-    assert unsigned.status_code == 401
+    assert unsigned.status_code == 400
     wrong_key = dict(headers, **{"X-Bank-Signature": "sha256=" + "0" * 64})
-    assert client.post(f"{API}/bank/callback", data=body, headers=wrong_key).status_code == 401
+    assert client.post(f"{API}/bank/callback", data=body, headers=wrong_key).status_code == 400
     stale = str(int((now() - dt.timedelta(hours=1)).timestamp()))
     old = {"X-Bank-Timestamp": stale, "X-Bank-Signature": bank.sign_callback(body, int(stale))}
-    assert client.post(f"{API}/bank/callback", data=body, headers=old).status_code == 401
+    assert client.post(f"{API}/bank/callback", data=body, headers=old).status_code == 400
     assert db_session.scalars(select(BankMovement)).all() == []
     assert db_session.get(BidSecurity, mine["id"]).status == "awaiting"
 

@@ -69,10 +69,9 @@ def security_json(sec: BidSecurity, *, viewer: Any) -> dict[str, Any]:
 @blp.response(200, schemas.BankCallbackOut)
 @signed_callback
 def bank_callback() -> dict[str, Any]:
-    """The bank announces a credit to a virtual sub-account. Signed (``X-Bank-Signature: sha256=<hex>``
-    HMAC of
-    ``<X-Bank-Timestamp>.<body>``): a bad signature is refused with 401; a reference already booked answers
-    ``duplicate`` and books nothing."""
+    """The bank announces a credit to a virtual sub-account. Signed (``X-Bank-Signature: sha256=<hex>``,
+    the HMAC of ``<X-Bank-Timestamp>.<body>``): a bad signature is refused with 400 ``bad_signature``; a
+    reference already booked answers ``duplicate`` and books nothing."""
     body = request.get_data()
     try:
         bank.verify_callback(

@@ -6,8 +6,8 @@ and two headers, ``X-Bank-Timestamp`` (Unix seconds) and ``X-Bank-Signature: sha
 HMAC-SHA256 of
 ``<timestamp>.<raw body>`` under the secret the bank and the platform share (``BANK_CALLBACK_SECRET``; in
 development it is derived from ``SECRET_KEY``). A callback with a bad signature or more than five minutes
-off the
-platform clock is refused; a callback naming a bank reference the ledger already has changes nothing.
+off the platform clock is refused (400 ``bad_signature``); a callback naming a bank reference the ledger
+already has changes nothing.
 
 Money going out (refunds, forfeitures) goes through a :class:`BankAdapter`. The platform ships the
 :class:`SimulatedBank` for the demo and the tests; a real bank's adapter implements the same three methods.
@@ -42,7 +42,9 @@ CALLBACK_TOLERANCE = dt.timedelta(minutes=5)
 
 
 class CallbackRefused(DomainError):
-    status = 401
+    """400, not 401: the sender is a system with a signature, not a person who could sign in."""
+
+    status = 400
     code = "bad_signature"
 
 
@@ -97,7 +99,7 @@ def sign_callback(body: bytes, timestamp: int) -> str:
 
 
 def verify_callback(body: bytes, timestamp: str | None, signature: str | None) -> None:
-    """Refuse (401) a callback whose signature does not verify or whose time is off the platform clock."""
+    """Refuse (400) a callback whose signature does not verify or whose time is off the platform clock."""
     if not timestamp or not signature or not timestamp.isdigit():
         raise CallbackRefused(_("The bank's signature is missing."))
     expected = sign_callback(body, int(timestamp))
