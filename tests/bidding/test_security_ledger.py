@@ -314,6 +314,10 @@ def test_forfeiture_only_on_a_listed_ground_that_applies(
     assert staff.post(url, json={"ground": "bad_conduct", "note": "x"}, headers=auth).status_code == 422
     winner_only = staff.post(url, json={"ground": "refuses_contract", "note": "拒签"}, headers=auth)
     assert winner_only.status_code == 409  # not the winner
+    not_revoked = staff.post(
+        url, json={"ground": "decryption_bidder_fault", "note": "无法解密"}, headers=auth
+    )
+    assert not_revoked.status_code == 409  # the opening record does not say so
     done = staff.post(
         url, json={"ground": "withdrawal_after_deadline", "note": "截止后书面撤销投标文件"}, headers=auth
     )
@@ -367,3 +371,45 @@ def test_the_bidder_pages_issue_an_account_and_take_a_guarantee_file(
     text = browser.get(f"/bidding/security/sections/{tender.section.id}").get_data(as_text=True)
     assert "电子保函" in text
     assert dt.datetime(2026, 3, 2, tzinfo=CST)  # the frozen world's date, for readers
+
+
+def test_the_simulated_bank_command_pays_replays_and_reconciles(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    mine = _issue(client, tender, tender.bidders[0])
+    runner = app.test_cli_runner()
+    paid = runner.invoke(
+        args=[
+            "bidding",
+            "bank-simulate",
+            "pay",
+            "--account",
+            mine["account_no"],
+            "--amount",
+            "200000.00",
+            "--replay",
+        ]
+    )
+    assert paid.exit_code == 0, paid.output
+    assert "callback: booked" in paid.output and "duplicate, nothing booked" in paid.output
+    lost = _issue(client, tender, tender.bidders[1])
+    quiet = runner.invoke(
+        args=[
+            "bidding",
+            "bank-simulate",
+            "pay",
+            "--account",
+            lost["account_no"],
+            "--amount",
+            "1.00",
+            "--no-callback",
+        ]
+    )
+    assert quiet.exit_code == 0 and "no callback sent" in quiet.output
+    day = local_date(now()).isoformat()
+    run = runner.invoke(args=["bidding", "bank-simulate", "reconcile", "--day", day])
+    assert run.exit_code == 0, run.output
+    assert "1 booked from the statement, 0 differences" in run.output
+    assert db_session.get(BidSecurity, mine["id"]).status == "secured"
+    partial = db_session.get(BidSecurity, lost["id"])
+    assert partial.status == "awaiting" and partial.received_fen == 100  # 1 yuan of 200,000: not secured

@@ -346,11 +346,11 @@ def refund(sec: BidSecurity, *, actor: User) -> BidSecurity:
     released. Allowed once the refund clock runs."""
     if sec.status != S.REFUND_DUE:
         raise Conflict(_("This bid security is not due for refund."))
-    if sec.form == SecurityForm.GUARANTEE:
+    principal = sec.held_fen
+    if sec.form == SecurityForm.GUARANTEE and principal == 0:
         sec.refunded_at = now()
         transition(sec, S.RELEASED, actor=actor, reason="guarantee released")
         return sec
-    principal = sec.held_fen
     first = min((m.booked_at for m in sec.movements if m.direction == BankDirection.CREDIT), default=now())
     interest = interest_for(principal, first, now())
     adapter = bank.adapter()
@@ -419,6 +419,10 @@ def forfeit(sec: BidSecurity, ground: ForfeitureGround | str, note: str, *, acto
         raise Conflict(_("Only a bid security that secures a bid can be forfeited."))
     if not _deadline_passed(sec.section):
         raise Conflict(_("Before the bid deadline a bidder may withdraw freely (实施条例第35条)."))
+    if ground is ForfeitureGround.DECRYPTION_BIDDER_FAULT and not _revoked_at_opening(sec):
+        raise Conflict(
+            _("The opening record does not show this bid as deemed revoked through the bidder's fault.")
+        )
     if ground in WINNER_GROUNDS:
         from app.evaluation.models import Evaluation
 
@@ -438,6 +442,22 @@ def forfeit(sec: BidSecurity, ground: ForfeitureGround | str, note: str, *, acto
     sec.forfeit_ground, sec.forfeit_note = ground.value, note.strip()
     transition(sec, S.FORFEITED, actor=actor, reason=GROUND_BASIS[ground], ground=ground.value)
     return sec
+
+
+def _revoked_at_opening(sec: BidSecurity) -> bool:
+    from ..enums import EntryStatus
+    from ..models import OpeningCeremony, OpeningRecordEntry
+
+    entry = db.session.scalar(
+        select(OpeningRecordEntry.id)
+        .join(OpeningCeremony, OpeningCeremony.id == OpeningRecordEntry.ceremony_id)
+        .where(
+            OpeningCeremony.section_id == sec.section_id,
+            OpeningRecordEntry.org_id == sec.org_id,
+            OpeningRecordEntry.status == EntryStatus.REVOKED.value,
+        )
+    )
+    return entry is not None
 
 
 # -- reading -----------------------------------------------------------------------------------------------
