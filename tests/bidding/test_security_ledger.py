@@ -413,3 +413,44 @@ def test_the_simulated_bank_command_pays_replays_and_reconciles(
     assert db_session.get(BidSecurity, mine["id"]).status == "secured"
     partial = db_session.get(BidSecurity, lost["id"])
     assert partial.status == "awaiting" and partial.received_fen == 100  # 1 yuan of 200,000: not secured
+
+
+def test_staff_pages_forfeit_with_a_ground_from_the_list_and_other_regulators_see_nothing(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    import re
+
+    from app.core.permissions import OrgKind, Role
+    from tests.factories import make_org, make_user
+
+    mine = _issue(client, tender, tender.bidders[0])
+    _pay(client, mine["account_no"], REQUIRED)
+    after_deadline()
+    tender.section.status = SectionStatus.OPENED.value
+    db_session.flush()
+    staff, _auth = _staff(app, tender)
+    page = staff.get(f"/bidding/security/sections/{tender.section.id}/ledger").get_data(as_text=True)
+    assert (
+        tender.bidders[0].org.name in page and "投标截止后撤销投标文件" in page and "实施条例第74条" in page
+    )
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    resp = staff.post(
+        f"/bidding/security/securities/{mine['id']}/forfeit",
+        data={
+            "csrf_token": token.group(1),
+            "ground": "withdrawal_after_deadline",
+            "note": "截止后撤销投标文件",
+        },
+    )
+    assert resp.status_code == 302
+    assert db_session.get(BidSecurity, mine["id"]).status == "forfeited"
+    stranger = app.test_client()
+    login(stranger, make_user(Role.REGULATOR, make_org(OrgKind.REGULATOR)))
+    assert stranger.get(f"{API}/sections/{tender.section.id}/ledger").status_code == 404
+    assert stranger.get(f"/bidding/security/sections/{tender.section.id}/ledger").status_code == 404
+    supervising = app.test_client()
+    login(supervising, tender.world.regulator)
+    read = supervising.get(f"{API}/sections/{tender.section.id}/ledger").get_json()
+    assert [s["bidder"] for s in read["securities"]] == [tender.bidders[0].org.name]
+    assert supervising.post(f"/bidding/security/securities/{mine['id']}/refund").status_code in {400, 403}
