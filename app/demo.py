@@ -121,6 +121,9 @@ def seed() -> list[str]:
     from app.bidding.demo import seed_unopened_tender
 
     seed_unopened_tender(orgs, users)  # fewer than 3 bidders: counted, never opened, failed
+    from app.bidding.security.demo import seed_open_tender
+
+    seed_open_tender(users)  # bid security: a callback, a guarantee, a lost callback reconciled
     from app.experts.demo import seed_experts
 
     seed_experts(orgs, users)

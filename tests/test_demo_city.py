@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app import demo
 from app.bidding.models import OpeningCeremony, OpeningRecordEntry, SealedEnvelope
 from app.complaints.models import CaseEvent
+from app.bidding.security.models import BidSecurity, Reconciliation
 from app.core import audit
 from app.core.clock import clock
 from app.core.models import AuditCheckpoint, AuditLeaf
@@ -46,5 +47,14 @@ def test_the_demo_city_has_a_section_failed_for_too_few_bidders(
         # the story ends now: nothing the demo recorded is dated after the moment it was seeded
         assert db_session.scalar(select(func.max(AuditLeaf.created_at))) <= clock.now()
         assert db_session.scalar(select(func.max(CaseEvent.at))) <= clock.now()
+        # bid security: the failed tender's bidders are refunded (one done, with interest), the open tender
+        # holds a paid security, a guarantee and a payment booked from the statement; the ledger balances
+        failed = db_session.scalars(select(BidSecurity).where(BidSecurity.section_id == section.id)).all()
+        assert sorted(s.status for s in failed) == ["refund_due", "refunded"]
+        assert any(s.interest_fen > 0 for s in failed)
+        statuses = db_session.scalars(select(BidSecurity.status).where(BidSecurity.section_id != section.id))
+        assert sorted(statuses) == ["secured", "secured", "secured"]
+        run = db_session.scalar(select(Reconciliation))
+        assert run is not None and run.booked_from_statement == 1 and run.balanced
     finally:
         app.config.update(saved)

@@ -5,7 +5,7 @@ Rooms: ``agefile`` (strict age header check), ``keys`` (opening identity, SLIP-3
 the platform data key), ``signing`` (what bidders and the platform sign), ``storage`` (crash-safe files,
 ``flask bidding cleanup|check``), ``services`` (key registries, the publish hook), ``uploads`` (streaming and
 resumable uploads, receipts), ``opening`` (the ceremony and its record), ``api``/``views`` (HTTP),
-``client_cli`` (the ``ggzy-bid`` bidder tool).
+``client_cli`` (the ``ggzy-bid`` bidder tool), ``security`` (the bid security ledger).
 
 Trust boundary: the server holds a section's opening identity only for the instant of generation (at
 publication) and again, rebuilt in memory from k custodian shares, during the opening. Before the deadline no
@@ -30,13 +30,14 @@ def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI, and the opening-key publish hook."""
     from app.projects import services as projects
 
-    from . import api, cli, printing, views
+    from . import api, cli, printing, security, views
     from .services import generate_section_key
 
     app.config.setdefault("BIDDING_REQUIRE_SIGNATURE", True)
     app.register_blueprint(views.bp)
     printing.register()
     api.init_app(app)
+    security.init_app(app)
     app.cli.add_command(cli.group)
     if generate_section_key not in projects.PUBLISH_HOOKS:
         projects.PUBLISH_HOOKS.append(generate_section_key)

@@ -63,6 +63,7 @@ def seed_unopened_tender(orgs: dict[str, Any], users: dict[str, User]) -> Sectio
     from app.projects.demo import _publish_section
 
     from . import opening, storage, uploads
+    from .security import demo as security_demo
 
     agent, staff, regulator = users["agent"], users["staff"], users["regulator"]
     clock.advance(-dt.timedelta(days=30))
@@ -89,10 +90,12 @@ def seed_unopened_tender(orgs: dict[str, Any], users: dict[str, User]) -> Sectio
         clock.advance(dt.timedelta(days=2))
         for username, price in (("bidder4", "3380000.00"), ("bidder5", "3410000.00")):
             _sealed_bid(section, users[username], price, uploads=uploads, storage=storage)
+        security_demo.pay_in_failed_tender(section, users)
     finally:
         clock.advance(dt.timedelta(days=28))
     assert section.bid_deadline is not None and now() > section.bid_deadline
     opening.start_ceremony(section.id, actor=staff)
+    security_demo.refund_failed_tender(section, users)
     return section
 
 

@@ -9,6 +9,7 @@ from app.projects.models import Section
 from app.projects.permissions import supervises
 
 from .models import SealedEnvelope
+from .security.models import BidSecurity
 
 #: Once the opening record is out, these states have no sealed secrets left.
 OPENED_STATES = frozenset(
@@ -57,3 +58,23 @@ def can_read_opened(user: User, section: Section) -> bool:
     if user.role == Role.REGULATOR and not supervises(user, section):
         return False
     return user.role in {Role.CENTER_STAFF, Role.REGULATOR} and is_opened(section)
+
+
+# -- bid security (app/bidding/security) -------------------------------------------------------------------
+
+
+def may_see_identity(user: User, security: BidSecurity) -> bool:
+    """Who paid (or guaranteed) a section's security: before the opening the bidder itself only; afterwards
+    center staff and the regulator that supervises the section."""
+    if user.role == Role.BIDDER:
+        return security.org_id == user.org_id
+    if user.role == Role.REGULATOR and not supervises(user, security.section):
+        return False
+    return user.role in {Role.CENTER_STAFF, Role.REGULATOR} and is_opened(security.section)
+
+
+def can_read_security_ledger(user: User, section: Section) -> bool:
+    """Counts and amounts of a section's securities: center staff, and the supervising regulator."""
+    if user.role == Role.REGULATOR:
+        return supervises(user, section)
+    return user.role == Role.CENTER_STAFF

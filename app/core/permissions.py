@@ -103,6 +103,9 @@ class Permission(StrEnum):
     BIDDING_CEREMONY = "bidding:ceremony:run"
     BIDDING_ATTEND = "bidding:opening:attend"
     BIDDING_OPENED_READ = "bidding:opened:read"
+    BIDDING_SECURITY_PAY = "bidding:security:pay"
+    BIDDING_LEDGER_READ = "bidding:ledger:read"
+    BIDDING_LEDGER_MANAGE = "bidding:ledger:manage"
     # experts: the pool, verifiable draws, sealed panels, after-service ratings (app/experts)
     EXPERTS_POOL_MANAGE = "experts:pool:manage"
     EXPERTS_SPECIALTIES_READ = "experts:specialties:read"
@@ -191,6 +194,11 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.BIDDING_CEREMONY: frozenset({Role.CENTER_STAFF}),
     Permission.BIDDING_ATTEND: frozenset({Role.BIDDER}),
     Permission.BIDDING_OPENED_READ: frozenset({Role.CENTER_STAFF, Role.REGULATOR}),
+    # bid security: bidders pay or guarantee; center staff keep the ledger (reconcile, refund, forfeit);
+    # regulators read it; who paid stays hidden until the opening (app/bidding/permissions.py).
+    Permission.BIDDING_SECURITY_PAY: frozenset({Role.BIDDER}),
+    Permission.BIDDING_LEDGER_READ: frozenset({Role.CENTER_STAFF, Role.REGULATOR}),
+    Permission.BIDDING_LEDGER_MANAGE: frozenset({Role.CENTER_STAFF}),
     # experts: the office manages the pool but never runs draws; center staff request draws; regulators
     # witness and verify; panels are sealed per object (app/experts/permissions.py); sysadmin nothing.
     Permission.EXPERTS_POOL_MANAGE: frozenset({Role.MANAGER}),
@@ -262,6 +270,14 @@ def require(*permissions: Permission) -> Callable[[F], F]:
 def public(view: F) -> F:
     """Declare a route open to anyone without login (portal, login page, feeds)."""
     view._public = True  # type: ignore[attr-defined]
+    return view
+
+
+def signed_callback(view: F) -> F:
+    """Declare a route another system calls with its own signature (a bank's callback): open to anyone, no
+    session and so no CSRF token; the view itself refuses a request whose signature does not verify."""
+    view._public = True  # type: ignore[attr-defined]
+    view._signed_callback = True  # type: ignore[attr-defined]
     return view
 
 

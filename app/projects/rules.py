@@ -73,7 +73,17 @@ DEFAULT_RULES: dict[Category, RuleSet] = {
     Category.OTHER: _CONSTRUCTION,
 }  # fmt: skip
 
+#: Bid security (投标保证金) ≤ 2 % of the estimated value (实施条例 Art. 26);
+#: government procurement: of the budget (政府采购法实施条例 Art. 33).
 BID_SECURITY_MAX_RATIO = Decimal("0.02")
+#: Construction works (工程施工): at most 80万元 as well (七部委30号令 Art. 37 as amended 2013; reference
+#: file §3, marked [S]/[U] there — the cap is what every provincial rule repeats).
+BID_SECURITY_WORKS_CAP = Decimal("800000")
+#: Refunds: within 5 日 of the contract, with the bank's interest, to the winner and every other bidder
+#: (实施条例 Art. 57); within 5 日 of a written withdrawal before the deadline (实施条例 Art. 35). Government
+#: procurement counts 5 工作日: from the award notice for unsuccessful suppliers, from the contract for the
+#: winner (政府采购法实施条例 Art. 33).
+BID_SECURITY_REFUND_DAYS = 5
 
 
 @dataclass(frozen=True)
@@ -436,10 +446,31 @@ def check_bid_period(
     return RuleCheck("bid_period", ok, msg, params)
 
 
-def check_bid_security(estimated_value: Decimal, bid_security: Decimal) -> RuleCheck:
-    limit = (estimated_value * BID_SECURITY_MAX_RATIO).quantize(Decimal("0.01"))
-    ok = Decimal("0") <= bid_security <= estimated_value * BID_SECURITY_MAX_RATIO
+def bid_security_limit(estimated_value: Decimal, category: Category | str | None = None) -> Decimal:
+    """The most a section may require as bid security, in yuan (exact: 2 % in decimal arithmetic, the works
+    cap
+    for construction)."""
+    limit = estimated_value * BID_SECURITY_MAX_RATIO
+    if category is not None and Category(category) is Category.ENGINEERING_CONSTRUCTION:
+        limit = min(limit, BID_SECURITY_WORKS_CAP)
+    return limit
+
+
+def check_bid_security(
+    estimated_value: Decimal, bid_security: Decimal, category: Category | str | None = None
+) -> RuleCheck:
+    exact = bid_security_limit(estimated_value, category)
+    limit = exact.quantize(Decimal("0.01"))
+    ok = Decimal("0") <= bid_security <= exact
     params = {"security": f"{bid_security:,.2f}", "limit": f"{limit:,.2f}"}
+    capped = exact < estimated_value * BID_SECURITY_MAX_RATIO
+    if not ok and capped:
+        msg = _(
+            "Bid security %(security)s yuan exceeds the cap for construction works (at most %(limit)s yuan: "
+            "2%% of the estimated value and no more than 800,000 yuan, 30号令第37条).",
+            **params,
+        )
+        return RuleCheck("bid_security", False, msg, params)
     if ok:
         msg = _("Bid security %(security)s yuan is within 2%% of the estimated value (%(limit)s).", **params)
     else:

@@ -33,6 +33,7 @@ NAV: list[NavEntry] = [
     NavEntry("bidding.tenders", _l("My bids"), Permission.BIDDING_SUBMIT),
     NavEntry("bidding.openings", _l("Openings"), Permission.BIDDING_CEREMONY),
     NavEntry("bidding.custodian", _l("My key shares"), Permission.BIDDING_CUSTODIAN),
+    NavEntry("bid_security.daily", _l("Bid security ledger"), Permission.BIDDING_LEDGER_READ),
     NavEntry("projects.catalogue", _l("Trading catalogue"), Permission.CATALOGUE_MANAGE),
     NavEntry("supervision.dashboard", _l("Live supervision"), Permission.SUPERVISION_MONITOR),
     NavEntry("supervision.alerts_desk", _l("Alerts desk"), Permission.SUPERVISION_ALERTS),
@@ -62,7 +63,7 @@ class NavItem:
 #: one entry of a group sees that entry as a plain link; several become a drop-down under the group's name,
 #: so that every role's menu fits one line at 1280 px (hence short names: "top menu" context).
 NAV_GROUPS: list[tuple[str, tuple[str, ...]]] = [
-    ("trading", ("projects.", "bidding.")),
+    ("trading", ("projects.", "bidding.", "bid_security.")),
     ("experts", ("experts.", "evaluation.")),
     ("cases", ("complaints.",)),
     ("supervision", ("supervision.", "audit.")),

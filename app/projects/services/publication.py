@@ -77,7 +77,11 @@ def publication_checks(
             invited=len(section.invited_org_ids or []),
         )
     )
-    checks.append(rules.check_bid_security(section.estimated_value, section.bid_security))
+    checks.append(
+        rules.check_bid_security(
+            section.estimated_value, section.bid_security, section.project.catalogue_item.category
+        )
+    )
     checks.append(rules.check_panel(section.panel_size, section.panel_pool_count, section.panel_specialties))
     checks.append(rules.check_scoring(section.evaluation_method, section.scoring_criteria))
     checks.append(check_custodians(section))

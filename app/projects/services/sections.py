@@ -182,7 +182,7 @@ class SectionTerms:
     invited_org_ids: list[int] = field(default_factory=list)
 
 
-def _terms_errors(terms: SectionTerms) -> dict[str, list[str]]:
+def _terms_errors(terms: SectionTerms, category: str | None = None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not (terms.name or "").strip():
         errors["name"] = [_("Required.")]
@@ -193,7 +193,7 @@ def _terms_errors(terms: SectionTerms) -> dict[str, list[str]]:
     if terms.bid_security is None or terms.bid_security < 0:
         errors["bid_security"] = [_("Must not be negative.")]
     elif terms.estimated_value and terms.estimated_value > 0:
-        check = rules.check_bid_security(terms.estimated_value, terms.bid_security)
+        check = rules.check_bid_security(terms.estimated_value, terms.bid_security, category)
         if not check.ok:
             errors["bid_security"] = [check.message]
     panel = rules.check_panel(terms.panel_size, terms.panel_pool_count, terms.panel_specialties)
@@ -280,7 +280,7 @@ def create_section(project: Project, terms: SectionTerms, *, actor: User) -> Sec
     """Add a draft section to an accepted project."""
     if project.status != ProjectStatus.ACCEPTED:
         raise Conflict(_("Sections can be added once the center has accepted the registration."))
-    errors = _terms_errors(terms)
+    errors = _terms_errors(terms, project.catalogue_item.category)
     if errors:
         raise DomainError(_("The section is not valid."), errors=errors)
     count = db.session.scalar(
@@ -311,7 +311,7 @@ def update_section(section: Section, terms: SectionTerms, *, actor: User) -> Sec
     """Change a draft section (a published one changes only through amendments)."""
     if section.status != S.DRAFT:
         raise Conflict(_("A published section changes only through a clarification or amendment."))
-    errors = _terms_errors(terms)
+    errors = _terms_errors(terms, section.project.catalogue_item.category)
     if errors:
         raise DomainError(_("The section is not valid."), errors=errors)
     _apply_terms(section, terms)
