@@ -23,6 +23,11 @@ def init_app(app: Flask) -> None:
         raw = os.environ.get(key)
         app.config.setdefault(key, type(default)(raw) if raw else default)
     app.register_blueprint(bp)
+    from app.extensions import api as api_ext
+
+    from . import api
+
+    api_ext.register_blueprint(api.blp)
     cli.init_app(app)
     # Bidders become known at the opening: from then on the draw excludes them, and the drawn panel is
     # checked against them (app/experts/recusal.py).
