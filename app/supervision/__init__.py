@@ -24,6 +24,12 @@ def init_app(app: Flask) -> None:
     init_views(app)
     init_cli(app)
 
+    from app.extensions import api as api_ext
+
+    from . import api
+
+    api_ext.register_blueprint(api.blp)
+
     from app.bidding import opening
 
     from .alerts import run_alert_rules_after_opening
