@@ -202,6 +202,11 @@ def _csrf() -> None:
         return  # 404/405: no view runs
     if current_user.is_authenticated and getattr(current_user, "token", None) is not None:
         return
+    if is_api_request() and not current_user.is_authenticated:
+        # An anonymous API call (a public report) acts for nobody: no cookie made it anyone's, so a forged
+        # one could do nothing its sender could not do directly. Its body must be JSON besides, which a
+        # cross-site form cannot send.
+        return
     csrf.protect()
 
 
