@@ -528,3 +528,9 @@ def opened_envelopes(section_id: int) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     api_ext.register_blueprint(blp)
+    from app.core import scoping
+
+    from .models import EnvelopeUpload, SealedEnvelope
+
+    scoping.register("envelope_id", scoping.by_column(SealedEnvelope.section_id))
+    scoping.register("upload_id", scoping.by_column(EnvelopeUpload.section_id))

@@ -921,6 +921,12 @@ def file_report(data: ReportInput, *, actor: User | None = None) -> tuple[Report
         errors["facts"] = [_("Required.")]
     if not data.anonymous and not data.reporter_name.strip():
         errors["reporter_name"] = [_("Give your name, or report anonymously.")]
+    if data.section_id is not None:
+        from app.projects.models import Section
+
+        section = db.session.get(Section, data.section_id)
+        if section is None or section.status == "draft":
+            errors["section_id"] = [_("No such tender section.")]
     if errors:
         raise DomainError(_("The report is incomplete."), errors=errors)
     office = management_office()

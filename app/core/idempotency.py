@@ -90,7 +90,7 @@ def idempotent(view: F) -> F:
         return response
 
     documented = Blueprint.doc(parameters=[PARAMETER])(wrapper)
-    return documented  # type: ignore[no-any-return]
+    return documented
 
 
 def _check(key: str, caller: int) -> None:

@@ -302,6 +302,12 @@ def _guard() -> Response | None:
 
             audit.record_denial(permission=str(permission), endpoint=request.endpoint)
             return _deny(403, _("Your role may not do this."))
+    scope = getattr(current_user, "section_scope", None)
+    if scope is not None and is_api_request():
+        from app.core import scoping
+
+        if not scoping.allows(scope, request.view_args or {}, markers["permissions"]):
+            return _deny(403, _("This API token is limited to other tender sections."))
     return None
 
 

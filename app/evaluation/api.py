@@ -89,7 +89,10 @@ class PointsIO(Schema):
     org_id = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_ROW_ID))
     criterion = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     points = fields.Decimal(
-        required=True, as_string=True, places=2, metadata=DECIMAL_STRING, validate=validate.Range(min=0)
+        required=True,
+        as_string=True,
+        places=2,
+        metadata={**DECIMAL_STRING, "description": "0 to the criterion's weight (checked by the service)"},
     )
 
 

@@ -373,3 +373,13 @@ def answer(body: dict[str, Any], seat_id: int) -> dict[str, Any]:
     draws.respond(seat, accept=body["answer"] == "confirm", reason=body["reason"], actor=user)
     db.session.commit()
     return _invitation_out(seat, seat.draw, _section_codes({seat.draw.section_id}))
+
+
+def section_of_seat(seat_id: int) -> list[int | None]:
+    """The section of an invitation, for tokens restricted to some sections (``app.core.scoping``)."""
+    rows = db.session.execute(
+        select(ExpertDraw.section_id)
+        .join(PanelSeat, PanelSeat.draw_id == ExpertDraw.id)
+        .where(PanelSeat.id == seat_id)
+    ).all()
+    return [row[0] for row in rows]

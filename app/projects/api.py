@@ -168,5 +168,16 @@ def ask_question(body: dict[str, Any], section_id: int) -> dict[str, Any]:
     return _question_out(question)
 
 
+def _sections_of_project(project_id: int) -> list[int | None]:
+    project = db.session.get(Project, project_id)
+    if project is None:
+        return []
+    return [s.id for s in project.sections] or [None]
+
+
 def init_app(app: Flask) -> None:
+    from app.core import scoping
+
     api_ext.register_blueprint(blp)
+    scoping.register("section_id", scoping.by_column(Section.id))
+    scoping.register("project_id", _sections_of_project)

@@ -29,6 +29,11 @@ def init_app(app: Flask) -> None:
     from . import api
 
     api_ext.register_blueprint(api.blp)
+    from app.core import scoping
+
+    from .models import SupervisionAlert
+
+    scoping.register("alert_id", scoping.by_column(SupervisionAlert.section_id))
 
     from app.bidding import opening
 
