@@ -10,7 +10,8 @@ reservation before any work starts; its successful answer is stored there. Then:
 * same key while the first request still runs → 409 ``idempotency_in_progress``.
 
 A refused first request (any 4xx/5xx) frees its key, so the client may fix the request and send it again
-with the same key. Keys are forgotten after :data:`KEEP`.
+with the same key. Keys are forgotten after :data:`KEEP`. Stored answers are encrypted under the data key
+(they may carry a report's tracking code or a webhook secret, shown once).
 
 Usage, between the route and the argument parsing so that a replay returns the stored body as is::
 
@@ -38,6 +39,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .clock import security_now
+from .crypto import decrypt_at_rest, encrypt_at_rest
 from .db import db
 from .errors import Conflict, DomainError
 from .models import IdempotencyKey
@@ -49,6 +51,7 @@ MAX_KEY = 255
 MIN_ANONYMOUS_KEY = 32  # an anonymous caller's key is its only secret: long enough not to be guessed
 KEEP = dt.timedelta(hours=24)
 ANONYMOUS = 0
+PURPOSE = "idempotency-response"
 
 PARAMETER = {
     "in": "header",
@@ -132,7 +135,7 @@ def _reserve(caller: int, key: str, fingerprint: str) -> Response | None:
     row = db.session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == caller, IdempotencyKey.key == key)
     )
-    if row is None or row.status_code is None or row.response_body is None:
+    if row is None or row.status_code is None or row.response_enc is None:
         raise Conflict(
             _("A request with this Idempotency-Key is still being processed; retry in a moment."),
             code="idempotency_in_progress",
@@ -143,9 +146,17 @@ def _reserve(caller: int, key: str, fingerprint: str) -> Response | None:
             errors={HEADER: [_("Already used.")]},
             code="idempotency_key_reused",
         )
-    replay = Response(row.response_body, status=row.status_code, mimetype="application/json")
+    body = decrypt_at_rest(row.response_enc, purpose=PURPOSE)
+    replay = Response(body, status=row.status_code, mimetype="application/json")
     replay.headers["Idempotent-Replayed"] = "true"
     return replay
+
+
+def reencrypt_responses(*, batch: int) -> int:
+    """``flask keys rotate-data``: the stored answers under the current data key."""
+    from .crypto import reencrypt_column
+
+    return reencrypt_column(IdempotencyKey.response_enc, PURPOSE, batch=batch)
 
 
 def _release(caller: int, key: str) -> None:
@@ -165,5 +176,5 @@ def _store(caller: int, key: str, response: Response) -> None:
     )
     if row is not None:
         row.status_code = response.status_code
-        row.response_body = response.get_data(as_text=True)
+        row.response_enc = encrypt_at_rest(response.get_data(), purpose=PURPOSE)
         db.session.commit()

@@ -180,7 +180,7 @@ class IdempotencyKey(db.Model):  # type: ignore[name-defined]
     __tablename__ = "idempotency_key"
     __table_args__ = (
         UniqueConstraint("user_id", "key"),
-        CheckConstraint("(status_code IS NULL) = (response_body IS NULL)", name="answer_complete"),
+        CheckConstraint("(status_code IS NULL) = (response_enc IS NULL)", name="answer_complete"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -188,6 +188,8 @@ class IdempotencyKey(db.Model):  # type: ignore[name-defined]
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64), comment="SHA-256 hex of method, path and body")
     status_code: Mapped[int | None] = mapped_column(Integer, comment="NULL while the first request runs")
-    response_body: Mapped[str | None] = mapped_column(Text)
+    response_enc: Mapped[bytes | None] = mapped_column(
+        LargeBinary, comment="the answer, Fernet under DATA_KEY: it may carry a tracking code or a secret"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from app.accounts.models import User
 from app.core.db import db
+from app.core.idempotency import idempotent
 from app.core.permissions import Permission, require
 from app.extensions import api as api_ext
 
@@ -130,6 +131,7 @@ def section_questions(section_id: int) -> list[dict[str, Any]]:
 
 
 @blp.route("/sections/<int:section_id>/answers", methods=["POST"])
+@idempotent
 @blp.arguments(AnswerIn)
 @blp.response(201, ClarificationOut)
 @require(Permission.QUESTION_ANSWER)
@@ -157,6 +159,7 @@ def my_questions(section_id: int) -> list[dict[str, Any]]:
 
 
 @blp.route("/tenders/<int:section_id>/questions", methods=["POST"])
+@idempotent
 @blp.arguments(QuestionIn)
 @blp.response(201, QuestionOut)
 @require(Permission.QUESTION_ASK)

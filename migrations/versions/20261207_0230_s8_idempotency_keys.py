@@ -27,11 +27,16 @@ def upgrade():
             "request_hash", sa.String(length=64), nullable=False, comment="SHA-256 hex of method, path and body"
         ),
         sa.Column("status_code", sa.Integer(), nullable=True, comment="NULL while the first request runs"),
-        sa.Column("response_body", sa.Text(), nullable=True),
+        sa.Column(
+            "response_enc",
+            sa.LargeBinary(),
+            nullable=True,
+            comment="the answer, Fernet under DATA_KEY: it may carry a tracking code or a secret",
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "(status_code IS NULL) = (response_body IS NULL)", name=op.f("ck_idempotency_key_answer_complete")
+            "(status_code IS NULL) = (response_enc IS NULL)", name=op.f("ck_idempotency_key_answer_complete")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_key")),
         sa.UniqueConstraint("user_id", "key", name=op.f("uq_idempotency_key_user_id_key")),

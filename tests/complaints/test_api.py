@@ -141,6 +141,13 @@ def test_anyone_reports_through_the_api_and_tracks_with_the_code(client: FlaskCl
     assert (
         client.post("/api/v1/complaints/reports", json=body, headers=key).get_json()["tracking_code"] == code
     )
+    from sqlalchemy import select
+
+    from app.core.db import db
+    from app.core.models import IdempotencyKey
+
+    stored = db.session.scalars(select(IdempotencyKey.response_enc)).one()
+    assert stored is not None and code.encode() not in stored  # the code is kept only as a hash
     tracked = client.get("/api/v1/complaints/track", headers={"X-Tracking-Code": code})
     assert tracked.status_code == 200 and tracked.get_json()["subject"] == "围标线索"
     short = client.post("/api/v1/complaints/reports", json=body, headers={"Idempotency-Key": "short"})
