@@ -5,6 +5,7 @@ complaint decisions. Filing takes an ``Idempotency-Key``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import request
@@ -125,7 +126,13 @@ class CaseIn(Schema):
     matter = fields.String(
         load_default=Matter.OTHER.value, validate=validate.OneOf([m.value for m in Matter])
     )
-    knew_at = fields.AwareDateTime(load_default=None, metadata={"description": "when the filer learnt of it"})
+    knew_at = fields.AwareDateTime(
+        load_default=None,
+        validate=validate.Range(
+            min=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), max=dt.datetime(2099, 12, 31, tzinfo=dt.UTC)
+        ),
+        metadata={"description": "when the filer learnt of it"},
+    )
     prior_objection_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ROW_ID))
     by_agent = fields.Boolean(load_default=False)
     cross_department = fields.Boolean(load_default=False)

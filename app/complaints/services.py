@@ -293,6 +293,12 @@ def save_draft(kind: CaseKind, data: CaseInput, *, actor: User, case: Case | Non
         Matter(data.matter).value if data.matter in {m.value for m in Matter} else Matter.OTHER.value
     )
     case.knew_at = data.knew_at
+    if data.prior_objection_id is not None:
+        prior = db.session.get(Case, data.prior_objection_id)
+        if prior is None or prior.kind != CaseKind.OBJECTION or prior.filer_org_id != actor.org_id:
+            raise DomainError(
+                _("No such objection of yours."), errors={"prior_objection_id": [_("Not found.")]}
+            )
     case.prior_objection_id = data.prior_objection_id
     case.by_agent = bool(data.by_agent)
     case.cross_department = bool(data.cross_department)

@@ -128,6 +128,10 @@ def test_a_bidder_files_an_objection_once_per_idempotency_key(client: FlaskClien
         "/api/v1/complaints/cases", json={**body, "content": {"nonsense": "x"}}, headers=_as(world.bidder)
     )
     assert unknown.status_code == 422
+    not_mine = client.post(
+        "/api/v1/complaints/cases", json={**body, "prior_objection_id": 999999}, headers=_as(world.bidder)
+    )
+    assert not_mine.status_code == 422 and "prior_objection_id" in not_mine.get_json()["errors"]
     # only bidders file
     assert client.post("/api/v1/complaints/cases", json=body, headers=_as(world.tenderer)).status_code == 403
 
