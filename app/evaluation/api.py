@@ -182,15 +182,6 @@ def _section_and_evaluation(section_id: int) -> tuple[Section, Evaluation]:
     return section, ev
 
 
-def _may_see(user: User, section: Section) -> bool:
-    """The pages' readers of an evaluation: panel members, the section's tenderer, the monitors."""
-    return (
-        permissions.is_panel_member(user, section)
-        or permissions.is_section_tenderer(user, section)
-        or permissions.can_monitor(user, section)
-    )
-
-
 def _evaluation_out(section: Section, ev: Evaluation) -> dict[str, Any]:
     return {
         "section_id": section.id,
@@ -258,7 +249,7 @@ def evaluations() -> list[dict[str, Any]]:
         .order_by(Evaluation.started_at.desc())
         .limit(500)
     ).all()
-    return [_evaluation_out(s, ev) for s, ev in rows if _may_see(user, s)]
+    return [_evaluation_out(s, ev) for s, ev in rows if permissions.can_view_evaluation(user, s)]
 
 
 @blp.route("/sections/<int:section_id>")
@@ -266,7 +257,7 @@ def evaluations() -> list[dict[str, Any]]:
 @require(Permission.EVALUATION_REPORT_READ)
 def evaluation(section_id: int) -> dict[str, Any]:
     section, ev = _section_and_evaluation(section_id)
-    if not _may_see(_me(), section):
+    if not permissions.can_view_evaluation(_me(), section):
         raise NotFound(_("No evaluation of this section."))
     return _evaluation_out(section, ev)
 
@@ -279,7 +270,7 @@ def panel_of(section_id: int) -> dict[str, Any]:
     tenderer only the names, once the award is decided (法 Art. 37: secret until then)."""
     user = _me()
     section, ev = _section_and_evaluation(section_id)
-    if not _may_see(user, section):
+    if not permissions.can_view_evaluation(user, section):
         raise NotFound(_("No evaluation of this section."))
     members: list[dict[str, Any]] = []
     if permissions.can_monitor(user, section):
