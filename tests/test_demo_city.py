@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app import demo
 from app.bidding.models import OpeningCeremony, OpeningRecordEntry, SealedEnvelope
-from app.complaints.models import CaseEvent
 from app.bidding.security.models import BidSecurity, Reconciliation
+from app.complaints.models import CaseEvent
 from app.core import audit
 from app.core.clock import clock
 from app.core.models import AuditCheckpoint, AuditLeaf

@@ -37,6 +37,13 @@ class NewPasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
+    sections = StringField(
+        _l("Only these tender sections (optional)"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l(
+            "Project code/section code, separated by commas; empty: every section your role reaches"
+        ),
+    )
 
 
 class OrganizationForm(FlaskForm):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -171,6 +172,9 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    section_ids: Mapped[list[int] | None] = mapped_column(
+        JSON, comment="the only sections the token reaches (app.core.scoping); NULL: no restriction"
+    )
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
 

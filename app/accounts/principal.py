@@ -52,6 +52,13 @@ class Principal:
             return True
         return self.session_row is not None and self.session_row.mfa_passed_at is not None
 
+    @property
+    def section_scope(self) -> frozenset[int] | None:
+        """The sections a restricted API token may reach (``app.core.scoping``); None: no restriction."""
+        if self.token is None or self.token.section_ids is None:
+            return None
+        return frozenset(int(i) for i in self.token.section_ids)
+
     def can(self, permission: Permission) -> bool:
         return has_permission(self.role, permission)
 

@@ -492,10 +492,18 @@ class IssuedToken:
     raw: str
 
 
-def create_api_token(user: User, name: str, *, days: int | None = 90) -> IssuedToken:
+MAX_TOKEN_SECTIONS = 50
+
+
+def create_api_token(
+    user: User, name: str, *, days: int | None = 90, sections: list[str] | None = None
+) -> IssuedToken:
+    """Issue a token acting with ``user``'s role; with ``sections`` (ids, or ``project code/section code``)
+    it reaches only those tender sections' objects (``app.core.scoping``)."""
     name = (name or "").strip()[:100]
     if not name:
         raise DomainError(_("Give the token a name."), errors={"name": [_("Required.")]})
+    section_ids = resolve_token_sections(sections) if sections else None
     raw = "ggzy_" + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
@@ -503,13 +511,66 @@ def create_api_token(user: User, name: str, *, days: int | None = 90) -> IssuedT
         prefix=raw[:12],
         token_hash=_hash_token(raw),
         expires_at=security_now() + dt.timedelta(days=days) if days else None,
+        section_ids=section_ids,
     )
     db.session.add(token)
     db.session.flush()  # the id goes into the audit leaf
+    payload: dict[str, Any] = {"name": name}
+    if section_ids is not None:
+        payload["section_ids"] = section_ids
     audit.record(
-        "auth:token:create", actor=user, object_type="api_token", object_id=token.id, payload={"name": name}
+        "auth:token:create", actor=user, object_type="api_token", object_id=token.id, payload=payload
     )
     return IssuedToken(token, raw)
+
+
+def resolve_token_sections(references: list[str]) -> list[int]:
+    """Section ids from what a person types: a section's number, or ``project code/section code``."""
+    from app.projects.models import Project, Section
+
+    found: set[int] = set()
+    unknown: list[str] = []
+    for reference in (r.strip() for r in references):
+        if not reference:
+            continue
+        section_id: int | None = None
+        if reference.isdigit() and len(reference) <= 10:
+            section_id = db.session.scalar(select(Section.id).where(Section.id == int(reference)))
+        elif "/" in reference:
+            project_code, section_code = (part.strip() for part in reference.split("/", 1))
+            section_id = db.session.scalar(
+                select(Section.id)
+                .join(Project)
+                .where(Project.code == project_code, Section.code == section_code)
+            )
+        if section_id is None:
+            unknown.append(reference[:40])
+        else:
+            found.add(section_id)
+    if unknown:
+        raise DomainError(
+            _("No tender section %(refs)s.", refs=", ".join(unknown)), errors={"sections": [_("Not found.")]}
+        )
+    if not found or len(found) > MAX_TOKEN_SECTIONS:
+        raise DomainError(
+            _("Name 1 to %(n)d tender sections.", n=MAX_TOKEN_SECTIONS), errors={"sections": [_("Invalid.")]}
+        )
+    return sorted(found)
+
+
+def token_section_names(token: ApiToken) -> list[str]:
+    """``project code/section code`` of a restricted token's sections, for its owner's page."""
+    from app.projects.models import Project, Section
+
+    if not token.section_ids:
+        return []
+    rows = db.session.execute(
+        select(Project.code, Section.code)
+        .join(Project)
+        .where(Section.id.in_(token.section_ids))
+        .order_by(Section.id)
+    ).all()
+    return [f"{project}/{section}" for project, section in rows]
 
 
 def revoke_api_token(token: ApiToken, *, actor: User) -> None:

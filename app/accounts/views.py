@@ -266,6 +266,7 @@ def profile() -> str:
         tokens=tokens,
         password_form=PasswordChangeForm(),
         token_form=TokenForm(),
+        token_sections={t.id: services.token_section_names(t) for t in tokens if t.section_ids},
         current_session=principal.session_row,
     )
 
@@ -308,9 +309,19 @@ def create_token() -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(_("Give the token a name."), "error")
         return redirect(url_for("accounts.profile"))
-    issued = services.create_api_token(current_user.user, form.name.data or "")
+    references = [r for r in (form.sections.data or "").replace("，", ",").split(",") if r.strip()]
+    try:
+        issued = services.create_api_token(
+            current_user.user, form.name.data or "", sections=references or None
+        )
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("accounts.profile"))
     db.session.commit()
-    return render_template("accounts/token_created.html", issued=issued)
+    return render_template(
+        "accounts/token_created.html", issued=issued, sections=services.token_section_names(issued.token)
+    )
 
 
 @accounts.route("/tokens/<int:token_id>/revoke", methods=["POST"])

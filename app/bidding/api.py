@@ -17,6 +17,7 @@ from app.core import crypto
 from app.core.bodies import STREAMED, body_limit
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
+from app.core.idempotency import idempotent
 from app.core.permissions import Permission, Role, public, require
 from app.extensions import api as api_ext
 from app.projects.models import Section
@@ -486,6 +487,7 @@ def confirm_record(section_id: int) -> dict[str, Any]:
 
 
 @blp.route("/sections/<int:section_id>/objections", methods=["POST"])
+@idempotent
 @_json_doc(schemas.ObjectionIn)
 @blp.alt_response(200, schema=schemas.ObjectionOut, success=True)
 @require(Permission.BIDDING_ATTEND)
@@ -528,3 +530,9 @@ def opened_envelopes(section_id: int) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     api_ext.register_blueprint(blp)
+    from app.core import scoping
+
+    from .models import EnvelopeUpload, SealedEnvelope
+
+    scoping.register("envelope_id", scoping.by_column(SealedEnvelope.section_id))
+    scoping.register("upload_id", scoping.by_column(EnvelopeUpload.section_id))

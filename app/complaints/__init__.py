@@ -20,6 +20,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     printing.register()
     api_ext.register_blueprint(api.blp)
+    from app.core import scoping
+
+    from .models import Case
+
+    scoping.register("case_id", scoping.by_column(Case.section_id))
     app.cli.add_command(cli.group)
     # the opening is over only when its objections are answered (条例 Art. 44)
     from app.evaluation import services as evaluation

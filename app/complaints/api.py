@@ -1,9 +1,11 @@
 """JSON API of the complaints domain: parties, respondents, the management office and regulators read the
-cases they may see (the pages' rule, ``permissions.can_view``); anyone follows a report by its tracking code
-and reads the published complaint decisions."""
+cases they may see (the pages' rule, ``permissions.can_view``); bidders file objections and complaints;
+anyone files a report (anonymous allowed) and follows it by its tracking code, and reads the published
+complaint decisions. Filing takes an ``Idempotency-Key``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import request
@@ -16,11 +18,12 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.core.db import db
 from app.core.errors import NotFound
+from app.core.idempotency import idempotent
 from app.core.permissions import Permission, public, require
 from app.core.web import MAX_ROW_ID
 
 from . import services
-from .enums import Audience, CaseKind, CaseStatus
+from .enums import Audience, CaseKind, CaseStatus, Matter
 from .models import Case
 from .permissions import can_see_identity, can_view, side_of, visible_audiences, visible_cases
 
@@ -109,6 +112,62 @@ class DecisionOut(Schema):
     decision = fields.Str()
 
 
+class CaseIn(Schema):
+    """An objection or a complaint, as the filing form takes it (a power of attorney for an agent's filing
+    is uploaded on the page)."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(
+        required=True, validate=validate.OneOf([CaseKind.OBJECTION.value, CaseKind.COMPLAINT.value])
+    )
+    section_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ROW_ID))
+    matter = fields.String(
+        load_default=Matter.OTHER.value, validate=validate.OneOf([m.value for m in Matter])
+    )
+    knew_at = fields.AwareDateTime(
+        load_default=None,
+        validate=validate.Range(
+            min=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), max=dt.datetime(2099, 12, 31, tzinfo=dt.UTC)
+        ),
+        metadata={"description": "when the filer learnt of it"},
+    )
+    prior_objection_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ROW_ID))
+    by_agent = fields.Boolean(load_default=False)
+    cross_department = fields.Boolean(load_default=False)
+    content = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(services.CONTENT_FIELDS)),
+        values=fields.String(validate=validate.Length(max=20000)),
+        load_default=dict,
+        metadata={"description": "subject, facts, claims, evidence, the parties' names, addresses, contacts"},
+    )
+    submit = fields.Boolean(
+        load_default=True, metadata={"description": "file it now (default) or keep it as a draft"}
+    )
+
+
+class ReportIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    facts = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    section_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ROW_ID))
+    anonymous = fields.Boolean(load_default=True)
+    reporter_name = fields.String(load_default="", validate=validate.Length(max=100))
+    reporter_contact = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class ReportFiledOut(Schema):
+    number = fields.Str(allow_none=True)
+    status = fields.Str()
+    filed_at = fields.DateTime(allow_none=True)
+    tracking_code = fields.Str(
+        metadata={"description": "shown once: follow the report with it (GET /track, X-Tracking-Code)"}
+    )
+
+
 _RELATED = {"section_code", "handling_org"}
 
 
@@ -137,6 +196,59 @@ def cases(args: dict[str, Any]) -> dict[str, Any]:
     return {"data": [c for c in rows if can_view(me, c)], "next_before": rows[-1].id if more else None}
 
 
+@blp.route("/cases", methods=["POST"])
+@idempotent
+@blp.arguments(CaseIn)
+@blp.response(201, CaseDetailOut)
+@require(Permission.COMPLAINTS_FILE)
+def file_case(body: dict[str, Any]) -> dict[str, Any]:
+    """File an objection (异议/质疑) or a complaint (投诉) in one step, or keep it as a draft
+    (``submit: false``). A refused filing (422/409, the rule in ``message`` and the fields in ``errors``)
+    keeps nothing; fix it and send it again."""
+    me = _me()
+    kind = CaseKind(body["kind"])
+    data = services.CaseInput(
+        section_id=body["section_id"],
+        matter=body["matter"],
+        knew_at=body["knew_at"],
+        prior_objection_id=body["prior_objection_id"],
+        by_agent=body["by_agent"],
+        cross_department=body["cross_department"],
+        content=body["content"],
+    )
+    row = services.save_draft(kind, data, actor=me)
+    if body["submit"]:
+        if kind is CaseKind.OBJECTION:
+            services.submit_objection(row, actor=me)
+        else:
+            services.submit_complaint(row, actor=me)
+    db.session.commit()
+    return _case_out(me, row)
+
+
+@blp.route("/reports", methods=["POST"])
+@idempotent
+@blp.arguments(ReportIn)
+@blp.response(201, ReportFiledOut)
+@public
+def file_report(body: dict[str, Any]) -> dict[str, Any]:
+    """Report (举报) a wrong, signed in or not, anonymously by default. The answer carries the tracking
+    code, once; only its hash is kept. Filings from one address are limited (429 with ``Retry-After``).
+    An anonymous caller's ``Idempotency-Key`` must be at least 32 characters (it guards the code)."""
+    from .views import count_report_filing
+
+    count_report_filing()
+    actor = _me() if current_user.is_authenticated else None
+    report, code = services.file_report(services.ReportInput(**body), actor=actor)
+    db.session.commit()
+    return {
+        "number": report.number,
+        "status": report.status,
+        "filed_at": report.filed_at,
+        "tracking_code": code,
+    }
+
+
 @blp.route("/cases/<int:case_id>")
 @blp.response(200, CaseDetailOut)
 @require(Permission.COMPLAINTS_READ)
@@ -147,6 +259,10 @@ def case(case_id: int) -> dict[str, Any]:
     row = db.session.get(Case, case_id)
     if row is None or not can_view(me, row):
         raise NotFound(_("No such case."))
+    return _case_out(me, row)
+
+
+def _case_out(me: User, row: Case) -> dict[str, Any]:
     audiences = {a.value for a in visible_audiences(me, row)}
     handler = side_of(me, row) == "handler"
     out: dict[str, Any] = {name: getattr(row, name) for name in CaseOut().fields if name not in _RELATED}

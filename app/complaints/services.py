@@ -293,6 +293,12 @@ def save_draft(kind: CaseKind, data: CaseInput, *, actor: User, case: Case | Non
         Matter(data.matter).value if data.matter in {m.value for m in Matter} else Matter.OTHER.value
     )
     case.knew_at = data.knew_at
+    if data.prior_objection_id is not None:
+        prior = db.session.get(Case, data.prior_objection_id)
+        if prior is None or prior.kind != CaseKind.OBJECTION or prior.filer_org_id != actor.org_id:
+            raise DomainError(
+                _("No such objection of yours."), errors={"prior_objection_id": [_("Not found.")]}
+            )
     case.prior_objection_id = data.prior_objection_id
     case.by_agent = bool(data.by_agent)
     case.cross_department = bool(data.cross_department)
@@ -921,6 +927,12 @@ def file_report(data: ReportInput, *, actor: User | None = None) -> tuple[Report
         errors["facts"] = [_("Required.")]
     if not data.anonymous and not data.reporter_name.strip():
         errors["reporter_name"] = [_("Give your name, or report anonymously.")]
+    if data.section_id is not None:
+        from app.projects.models import Section
+
+        section = db.session.get(Section, data.section_id)
+        if section is None or section.status == "draft":
+            errors["section_id"] = [_("No such tender section.")]
     if errors:
         raise DomainError(_("The report is incomplete."), errors=errors)
     office = management_office()

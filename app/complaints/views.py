@@ -89,7 +89,7 @@ def _fail(case: Case, err: DomainError) -> Response:
 # -- public: reports, tracking, published decisions ----------------------------------------------------------
 
 
-def _count_report_filing() -> None:
+def count_report_filing() -> None:
     """ASVS 2.4.1: anonymous filing is an unauthenticated write; one address cannot flood it. The counter is
     the only trace of the sender the platform keeps: keyed (an HMAC of the address, never the address), shared
     by all workers, forgotten when its window ends. Nothing else records where a report came from."""
@@ -105,7 +105,7 @@ def report_form() -> ResponseReturnValue:
     errors: dict[str, Any] = {}
     if request.method == "POST":
         try:
-            _count_report_filing()
+            count_report_filing()
         except throttle.Throttled as err:
             db.session.rollback()
             page = render_template(

@@ -34,7 +34,7 @@ def rotate_data(documents: bool, batch: int) -> None:
     # Every use of the data key, in one list; the domains own their columns.
     from app.accounts import services as accounts
     from app.bidding import opening
-    from app.core import audit, crypto
+    from app.core import audit, crypto, idempotency
     from app.core.db import db
     from app.exchange import webhooks
     from app.experts import draws
@@ -49,6 +49,7 @@ def rotate_data(documents: bool, batch: int) -> None:
         )
         counts["opening_shares"] = opening.reencrypt_shares(batch=batch)
         counts["webhook_secrets"] = webhooks.reencrypt_secrets(batch=batch)
+        counts["idempotent_answers"] = idempotency.reencrypt_responses(batch=batch)
     except crypto.DataKeyError as err:  # batches done so far are committed; a rerun continues
         raise click.ClickException(str(err)) from err
     unreadable: list[str] = []

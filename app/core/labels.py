@@ -662,6 +662,7 @@ def _build() -> dict[str, dict[str, str]]:
             "url": pgettext("field", "Address"),
             "reason": pgettext("field", "Reason"),
             "name": pgettext("field", "Name"),
+            "sections": pgettext("field", "Tender sections"),
             "matter": pgettext("field", "Matter"),
             "to_org": pgettext("field", "Receiving department"),
             "body": pgettext("field", "Text"),

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import now
@@ -159,3 +170,26 @@ class Throttle(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime, index=True, comment="forgotten after this: the end of a rate window, or a day of quiet"
     )
+
+
+class IdempotencyKey(db.Model):  # type: ignore[name-defined]
+    """An ``Idempotency-Key`` a client sent with a creating API request, and the answer it got: a retry
+    with the same key and the same request gets that answer again instead of creating a second object. One
+    row per caller and key, shared by every worker; reserved (no answer yet) while the first request runs."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        CheckConstraint("(status_code IS NULL) = (response_enc IS NULL)", name="answer_complete"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, comment="the calling account; 0 for anonymous callers")
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64), comment="SHA-256 hex of method, path and body")
+    status_code: Mapped[int | None] = mapped_column(Integer, comment="NULL while the first request runs")
+    response_enc: Mapped[bytes | None] = mapped_column(
+        LargeBinary, comment="the answer, Fernet under DATA_KEY: it may carry a tracking code or a secret"
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -204,6 +204,11 @@ def _csrf() -> None:
         return
     if getattr(_view_target(request.endpoint), "_signed_callback", False):
         return  # no cookie is trusted there: the sender's signature is checked by the view
+    if is_api_request() and not current_user.is_authenticated:
+        # An anonymous API call (a public report) acts for nobody: no cookie made it anyone's, so a forged
+        # one could do nothing its sender could not do directly. Its body must be JSON besides, which a
+        # cross-site form cannot send.
+        return
     csrf.protect()
 
 
@@ -299,6 +304,12 @@ def _guard() -> Response | None:
 
             audit.record_denial(permission=str(permission), endpoint=request.endpoint)
             return _deny(403, _("Your role may not do this."))
+    scope = getattr(current_user, "section_scope", None)
+    if scope is not None and is_api_request():
+        from app.core import scoping
+
+        if not scoping.allows(scope, request.view_args or {}, markers["permissions"]):
+            return _deny(403, _("This API token is limited to other tender sections."))
     return None
 
 

@@ -16,6 +16,11 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(key, default)
     app.register_blueprint(bp)
     printing.register()
+    from app.extensions import api as api_ext
+
+    from . import api
+
+    api_ext.register_blueprint(api.blp)
     app.jinja_env.globals.update(
         stage_label=endings.stage_label, report_state_label=endings.report_state_label
     )

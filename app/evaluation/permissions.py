@@ -63,6 +63,12 @@ def can_monitor(user: User, section: Section) -> bool:
     return user.role == Role.CENTER_STAFF or supervises(user, section)
 
 
+def can_view_evaluation(user: User, section: Section) -> bool:
+    """Who reads an evaluation's state at all: its panel members (the workspace), the section's tenderer (the
+    manage page) and the monitors (the monitor page); what each sees of it is the page's own rule."""
+    return is_panel_member(user, section) or is_section_tenderer(user, section) or can_monitor(user, section)
+
+
 def can_read_report(user: User, section: Section, ev: Evaluation) -> bool:
     if ev.report_sha256 is None:
         return False

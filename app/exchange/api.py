@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.core.db import db
+from app.core.idempotency import idempotent
 from app.core.permissions import Permission, public, require
 from app.core.web import MAX_ROW_ID
 
@@ -104,6 +105,7 @@ def list_webhooks() -> list[WebhookSubscription]:
 
 
 @blp.route("/webhooks", methods=["POST"])
+@idempotent
 @blp.arguments(SubscriptionIn)
 @blp.response(201)
 @require(Permission.WEBHOOK_MANAGE)

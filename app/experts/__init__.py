@@ -23,6 +23,17 @@ def init_app(app: Flask) -> None:
         raw = os.environ.get(key)
         app.config.setdefault(key, type(default)(raw) if raw else default)
     app.register_blueprint(bp)
+    from app.extensions import api as api_ext
+
+    from . import api
+
+    api_ext.register_blueprint(api.blp)
+    from app.core import scoping
+
+    from .models import ExpertDraw
+
+    scoping.register("draw_id", scoping.by_column(ExpertDraw.section_id))
+    scoping.register("seat_id", api.section_of_seat)
     cli.init_app(app)
     # Bidders become known at the opening: from then on the draw excludes them, and the drawn panel is
     # checked against them (app/experts/recusal.py).

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from app.accounts.models import User
 from app.core.db import db
+from app.core.idempotency import idempotent
 from app.core.permissions import Permission, require
 from app.extensions import api as api_ext
 
@@ -130,6 +131,7 @@ def section_questions(section_id: int) -> list[dict[str, Any]]:
 
 
 @blp.route("/sections/<int:section_id>/answers", methods=["POST"])
+@idempotent
 @blp.arguments(AnswerIn)
 @blp.response(201, ClarificationOut)
 @require(Permission.QUESTION_ANSWER)
@@ -157,6 +159,7 @@ def my_questions(section_id: int) -> list[dict[str, Any]]:
 
 
 @blp.route("/tenders/<int:section_id>/questions", methods=["POST"])
+@idempotent
 @blp.arguments(QuestionIn)
 @blp.response(201, QuestionOut)
 @require(Permission.QUESTION_ASK)
@@ -168,5 +171,16 @@ def ask_question(body: dict[str, Any], section_id: int) -> dict[str, Any]:
     return _question_out(question)
 
 
+def _sections_of_project(project_id: int) -> list[int | None]:
+    project = db.session.get(Project, project_id)
+    if project is None:
+        return []
+    return [s.id for s in project.sections] or [None]
+
+
 def init_app(app: Flask) -> None:
+    from app.core import scoping
+
     api_ext.register_blueprint(blp)
+    scoping.register("section_id", scoping.by_column(Section.id))
+    scoping.register("project_id", _sections_of_project)

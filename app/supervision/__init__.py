@@ -24,6 +24,17 @@ def init_app(app: Flask) -> None:
     init_views(app)
     init_cli(app)
 
+    from app.extensions import api as api_ext
+
+    from . import api
+
+    api_ext.register_blueprint(api.blp)
+    from app.core import scoping
+
+    from .models import SupervisionAlert
+
+    scoping.register("alert_id", scoping.by_column(SupervisionAlert.section_id))
+
     from app.bidding import opening
 
     from .alerts import run_alert_rules_after_opening

@@ -205,9 +205,7 @@ def alerts_desk() -> str:
     section_id = request.args.get("section", type=int)
     if section_id:
         stmt = stmt.where(SupervisionAlert.section_id == section_id)
-    # Alerts carry capture data (IP addresses, machines, signing keys): the supervising regulator's only.
-    supervised = select(Section.id).join(Project).where(Project.regulator_org_id == current_user.user.org_id)
-    stmt = stmt.where(SupervisionAlert.section_id.in_(supervised))
+    stmt = stmt.where(permissions.visible_alerts(current_user.user))
     rows = db.session.scalars(stmt.limit(500)).all()
     sections = {
         s.id: s

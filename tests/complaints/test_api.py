@@ -87,3 +87,77 @@ def test_reports_are_tracked_by_code_and_identity_stays_with_the_handlers(
     )
     decisions = client.get("/api/v1/complaints/decisions")
     assert decisions.status_code == 200 and isinstance(decisions.get_json(), list)
+
+
+def test_a_bidder_files_an_objection_once_per_idempotency_key(client: FlaskClient, world: World) -> None:
+    from sqlalchemy import func, select
+
+    from app.complaints.models import Case
+    from app.core.db import db
+
+    headers = {**_as(world.bidder), "Idempotency-Key": "objection-1"}
+    db.session.commit()
+    body = {
+        "kind": "objection",
+        "section_id": world.section.id,
+        "matter": "documents",
+        "content": dict(CONTENT),
+    }
+    filed = client.post("/api/v1/complaints/cases", json=body, headers=headers)
+    assert filed.status_code == 201, filed.get_json()
+    assert filed.get_json()["status"] == "submitted" and filed.get_json()["side"] == "filer"
+    again = client.post("/api/v1/complaints/cases", json=body, headers=headers)
+    assert again.status_code == 201 and again.get_json()["id"] == filed.get_json()["id"]
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 1
+    # a draft is kept on request; an incomplete filing keeps nothing and names the fields
+    draft = client.post("/api/v1/complaints/cases", json={**body, "submit": False}, headers=_as(world.bidder))
+    assert draft.status_code == 201 and draft.get_json()["status"] == "draft"
+    incomplete = client.post(
+        "/api/v1/complaints/cases",
+        json={"kind": "complaint", "section_id": world.section.id, "content": {"subject": "x"}},
+        headers=_as(world.bidder),
+    )
+    assert incomplete.status_code in {409, 422} and set(incomplete.get_json()) == {
+        "code",
+        "status",
+        "message",
+        "errors",
+    }
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 2
+    unknown = client.post(
+        "/api/v1/complaints/cases", json={**body, "content": {"nonsense": "x"}}, headers=_as(world.bidder)
+    )
+    assert unknown.status_code == 422
+    not_mine = client.post(
+        "/api/v1/complaints/cases", json={**body, "prior_objection_id": 999999}, headers=_as(world.bidder)
+    )
+    assert not_mine.status_code == 422 and "prior_objection_id" in not_mine.get_json()["errors"]
+    # only bidders file
+    assert client.post("/api/v1/complaints/cases", json=body, headers=_as(world.tenderer)).status_code == 403
+
+
+def test_anyone_reports_through_the_api_and_tracks_with_the_code(client: FlaskClient, world: World) -> None:
+    body = {"subject": "围标线索", "facts": "多家投标人的投标文件由同一台电脑制作。"}
+    key = {"Idempotency-Key": "a" * 40}
+    filed = client.post("/api/v1/complaints/reports", json=body, headers=key)
+    assert filed.status_code == 201, filed.get_json()
+    code = filed.get_json()["tracking_code"]
+    assert (
+        client.post("/api/v1/complaints/reports", json=body, headers=key).get_json()["tracking_code"] == code
+    )
+    from sqlalchemy import select
+
+    from app.core.db import db
+    from app.core.models import IdempotencyKey
+
+    stored = db.session.scalars(select(IdempotencyKey.response_enc)).one()
+    assert stored is not None and code.encode() not in stored  # the code is kept only as a hash
+    tracked = client.get("/api/v1/complaints/track", headers={"X-Tracking-Code": code})
+    assert tracked.status_code == 200 and tracked.get_json()["subject"] == "围标线索"
+    short = client.post("/api/v1/complaints/reports", json=body, headers={"Idempotency-Key": "short"})
+    assert short.status_code == 422 and short.get_json()["code"] == "idempotency_key_invalid"
+    named = client.post(
+        "/api/v1/complaints/reports", json={**body, "anonymous": False}, headers=_as(world.bidder)
+    )
+    assert named.status_code == 422 and "reporter_name" in named.get_json()["errors"]
+    assert client.post("/api/v1/complaints/reports", json={"subject": "x"}).status_code == 422
