@@ -226,6 +226,8 @@ def request_draw(
             db.session.flush()  # the partial unique index decides a race between two requests here
         except IntegrityError as err:
             raise Conflict(_("This section already has an active expert draw.")) from err
+        # A new draw has no rounds yet (open_round adds them through the relationship): no query needed.
+        set_committed_value(draw, "rounds", [])
         audit.record(
             "experts:draw:request",
             actor=actor,
@@ -738,8 +740,9 @@ def fill_vacancies(draw: ExpertDraw, *, actor: User | None) -> None:
         return
     missing: list[Slot] = []
     invited: list[dict[str, Any]] = []
-    # Load the drawn experts in one query (the invitations read their contact details).
-    db.session.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in draw.seats]))).all()
+    # Load the drawn experts in one query (the invitations read their contact details). Held in a local:
+    # the identity map is weak, and unreferenced rows would be collected and lazy-loaded again one by one.
+    drawn = db.session.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in draw.seats]))).all()
     for slot in (Slot.of(c) for c in draw.composition):
         seats = [s for s in draw.seats if s.specialty_code == slot.specialty]
         holding = sum(1 for s in seats if s.status in (SeatStatus.INVITED, SeatStatus.CONFIRMED))
@@ -757,6 +760,7 @@ def fill_vacancies(draw: ExpertDraw, *, actor: User | None) -> None:
                 vacancies -= 1
         if vacancies > 0:
             missing.append(Slot(slot.specialty, vacancies, slot.backups))
+    del drawn
     if invited:  # one leaf for all invitations of this step
         audit.record(
             "experts:seat:invite",
