@@ -6,10 +6,10 @@ of rows ``{"figure", "value", "unit", "baseline", "ratio", "bar", "pass"}``; eve
 same run as its figure (the machines are shared and noisy, so only ratios side by side mean anything).
 
 A bench with a curve runs once per size (``PLANS``); the rows of one figure over the sizes are the curve:
-printed as a table (size → measured, baseline, ratio, pass) and drawn with matplotlib. The smallest size
-of every bench runs first, then the next sizes, so a spent time budget costs the largest sizes, never a
-whole bench. A size that cannot run (the budget, its estimate from the previous size, a crash) is a
-failed row with its reason, never a missing row.
+printed as a table (size → measured, baseline, ratio, pass) and drawn with matplotlib. The draw's curve
+runs first, then the smallest size of every other bench, then the next sizes, so a spent time budget costs
+the largest sizes, never a whole bench. A size that cannot run (the budget, its estimate from the previous
+size, a crash) is a failed row with its reason, never a missing row.
 
     BENCH_SCALE=full|quick  BENCH_BUDGET=seconds  python bench/run.py [bench …]
 
@@ -114,6 +114,7 @@ PLANS: dict[str, dict[str, list[Size]]] = {
         "checks": [],  # runs whole test suites: not a quick thing
     },
 }
+ORDER = ["draw", "upload", "audit", "portal", "opening", "sse", "surge", "abuse", "checks"]
 BUDGETS = {"full": 30 * 60, "quick": 10 * 60}
 
 CURVES = [
@@ -481,8 +482,9 @@ def main() -> int:
         for tier, size in enumerate(plan.get(name, [Size()]))
     ]
     skipped = [n for n in names if (not only or n in only) and n in plan and not plan[n]]
-    # Every bench's first size, then every bench's second, …: a spent budget costs the largest sizes.
-    steps.sort(key=lambda s: (s.tier, names.index(s.bench)))
+    # The draw's curve first (the bar that failed last), then every bench's first size, then every bench's
+    # second, …: a spent budget costs the largest sizes, and the suites of checks go last.
+    steps.sort(key=lambda s: (s.bench != "draw", s.tier, ORDER.index(s.bench) if s.bench in ORDER else 99))
     started = time.perf_counter()
     done: list[Step] = []
     for step in steps:
