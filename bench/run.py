@@ -6,10 +6,10 @@ of rows ``{"figure", "value", "unit", "baseline", "ratio", "bar", "pass"}``; eve
 same run as its figure (the machines are shared and noisy, so only ratios side by side mean anything).
 
 A bench with a curve runs once per size (``PLANS``); the rows of one figure over the sizes are the curve:
-printed as a table (size → measured, baseline, ratio, pass) and drawn with matplotlib. The draw's curve
-runs first, then the smallest size of every other bench, then the next sizes, so a spent time budget costs
-the largest sizes, never a whole bench. A size that cannot run (the budget, its estimate from the previous
-size, a crash) is a failed row with its reason, never a missing row.
+printed as a table (size → measured, baseline, ratio, pass) and drawn with matplotlib. The draw's smaller
+sizes run first, then the smallest size of every other bench, then the larger sizes (``rank``), so a spent
+time budget costs the largest sizes, never a whole bench. A size that cannot run (the budget, its estimate
+from the previous size, a crash) is a failed row with its reason, never a missing row.
 
     BENCH_SCALE=full|quick  BENCH_BUDGET=seconds  python bench/run.py [bench …]
 
@@ -278,6 +278,18 @@ class _quiet:
         return exc[0] is not None and issubclass(exc[0], OSError | ValueError | IndexError)  # type: ignore[arg-type]
 
 
+def rank(step: Step) -> tuple[int, int]:
+    """The draw's two smaller sizes first (its bar failed last), then every other bench's first size, the
+    draw's largest size, every bench's second size, …: a spent budget costs the largest sizes, never a whole
+    bench; the suites of checks (whole test suites, not a curve) go last."""
+    order = ORDER.index(step.bench) if step.bench in ORDER else len(ORDER)
+    if step.bench == "checks":
+        return (99, order)
+    if step.bench == "draw":
+        return (0, step.tier) if step.tier < 2 else (step.tier, -1)
+    return (1 + step.tier, order)
+
+
 def run_step(step: Step, timeout: float) -> None:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         out = Path(tmp.name)
@@ -482,9 +494,7 @@ def main() -> int:
         for tier, size in enumerate(plan.get(name, [Size()]))
     ]
     skipped = [n for n in names if (not only or n in only) and n in plan and not plan[n]]
-    # The draw's curve first (the bar that failed last), then every bench's first size, then every bench's
-    # second, …: a spent budget costs the largest sizes, and the suites of checks go last.
-    steps.sort(key=lambda s: (s.bench != "draw", s.tier, ORDER.index(s.bench) if s.bench in ORDER else 99))
+    steps.sort(key=rank)
     started = time.perf_counter()
     done: list[Step] = []
     for step in steps:
