@@ -656,7 +656,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             db.session.add(seat)
     db.session.flush()  # the seats exist before vacancies are filled from them
     transition(draw, DrawStatus.DRAWN, actor=actor, record=False)  # stated in the reveal leaf
-    fill_vacancies(draw, actor=actor)
+    fill_vacancies(draw, actor=actor, locked=True)  # the lock taken above holds until the commit
     return rnd
 
 
@@ -739,10 +739,12 @@ def _invite(seat: PanelSeat, draw: ExpertDraw) -> dict[str, Any] | None:
     return {"seat_id": seat.id, "kind": seat.kind, "specialty": seat.specialty_code, "respond_by": respond_by}
 
 
-def fill_vacancies(draw: ExpertDraw, *, actor: User | None) -> None:
+def fill_vacancies(draw: ExpertDraw, *, actor: User | None, locked: bool = False) -> None:
     """Call standby backups for every seat not held (invited or confirmed); when a specialty has no backup
-    left, freeze a supplementary round with fresh randomness for the missing seats."""
-    _lock(draw)
+    left, freeze a supplementary round with fresh randomness for the missing seats. ``locked``: the caller
+    took the draw's lock in this transaction (and read it then), so nobody else has changed it since."""
+    if not locked:
+        _lock(draw)
     if draw.status == DrawStatus.CANCELLED or pending_round(draw) is not None:
         return
     missing: list[Slot] = []
