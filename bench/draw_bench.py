@@ -284,13 +284,14 @@ def populate(db: Any, pool_size: int) -> dict[str, Any]:
                 {
                     "draw_id": old.id,
                     "round_number": 1,
-                    "expert_id": rng.randint(1, pool_size),
+                    "expert_id": expert_id,
                     "specialty_code": "A0101",
                     "kind": "seat",
                     "rank": k,
                     "status": "confirmed",
                 }
-                for k in range(13)
+                # distinct experts (one seat each per draw), whatever the size of the pool
+                for k, expert_id in enumerate(rng.sample(range(1, pool_size + 1), 13))
             ],
         )
     from sqlalchemy import text

@@ -760,13 +760,16 @@ def fill_vacancies(draw: ExpertDraw, *, actor: User | None, locked: bool = False
             (s for s in seats if s.status == SeatStatus.STANDBY),
             key=lambda s: (s.round_number, s.kind != SeatKind.SEAT, s.rank),
         )
-        for seat in standby:
-            if vacancies <= 0:
-                break
-            called = _invite(seat, draw)
-            if called is not None:
-                invited.append(called)
-                vacancies -= 1
+        # The invitations' messages wait in the session and go out in one batch at the next flush, instead
+        # of one INSERT before each seat's conditional UPDATE (new rows: the UPDATEs cannot depend on them).
+        with db.session.no_autoflush:
+            for seat in standby:
+                if vacancies <= 0:
+                    break
+                called = _invite(seat, draw)
+                if called is not None:
+                    invited.append(called)
+                    vacancies -= 1
         if vacancies > 0:
             missing.append(Slot(slot.specialty, vacancies, slot.backups))
     del drawn
