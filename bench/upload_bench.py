@@ -513,7 +513,7 @@ def main() -> int:
     for r in rows:
         print(
             f"{r['figure']}: {r['value']} {r['unit']} (baseline {r['baseline']}, ratio {r['ratio']}) "
-            f"{'pass' if r['pass'] else 'FAIL'}"
+            f"{ {True: 'pass', False: 'FAIL'}.get(r['pass'], '') }"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
