@@ -48,6 +48,8 @@ lint: install-dev
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
 
+# Scale curves at the sizes of issue 21 within BENCH_BUDGET seconds (default 1800); BENCH_SCALE=quick for small
+# sizes while developing. Report, tables and one PNG per curve: bench/results/latest.md.
 bench: install-dev
 	$(BIN)/python bench/run.py
 

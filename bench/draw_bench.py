@@ -1,9 +1,14 @@
-"""Expert draw benchmark (SPEC §10): a pool of 100,000 experts in PostgreSQL, 9 seats + 4 backups with
-every exclusion rule in play; p50/p95 latency of a whole draw (request → exclusions → freeze → commit →
-witness → reveal → RFC 3797 selection → seats and invitations → commit), bar p95 < 200 ms.
+"""Expert draw benchmark (SPEC §10, issue 21): a pool of ``--pool`` experts in PostgreSQL, 9 seats + 4
+backups with every exclusion rule in play; p50/p95 latency of a whole draw (request → exclusions → freeze →
+commit → witness → reveal → RFC 3797 selection → seats and invitations → commit).
 
 Baseline, measured in the same run: a plain indexed SELECT of the eligible set (the experts of the wanted
-specialties that are active in the region), i.e. the least any draw must do.
+specialties that are active in the region), i.e. the least any draw must do. Bar: draw p95 ≤ 1.5 × the
+SELECT's p95, at every pool size (bench/run.py draws the curve over 10,000, 100,000 and 1,000,000).
+
+Up to 100,000 experts, 90 % are local (the region of the draw); beyond, the local share is 300,000 experts
+(a national pool over many regions): the list of one specialty then stays under the 65,535 entries RFC 3797's
+two-byte counter allows, as it would in any real region.
 
 Runs in its own schema (``bench_c5_experts``) of ``DATABASE_URL`` (default
 postgresql://postgres@127.0.0.1:5432/test) and drops it afterwards.
@@ -31,7 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SCHEMA = "bench_c5_experts"
-BAR_MS = 200.0
+BAR_RATIO = 1.5
+LOCAL_MAX = 300_000
 
 
 def pct(values: list[float], q: float) -> float:
@@ -190,6 +196,7 @@ def populate(db: Any, pool_size: int) -> dict[str, Any]:
     party_orgs = [owner, agency, *bidders, center, office, regulator_org]
     expert_rows = []
     spec_rows = []
+    local_share = min(0.9, LOCAL_MAX / pool_size)
     for n in range(1, pool_size + 1):
         r = rng.random()
         status = "active" if r < 0.92 else "applicant" if r < 0.95 else "suspended" if r < 0.98 else "removed"
@@ -208,7 +215,7 @@ def populate(db: Any, pool_size: int) -> dict[str, Any]:
                 "years_of_practice": 12,
                 "entry_exception": False,
                 "employer_org_id": employer.id,
-                "region": "南通市" if rng.random() < 0.9 else "苏州市",
+                "region": "南通市" if rng.random() < local_share else "苏州市",
                 "status": status,
                 "status_changed_at": t0,
                 "admitted_at": None if status == "applicant" else t0,
@@ -221,10 +228,11 @@ def populate(db: Any, pool_size: int) -> dict[str, Any]:
         codes = rng.sample(leaves, rng.choice([1, 1, 2, 3]))
         for i, code in enumerate(codes):
             spec_rows.append({"expert_id": n, "specialty_code": code, "is_primary": i == 0})
-    for chunk in range(0, len(expert_rows), 5000):
-        s.execute(insert(Expert), expert_rows[chunk : chunk + 5000])
-    for chunk in range(0, len(spec_rows), 10000):
-        s.execute(insert(ExpertSpecialty), spec_rows[chunk : chunk + 10000])
+        if len(expert_rows) >= 10_000 or n == pool_size:  # in chunks: a million rows need not sit in memory
+            s.execute(insert(Expert), expert_rows)
+            s.execute(insert(ExpertSpecialty), spec_rows)
+            expert_rows.clear()
+            spec_rows.clear()
     eval_day = (t0 + dt.timedelta(days=3)).date()
     s.execute(
         insert(ExpertLeave),
@@ -276,13 +284,14 @@ def populate(db: Any, pool_size: int) -> dict[str, Any]:
                 {
                     "draw_id": old.id,
                     "round_number": 1,
-                    "expert_id": rng.randint(1, pool_size),
+                    "expert_id": expert_id,
                     "specialty_code": "A0101",
                     "kind": "seat",
                     "rank": k,
                     "status": "confirmed",
                 }
-                for k in range(13)
+                # distinct experts (one seat each per draw), whatever the size of the pool
+                for k, expert_id in enumerate(rng.sample(range(1, pool_size + 1), 13))
             ],
         )
     from sqlalchemy import text
@@ -372,8 +381,8 @@ def measure(db: Any, world: dict[str, Any], runs: int) -> list[dict[str, Any]]:
             "unit": "ms",
             "baseline": f"{b95:.1f} ms indexed SELECT",
             "ratio": round(p95 / b95, 2),
-            "bar": f"< {BAR_MS:.0f} ms",
-            "pass": p95 < BAR_MS,
+            "bar": f"≤ {BAR_RATIO:g} × the SELECT",
+            "pass": p95 <= BAR_RATIO * b95,
         },
         {
             "figure": "eligible-set size",
@@ -390,7 +399,7 @@ def measure(db: Any, world: dict[str, Any], runs: int) -> list[dict[str, Any]]:
             "unit": "experts",
             "baseline": "",
             "ratio": None,
-            "bar": "100,000",
+            "bar": "",
             "pass": None,
         },
         {

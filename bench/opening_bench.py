@@ -10,7 +10,7 @@ and write their output to disk:
   chunks, ``app.bidding.atrest``), fsync'd; a few files at a time on threads, as in the ceremony;
 - baseline: ``age -d -i identity -o out file`` for each file, in sequence (what an operator would run).
 
-Bar: ours ≥ 90 % of the baseline's throughput (MiB of ciphertext per second), measured in the same run.
+Bar: ours ≥ 1.0 × the baseline's throughput (MiB of ciphertext per second), measured in the same run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BAR = 0.90
+BAR = 1.0  # issue 21: at least age -d's own rate on the same files
 
 
 def main() -> int:

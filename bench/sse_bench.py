@@ -240,6 +240,7 @@ def main() -> int:
         "AUDIT_CHECKPOINT_EVERY": "0",
         "LOG_LEVEL": "warning",
         "STREAMS_PER_IP": str(n + 10),  # every subscriber is on 127.0.0.1; the caps are abuse_bench's subject
+        "STREAMS_TOTAL": str(max(5000, n + 10)),  # 5,000 subscribers (issue 21) is the default cap itself
         "STREAMS_KEY_PREFIX": f"ggzy:sse-bench:{os.getpid()}",
     }
     cookie = _prepare(env)

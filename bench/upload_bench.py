@@ -3,10 +3,13 @@
     python bench/upload_bench.py [--mib 1024] [--runs 2] [--json out.json]
 
 (a) the real endpoint ``PUT /api/v1/bidding/sections/<id>/envelopes`` of the full app (SQLite in a temp
-    instance, a published section, a bidder with a registered key and an API token): the worker's peak RSS
-    (``VmHWM`` of the worker process) must stay under 64 MiB;
-(b) its throughput must be ≥ 80 % of a bare WSGI app, served by the same gunicorn settings in the same run,
-    that only writes the request body to disk (and fsyncs it) — the floor for "stream to disk".
+    instance, a published section, a bidder with a registered key and an API token): the worker's RSS may
+    grow by at most 16 MiB while it streams the envelope (``VmHWM`` against the warm worker), at every size
+    (issue 21: 10 MiB, 1 GiB, 4 GiB; bench/run.py draws the curve); its peak RSS is reported;
+(b) its throughput must be ≥ 90 % of a bare WSGI app, served by the same gunicorn settings in the same run,
+    that only writes the request body to disk (and fsyncs it) — the floor for "stream to disk";
+(c) and ≥ 80 % of the disk's own fsync'd write rate: ``dd if=/dev/zero of=<blob dir>/dd bs=1M count=<size>
+    conv=fsync``, in the same run — the physical limit.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PIECE = 1024 * 1024
-RSS_BAR_MIB = 64
-THROUGHPUT_BAR = 0.80
+RSS_BAR_MIB = 64  # reported, no longer judged: the growth is (issue 21)
+GROWTH_BAR_MIB = 16
+THROUGHPUT_BAR = 0.90
+DISK_BAR = 0.80
 # Every bench seed builds its world at this business instant (a Monday clear of holidays) and runs its
 # servers on the demo clock placed after it, so no figure or seed depends on the date the bench runs.
 BENCH_T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8), "CST"))
@@ -194,7 +199,7 @@ def publish_bench_section(app: Any, org: Any, user: Any, item: Any, *, label: st
         content_type="application/pdf",
         stream=io.BytesIO(b"%PDF-1.4"),
     )
-    section.max_envelope_mb = 4096
+    section.max_envelope_mb = 8192  # a 4 GiB plaintext seals to a little more than 4 GiB
     projects.publish_section(section, actor=agent)
     bidder_org = org(OrgKind.BIDDER, "bidder")
     bidder = user(Role.BIDDER, bidder_org, "bidder")
@@ -351,6 +356,21 @@ def _bare_run(env: dict[str, str], envelope: Path, size: int, work: Path) -> flo
     return size / took / 2**20
 
 
+def _dd_rate(directory: Path, mib: int) -> float:
+    """The disk's fsync'd write rate in MiB/s, by ``dd`` itself on the blob directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "dd.bin"
+    os.sync()
+    started = time.perf_counter()
+    subprocess.run(
+        ["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={mib}", "conv=fsync", "status=none"],
+        check=True,
+    )
+    took = time.perf_counter() - started
+    target.unlink()
+    return mib / took
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=1024)
@@ -403,6 +423,7 @@ def main() -> int:
     os.sync()  # the envelope was just written: its dirty pages must not slow whichever upload runs first
     app_rates: list[float] = []
     bare_rates: list[float] = []
+    disk_rates: list[float] = []
     peak, idle, cold = 0.0, float("nan"), float("nan")
     try:
         for run in range(args.runs):
@@ -447,27 +468,37 @@ def main() -> int:
 
             if not run % 2:
                 bare_rates.append(_bare_run(env, envelope, size, work))
+            disk_rates.append(_dd_rate(work / "blobs", args.mib))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    app_rate, bare_rate = max(app_rates), max(bare_rates)
+    app_rate, bare_rate, disk_rate = max(app_rates), max(bare_rates), max(disk_rates)
     rows = [
         {
             "figure": f"upload {args.mib} MiB: worker peak RSS",
             "value": round(peak, 1),
             "unit": "MiB",
-            "baseline": RSS_BAR_MIB,
-            "ratio": round(peak / RSS_BAR_MIB, 3),
-            "bar": f"< {RSS_BAR_MIB} MiB (worker {cold:.1f} MiB started, {idle:.1f} after a 1 MiB upload)",
-            "pass": peak < RSS_BAR_MIB,
+            "baseline": "",
+            "ratio": None,
+            "bar": f"reported (worker {cold:.1f} MiB started, {idle:.1f} after a 1 MiB upload)",
+            "pass": None,
         },
         {
             "figure": f"upload {args.mib} MiB: worker RSS growth during the big upload",
             "value": round(peak - idle, 1),
             "unit": "MiB",
-            "baseline": round(idle, 1),
-            "ratio": round((peak - idle) / RSS_BAR_MIB, 3),
-            "bar": f"< {RSS_BAR_MIB} MiB over the warm worker (streaming, constant memory)",
-            "pass": peak - idle < RSS_BAR_MIB,
+            "baseline": "",
+            "ratio": None,
+            "bar": f"≤ {GROWTH_BAR_MIB} MiB over the warm worker ({idle:.1f} MiB)",
+            "pass": peak - idle <= GROWTH_BAR_MIB,
+        },
+        {
+            "figure": f"upload {args.mib} MiB: throughput vs the disk (dd conv=fsync on the blob directory)",
+            "value": round(app_rate, 1),
+            "unit": "MiB/s",
+            "baseline": round(disk_rate, 1),
+            "ratio": round(app_rate / disk_rate, 3),
+            "bar": f"≥ {DISK_BAR:.0%}",
+            "pass": app_rate >= DISK_BAR * disk_rate,
         },
         {
             "figure": f"upload {args.mib} MiB: throughput vs bare WSGI write-to-disk",
@@ -482,7 +513,7 @@ def main() -> int:
     for r in rows:
         print(
             f"{r['figure']}: {r['value']} {r['unit']} (baseline {r['baseline']}, ratio {r['ratio']}) "
-            f"{'pass' if r['pass'] else 'FAIL'}"
+            f"{ {True: 'pass', False: 'FAIL'}.get(r['pass'], '') }"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))

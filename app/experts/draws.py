@@ -226,6 +226,8 @@ def request_draw(
             db.session.flush()  # the partial unique index decides a race between two requests here
         except IntegrityError as err:
             raise Conflict(_("This section already has an active expert draw.")) from err
+        # A new draw has no rounds yet (open_round adds them through the relationship): no query needed.
+        set_committed_value(draw, "rounds", [])
         audit.record(
             "experts:draw:request",
             actor=actor,
@@ -272,17 +274,24 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     """All exclusion rules, decided from the database before any randomness exists."""
     eval_day = local_day(draw.evaluation_starts_at)
     codes = [s.specialty for s in slots]
+    max_age = int(setting("EXPERT_MAX_AGE"))
+    try:
+        born_by = eval_day.replace(year=eval_day.year - max_age)  # reaching max_age on the evaluation day
+    except ValueError:  # 29 February
+        born_by = eval_day.replace(year=eval_day.year - max_age, day=28)
     # The requested codes and every code below them, as an IN list: an equality lookup on the index on
     # every engine and collation (LIKE 'A01%' uses a btree index only under the C collation).
     all_codes = db.session.scalars(select(Specialty.code)).all()
     under = sorted({c for c in all_codes for w in codes if c.startswith(w)})
     match = ExpertSpecialty.specialty_code.in_(under)
+    # Status and age are decided by the database (two flags), so each row is plain values: no date to
+    # convert, and the rows need no processing by the ORM.
     stmt = (
         select(
             Expert.id,
             Expert.employer_org_id,
-            Expert.status,
-            Expert.birth_date,
+            (Expert.status != ExpertStatus.ACTIVE.value).label("inactive"),
+            (Expert.birth_date <= born_by).label("over_age"),
             ExpertSpecialty.specialty_code,
         )
         .join(ExpertSpecialty, ExpertSpecialty.expert_id == Expert.id)
@@ -290,8 +299,11 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     )
     if draw.region_scope == RegionScope.LOCAL:
         stmt = stmt.where(Expert.region == draw.region)
-    # Tens of thousands of plain tuples: through the connection, skipping the ORM's row processing.
-    rows = db.session.connection().execute(stmt).all()
+    # Tens of thousands of tuples (a million-expert pool: hundreds of thousands): read from the driver's
+    # cursor as it returns them, skipping SQLAlchemy's row objects.
+    result = db.session.connection().execute(stmt)
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
     supervisory = set(  # a handful of organizations: cheaper than joining every row to its employer
         db.session.scalars(select(Organization.id).where(Organization.kind.in_(SUPERVISORY_KINDS)))
     )
@@ -323,12 +335,7 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
         {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}, eval_day
     )
     on_panel, panel_employers = _already_on_panel(draw)
-    max_age = int(setting("EXPERT_MAX_AGE"))
 
-    try:
-        born_by = eval_day.replace(year=eval_day.year - max_age)  # reaching max_age on the evaluation day
-    except ValueError:  # 29 February
-        born_by = eval_day.replace(year=eval_day.year - max_age, day=28)
     wanted_of = {c: [w for w in codes if c.startswith(w)] for c in under}
     by_employer: dict[int, frozenset[str]] = {}
 
@@ -347,33 +354,35 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
         return frozenset(reasons)
 
     # Per-expert reasons, allocated only for the excluded few: a draw reads tens of thousands of rows, and
-    # a set per row would make the collector walk them all.
+    # a set per row would make the collector walk them all. Most experts are in none of the flagged sets:
+    # one membership test in their union sends them down the short path.
     flagged = (
         (conflicted, ExclusionReason.DECLARED_CONFLICT),
         (on_leave, ExclusionReason.ON_LEAVE),
         (recent, ExclusionReason.RECENT_SAME_TENDERER),
         (former, ExclusionReason.FORMER_EMPLOYER_PARTY),
     )
-    active = ExpertStatus.ACTIVE.value
+    any_flag = conflicted | on_leave | recent | former | on_panel
     reasons_of: dict[int, frozenset[str]] = {}
     lists: dict[str, dict[int, int]] = {c: {} for c in codes}
     matching: dict[str, set[int]] = {c: set() for c in codes}
-    for expert_id, employer, status, birth, code in rows:
+    for expert_id, employer, inactive, over_age, code in rows:
         reasons = reasons_of.get(expert_id)
         if reasons is None:
             reasons = by_employer.get(employer)
             if reasons is None:
                 reasons = by_employer[employer] = employer_reasons(employer)
-            extra = [reason for ids, reason in flagged if expert_id in ids]
-            if status != active:
-                extra.append(ExclusionReason.NOT_ACTIVE)
-            if birth <= born_by:
-                extra.append(ExclusionReason.OVER_AGE)
-            if expert_id in on_panel:  # the expert's own seat, not only the employer's
-                extra.append(ExclusionReason.ALREADY_ON_PANEL)
-                reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
-            if extra:
-                reasons = reasons.union(extra)
+            if inactive or over_age or expert_id in any_flag:
+                extra = [reason for ids, reason in flagged if expert_id in ids]
+                if inactive:
+                    extra.append(ExclusionReason.NOT_ACTIVE)
+                if over_age:
+                    extra.append(ExclusionReason.OVER_AGE)
+                if expert_id in on_panel:  # the expert's own seat, not only the employer's
+                    extra.append(ExclusionReason.ALREADY_ON_PANEL)
+                    reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
+                if extra:
+                    reasons = reasons.union(extra)
             reasons_of[expert_id] = reasons
         for wanted in wanted_of[code]:
             seen = matching[wanted]
@@ -647,7 +656,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             db.session.add(seat)
     db.session.flush()  # the seats exist before vacancies are filled from them
     transition(draw, DrawStatus.DRAWN, actor=actor, record=False)  # stated in the reveal leaf
-    fill_vacancies(draw, actor=actor)
+    fill_vacancies(draw, actor=actor, locked=True)  # the lock taken above holds until the commit
     return rnd
 
 
@@ -730,16 +739,19 @@ def _invite(seat: PanelSeat, draw: ExpertDraw) -> dict[str, Any] | None:
     return {"seat_id": seat.id, "kind": seat.kind, "specialty": seat.specialty_code, "respond_by": respond_by}
 
 
-def fill_vacancies(draw: ExpertDraw, *, actor: User | None) -> None:
+def fill_vacancies(draw: ExpertDraw, *, actor: User | None, locked: bool = False) -> None:
     """Call standby backups for every seat not held (invited or confirmed); when a specialty has no backup
-    left, freeze a supplementary round with fresh randomness for the missing seats."""
-    _lock(draw)
+    left, freeze a supplementary round with fresh randomness for the missing seats. ``locked``: the caller
+    took the draw's lock in this transaction (and read it then), so nobody else has changed it since."""
+    if not locked:
+        _lock(draw)
     if draw.status == DrawStatus.CANCELLED or pending_round(draw) is not None:
         return
     missing: list[Slot] = []
     invited: list[dict[str, Any]] = []
-    # Load the drawn experts in one query (the invitations read their contact details).
-    db.session.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in draw.seats]))).all()
+    # Load the drawn experts in one query (the invitations read their contact details). Held in a local:
+    # the identity map is weak, and unreferenced rows would be collected and lazy-loaded again one by one.
+    drawn = db.session.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in draw.seats]))).all()
     for slot in (Slot.of(c) for c in draw.composition):
         seats = [s for s in draw.seats if s.specialty_code == slot.specialty]
         holding = sum(1 for s in seats if s.status in (SeatStatus.INVITED, SeatStatus.CONFIRMED))
@@ -748,15 +760,19 @@ def fill_vacancies(draw: ExpertDraw, *, actor: User | None) -> None:
             (s for s in seats if s.status == SeatStatus.STANDBY),
             key=lambda s: (s.round_number, s.kind != SeatKind.SEAT, s.rank),
         )
-        for seat in standby:
-            if vacancies <= 0:
-                break
-            called = _invite(seat, draw)
-            if called is not None:
-                invited.append(called)
-                vacancies -= 1
+        # The invitations' messages wait in the session and go out in one batch at the next flush, instead
+        # of one INSERT before each seat's conditional UPDATE (new rows: the UPDATEs cannot depend on them).
+        with db.session.no_autoflush:
+            for seat in standby:
+                if vacancies <= 0:
+                    break
+                called = _invite(seat, draw)
+                if called is not None:
+                    invited.append(called)
+                    vacancies -= 1
         if vacancies > 0:
             missing.append(Slot(slot.specialty, vacancies, slot.backups))
+    del drawn
     if invited:  # one leaf for all invitations of this step
         audit.record(
             "experts:seat:invite",
