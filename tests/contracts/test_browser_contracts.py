@@ -39,6 +39,7 @@ def test_the_portal_and_the_purchaser_show_the_demo_contract(live: DemoServer) -
 
             sign_in(page, live.url, "tenderer", live.logins["tenderer"][0], totp_secret=live.totp("tenderer"))
             page.goto(f"{live.url}/contracts/")
+            page.locator("#nav-trading > summary").click()  # contracts are in the trading menu
             page.get_by_role("link", name="合同管理").first.wait_for()
             rows = page.locator("#contracts").inner_text()
             assert "南通市实验小学课桌椅采购合同" in rows and "按时公告" in rows
