@@ -43,7 +43,7 @@ def upgrade():
                 "invited_org_ids",
                 sa.JSON(),
                 nullable=True,
-                comment="邀请招标: the bidder organizations invited (only they obtain and bid)",
+                comment="邀请招标: the invited bidder organizations (only they obtain and bid)",
             )
         )
         batch_op.create_check_constraint(
