@@ -7,16 +7,19 @@ no migrations and touches no network.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from app.config import load_config
+if TYPE_CHECKING:  # imported inside create_app: the offline tools (ggzy-audit, ggzy-bid) run without Flask
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Everything the platform writes (the SQLite database, secrets, blobs, temp files, demo logins) is for
     # the service account alone: files 0600, folders 0700, whatever umask the process was started with.
+    from flask import Flask
+
+    from app.config import load_config
+
     os.umask(int(os.environ.get("FILE_UMASK", "077"), 8))
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app.accounts import services as accounts
@@ -103,6 +104,13 @@ def login(client: FlaskClient, user: User, *, password: str = PASSWORD, mfa: boo
         token = csrf_token(client, "/auth/mfa")
         resp = client.post("/auth/mfa", data={"code": current_code(user), "csrf_token": token})
         assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+
+def signed_in(app: Flask, user: User) -> FlaskClient:
+    """A test client signed in as ``user`` through the real pages."""
+    client = app.test_client()
+    login(client, user)
+    return client
 
 
 @pytest.fixture

@@ -559,7 +559,7 @@ def _server_keys(api: Api) -> list[Any]:
 
 def _signed_checkpoint(api: Api, keys: list[Any], lang: str) -> tuple[int, bytes]:
     """(size, root) of the latest checkpoint, once its signature by a platform key verifies."""
-    from app.core.audit import parse_checkpoint_note, verify_checkpoint_note
+    from app.core.checkpoint_note import parse_checkpoint_note, verify_checkpoint_note
 
     from . import receipts as rc
 

@@ -5,7 +5,6 @@ contract and the cases, listed part by part with hashes and a retention-until da
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import re
@@ -18,7 +17,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.contracts import services as contracts
 from app.contracts.models import Contract
 from app.core.clock import CST, clock
@@ -28,7 +26,6 @@ from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind, Role
 from app.evaluation import archive, procurement
 from app.evaluation.verify import verify_archive
-from app.projects import services as projects
 from app.supervision import alerts
 from app.supervision.models import SupervisionAlert
 from tests.evaluation.conftest import (
@@ -39,39 +36,14 @@ from tests.evaluation.conftest import (
     score_lowest,
     sign_in_all,
 )
-from tests.factories import csrf_token, login, make_org, make_user
-from tests.projects.conftest import World
+from tests.factories import csrf_token, make_org, make_user, signed_in
+from tests.projects.conftest import World, procurement_world
 
 PDF = b"%PDF-1.7\n% signed contract\n" + b"0" * 2000
 
 
 def cst(y: int, m: int, d: int, h: int = 0, minute: int = 0) -> dt.datetime:
     return dt.datetime(y, m, d, h, minute, tzinfo=CST)
-
-
-def _gp_world(world: World) -> World:
-    finance = make_org(OrgKind.REGULATOR, industry="finance_procurement")
-    regulator = make_user(Role.REGULATOR, finance)
-    project = projects.register_project(
-        projects.ProjectInput(
-            name="南通市某医院医疗设备采购",
-            catalogue_item_id=world.item("ZC-01").id,
-            funding_source="财政资金",
-            approval_ref="通财购〔2026〕1号",
-            budget=Decimal("12000000"),
-            regulator_org_id=finance.id,
-            owner_org_id=world.owner.id,
-        ),
-        actor=world.agent,
-    )
-    projects.review_project(project, actor=world.staff, accept=True)
-    return dataclasses.replace(world, project=project, regulator=regulator, regulator_org=finance)
-
-
-def _client(app: Flask, user: User) -> FlaskClient:
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def _flashes(resp: Any) -> str:
@@ -88,7 +60,7 @@ def _post(client: FlaskClient, page: str, path: str, **data: Any) -> Any:
 
 
 def _gp_awarded(app: Flask, client: FlaskClient, world: World) -> tuple[World, Any]:
-    gp = _gp_world(world)
+    gp = procurement_world(world)
     trade = open_trade(app, client, gp, ["1180000", "1150000", "1120000"])
     users = sign_in_all(trade)
     score_lowest(trade, users)
@@ -107,7 +79,7 @@ def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_a
     section = trade.section
     ev = trade.evaluation()
     page = f"/contracts/sections/{section.id}"
-    purchaser = _client(app, world.agent)
+    purchaser = signed_in(app, world.agent)
     html = purchaser.get(page).get_data(as_text=True)
     assert 'id="upload-contract"' in html and "2个工作日内公告" in html
 
@@ -129,9 +101,9 @@ def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_a
     )  # fmt: skip
     assert contracts.contract_for(section) is None and ev.contract_signed_at is None
     # a bidder and another regulator see nothing of it
-    outsider = _client(app, make_user(Role.BIDDER))
+    outsider = signed_in(app, make_user(Role.BIDDER))
     assert outsider.get(page).status_code in (403, 404)
-    other = _client(app, make_user(Role.REGULATOR, make_org(OrgKind.REGULATOR, industry="water")))
+    other = signed_in(app, make_user(Role.REGULATOR, make_org(OrgKind.REGULATOR, industry="water")))
     assert other.get(page).status_code == 404
 
     resp = _post(
@@ -165,7 +137,7 @@ def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_a
     assert [a.evidence["state"] for a in raised] == ["overdue"]
     html = purchaser.get(page).get_data(as_text=True)
     assert "未按时公告" in html
-    regulator = _client(app, gp.regulator)
+    regulator = signed_in(app, gp.regulator)
     assert "未按时公告" in regulator.get("/contracts/").get_data(as_text=True)
 
     resp = _post(purchaser, page, f"{page}/publish")
@@ -215,7 +187,7 @@ def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_a
     assert [a.number for a in contract.amendments] == [1]
     assert contracts.current_amount(contract) == Decimal("1230000")
     assert "追加同类设备两台" in anonymous.get("/portal/contracts").get_data(as_text=True)
-    api = _client(app, world.staff).get(f"/api/v1/contracts/sections/{section.id}").get_json()
+    api = signed_in(app, world.staff).get(f"/api/v1/contracts/sections/{section.id}").get_json()
     assert api["publication"] == "late" and api["amendments"][0]["amount_after"] == "1230000.00"
 
     # the archive holds the contract, its amendment and the cases, each part with its hash
@@ -223,11 +195,13 @@ def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_a
     with app.test_request_context():
         archive.archive(ev, actor=world.staff)
     db.session.commit()
-    html = _client(app, gp.regulator).get(f"/contracts/sections/{section.id}/archive").get_data(as_text=True)
+    html = (
+        signed_in(app, gp.regulator).get(f"/contracts/sections/{section.id}/archive").get_data(as_text=True)
+    )
     assert "签订的合同: 齐全" in html and "缺失" not in html, html
     assert "2041-04-20" in html  # kept 15 years (政府采购法第42条)
     assert contract.sha256 in html or "contract/contract.json" in html
-    data = _client(app, world.staff).get(f"/api/v1/contracts/sections/{section.id}/archive").get_json()
+    data = signed_in(app, world.staff).get(f"/api/v1/contracts/sections/{section.id}/archive").get_json()
     assert data["complete"] is True
     names = {f["name"] for f in data["files"]}
     assert {"contract/contract.json", "cases.json"} <= names
@@ -254,17 +228,17 @@ def test_a_works_contract_needs_no_publication_and_its_archive_shows_a_missing_c
         ev.contract_signed_at = ev.awarded_at
         archive.archive(ev, actor=world.staff)
     db.session.commit()
-    html = _client(app, world.staff).get(f"/contracts/sections/{section.id}/archive").get_data(as_text=True)
+    html = signed_in(app, world.staff).get(f"/contracts/sections/{section.id}/archive").get_data(as_text=True)
     assert "签订的合同: 缺失" in html and "开标记录: 齐全" in html
     assert (
-        _client(app, world.tenderer)
+        signed_in(app, world.tenderer)
         .get(f"/api/v1/contracts/sections/{section.id}/archive")
         .get_json()["complete"]
         is False
     )
     # an archived section takes no new contract
     page = f"/contracts/sections/{section.id}"
-    agent = _client(app, world.agent)
+    agent = signed_in(app, world.agent)
     resp = _post(
         agent, page, f"{page}/upload", title="施工合同", amount="9600000", document=(io.BytesIO(PDF), "c.pdf")
     )

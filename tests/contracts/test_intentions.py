@@ -5,7 +5,6 @@ close is refused."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import re
@@ -28,37 +27,12 @@ from app.core.errors import DomainError
 from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind, Role
 from app.projects import services as projects
-from tests.factories import csrf_token, login, make_org, make_user
-from tests.projects.conftest import World, terms
+from tests.factories import csrf_token, make_org, make_user, signed_in
+from tests.projects.conftest import World, procurement_world, terms
 
 
 def cst(y: int, m: int, d: int, h: int = 9, minute: int = 0) -> dt.datetime:
     return dt.datetime(y, m, d, h, minute, tzinfo=CST)
-
-
-def _gp(world: World) -> World:
-    finance = make_org(OrgKind.REGULATOR, industry="finance_procurement")
-    regulator = make_user(Role.REGULATOR, finance)
-    project = projects.register_project(
-        projects.ProjectInput(
-            name="南通市某学校教学设备采购",
-            catalogue_item_id=world.item("ZC-01").id,
-            funding_source="财政资金",
-            approval_ref="通财购〔2026〕9号",
-            budget=Decimal("3000000"),
-            regulator_org_id=finance.id,
-            owner_org_id=world.owner.id,
-        ),
-        actor=world.agent,
-    )
-    projects.review_project(project, actor=world.staff, accept=True)
-    return dataclasses.replace(world, project=project, regulator=regulator, regulator_org=finance)
-
-
-def _client(app: Flask, user: User) -> FlaskClient:
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def _flashes(resp: Any) -> str:
@@ -105,9 +79,11 @@ def _agent(section: Any) -> User:
 def test_a_tender_announcement_waits_30_days_after_the_intention(
     app: Flask, world: World, db_session: Any
 ) -> None:
-    gp = _gp(world)
+    gp = procurement_world(
+        world, name="南通市某学校教学设备采购", approval_ref="通财购〔2026〕9号", budget=Decimal("3000000")
+    )
     clock.freeze(cst(2026, 3, 2))
-    agent = _client(app, world.agent)
+    agent = signed_in(app, world.agent)
     page = agent.get("/contracts/intentions").get_data(as_text=True)
     assert "新增采购意向" in page and gp.project.code in page
 
@@ -225,7 +201,9 @@ def test_a_tender_announcement_waits_30_days_after_the_intention(
 
 
 def test_intentions_belong_to_their_purchaser(app: Flask, world: World, db_session: Any) -> None:
-    gp = _gp(world)
+    gp = procurement_world(
+        world, name="南通市某学校教学设备采购", approval_ref="通财购〔2026〕9号", budget=Decimal("3000000")
+    )
     with app.test_request_context():
         row = intentions.create_intention(
             gp.project,
@@ -237,14 +215,14 @@ def test_intentions_belong_to_their_purchaser(app: Flask, world: World, db_sessi
         )
     db.session.commit()
     # the owner's own user may act too; a stranger tenderer, a bidder and staff may not
-    stranger = _client(app, make_user(Role.TENDERER, make_org(OrgKind.TENDERER)))
+    stranger = signed_in(app, make_user(Role.TENDERER, make_org(OrgKind.TENDERER)))
     assert _post(stranger, f"/contracts/intentions/{row.id}/publish").status_code == 404
     assert row.status == "draft"
-    bidder = _client(app, make_user(Role.BIDDER))
+    bidder = signed_in(app, make_user(Role.BIDDER))
     assert bidder.get("/contracts/intentions").status_code == 403
-    staff = _client(app, world.staff)
+    staff = signed_in(app, world.staff)
     assert staff.get("/contracts/intentions").status_code == 403
-    owner = _client(app, world.tenderer)
+    owner = signed_in(app, world.tenderer)
     assert "已公开" in _flashes(_post(owner, f"/contracts/intentions/{row.id}/publish"))
     # a works section needs no intention
     with app.test_request_context():

@@ -23,6 +23,7 @@ from app.core import audit, audit_cli, merkle
 from app.core.clock import clock
 from app.core.errors import DomainError
 from app.core.models import AuditCheckpoint, AuditLeaf, AuditNode
+from tests.offline import ggzy_audit
 
 
 class Colour(enum.Enum):
@@ -288,6 +289,11 @@ def test_offline_check_with_witness_keys(app: Flask, db_session: Session, tmp_pa
     args = ["--checkpoint", str(tmp_path / "cp.txt"), "--proof", str(tmp_path / "proof.json"), "--key", vkey]
     assert audit_cli.main(args) == 0
     assert audit_cli.main([*args, "--witness", witness_vkey(key)]) == 0
+    # The same check by the console script's code in an interpreter that has only the standard library and
+    # cryptography to import from.
+    offline = ggzy_audit(*args, "--witness", witness_vkey(key))
+    assert offline.returncode == 0 and offline.stdout.startswith("OK: "), offline.stderr
+    assert ggzy_audit(*args, "--witness", witness_vkey(Ed25519PrivateKey.generate())).returncode == 1
     assert audit_cli.main([*args, "--witness", witness_vkey(Ed25519PrivateKey.generate())]) == 1
     # A cosignature by a known witness that fails to verify rejects the note.
     blob = bytearray(base64.b64decode(cp.note.rstrip("\n").rsplit(" ", 1)[1]))

@@ -10,57 +10,26 @@ review has 5 working days."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.complaints import services as complaints
 from app.complaints.models import Case
 from app.core.clock import CST, clock
 from app.core.db import db
-from app.core.permissions import OrgKind, Role
-from app.projects import services as projects
 from tests.complaints.conftest import CONTENT
 from tests.evaluation.conftest import close_report, open_trade, score_lowest, sign_in_all
-from tests.factories import csrf_token, login, make_org, make_user
-from tests.projects.conftest import World
+from tests.factories import csrf_token, signed_in
+from tests.projects.conftest import World, procurement_world
 
 
 def cst(y: int, m: int, d: int, h: int = 0, minute: int = 0) -> dt.datetime:
     return dt.datetime(y, m, d, h, minute, tzinfo=CST)
-
-
-def _gp_world(world: World) -> World:
-    """The same parties on a government procurement project supervised by the finance department."""
-    finance = make_org(OrgKind.REGULATOR, industry="finance_procurement")
-    regulator = make_user(Role.REGULATOR, finance)
-    project = projects.register_project(
-        projects.ProjectInput(
-            name="南通市某医院医疗设备采购",
-            catalogue_item_id=world.item("ZC-01").id,
-            funding_source="财政资金",
-            approval_ref="通财购〔2026〕1号",
-            budget=Decimal("12000000"),
-            regulator_org_id=finance.id,
-            owner_org_id=world.owner.id,
-        ),
-        actor=world.agent,
-    )
-    projects.review_project(project, actor=world.staff, accept=True)
-    return dataclasses.replace(world, project=project, regulator=regulator, regulator_org=finance)
-
-
-def _client(app: Flask, user: User) -> FlaskClient:
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def _flashes(resp: Any) -> str:
@@ -76,7 +45,7 @@ def _file(client: FlaskClient, kind: str, **fields: str) -> Any:
 def test_procurement_announces_the_result_and_suppliers_challenge_it_after_the_award(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    gp = _gp_world(world)
+    gp = procurement_world(world)
     trade = open_trade(app, client, gp, ["1180000", "1150000", "1120000"])
     users = sign_in_all(trade)
     score_lowest(trade, users)
@@ -84,7 +53,7 @@ def test_procurement_announces_the_result_and_suppliers_challenge_it_after_the_a
     assert ev.notice_kind == "result_announcement"
     section_id = trade.section.id
 
-    purchaser = _client(app, world.agent)
+    purchaser = signed_in(app, world.agent)
     manage = f"/evaluation/manage/{section_id}"
     page = purchaser.get(manage).get_data(as_text=True)
     assert 'id="announce-result"' in page and 'id="publish-candidates"' not in page
@@ -109,7 +78,7 @@ def test_procurement_announces_the_result_and_suppliers_challenge_it_after_the_a
     # a losing supplier challenges the result after the award: accepted, and the trade is not "suspended"
     clock.freeze(cst(2026, 3, 26, 10))
     loser = trade.tender.bidders[0].user
-    bc = _client(app, loser)
+    bc = signed_in(app, loser)
     resp = _file(bc, "objection", section_id=str(section_id), matter="results", subject="对成交结果的质疑")
     assert resp.status_code == 302, _flashes(resp) or resp.get_data(as_text=True)[:2000]
     challenge = db.session.scalar(select(Case).where(Case.filer_id == loser.id, Case.kind == "objection"))
@@ -154,7 +123,7 @@ def test_procurement_announces_the_result_and_suppliers_challenge_it_after_the_a
 
     # the challenge window closes 7 working days after the announcement period: 2026-04-04 00:00
     other = trade.tender.bidders[1].user
-    oc = _client(app, other)
+    oc = signed_in(app, other)
     clock.freeze(cst(2026, 4, 3, 23, 0))
     late_ok = _file(oc, "objection", section_id=str(section_id), matter="results", subject="质疑一")
     assert late_ok.status_code == 302

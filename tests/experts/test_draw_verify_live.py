@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.offline import ggzy_audit
 from tests.servers import ROOT, Gunicorn, app_env, run_python, seed
 
 DRAW = r"""
@@ -87,14 +88,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def _ggzy_audit(live: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.core.audit_cli", "draw", *args],
-        cwd=ROOT,
-        env=live["env"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return ggzy_audit("draw", *args, env=live["env"])
 
 
 def test_the_verifier_against_a_live_server(live: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ drafts a section that would pass every publication rule at the frozen time."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -44,6 +45,32 @@ class World:
 
     def item(self, code: str) -> CatalogueItem:
         return next(i for i in self.catalogue.items if i.code == code)
+
+
+def procurement_world(
+    world: World,
+    *,
+    name: str = "南通市某医院医疗设备采购",
+    approval_ref: str = "通财购〔2026〕1号",
+    budget: Decimal = Decimal("12000000"),
+) -> World:
+    """The same parties on a government procurement project supervised by the finance department."""
+    finance = make_org(OrgKind.REGULATOR, industry="finance_procurement")
+    regulator = make_user(Role.REGULATOR, finance)
+    project = services.register_project(
+        services.ProjectInput(
+            name=name,
+            catalogue_item_id=world.item("ZC-01").id,
+            funding_source="财政资金",
+            approval_ref=approval_ref,
+            budget=budget,
+            regulator_org_id=finance.id,
+            owner_org_id=world.owner.id,
+        ),
+        actor=world.agent,
+    )
+    services.review_project(project, actor=world.staff, accept=True)
+    return dataclasses.replace(world, project=project, regulator=regulator, regulator_org=finance)
 
 
 def publish_catalogue(manager: User, *, at: dt.datetime) -> CatalogueVersion:
