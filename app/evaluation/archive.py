@@ -386,6 +386,10 @@ def archive(ev: Evaluation, *, actor: User) -> Evaluation:
     section = services.section_of(ev)
     if section.status != SectionStatus.AWARDED:
         raise NotFound(_no_award())
+    if ev.contract_signed_at is None:
+        # The archive of an awarded section is complete only with its contract (招标投标法第46条; 政府采购法
+        # 第42条 lists the contract among the procurement file): archiving first would seal a file without it.
+        raise Conflict(_no_contract(), code="contract_missing")
     at = now()
     retain_until = add_years(at, retention_years())
     basis = retention_basis(section.project.catalogue_item.category)
@@ -470,6 +474,15 @@ def under_retention(*, at: dt.datetime | None = None) -> list[Evaluation]:
             .where(Evaluation.archive_sha256.is_not(None), Evaluation.retain_until > at)
             .order_by(Evaluation.retain_until)
         )
+    )
+
+
+def _no_contract() -> str:
+    from flask_babel import gettext as _
+
+    return _(
+        "The signed contract is not recorded yet: the archive of an awarded section includes its contract "
+        "(Tendering and Bidding Law Art. 46)."
     )
 
 

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from app.core.clock import clock
 from app.core.errors import NotFound
 from app.core.permissions import OrgKind, Role
-from app.evaluation import archive
+from app.evaluation import archive, services
 from app.experts import draws, specialties
 from app.experts.models import ExpertDraw
 from app.supervision import alerts
@@ -73,6 +73,7 @@ def scene(app: Flask, client: FlaskClient, world: World, db_session: Any) -> dic
             actor=world.agent,
         )
         alerts.run_alert_rules(trade.section)
+        services.record_contract(ev, actor=world.agent)
         archive.archive(ev, actor=world.staff)
     stranger = make_user(Role.REGULATOR, make_org(OrgKind.REGULATOR, industry="finance_procurement"))
     return {"trade": trade, "waiting": waiting, "stranger": stranger}

@@ -225,9 +225,12 @@ def test_void_award_re_selects_the_next_candidate(
     public = app.test_client().get(f"/evaluation/public/{section.id}").get_data(as_text=True)
     assert "voided-award" in public and second.org.name in public
 
-    # the archive keeps the void letters apart and verifies
+    # the archive keeps the void letters apart and verifies; it waits for the contract
     clock.advance(dt.timedelta(days=1))
     with app.test_request_context():
+        with pytest.raises(Conflict, match=r"合同|contract"):
+            archive.archive(ev, actor=world.staff)
+        services.record_contract(ev, actor=world.agent)
         archive.archive(ev, actor=world.staff)
     bundle = tmp_path / "archive.zip"
     bundle.write_bytes((Path(app.config["BLOB_DIR"]) / (ev.archive_path or "")).read_bytes())

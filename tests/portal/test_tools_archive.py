@@ -56,7 +56,7 @@ def test_pip_builds_and_installs_the_archive(client: FlaskClient, tmp_path: Path
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (target / "app" / "core" / "audit_cli.py").is_file()
+    assert (target / "app" / "core" / "audit_offline.py").is_file()
     entry_points = next(target.glob("ggzy_platform-*.dist-info")) / "entry_points.txt"
     text = entry_points.read_text()
-    assert "ggzy-audit = app.core.audit_cli:main" in text and "ggzy-bid = app.bidding.client_cli:main" in text
+    assert "ggzy-audit = app.core.audit_offline:main" in text and "ggzy-bid = app.bidding.client_cli:main" in text
