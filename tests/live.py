@@ -74,6 +74,12 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        # Pages with event streams (the opening hall, the watch pages) end them in their own threads at the
+        # next keep-alive after the browser left: wait for them, so no stream's request context is closed
+        # later from the test's thread by the garbage collector (it would pop that thread's app context).
+        for handler in threading.enumerate():
+            if "process_request_thread" in handler.name:
+                handler.join(timeout=30)
         server.server_close()
         with app.app_context():
             db.engine.dispose()
