@@ -7,6 +7,8 @@ no migrations and touches no network.
 from __future__ import annotations
 
 import os
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -14,11 +16,32 @@ from flask import Flask
 from app.config import load_config
 
 
+class PlatformFlask(Flask):
+    """Flask, remembering which hooks and views are plain functions: Flask asks ``inspect`` again for every
+    hook of every request (a dozen per request here), which a bare app with no hooks never pays."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Weak: a function registered for one request (after_this_request) is not kept alive by this.
+        self._plain_functions: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in self._plain_functions:
+                return func
+        except TypeError:  # not weakly referenceable: ask every time
+            return super().ensure_sync(func)
+        result = super().ensure_sync(func)
+        if result is func:
+            self._plain_functions.add(func)
+        return result
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Everything the platform writes (the SQLite database, secrets, blobs, temp files, demo logins) is for
     # the service account alone: files 0600, folders 0700, whatever umask the process was started with.
     os.umask(int(os.environ.get("FILE_UMASK", "077"), 8))
-    app = Flask(__name__, instance_relative_config=True)
+    app = PlatformFlask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))
     app.instance_path = app.config["INSTANCE_PATH"]
 
