@@ -748,7 +748,12 @@ def _invite(seats: list[PanelSeat], draw: ExpertDraw) -> list[dict[str, Any]]:
                 user_id=expert.user_id,
             )
         called.append(
-            {"seat_id": seat.id, "kind": seat.kind, "specialty": seat.specialty_code, "respond_by": respond_by}
+            {
+                "seat_id": seat.id,
+                "kind": seat.kind,
+                "specialty": seat.specialty_code,
+                "respond_by": respond_by,
+            }
         )
     return called
 

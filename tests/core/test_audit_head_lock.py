@@ -30,7 +30,9 @@ def head_reads() -> Iterator[list[str]]:
 
 
 def record(n: int) -> list[AuditLeaf]:
-    return [audit.record("test:head:lock", object_type="test", object_id=i, payload={"i": i}) for i in range(n)]
+    return [
+        audit.record("test:head:lock", object_type="test", object_id=i, payload={"i": i}) for i in range(n)
+    ]
 
 
 def root_of_stored_leaves(session: Session) -> bytes:

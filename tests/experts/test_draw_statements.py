@@ -90,4 +90,3 @@ def test_a_draw_costs_the_same_statements_whatever_the_panel(world: World) -> No
         # six leaves, one read and lock of the head (none when the test's transaction already holds it)
         assert counts["SELECT audit_head"] <= 1
         assert counts["UPDATE expert_panel_seat"] == 1  # every invitation in one conditional update
-
