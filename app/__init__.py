@@ -16,12 +16,11 @@ if TYPE_CHECKING:  # imported inside create_app: the offline tools (ggzy-audit, 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Everything the platform writes (the SQLite database, secrets, blobs, temp files, demo logins) is for
     # the service account alone: files 0600, folders 0700, whatever umask the process was started with.
-    from flask import Flask
-
     from app.config import load_config
+    from app.core.platform_flask import PlatformFlask
 
     os.umask(int(os.environ.get("FILE_UMASK", "077"), 8))
-    app = Flask(__name__, instance_relative_config=True)
+    app = PlatformFlask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))
     app.instance_path = app.config["INSTANCE_PATH"]
 

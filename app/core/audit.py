@@ -205,11 +205,32 @@ _HEAD_UPDATE = _HEAD.update().where(_HEAD.c.id == HEAD_ID)
 _NODE_INSERT = AuditNode.__table__.insert()
 
 
-def _head_state(session: Session, *, lock: bool) -> tuple[int, merkle.Frontier]:
-    """Size and frontier of the log; with ``lock`` the head row stays locked until the transaction ends.
+# The locked head, kept for the rest of the transaction that locked it: a transaction appending N leaves
+# (a draw writes six) reads and locks the head once, not N times. Only the transaction holding the row lock
+# may append, so nobody else can move the head meanwhile; the cache is dropped when that transaction ends and
+# on any rollback, a savepoint's included (its leaves are gone, and PostgreSQL releases a row lock taken
+# inside a rolled-back savepoint).
+_HEAD_CACHE_KEY = "audit_head_locked"
+
+
+def _locked_head(session: Session) -> tuple[int, merkle.Frontier]:
+    cached = session.info.get(_HEAD_CACHE_KEY)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1], cached[2]
+    size, frontier = _head_state(session, lock=True, cached=False)
+    session.info[_HEAD_CACHE_KEY] = (session.get_transaction(), size, frontier)
+    return size, frontier
+
+
+def _head_state(session: Session, *, lock: bool, cached: bool = True) -> tuple[int, merkle.Frontier]:
+    """Size and frontier of the log; with ``lock`` the head row stays locked until the transaction ends
+    (read once per transaction: see :func:`_locked_head`).
 
     Core statements on the session's connection: the head is bookkeeping, not an ORM object, and the ORM
     path costs more than the rest of an append."""
+    if lock and cached:
+        size, frontier = _locked_head(session)
+        return size, list(frontier)
     conn = session.connection()
     stmt = _HEAD_SELECT.with_for_update() if lock else _HEAD_SELECT
     row = conn.execute(stmt).one_or_none()
@@ -247,7 +268,8 @@ def record(
     """Append one leaf in the current transaction (the caller commits) and return it, flushed. The client
     address is recorded unless ``keep_source`` is False (a member of the public acting anonymously)."""
     session: Session = db.session()
-    size, frontier = _head_state(session, lock=True)
+    size, cached = _locked_head(session)
+    frontier = list(cached)  # appended to below; the cache moves on only once the leaf is written
 
     if not keep_source:
         source_ip = None
@@ -277,6 +299,7 @@ def record(
     if completed:
         conn.execute(_NODE_INSERT, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
     conn.execute(_HEAD_UPDATE, {"size": size + 1, "frontier": [h.hex() for _, h in frontier]})
+    session.info[_HEAD_CACHE_KEY] = (session.get_transaction(), size + 1, frontier)
     # Live monitoring: every committed leaf goes to the bus (sent after commit, dropped on rollback).
     events.publish(session, "audit", live_event(leaf, payload), event_id=str(size))
 
@@ -567,9 +590,16 @@ def _checkpoint_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_HEAD_CACHE_KEY, None)  # a savepoint's too: its leaves and its row lock are gone
     if not previous_transaction.nested:
         session.info.pop(_GREW_KEY, None)
         session.info.pop(_SOON_KEY, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head_after_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: the row lock is released
+        session.info.pop(_HEAD_CACHE_KEY, None)
 
 
 COSIGNATURE_MAX_SKEW = dt.timedelta(minutes=10)

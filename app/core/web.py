@@ -22,9 +22,11 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest.spec.plugins import integerconverter2paramschema
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter, Map
@@ -127,6 +129,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
     limiter.init_app(app)
     login_manager.init_app(app)
+    app.session_interface = CookieSessions()
     login_manager.session_protection = None  # sessions are server-side rows; see accounts.sessions
     api.init_app(app)
     api.register_converter(RowIdConverter, integerconverter2paramschema)
@@ -149,6 +152,22 @@ def init_app(app: Flask) -> None:
     from app.core import templating
 
     templating.init_app(app)
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, building the signing serializer once per secret key instead of on
+    every request (two per request: open and save), which a request without any cookie pays as well."""
+
+    _cached: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        serializer = super().get_signing_serializer(app)
+        self._cached = (key, serializer)
+        return serializer
 
 
 def _start_request() -> None:
@@ -335,7 +354,7 @@ def _security_headers(response: Response) -> Response:
         h.setdefault("Cache-Control", "no-store")
     h["X-Request-Id"] = g.get("request_id", "")
     started = g.get("request_started")
-    if started is not None:
+    if started is not None and log.isEnabledFor(logging.INFO):  # the arguments cost even when not logged
         log.info(
             "%s %s %s %.1fms rid=%s",
             request.method,

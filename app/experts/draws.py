@@ -36,7 +36,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -681,62 +681,81 @@ def _lock(draw: ExpertDraw) -> None:
 # --- invitations, answers, backups ------------------------------------------------------------------------
 
 
-def _invite(seat: PanelSeat, draw: ExpertDraw) -> dict[str, Any] | None:
-    """Call a seat or a standby backup; the conditional update makes a backup called at most once.
-    Returns what the audit leaf of the invitations records, or None when another transaction won."""
-    token = secrets.token_urlsafe(32)
-    token_hash = hashlib.sha256(token.encode()).digest()
+def _invite(seats: list[PanelSeat], draw: ExpertDraw) -> list[dict[str, Any]]:
+    """Call seats or standby backups, all in one conditional update, so a backup is called at most once.
+    Returns what the audit leaf of the invitations records for each seat this transaction won, in the
+    order given (a seat another transaction called meanwhile is left out)."""
+    if not seats:
+        return []
+    tokens = {seat.id: secrets.token_urlsafe(32) for seat in seats}
+    hashes = {seat_id: hashlib.sha256(token.encode()).digest() for seat_id, token in tokens.items()}
     answer_time = now() + dt.timedelta(minutes=int(setting("EXPERT_RESPONSE_MINUTES")))
     # before the evaluation: answer by its start at the latest; a replacement called once the evaluation
     # has begun (an absent or recused member) gets the full answer time
     respond_by = (
         min(answer_time, draw.evaluation_starts_at) if draw.evaluation_starts_at > now() else answer_time
     )
-    won = _cas(
-        update(PanelSeat)
-        .where(PanelSeat.id == seat.id, PanelSeat.status == SeatStatus.STANDBY.value)
-        .values(
-            status=SeatStatus.INVITED.value,
-            invited_at=now(),
-            respond_by=respond_by,
-            token_hash=token_hash,
+    won = set(
+        db.session.scalars(
+            update(PanelSeat)
+            .where(PanelSeat.id.in_(list(hashes)), PanelSeat.status == SeatStatus.STANDBY.value)
+            .values(
+                status=SeatStatus.INVITED.value,
+                invited_at=now(),
+                respond_by=respond_by,
+                token_hash=case(hashes, value=PanelSeat.id),
+            )
+            .returning(PanelSeat.id)
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
     )
-    if won != 1:
-        return None
-    # What the UPDATE wrote, without another round trip (and without marking the row dirty).
-    for key, value in (
-        ("status", SeatStatus.INVITED.value),
-        ("invited_at", now()),
-        ("respond_by", respond_by),
-        ("token_hash", token_hash),
-    ):
-        set_committed_value(seat, key, value)
-    expert = seat.expert
     base = str(current_app.config.get("PUBLIC_BASE_URL", "")).rstrip("/")
-    link = f"{base}/experts/answer/{token}"
     when = draw.evaluation_starts_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
     subject = _("Evaluation invitation")
-    body = _(
-        "You have been drawn for an evaluation starting %(when)s (China Standard Time). Confirm or decline "
-        "before the deadline: %(link)s",
-        when=when,
-        link=link,
-    )
-    if expert.phone:
-        outbox.enqueue(
-            channel="sms", recipient=expert.phone, subject=subject, body=body, user_id=expert.user_id
+    called: list[dict[str, Any]] = []
+    for seat in seats:
+        if seat.id not in won:
+            continue
+        # What the UPDATE wrote, without another round trip (and without marking the row dirty).
+        for key, value in (
+            ("status", SeatStatus.INVITED.value),
+            ("invited_at", now()),
+            ("respond_by", respond_by),
+            ("token_hash", hashes[seat.id]),
+        ):
+            set_committed_value(seat, key, value)
+        expert = seat.expert
+        body = _(
+            "You have been drawn for an evaluation starting %(when)s (China Standard Time). Confirm or "
+            "decline before the deadline: %(link)s",
+            when=when,
+            link=f"{base}/experts/answer/{tokens[seat.id]}",
         )
-    if expert.email:
-        outbox.enqueue(
-            channel="email", recipient=expert.email, subject=subject, body=body, user_id=expert.user_id
+        if expert.phone:
+            outbox.enqueue(
+                channel="sms", recipient=expert.phone, subject=subject, body=body, user_id=expert.user_id
+            )
+        if expert.email:
+            outbox.enqueue(
+                channel="email", recipient=expert.email, subject=subject, body=body, user_id=expert.user_id
+            )
+        if expert.user_id:
+            outbox.enqueue(
+                channel="inbox",
+                recipient=str(expert.user_id),
+                subject=subject,
+                body=body,
+                user_id=expert.user_id,
+            )
+        called.append(
+            {
+                "seat_id": seat.id,
+                "kind": seat.kind,
+                "specialty": seat.specialty_code,
+                "respond_by": respond_by,
+            }
         )
-    if expert.user_id:
-        outbox.enqueue(
-            channel="inbox", recipient=str(expert.user_id), subject=subject, body=body, user_id=expert.user_id
-        )
-    return {"seat_id": seat.id, "kind": seat.kind, "specialty": seat.specialty_code, "respond_by": respond_by}
+    return called
 
 
 def fill_vacancies(draw: ExpertDraw, *, actor: User | None, locked: bool = False) -> None:
@@ -752,26 +771,35 @@ def fill_vacancies(draw: ExpertDraw, *, actor: User | None, locked: bool = False
     # Load the drawn experts in one query (the invitations read their contact details). Held in a local:
     # the identity map is weak, and unreferenced rows would be collected and lazy-loaded again one by one.
     drawn = db.session.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in draw.seats]))).all()
+    # Per specialty: its vacancies and its standby seats in the order they are called.
+    wanted: list[tuple[Slot, list[int], list[PanelSeat], list[dict[str, Any]]]] = []
     for slot in (Slot.of(c) for c in draw.composition):
         seats = [s for s in draw.seats if s.specialty_code == slot.specialty]
         holding = sum(1 for s in seats if s.status in (SeatStatus.INVITED, SeatStatus.CONFIRMED))
-        vacancies = slot.seats - holding
         standby = sorted(
             (s for s in seats if s.status == SeatStatus.STANDBY),
             key=lambda s: (s.round_number, s.kind != SeatKind.SEAT, s.rank),
         )
-        # The invitations' messages wait in the session and go out in one batch at the next flush, instead
-        # of one INSERT before each seat's conditional UPDATE (new rows: the UPDATEs cannot depend on them).
-        with db.session.no_autoflush:
-            for seat in standby:
-                if vacancies <= 0:
-                    break
-                called = _invite(seat, draw)
-                if called is not None:
-                    invited.append(called)
-                    vacancies -= 1
-        if vacancies > 0:
-            missing.append(Slot(slot.specialty, vacancies, slot.backups))
+        wanted.append((slot, [slot.seats - holding], standby, []))
+    # All specialties' next standby seats in one conditional update; only a seat another transaction
+    # called meanwhile makes another pass (with the next ones). The invitations' messages wait in the
+    # session and go out in one batch at the next flush (new rows: the UPDATE cannot depend on them).
+    with db.session.no_autoflush:
+        while True:
+            batch = {id(standby): standby[: max(0, left[0])] for _slot, left, standby, _got in wanted}
+            calls = [seat for seats in batch.values() for seat in seats]
+            if not calls:
+                break
+            won = {c["seat_id"]: c for c in _invite(calls, draw)}
+            for _slot, left, standby, got in wanted:
+                tried = batch[id(standby)]
+                del standby[: len(tried)]
+                got.extend(won[s.id] for s in tried if s.id in won)
+                left[0] -= sum(1 for s in tried if s.id in won)
+    for slot, left, _standby, got in wanted:
+        invited.extend(got)
+        if left[0] > 0:
+            missing.append(Slot(slot.specialty, left[0], slot.backups))
     del drawn
     if invited:  # one leaf for all invitations of this step
         audit.record(
