@@ -180,6 +180,7 @@ class SectionTerms:
     procedure: str = Procedure.OPEN.value
     procedure_approval_ref: str = ""
     invited_org_ids: list[int] = field(default_factory=list)
+    prequalification: bool = False
 
 
 def _terms_errors(terms: SectionTerms, category: str | None = None) -> dict[str, list[str]]:
@@ -266,6 +267,7 @@ def _apply_terms(section: Section, terms: SectionTerms) -> None:
     section.invited_org_ids = (
         sorted(set(terms.invited_org_ids)) if terms.procedure == Procedure.INVITED.value else []
     )
+    section.prequalification = bool(terms.prequalification)
 
 
 def _set_custodians(section: Section, user_ids: list[int]) -> None:
