@@ -242,6 +242,10 @@ def test_fewer_than_three_qualified_refuses_the_tender_until_a_new_round_passes(
             ),
             actor=world.agent,
         )
+        # the section cannot drop its prequalification to escape it
+        with pytest.raises(DomainError) as dropped:
+            services.update_section(sec, terms(world, prequalification=False), actor=world.agent)
+        assert "prequalification" in dropped.value.errors
         with pytest.raises(DomainError) as refused:
             services.publish_section(sec, actor=world.agent)
         assert "prequalification" in refused.value.errors

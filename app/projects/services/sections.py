@@ -314,6 +314,13 @@ def update_section(section: Section, terms: SectionTerms, *, actor: User) -> Sec
     if section.status != S.DRAFT:
         raise Conflict(_("A published section changes only through a clarification or amendment."))
     errors = _terms_errors(terms, section.project.catalogue_item.category)
+    if section.prequalification and not terms.prequalification:
+        from ..prequal.services import current_round
+
+        if current_round(section) is not None:  # its rounds would stop gating who takes part
+            errors["prequalification"] = [
+                _("A prequalification round has been opened: the section keeps its prequalification.")
+            ]
     if errors:
         raise DomainError(_("The section is not valid."), errors=errors)
     _apply_terms(section, terms)
