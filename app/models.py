@@ -11,4 +11,5 @@ from app.exchange import models as exchange_models  # noqa: F401
 from app.experts import models as experts_models  # noqa: F401
 from app.portal import models as portal_models  # noqa: F401
 from app.projects import models as projects_models  # noqa: F401
+from app.projects.prequal import models as prequal_models  # noqa: F401
 from app.supervision import models as supervision_models  # noqa: F401

@@ -173,10 +173,10 @@ def load_section_for_bidder(section_id: int, actor: User) -> Section:
     section = db.session.get(Section, section_id)
     if section is None or section.status == SectionStatus.DRAFT:
         raise NotFound(_("No such section."))
-    from app.projects.services import may_take_part
+    from app.projects.services import may_take_part, take_part_refusal
 
     if not may_take_part(section, actor.org_id):
-        raise Forbidden(_("This is an invitation tender: only the invited bidders submit bids."))
+        raise Forbidden(take_part_refusal(section, bids=True))
     return section
 
 

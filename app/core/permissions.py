@@ -80,6 +80,9 @@ class Permission(StrEnum):
     DOCUMENTS_OBTAIN = "projects:documents:obtain"
     QUESTION_ASK = "projects:question:ask"
     QUESTION_ANSWER = "projects:question:answer"
+    PREQUAL_MANAGE = "projects:prequal:manage"
+    PREQUAL_APPLY = "projects:prequal:apply"
+    PREQUAL_VIEW = "projects:prequal:view"
     EXCHANGE_VIEW = "exchange:messages:view"
     EXCHANGE_RETRY = "exchange:messages:retry"
     WEBHOOK_MANAGE = "exchange:webhooks:manage"
@@ -167,6 +170,11 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.DOCUMENTS_OBTAIN: frozenset({Role.BIDDER}),
     Permission.QUESTION_ASK: frozenset({Role.BIDDER}),
     Permission.QUESTION_ANSWER: frozenset({Role.TENDERER}),
+    Permission.PREQUAL_MANAGE: frozenset({Role.TENDERER}),
+    Permission.PREQUAL_APPLY: frozenset({Role.BIDDER}),
+    Permission.PREQUAL_VIEW: frozenset(
+        {Role.BIDDER, Role.TENDERER, Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR}
+    ),
     Permission.EXCHANGE_VIEW: frozenset({Role.CENTER_STAFF, Role.MANAGER}),
     Permission.EXCHANGE_RETRY: frozenset({Role.CENTER_STAFF}),
     Permission.WEBHOOK_MANAGE: frozenset(

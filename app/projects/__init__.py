@@ -10,7 +10,7 @@ def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI."""
     from app.core import audit_sealing
 
-    from . import api, cli
+    from . import api, cli, prequal
     from .services import obtainment_leaf_sealed, question_leaf_sealed
     from .views import bp, jinja_globals
 
@@ -19,4 +19,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     api.init_app(app)
     cli.init_app(app)
+    prequal.init_app(app)
     app.jinja_env.globals.update(jinja_globals())

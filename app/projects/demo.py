@@ -208,6 +208,7 @@ def seed_projects(orgs: dict[str, Organization], users: dict[str, User]) -> None
         actor=users["agent"],
     )
     _document(draft, users["agent"])
+    _prequalification(first_gc, users, staff=staff, regulator=regulators["reg_housing"])
 
 
 def _publish_section(
@@ -292,4 +293,53 @@ def _document(section: Section, actor: User) -> None:
         filename=f"{section.code}-招标文件.txt",
         content_type="text/plain; charset=utf-8",
         stream=io.BytesIO(body),
+    )
+
+
+def _prequalification(project: Project, users: dict[str, User], *, staff: User, regulator: User) -> None:
+    """A works section with prequalification (资格预审): its round published today on the statutory periods
+    (实施条例 Art. 16, 17), one bidder has applied (the others see nothing of it before the deadline)."""
+    from .prequal import services as prequal
+
+    agent, cal, start = users["agent"], load_calendar(), now()
+    sale_end = _at(rules.earliest_date(start, 5, "calendar", cal), 17, 0)
+    deadline = _at(rules.earliest_date(sale_end, 5, "calendar", cal), 17, 0)
+    section = services.create_section(
+        project,
+        services.SectionTerms(
+            name="施工三标段（资格预审）",
+            estimated_value=Decimal("15000000"),
+            ceiling_price=Decimal("14800000"),
+            bid_security=Decimal("300000"),
+            qualification="建筑工程施工总承包一级资质；近三年类似工程业绩不少于2项",
+            panel_size=5,
+            panel_pool_count=4,
+            custodian_ids=[staff.id, regulator.id, agent.id],
+            online_only=True,
+            notice_text=_notice(project, "施工三标段"),
+            prequalification=True,
+        ),
+        actor=agent,
+    )
+    pq = prequal.start_round(section, actor=agent)
+    prequal.update_round(
+        pq,
+        actor=agent,
+        notice_text=f"{project.name}施工三标段资格预审公告\n一、申请人资格要求\n二、资格预审文件的获取\n三、申请文件的递交",
+        docs_available_from=start,
+        docs_available_until=sale_end,
+        application_deadline=deadline,
+    )
+    prequal.upload_document(
+        pq,
+        actor=agent,
+        filename=f"{section.code}-资格预审文件.txt",
+        stream=io.BytesIO("资格预审文件（示例）".encode()),
+    )
+    prequal.publish_round(pq, actor=agent)
+    prequal.apply(
+        pq,
+        actor=users["bidder1"],
+        filename="资格预审申请文件.txt",
+        stream=io.BytesIO("申请文件（示例）".encode()),
     )

@@ -102,6 +102,7 @@ class SectionForm(FlaskForm):
         _l("Approval of the procedure (reference)"), validators=[Optional(), Length(max=200)]
     )
     invited_org_ids = SelectMultipleField(_l("Invited bidders (invitation tendering)"), coerce=int)
+    prequalification = BooleanField(_l("With prequalification (资格预审)"))
     panel_size = IntegerField(_l("Panel size"), default=5, validators=[DataRequired()])
     panel_pool_count = IntegerField(_l("Experts from the pool"), default=5, validators=[DataRequired()])
     panel_specialties = TextAreaField(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     inspect,
     text,
 )
@@ -296,6 +297,12 @@ class Section(db.Model):  # type: ignore[name-defined]
         nullable=True,
         default=list,
         comment="邀请招标: the invited bidder organizations (only they obtain and bid)",
+    )
+    prequalification: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="资格预审: only the applicants its prequalification qualified obtain the documents and bid",
     )
     scoring_criteria: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=list, comment="comprehensive scoring: [{name, weight}], weights sum to 100"

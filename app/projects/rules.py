@@ -514,3 +514,90 @@ def check_scoring(method: str, criteria: list[dict[str, Any]]) -> RuleCheck:
     return RuleCheck(
         "scoring", False, _("Scoring criteria weights add up to %(total)s, not 100.", **params), params
     )
+
+
+@dataclass(frozen=True)
+class PrequalRule:
+    """资格预审 of a works tender (招标投标法实施条例 Art. 15–19): the prequalification documents are on
+    sale at least 5 日 (Art. 16); applications are due at least 5 日 after the sale ends (Art. 17); fewer
+    than 3 qualified applicants means the prequalification is redone before any tender (Art. 19). Days are
+    calendar days counted as elsewhere here (start day excluded, end day included)."""
+
+    min_sale_days: int = 5
+    sale_day_unit: DayUnit = DayUnit.CALENDAR
+    sale_basis: str = "招标投标法实施条例第16条"
+    min_submission_days: int = 5
+    submission_day_unit: DayUnit = DayUnit.CALENDAR
+    submission_basis: str = "招标投标法实施条例第17条"
+    min_qualified: int = 3
+    qualified_basis: str = "招标投标法实施条例第19条"
+    review_basis: str = "招标投标法实施条例第18条"
+
+
+PREQUALIFICATION = PrequalRule()
+
+
+def check_prequal_periods(
+    available_from: dt.datetime,
+    available_until: dt.datetime,
+    deadline: dt.datetime,
+    calendar: WorkCalendar,
+    rule: PrequalRule = PREQUALIFICATION,
+) -> list[RuleCheck]:
+    """The two statutory periods of a prequalification, each refused with its rule and article when short."""
+    sale_days = days_between(available_from, available_until, rule.sale_day_unit, calendar)
+    sale_ok = available_until > available_from and satisfies(
+        available_from, available_until, rule.min_sale_days, rule.sale_day_unit, calendar
+    )
+    sale = {
+        "start": fmt_day(available_from),
+        "end": fmt_day(available_until),
+        "days": sale_days,
+        "min": rule.min_sale_days,
+        "unit": unit_label(rule.sale_day_unit),
+        "basis": rule.sale_basis,
+    }
+    if sale_ok:
+        sale_msg = _(
+            "Prequalification documents on sale %(start)s → %(end)s: %(days)d %(unit)s (at least %(min)d, "
+            "%(basis)s).",
+            **sale,
+        )
+    else:
+        sale_msg = _(
+            "The prequalification documents are on sale only %(days)d %(unit)s (%(start)s → %(end)s); the "
+            "law requires at least %(min)d (%(basis)s: 资格预审文件的发售期不得少于5日).",
+            **sale,
+        )
+    sub_days = days_between(available_until, deadline, rule.submission_day_unit, calendar)
+    sub_ok = deadline > available_until and satisfies(
+        available_until, deadline, rule.min_submission_days, rule.submission_day_unit, calendar
+    )
+    sub = {
+        "start": fmt_day(available_until),
+        "end": fmt_day(deadline),
+        "days": sub_days,
+        "min": rule.min_submission_days,
+        "unit": unit_label(rule.submission_day_unit),
+        "basis": rule.submission_basis,
+        "earliest": earliest_date(
+            available_until, rule.min_submission_days, rule.submission_day_unit, calendar
+        ).isoformat(),
+    }
+    if sub_ok:
+        sub_msg = _(
+            "Applications due %(end)s, %(days)d %(unit)s after the sale ends on %(start)s (at least %(min)d, "
+            "%(basis)s).",
+            **sub,
+        )
+    else:
+        sub_msg = _(
+            "The application deadline (%(end)s) is only %(days)d %(unit)s after the sale of the "
+            "prequalification documents ends (%(start)s); the law requires at least %(min)d (%(basis)s: "
+            "自资格预审文件停止发售之日起不得少于5日). The earliest legal deadline is %(earliest)s.",
+            **sub,
+        )
+    return [
+        RuleCheck("prequal_sale_period", sale_ok, sale_msg, sale),
+        RuleCheck("prequal_application_period", sub_ok, sub_msg, sub),
+    ]

@@ -49,6 +49,7 @@ class TendererSectionOut(Schema):
     evaluation_method = fields.Str()
     procedure = fields.Str()
     procedure_approval_ref = fields.Str()
+    prequalification = fields.Bool()
     scoring_criteria = fields.List(fields.Dict())
     panel_size = fields.Int()
     panel_pool_count = fields.Int()

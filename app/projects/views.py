@@ -320,6 +320,7 @@ def _fill_form(form: SectionForm, s: Section) -> None:
     form.procedure.data = s.procedure
     form.procedure_approval_ref.data = s.procedure_approval_ref
     form.invited_org_ids.data = list(s.invited_org_ids or [])
+    form.prequalification.data = bool(s.prequalification)
     form.scoring_criteria.data = "\n".join(f"{c['name']}: {c['weight']}" for c in s.scoring_criteria or [])
     form.panel_size.data = s.panel_size
     form.panel_pool_count.data = s.panel_pool_count
@@ -363,6 +364,7 @@ def _terms(form: SectionForm) -> services.SectionTerms:
         procedure=form.procedure.data or Procedure.OPEN.value,
         procedure_approval_ref=form.procedure_approval_ref.data or "",
         invited_org_ids=list(form.invited_org_ids.data or []),
+        prequalification=bool(form.prequalification.data),
     )
 
 

@@ -46,6 +46,8 @@ ENUM_KINDS = {
     "app.projects.enums.EvaluationMethod": "evaluation_method",
     "app.projects.enums.OpeningItem": "opening_item",
     "app.projects.enums.Procedure": "procedure",
+    "app.projects.prequal.enums.PrequalResult": "prequal_result",
+    "app.projects.prequal.enums.PrequalStatus": "prequal_status",
     "app.projects.enums.ProjectStatus": "project_status",
     "app.projects.enums.SectionStatus": "section_status",
     "app.supervision.enums.AlertRule": "alert_rule",

@@ -38,8 +38,15 @@ def test_demo_has_a_published_tender_per_category(app: Any, db_session: Any) -> 
         sections = db_session.scalars(select(Section).order_by(Section.id)).all()
         published = [s for s in sections if s.status == "published"]
         assert {s.project.catalogue_item.category for s in published} == {c.value for c in Category}
-        drafts = [s for s in sections if s.status == "draft"]
+        drafts = [s for s in sections if s.status == "draft" and not s.prequalification]
         assert len(drafts) == 1
+        # a works section with prequalification: its round published, the tender refused until it passes
+        from app.projects.prequal.services import current_round
+
+        prequalified = next(s for s in sections if s.prequalification)
+        round_ = current_round(prequalified)
+        assert round_ is not None and round_.status == "published" and len(round_.applications) == 1
+        assert "prequalification" in {c.code for c in services.publication_checks(prequalified) if not c.ok}
         refused = {c.code for c in services.publication_checks(drafts[0]) if not c.ok}
         assert refused == {"bid_period"}
         assert services.current_catalogue() is not None

@@ -51,6 +51,7 @@ from .documents import (
     obtainment_of,
     pending_documents,
     record_download,
+    take_part_refusal,
 )
 from .publication import PUBLISH_HOOKS, PublishResult, publication_checks, publish_section
 from .questions import (
@@ -160,6 +161,7 @@ __all__ = [
     "successor_of",
     "supervising_regulator",
     "suspend_section",
+    "take_part_refusal",
     "text_diff",
     "transition",
     "update_section",

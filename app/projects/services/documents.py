@@ -124,10 +124,27 @@ def pending_documents(section: Section) -> list[SectionDocument]:
 
 
 def may_take_part(section: Section, org_id: int | None) -> bool:
-    """Whether ``org_id`` may take part: anyone in an open procedure, only the invited in 邀请招标."""
+    """Whether ``org_id`` may take part: anyone in an open procedure, only the invited in 邀请招标, only the
+    applicants its prequalification qualified (资格预审) in a section with one."""
+    if section.prequalification:
+        from ..prequal.services import is_qualified
+
+        if org_id is None or not is_qualified(section, org_id):
+            return False
     if section.procedure != Procedure.INVITED.value:
         return True
     return org_id is not None and org_id in (section.invited_org_ids or [])
+
+
+def take_part_refusal(section: Section, *, bids: bool = False) -> str:
+    """Why :func:`may_take_part` refused, in words."""
+    if section.prequalification:
+        if bids:
+            return _("This tender has a prequalification: only the qualified applicants submit bids.")
+        return _("This tender has a prequalification: only the qualified applicants obtain its documents.")
+    if bids:
+        return _("This is an invitation tender: only the invited bidders submit bids.")
+    return _("This is an invitation tender: only the invited bidders obtain its documents.")
 
 
 def obtain_documents(section: Section, *, actor: User) -> tuple[DocumentObtainment, bool]:
@@ -146,7 +163,7 @@ def obtain_documents(section: Section, *, actor: User) -> tuple[DocumentObtainme
         raise Conflict(_("The documents are not available."))
     _ensure_not_suspended(section)
     if not may_take_part(section, actor.org_id):
-        raise Forbidden(_("This is an invitation tender: only the invited bidders obtain its documents."))
+        raise Forbidden(take_part_refusal(section))
     at = now()
     assert section.docs_available_from is not None and section.docs_available_until is not None
     if not (section.docs_available_from <= at <= section.docs_available_until):

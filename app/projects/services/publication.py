@@ -77,6 +77,10 @@ def publication_checks(
             invited=len(section.invited_org_ids or []),
         )
     )
+    if section.prequalification:
+        from ..prequal.services import tender_check
+
+        checks.append(tender_check(section))
     checks.append(
         rules.check_bid_security(
             section.estimated_value, section.bid_security, section.project.catalogue_item.category

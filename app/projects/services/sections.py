@@ -180,6 +180,7 @@ class SectionTerms:
     procedure: str = Procedure.OPEN.value
     procedure_approval_ref: str = ""
     invited_org_ids: list[int] = field(default_factory=list)
+    prequalification: bool = False
 
 
 def _terms_errors(terms: SectionTerms, category: str | None = None) -> dict[str, list[str]]:
@@ -266,6 +267,7 @@ def _apply_terms(section: Section, terms: SectionTerms) -> None:
     section.invited_org_ids = (
         sorted(set(terms.invited_org_ids)) if terms.procedure == Procedure.INVITED.value else []
     )
+    section.prequalification = bool(terms.prequalification)
 
 
 def _set_custodians(section: Section, user_ids: list[int]) -> None:
@@ -312,6 +314,13 @@ def update_section(section: Section, terms: SectionTerms, *, actor: User) -> Sec
     if section.status != S.DRAFT:
         raise Conflict(_("A published section changes only through a clarification or amendment."))
     errors = _terms_errors(terms, section.project.catalogue_item.category)
+    if section.prequalification and not terms.prequalification:
+        from ..prequal.services import current_round
+
+        if current_round(section) is not None:  # its rounds would stop gating who takes part
+            errors["prequalification"] = [
+                _("A prequalification round has been opened: the section keeps its prequalification.")
+            ]
     if errors:
         raise DomainError(_("The section is not valid."), errors=errors)
     _apply_terms(section, terms)
