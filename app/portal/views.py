@@ -193,6 +193,15 @@ def results(kind: str) -> Response:
     )
 
 
+@bp.route("/prequalification")
+@public
+def prequalification() -> str:
+    """Prequalification notices (资格预审公告) with their periods; applicants apply after signing in."""
+    from app.projects.prequal import services as prequal
+
+    return render_template("portal/prequalification.html", rounds=prequal.public_rounds())
+
+
 @bp.route("/verify")
 @public
 def verify() -> str:

@@ -59,4 +59,5 @@ def test_pip_builds_and_installs_the_archive(client: FlaskClient, tmp_path: Path
     assert (target / "app" / "core" / "audit_offline.py").is_file()
     entry_points = next(target.glob("ggzy_platform-*.dist-info")) / "entry_points.txt"
     text = entry_points.read_text()
-    assert "ggzy-audit = app.core.audit_offline:main" in text and "ggzy-bid = app.bidding.client_cli:main" in text
+    assert "ggzy-audit = app.core.audit_offline:main" in text
+    assert "ggzy-bid = app.bidding.client_cli:main" in text

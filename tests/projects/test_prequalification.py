@@ -146,6 +146,10 @@ def test_applications_are_secret_until_the_deadline_and_refused_after_it(
     )
     page = client.get(f"/prequal/{pid}").get_data(as_text=True)
     assert 'id="own-application"' in page and "南通甲建设有限公司" not in page
+    # the notice is public on the portal, with its periods; who applied is not
+    public = app.test_client().get("/portal/prequalification").get_data(as_text=True)
+    assert f'id="prequal-{pid}"' in public and "资格预审公告：南通市某道路改造工程一标段" in public
+    assert "南通甲建设有限公司" not in public and "南通乙建设有限公司" not in public
     # before the deadline nobody but each applicant learns who applied: not the tenderer, not staff
     for who in (world.agent, world.staff):
         login(client, who)

@@ -156,6 +156,18 @@ def visible_rounds(viewer: User) -> list[Prequalification]:
     return rows
 
 
+def public_rounds(limit: int = 200) -> list[Prequalification]:
+    """Published rounds with their notices, newest first, for the public portal (资格预审公告 is public, as
+    any tender notice; who applied or qualified is never shown there)."""
+    stmt = (
+        select(Prequalification)
+        .where(Prequalification.status != P.DRAFT.value)
+        .order_by(Prequalification.published_at.desc(), Prequalification.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
 def period_checks(pq: Prequalification) -> list[rules.RuleCheck]:
     if pq.docs_available_from is None or pq.docs_available_until is None or pq.application_deadline is None:
         return []
