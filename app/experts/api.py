@@ -354,7 +354,9 @@ class DrawRequestIn(Schema):
     class Meta:
         unknown = RAISE
 
-    composition = fields.List(fields.Nested(DrawSlotIn), required=True, validate=validate.Length(min=1, max=50))
+    composition = fields.List(
+        fields.Nested(DrawSlotIn), required=True, validate=validate.Length(min=1, max=50)
+    )
     evaluation_starts_at = fields.AwareDateTime(
         required=True,
         validate=validate.Range(

@@ -103,7 +103,9 @@ def test_regulator_handles_a_complaint_to_its_published_decision(client: FlaskCl
     assert case.number in {d["number"] for d in client.get(f"{BASE}/decisions").json}
 
 
-def test_refusal_needs_a_reason_and_another_industry_may_not_refuse(client: FlaskClient, world: World) -> None:
+def test_refusal_needs_a_reason_and_another_industry_may_not_refuse(
+    client: FlaskClient, world: World
+) -> None:
     case = _complaint(world)
     url = f"{BASE}/cases/{case.id}/complaint/refuse"
     assert client.post(url, json={}, headers=_as(world.regulator)).status_code == 422
@@ -116,7 +118,9 @@ def test_refusal_needs_a_reason_and_another_industry_may_not_refuse(client: Flas
 
 def test_office_receives_assigns_and_answers_a_report_read_by_code(client: FlaskClient, world: World) -> None:
     report, code = services.file_report(
-        services.ReportInput(subject="围标线索", facts="多家投标文件由同一台电脑制作。", section_id=world.section.id)
+        services.ReportInput(
+            subject="围标线索", facts="多家投标文件由同一台电脑制作。", section_id=world.section.id
+        )
     )
     db.session.commit()
     office = _as(world.manager)
@@ -125,7 +129,9 @@ def test_office_receives_assigns_and_answers_a_report_read_by_code(client: Flask
     received = client.post(f"{url}/receive", headers=office)
     assert received.status_code == 200, received.json
 
-    assert client.post(f"{url}/assign", json={"primary_id": world.manager.id}, headers=office).status_code == 422
+    assert (
+        client.post(f"{url}/assign", json={"primary_id": world.manager.id}, headers=office).status_code == 422
+    )
     due = "2099-13-01"
     bad_day = {"primary_id": world.manager.id, "backup_id": world.manager2.id, "due_on": due}
     assert client.post(f"{url}/assign", json=bad_day, headers=office).status_code == 422
@@ -164,7 +170,9 @@ def test_a_token_limited_to_sections_lists_their_cases_only(client: FlaskClient,
     case = _complaint(world)
     gp_draft = services.save_draft(
         CaseKind.OBJECTION,
-        services.CaseInput(section_id=world.gp_section.id, matter=Matter.DOCUMENTS.value, content=dict(CONTENT)),
+        services.CaseInput(
+            section_id=world.gp_section.id, matter=Matter.DOCUMENTS.value, content=dict(CONTENT)
+        ),
         actor=world.bidder,
     )
     db.session.commit()
