@@ -509,7 +509,7 @@ def receive(case_id: int) -> dict[str, Any]:
 def forward(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     """转办 to the competent department."""
     row = _visible_case(case_id)
-    to_org = _organization(body["to_org_id"], "to_org_id")
+    to_org = _organization(body["to_org_id"], "to_org")
     routing.forward(row, actor=_me(), to_org=to_org, note=body["note"])
     db.session.commit()
     return _case_out(_me(), row) if can_view(_me(), row) else _forwarded(row)
@@ -534,8 +534,8 @@ def assign(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     routing.assign(
         row,
         actor=_me(),
-        primary=_colleague(body["primary_id"], "primary_id"),
-        backup=_colleague(body["backup_id"], "backup_id"),
+        primary=_colleague(body["primary_id"], "primary"),
+        backup=_colleague(body["backup_id"], "backup"),
         due_at=end_of_local_day(body["due_on"]) if body["due_on"] else None,
         note=body["note"],
     )
@@ -601,7 +601,7 @@ def refuse(body: dict[str, Any], case_id: int) -> dict[str, Any]:
 def transfer(body: dict[str, Any], case_id: int) -> dict[str, Any]:
     """移送 a complaint to the competent regulator."""
     row = _visible_case(case_id)
-    to_org = _organization(body["to_org_id"], "to_org_id")
+    to_org = _organization(body["to_org_id"], "to_org")
     services.transfer_complaint(row, actor=_me(), to_org=to_org, note=body["note"])
     db.session.commit()
     return _case_out(_me(), row) if can_view(_me(), row) else _forwarded(row)
