@@ -22,13 +22,13 @@ from app.accounts.models import Organization, User
 from app.accounts.stepup import step_up_required
 from app.core import scoping
 from app.core.db import db
-from app.core.errors import DomainError, NotFound
+from app.core.errors import Conflict, DomainError, NotFound
 from app.core.idempotency import idempotent
 from app.core.permissions import Permission, public, require
 from app.core.web import MAX_ROW_ID
 
 from . import routing, services
-from .enums import Audience, CaseKind, CaseStatus, Matter, PauseReason, Remedy
+from .enums import CLOCKLESS_STATES, Audience, CaseKind, CaseStatus, Matter, PauseReason, Remedy
 from .models import Case
 from .permissions import can_see_identity, can_view, side_of, visible_audiences, visible_cases
 
@@ -291,18 +291,17 @@ def _case_out(me: User, row: Case) -> dict[str, Any]:
     return out
 
 
+TRACKING_CODE = {
+    "in": "header",
+    "name": "X-Tracking-Code",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 64},
+    "description": "the code the reporter was given",
+}
+
+
 @blp.route("/track")
-@blp.doc(
-    parameters=[
-        {
-            "in": "header",
-            "name": "X-Tracking-Code",
-            "required": True,
-            "schema": {"type": "string", "maxLength": 64},
-            "description": "the code the reporter was given",
-        }
-    ]
-)
+@blp.doc(parameters=[TRACKING_CODE])
 @blp.response(200, TrackOut)
 @public
 def track() -> dict[str, Any]:
@@ -311,6 +310,10 @@ def track() -> dict[str, Any]:
     report = services.find_report(request.headers.get("X-Tracking-Code", ""))
     if report is None:
         raise NotFound(_("No report has this tracking code."))
+    return _tracked(report)
+
+
+def _tracked(report: Case) -> dict[str, Any]:
     shown = {Audience.FILER.value, Audience.PARTIES.value}
     return {
         "number": report.number,
@@ -320,6 +323,32 @@ def track() -> dict[str, Any]:
         "answer": report.answer,
         "messages": [m for m in report.messages if m.audience in shown],
     }
+
+
+class TrackMessageIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    body = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+@blp.route("/track/messages", methods=["POST"])
+@idempotent
+@blp.doc(parameters=[TRACKING_CODE])
+@blp.arguments(TrackMessageIn)
+@blp.response(201, TrackOut)
+@public
+def track_message(body: dict[str, Any]) -> dict[str, Any]:
+    """The reporter writes to the handlers with the tracking code (``X-Tracking-Code``), as on the tracking
+    page; 409 once the report is closed."""
+    report = services.find_report(request.headers.get("X-Tracking-Code", ""))
+    if report is None:
+        raise NotFound(_("No report has this tracking code."))
+    if report.status in {s.value for s in CLOCKLESS_STATES}:
+        raise Conflict(_("This report is closed."))
+    services.post_message(report, actor=None, body=body["body"])
+    db.session.commit()
+    return _tracked(report)
 
 
 @blp.route("/decisions")

@@ -125,6 +125,17 @@ def test_office_receives_assigns_and_answers_a_report_read_by_code(client: Flask
     db.session.commit()
     office = _as(world.manager)
     url = f"{BASE}/cases/{report.id}"
+    write = f"{BASE}/track/messages"
+    key = {"X-Tracking-Code": code, "Idempotency-Key": "k" * 32}
+    assert (
+        client.post(write, json={"body": "补充线索"}, headers={"X-Tracking-Code": "nope"}).status_code == 404
+    )
+    assert client.post(write, json={"body": ""}, headers=key).status_code == 422
+    written = client.post(write, json={"body": "补充线索：两家报价仅差一元。"}, headers=key)
+    assert written.status_code == 201, written.json
+    replayed = client.post(write, json={"body": "补充线索：两家报价仅差一元。"}, headers=key)
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
+    assert db.session.query(CaseMessage).filter_by(case_id=report.id).count() == 1
     assert client.post(f"{url}/receive", headers=_as(world.bidder)).status_code == 403
     received = client.post(f"{url}/receive", headers=office)
     assert received.status_code == 200, received.json
@@ -149,6 +160,7 @@ def test_office_receives_assigns_and_answers_a_report_read_by_code(client: Flask
     assert answered.status_code == 200, answered.json
     tracked = client.get(f"{BASE}/track", headers={"X-Tracking-Code": code})
     assert tracked.json["answer"] == "已立案调查。"
+    assert client.post(write, json={"body": "还有"}, headers={"X-Tracking-Code": code}).status_code == 409
 
 
 def test_a_message_replays_under_its_idempotency_key(client: FlaskClient, world: World) -> None:
