@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import ClientDisconnected
 
 from app.accounts.stepup import step_up_required
-from app.core import crypto
+from app.core import crypto, scoping
 from app.core.bodies import STREAMED, body_limit
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
@@ -388,8 +388,10 @@ def _submit_share(section_id: int) -> dict[str, Any]:
 @blp.route("/custodian/shares")
 @blp.alt_response(200, schema=schemas.KeyShareListOut, success=True)
 @require(Permission.BIDDING_CUSTODIAN)
+@scoping.filters_lists
 def my_shares() -> dict[str, Any]:
-    """The caller's encrypted shares (age files, base64): decrypt locally with ``age -d -i``."""
+    """The caller's encrypted shares (age files, base64): decrypt locally with ``age -d -i``. A token
+    limited to some sections lists their shares only."""
     import base64
 
     return {
@@ -402,6 +404,7 @@ def my_shares() -> dict[str, Any]:
                 "ciphertext_b64": base64.b64encode(s.ciphertext).decode(),
             }
             for s in services.key_shares_of(current_user.user)
+            if scoping.reaches(s.section_id)
         ]
     }
 

@@ -282,7 +282,7 @@ def markers_of(target: Any) -> dict[str, Any] | None:
         return {"authenticated": True}
     perms = getattr(target, "_permissions", None)
     if perms:
-        return {"permissions": perms}
+        return {"permissions": perms, "filters": getattr(target, "_section_filtered", False)}
     return None
 
 
@@ -327,7 +327,9 @@ def _guard() -> Response | None:
     if scope is not None and is_api_request():
         from app.core import scoping
 
-        if not scoping.allows(scope, request.view_args or {}, markers["permissions"]):
+        if not scoping.allows(
+            scope, request.view_args or {}, markers["permissions"], filters=markers.get("filters", False)
+        ):
             return _deny(403, _("This API token is limited to other tender sections."))
     return None
 

@@ -1,7 +1,9 @@
 """JSON API of the evaluation domain under /api/v1/evaluation, with the pages' rules
 (``app/evaluation/permissions.py``) and services: the evaluation and its panel for panel members, the
 section's tenderer and the monitors; a member's own scores (read, save, submit); the report's fingerprint;
-the candidate publicity (public once published) and the tenderer's publish and award."""
+a member's sign-in with its conflict declaration, extension requests, outlier explanations, and the report
+(drawn up and closed by the leader, signed or dissented by each member); the candidate publicity (public
+once published) and the tenderer's publish and award."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.core import scoping
 from app.core.db import db
 from app.core.errors import NotFound
+from app.core.idempotency import idempotent
 from app.core.labels import label
 from app.core.permissions import Permission, public, require
 from app.core.web import MAX_ROW_ID
@@ -23,6 +27,7 @@ from app.extensions import DECIMAL_STRING
 from app.projects.models import Section
 
 from . import endings, panel, permissions, services
+from .enums import Declaration
 from .models import Evaluation, PanelMember
 
 blp = Blueprint(
@@ -239,15 +244,19 @@ def _publicity_out(section: Section, ev: Evaluation) -> dict[str, Any]:
 @blp.route("/sections")
 @blp.response(200, EvaluationOut(many=True))
 @require(Permission.EVALUATION_REPORT_READ)
+@scoping.filters_lists
 def evaluations() -> list[dict[str, Any]]:
     """The evaluations the caller works in or watches: a member's panels, the tenderer's sections, every
     evaluation for center staff, the supervised sections for a regulator; newest first."""
     user = _me()
     rows = db.session.execute(
-        select(Section, Evaluation)
-        .join(Evaluation, Evaluation.section_id == Section.id)
-        .order_by(Evaluation.started_at.desc())
-        .limit(500)
+        scoping.restrict(
+            select(Section, Evaluation)
+            .join(Evaluation, Evaluation.section_id == Section.id)
+            .order_by(Evaluation.started_at.desc())
+            .limit(500),
+            Evaluation.section_id,
+        )
     ).all()
     return [_evaluation_out(s, ev) for s, ev in rows if permissions.can_view_evaluation(user, s)]
 
@@ -341,6 +350,99 @@ def report(section_id: int) -> dict[str, Any]:
     section, ev = _section_and_evaluation(section_id)
     if not permissions.can_read_report(_me(), section, ev):
         raise NotFound(_("No report to read."))
+    return _report_out(section, ev)
+
+
+# --- the panel member: sign-in with the declaration, extension, explanations, the report --------------------
+
+
+class PanelSignInIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    declaration = fields.String(
+        required=True,
+        validate=validate.OneOf([d.value for d in Declaration]),
+        metadata={"description": "declared against the bidders now known; a conflict recuses the member"},
+    )
+    note = fields.String(
+        load_default="", validate=validate.Length(max=2000), metadata={"description": "the conflict"}
+    )
+
+
+class OutlierExplanationIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    org_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ROW_ID))
+    explanation = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ReportDecisionIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    decision = fields.String(required=True, validate=validate.OneOf(["sign", "dissent"]))
+    dissent = fields.String(
+        load_default="", validate=validate.Length(max=5000), metadata={"description": "the written dissent"}
+    )
+
+
+class PanelMembershipOut(Schema):
+    member_id = fields.Int()
+    section_id = fields.Int()
+    evaluation_status = fields.Str()
+    evaluation_status_label = fields.Str()
+    signed_in_at = fields.DateTime(allow_none=True)
+    declaration = fields.Str(allow_none=True)
+    conflict_note = fields.Str(allow_none=True)
+    counts = fields.Bool(metadata={"description": "the member's scores count (signed in, not voided)"})
+    voided_at = fields.DateTime(allow_none=True)
+    void_reason = fields.Str(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    wants_extension = fields.Bool()
+    leader = fields.Bool()
+    decision = fields.Str(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+def _panel_section(section_id: int) -> Section:
+    """A section whose panel the caller sits on (the workspace's rule; 404 for anyone else)."""
+    section = db.session.get(Section, section_id)
+    if section is None or not permissions.is_panel_member(_me(), section):
+        raise NotFound(_("You do not sit on this panel."))
+    return section
+
+
+def _own_member(section: Section) -> tuple[Evaluation, PanelMember]:
+    ev = services.evaluation_for(section)
+    member = services.member_of(ev, _me()) if ev is not None else None
+    if ev is None or member is None:
+        raise NotFound(_("You do not sit on this panel."))
+    return ev, member
+
+
+def _member_out(section: Section, ev: Evaluation, member: PanelMember) -> dict[str, Any]:
+    return {
+        "member_id": member.id,
+        "section_id": section.id,
+        "evaluation_status": ev.status,
+        "evaluation_status_label": label("evaluation_status", ev.status),
+        "signed_in_at": member.signed_in_at,
+        "declaration": member.declaration,
+        "conflict_note": member.conflict_note,
+        "counts": member.counts,
+        "voided_at": member.voided_at,
+        "void_reason": member.void_reason,
+        "submitted_at": member.submitted_at,
+        "wants_extension": member.wants_extension,
+        "leader": services.is_leader(ev, member),
+        "decision": member.decision,
+        "decided_at": member.decided_at,
+    }
+
+
+def _report_out(section: Section, ev: Evaluation) -> dict[str, Any]:
     state = endings.report_state(ev)
     return {
         "section_id": section.id,
@@ -350,6 +452,103 @@ def report(section_id: int) -> dict[str, Any]:
         "written_report_state": state,
         "written_report_state_label": endings.report_state_label(state) if state else "",
     }
+
+
+@blp.route("/sections/<int:section_id>/me")
+@blp.response(200, PanelMembershipOut)
+@require(Permission.EVALUATION_SCORE)
+def my_membership(section_id: int) -> dict[str, Any]:
+    """The caller's seat on the panel: signed in, declaration, whether it counts, its report decision."""
+    section = _panel_section(section_id)
+    ev = services.evaluation_for(section)
+    member = None
+    if ev is not None:
+        member = services.member_of(ev, _me()) or services.replaced_member_of(ev, _me())
+    if ev is None or member is None:
+        raise NotFound(_("The evaluation has not started."))
+    return _member_out(section, ev, member)
+
+
+@blp.route("/sections/<int:section_id>/sign-in", methods=["POST"])
+@idempotent
+@blp.arguments(PanelSignInIn)
+@blp.response(201, PanelMembershipOut)
+@require(Permission.EVALUATION_SCORE)
+def sign_in(body: dict[str, Any], section_id: int) -> dict[str, Any]:
+    """Sign in and declare, against the bidders now known, no conflict or a conflict (with ``note``; the
+    member is then recused and replaced). A tie the registry knows recuses whatever was declared. 409 when
+    already signed in."""
+    section = _panel_section(section_id)
+    member = services.sign_in(
+        section, actor=_me(), conflict=body["declaration"] == Declaration.CONFLICT, note=body["note"]
+    )
+    db.session.commit()
+    return _member_out(section, member.evaluation, member)
+
+
+@blp.route("/sections/<int:section_id>/extension", methods=["POST"])
+@blp.response(200, PanelMembershipOut)
+@require(Permission.EVALUATION_SCORE)
+def extension(section_id: int) -> dict[str, Any]:
+    """Ask for more time; granted once more than a third of the counted panel asked (条例 Art. 48)."""
+    section = _panel_section(section_id)
+    ev, member = _own_member(section)
+    services.request_extension(member, actor=_me())
+    db.session.commit()
+    return _member_out(section, ev, member)
+
+
+@blp.route("/sections/<int:section_id>/explanations", methods=["POST"])
+@blp.arguments(OutlierExplanationIn)
+@blp.response(200, PanelMembershipOut)
+@require(Permission.EVALUATION_SCORE)
+def explain(body: dict[str, Any], section_id: int) -> dict[str, Any]:
+    """Explain in writing a total flagged as an outlier for bidder ``org_id`` (the scores stay locked)."""
+    section = _panel_section(section_id)
+    ev, member = _own_member(section)
+    services.explain(member, body["org_id"], body["explanation"], actor=_me())
+    db.session.commit()
+    return _member_out(section, ev, member)
+
+
+@blp.route("/sections/<int:section_id>/report/draw-up", methods=["POST"])
+@idempotent
+@blp.response(201, ReportOut)
+@require(Permission.EVALUATION_SCORE)
+def draw_up(section_id: int) -> dict[str, Any]:
+    """The leader draws up the report once every counted member submitted and every outlier is explained
+    (404 for the other members, 409 before that)."""
+    section = _panel_section(section_id)
+    ev, _member = _own_member(section)
+    services.draw_up_report(ev, actor=_me())
+    db.session.commit()
+    return _report_out(section, ev)
+
+
+@blp.route("/sections/<int:section_id>/report/decision", methods=["POST"])
+@idempotent
+@blp.arguments(ReportDecisionIn)
+@blp.response(201, PanelMembershipOut)
+@require(Permission.EVALUATION_SCORE)
+def decide(body: dict[str, Any], section_id: int) -> dict[str, Any]:
+    """Sign the report (the platform's signature over its hash) or record a written ``dissent``, once."""
+    section = _panel_section(section_id)
+    ev, member = _own_member(section)
+    services.decide(member, actor=_me(), sign=body["decision"] == "sign", dissent=body["dissent"])
+    db.session.commit()
+    return _member_out(section, ev, member)
+
+
+@blp.route("/sections/<int:section_id>/report/close", methods=["POST"])
+@blp.response(200, ReportOut)
+@require(Permission.EVALUATION_SCORE)
+def close_report(section_id: int) -> dict[str, Any]:
+    """The leader closes the report: a member who neither signed nor dissented is deemed to agree."""
+    section = _panel_section(section_id)
+    ev, _member = _own_member(section)
+    services.close_report(ev, actor=_me())
+    db.session.commit()
+    return _report_out(section, ev)
 
 
 @blp.route("/public/sections/<int:section_id>")

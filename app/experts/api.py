@@ -1,9 +1,12 @@
 """JSON API of the experts domain under /api/v1/experts: the management office reads the pool registry
 (nobody else sees personal data); draws and their panels for whoever the pages show them to
-(``permissions.can_view_panel``); the public record of any draw; the invited expert answers an invitation."""
+(``permissions.can_view_panel``); the public record of any draw and its recomputation; center staff request
+and cancel draws, the supervising regulator witnesses and verifies them (the draw pages' rules and
+services); the invited expert answers an invitation."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_babel import gettext as _
@@ -13,14 +16,18 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import or_, select
 
 from app.accounts.models import Organization, User
+from app.accounts.stepup import step_up_required
+from app.core import scoping
 from app.core.db import db
 from app.core.errors import NotFound
+from app.core.idempotency import idempotent
 from app.core.labels import label
 from app.core.permissions import Permission, Role, public, require
 from app.core.web import MAX_ROW_ID
+from app.extensions import limiter
 
 from . import draw_record, draws, permissions, services
-from .enums import ExpertStatus, SeatStatus
+from .enums import ExpertStatus, RegionScope, SeatStatus
 from .models import Expert, ExpertDraw, ExpertSpecialty, PanelSeat
 
 blp = Blueprint("experts_api", __name__, url_prefix="/api/v1/experts", description="Expert pool and draws")
@@ -262,11 +269,14 @@ def _draw_out(draw: ExpertDraw, codes: dict[int, str]) -> dict[str, Any]:
 @blp.route("/draws")
 @blp.response(200, ExpertDrawOut(many=True))
 @require(Permission.EXPERTS_DRAW_READ)
+@scoping.filters_lists
 def draw_list() -> list[dict[str, Any]]:
     """The draws the caller may see, newest first (at most 200): center staff their own requests; the
     supervising regulator; after the award the section's parties and all center staff."""
     user = _me()
-    stmt = select(ExpertDraw).order_by(ExpertDraw.id.desc()).limit(200)
+    stmt = scoping.restrict(
+        select(ExpertDraw).order_by(ExpertDraw.id.desc()).limit(200), ExpertDraw.section_id
+    )
     if user.role == Role.CENTER_STAFF:
         stmt = stmt.where(ExpertDraw.requested_by == user.id)
     rows = [d for d in db.session.scalars(stmt) if permissions.can_view_panel(user, d)]
@@ -285,6 +295,10 @@ def draw_detail(draw_id: int) -> dict[str, Any]:
     if draws.expire_overdue():  # as the draw page: deadlines are also enforced by `flask experts sweep`
         db.session.commit()
         db.session.refresh(draw)
+    return _draw_detail_out(draw)
+
+
+def _draw_detail_out(draw: ExpertDraw) -> dict[str, Any]:
     out = _draw_out(draw, _section_codes({draw.section_id}))
     out.update(
         composition=draw.composition,
@@ -320,6 +334,214 @@ def public_draw_record(draw_id: int) -> dict[str, Any]:
     return draw_record.public_record(draw)
 
 
+# --- draws: the center requests and cancels, the supervising regulator witnesses and verifies --------------
+
+
+class DrawSlotIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    specialty = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9]{1,16}$"),
+        metadata={"description": "a specialty code of the catalogue"},
+    )
+    seats = fields.Integer(required=True, validate=validate.Range(min=1, max=99))
+    backups = fields.Integer(load_default=0, validate=validate.Range(min=0, max=99))
+
+
+class DrawRequestIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    composition = fields.List(
+        fields.Nested(DrawSlotIn), required=True, validate=validate.Length(min=1, max=50)
+    )
+    evaluation_starts_at = fields.AwareDateTime(
+        required=True,
+        validate=validate.Range(
+            min=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), max=dt.datetime(2099, 12, 31, tzinfo=dt.UTC)
+        ),
+    )
+    region_scope = fields.String(
+        load_default=RegionScope.LOCAL.value, validate=validate.OneOf([r.value for r in RegionScope])
+    )
+    panel_size = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=5, max=99),
+        metadata={"description": "the section's panel size unless given"},
+    )
+
+
+class DrawCancelIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class DrawWitnessIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    entropy = fields.String(
+        required=True,
+        validate=validate.Length(min=6, max=200),
+        metadata={"description": "the witness's own randomness (dice rolls, say)"},
+    )
+
+
+class DrawCheckOut(Schema):
+    name = fields.Str()
+    ok = fields.Bool(allow_none=True, metadata={"description": "null: not applicable (see detail)"})
+    detail = fields.Str()
+
+
+class DrawRoundCheckOut(Schema):
+    number = fields.Int()
+    sealed = fields.Bool(metadata={"description": "inputs not published yet: nothing recomputed"})
+    ok = fields.Bool(allow_none=True)
+    checks = fields.List(fields.Nested(DrawCheckOut))
+
+
+class DrawVerificationOut(Schema):
+    draw_id = fields.Int()
+    ok = fields.Bool(allow_none=True, metadata={"description": "null while every round is sealed"})
+    rounds = fields.List(fields.Nested(DrawRoundCheckOut))
+
+
+@blp.route("/sections/<int:section_id>/draws", methods=["POST"])
+@idempotent
+@blp.arguments(DrawRequestIn)
+@blp.response(201, ExpertDrawDetailOut)
+@require(Permission.EXPERTS_DRAW_REQUEST)
+def request_draw(body: dict[str, Any], section_id: int) -> Any:
+    """Request the panel of a section (step-up: ``X-TOTP-Code``): the pool is frozen and the server's
+    randomness committed; the supervising regulator then witnesses. An impossible composition is refused
+    (422) before any randomness. 404 first, then the step-up."""
+    from app.projects.models import Section
+
+    if db.session.get(Section, section_id) is None:
+        raise NotFound(_("No such section."))
+    return step_up_required(_request_draw)(body, section_id)
+
+
+def _request_draw(body: dict[str, Any], section_id: int) -> dict[str, Any]:
+    from app.projects.models import Section
+
+    section = db.session.get(Section, section_id)
+    draw = draws.request_draw(
+        section,
+        slots=[draws.Slot(s["specialty"].upper(), s["seats"], s["backups"]) for s in body["composition"]],
+        evaluation_starts_at=body["evaluation_starts_at"],
+        region_scope=body["region_scope"],
+        panel_size=body["panel_size"],
+        actor=_me(),
+    )
+    db.session.commit()
+    return _draw_detail_out(draw)
+
+
+@blp.route("/draws/<int:draw_id>/cancel", methods=["POST"])
+@blp.arguments(DrawCancelIn)
+@blp.response(200, ExpertDrawDetailOut)
+@require(Permission.EXPERTS_DRAW_REQUEST)
+def cancel_draw(body: dict[str, Any], draw_id: int) -> dict[str, Any]:
+    """Cancel a draw, with the reason: the staff member who requested it only (404 for the others)."""
+    draw = db.session.get(ExpertDraw, draw_id)
+    if draw is None or not permissions.can_manage_draw(_me(), draw):
+        raise NotFound(_("No such draw."))
+    draws.cancel(draw, reason=body["reason"], actor=_me())
+    db.session.commit()
+    return _draw_detail_out(draw)
+
+
+@blp.route("/draws/<int:draw_id>/witness", methods=["POST"])
+@blp.arguments(DrawWitnessIn)
+@blp.response(200, ExpertDrawDetailOut)
+@require(Permission.EXPERTS_DRAW_WITNESS)
+def witness(body: dict[str, Any], draw_id: int) -> Any:
+    """Witness the pending round (step-up: ``X-TOTP-Code``): the witness's entropy and the revealed server
+    randomness seed the draw, and the panel is drawn. Only the regulator supervising the section (404 for
+    the others, before the step-up)."""
+    draw = db.session.get(ExpertDraw, draw_id)
+    if draw is None or not permissions.can_witness(_me(), draw):
+        raise NotFound(_("No such draw."))
+    return step_up_required(_witness)(body, draw_id)
+
+
+def _witness(body: dict[str, Any], draw_id: int) -> dict[str, Any]:
+    draw = db.session.get(ExpertDraw, draw_id)
+    assert draw is not None  # checked by the caller
+    draws.witness(draw, body["entropy"], actor=_me())
+    db.session.commit()
+    return _draw_detail_out(draw)
+
+
+@blp.route("/draws/<int:draw_id>/verification")
+@blp.response(200, DrawVerificationOut)
+@require(Permission.EXPERTS_DRAW_VERIFY)
+def verify_draw(draw_id: int) -> dict[str, Any]:
+    """The regulator's verification (the verify page): every round recomputed from the stored inputs and
+    compared with what was recorded; the verification is audited."""
+    draw = db.session.get(ExpertDraw, draw_id)
+    if draw is None or not permissions.can_view_panel(_me(), draw):
+        raise NotFound(_("No such draw."))
+    report = draws.verify_draw(draw, actor=_me())
+    db.session.commit()  # the audit leaf of the verification
+    return {
+        "draw_id": draw.id,
+        "ok": report.ok,
+        "rounds": [
+            {
+                "number": r.number,
+                "sealed": False,
+                "ok": r.ok,
+                "checks": [
+                    {
+                        "name": c.name,
+                        "ok": c.ok,
+                        "detail": "" if c.ok else f"recorded {c.recorded}, recomputed {c.recomputed}"[:400],
+                    }
+                    for c in r.checks
+                ],
+            }
+            for r in report.rounds
+        ],
+    }
+
+
+@blp.route("/public/draws/<int:draw_id>/verification")
+@blp.response(200, DrawVerificationOut)
+@public
+@limiter.limit("60 per minute")
+def verify_public_record(draw_id: int) -> dict[str, Any]:
+    """Anyone's verification of a draw from its public record alone (``app/core/draw_verify.py``, what
+    ``ggzy-audit draw`` runs): rounds stay sealed until the section's result is determined."""
+    from app.core import draw_verify
+
+    draw = db.session.get(ExpertDraw, draw_id)
+    if draw is None:
+        raise NotFound(_("No such draw."))
+    record = draw_record.public_record(draw)
+    if not record.get("rounds"):
+        return {"draw_id": draw.id, "ok": None, "rounds": []}
+    results = draw_verify.verify_record(record)
+    rounds = []
+    for r in results:
+        verdicts = [c.ok for c in r.checks if c.ok is not None]
+        rounds.append(
+            {
+                "number": r.number,
+                "sealed": r.sealed,
+                "ok": None if r.sealed else all(verdicts),
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in r.checks],
+            }
+        )
+    opened = [r["ok"] for r in rounds if not r["sealed"]]
+    return {"draw_id": draw.id, "ok": all(opened) if opened else None, "rounds": rounds}
+
+
 # --- the invited expert ------------------------------------------------------------------------------------
 
 
@@ -342,6 +564,7 @@ def _invitation_out(seat: PanelSeat, draw: ExpertDraw, codes: dict[int, str]) ->
 @blp.route("/me/invitations")
 @blp.response(200, ExpertInvitationOut(many=True))
 @require(Permission.EXPERTS_SELF)
+@scoping.filters_lists
 def invitations() -> list[dict[str, Any]]:
     """The caller's invitations and seats, newest first (backups not yet called are not shown)."""
     expert = services.expert_of(_me())
@@ -350,10 +573,13 @@ def invitations() -> list[dict[str, Any]]:
     if draws.expire_overdue():
         db.session.commit()
     rows = db.session.execute(
-        select(PanelSeat, ExpertDraw)
-        .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
-        .where(PanelSeat.expert_id == expert.id, PanelSeat.status != SeatStatus.STANDBY.value)
-        .order_by(PanelSeat.id.desc())
+        scoping.restrict(
+            select(PanelSeat, ExpertDraw)
+            .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
+            .where(PanelSeat.expert_id == expert.id, PanelSeat.status != SeatStatus.STANDBY.value)
+            .order_by(PanelSeat.id.desc()),
+            ExpertDraw.section_id,
+        )
     ).all()
     codes = _section_codes({d.section_id for _s, d in rows})
     return [_invitation_out(s, d, codes) for s, d in rows]

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
 from app.accounts.models import User
+from app.core import scoping
 from app.core.db import db
 from app.core.idempotency import idempotent
 from app.core.permissions import Permission, require
@@ -49,16 +50,20 @@ def _own_section(section_id: int) -> Section:
 @blp.route("/")
 @blp.response(200, TendererProjectOut(many=True))
 @require(Permission.SECTION_EDIT)
+@scoping.filters_lists
 def list_projects() -> list[Project]:
-    """The projects the caller's organization owns or acts for as agency."""
+    """The projects the caller's organization owns or acts for as agency; for a token limited to some
+    sections, the projects of those sections."""
     me = _me()
-    return list(
-        db.session.scalars(
-            select(Project)
-            .where(or_(Project.owner_org_id == me.org_id, Project.agency_org_id == me.org_id))
-            .order_by(Project.id)
-        )
+    stmt = (
+        select(Project)
+        .where(or_(Project.owner_org_id == me.org_id, Project.agency_org_id == me.org_id))
+        .order_by(Project.id)
     )
+    scope = scoping.current()
+    if scope is not None:
+        stmt = stmt.where(Project.id.in_(select(Section.project_id).where(Section.id.in_(sorted(scope)))))
+    return list(db.session.scalars(stmt))
 
 
 @blp.route("/<int:project_id>")

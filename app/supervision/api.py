@@ -1,7 +1,7 @@
 """JSON API of the supervision domain under /api/v1/supervision, with the pages' rules
 (``app/supervision/permissions.py``): alerts for the supervising regulator (read and decide), interventions
-(suspensions and rectification notices: every regulator reads, the supervising one issues), the staff
-assessment for regulators and the management office."""
+(suspensions and rectification notices: every regulator reads, the supervising one suspends, resumes and
+issues), the staff assessment for regulators and the management office."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
 from app.accounts.models import Organization, User
+from app.accounts.stepup import step_up_required
+from app.core import scoping
 from app.core.calendar import end_of_local_day, local_date
 from app.core.clock import now
 from app.core.db import db
@@ -23,7 +25,7 @@ from app.core.idempotency import idempotent
 from app.core.labels import label
 from app.core.permissions import Permission, require
 from app.core.web import MAX_ROW_ID
-from app.projects.models import Section
+from app.projects.models import Section, SectionSuspension
 
 from . import assessment, permissions, services
 from .enums import AlertStatus, NoticeStatus
@@ -190,6 +192,7 @@ def _alert_out(alert: SupervisionAlert, codes: dict[int, str]) -> dict[str, Any]
 @blp.arguments(AlertArgs, location="query")
 @blp.response(200, AlertOut(many=True))
 @require(Permission.SUPERVISION_ALERTS)
+@scoping.filters_lists
 def alert_list(args: dict[str, Any]) -> list[dict[str, Any]]:
     """The alerts of the sections the caller's regulator supervises, newest first (at most 500)."""
     stmt = (
@@ -197,6 +200,7 @@ def alert_list(args: dict[str, Any]) -> list[dict[str, Any]]:
         .where(permissions.visible_alerts(_me()))
         .order_by(SupervisionAlert.raised_at.desc(), SupervisionAlert.id.desc())
     )
+    stmt = scoping.restrict(stmt, SupervisionAlert.section_id)
     if args["status"]:
         stmt = stmt.where(SupervisionAlert.status == args["status"])
     if args["section_id"]:
@@ -277,6 +281,7 @@ def _notices_out(notices: list[RectificationNotice]) -> list[dict[str, Any]]:
 @blp.arguments(NoticeArgs, location="query")
 @blp.response(200, InterventionsOut)
 @require(Permission.SUPERVISION_INTERVENE)
+@scoping.filters_lists
 def interventions(args: dict[str, Any]) -> dict[str, Any]:
     """Suspended sections and rectification notices (those not closed, or of the given ``status``), for
     every regulator (the interventions page)."""
@@ -285,7 +290,10 @@ def interventions(args: dict[str, Any]) -> dict[str, Any]:
         stmt = stmt.where(RectificationNotice.status == args["status"])
     else:
         stmt = stmt.where(RectificationNotice.status != NoticeStatus.CLOSED.value)
-    suspended = db.session.scalars(select(Section).where(Section.suspended.is_(True)).order_by(Section.id))
+    stmt = scoping.restrict(stmt, RectificationNotice.section_id)
+    suspended = db.session.scalars(
+        scoping.restrict(select(Section).where(Section.suspended.is_(True)).order_by(Section.id), Section.id)
+    )
     return {"suspended": list(suspended), "notices": _notices_out(list(db.session.scalars(stmt.limit(500))))}
 
 
@@ -323,6 +331,75 @@ def issue_notice(body: dict[str, Any], section_id: int) -> dict[str, Any]:
     )
     db.session.commit()
     return _notices_out([notice])[0]
+
+
+class SectionSuspendIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class SectionResumeIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class SectionSuspensionOut(Schema):
+    id = fields.Int()
+    section_id = fields.Int()
+    section_status = fields.Str(attribute="section.status")
+    suspended = fields.Bool(attribute="section.suspended")
+    reason = fields.Str()
+    cause = fields.Str()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    resume_note = fields.Str(allow_none=True)
+
+
+def _acting_on(section_id: int) -> Section:
+    """The section, if the caller's regulator supervises it (403 otherwise: others may only watch)."""
+    section = _section(section_id)
+    if not permissions.can_act_on(_me(), section):
+        raise Forbidden(_("Only the supervising regulator may act on this section."))
+    return section
+
+
+@blp.route("/sections/<int:section_id>/suspension", methods=["POST"])
+@idempotent
+@blp.arguments(SectionSuspendIn)
+@blp.response(201, SectionSuspensionOut)
+@require(Permission.SUPERVISION_INTERVENE)
+def suspend(body: dict[str, Any], section_id: int) -> Any:
+    """责令暂停 (条例 Art. 62): every step of the section is blocked until it is resumed (step-up:
+    ``X-TOTP-Code``); 409 when it is already suspended or not in progress."""
+    _acting_on(section_id)
+    return step_up_required(_suspend)(body, section_id)
+
+
+def _suspend(body: dict[str, Any], section_id: int) -> SectionSuspension:
+    row = services.suspend(_section(section_id), actor=_me(), reason=body["reason"])
+    db.session.commit()
+    return row
+
+
+@blp.route("/sections/<int:section_id>/suspension/end", methods=["POST"])
+@blp.arguments(SectionResumeIn)
+@blp.response(200, SectionSuspensionOut)
+@require(Permission.SUPERVISION_INTERVENE)
+def resume(body: dict[str, Any], section_id: int) -> Any:
+    """Resume the section (step-up), giving the bidders back the time suspended; 409 while an objection
+    is unanswered (``held_by_case``) or when it is not suspended."""
+    _acting_on(section_id)
+    return step_up_required(_resume)(body, section_id)
+
+
+def _resume(body: dict[str, Any], section_id: int) -> SectionSuspension:
+    row = services.resume(_section(section_id), actor=_me(), note=body["note"])
+    db.session.commit()
+    return row
 
 
 # --- assessment --------------------------------------------------------------------------------------------

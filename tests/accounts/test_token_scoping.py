@@ -1,6 +1,7 @@
 """API tokens restricted to some tender sections: created on the account page (project code/section code),
-such a token reaches those sections' objects only; other sections' objects, lists and objects of no section
-are refused (403 in the one error shape); the caller's own account and public routes stay open."""
+such a token reaches those sections' objects only; lists show those sections' rows only; other sections'
+objects, unfiltered lists and objects of no section are refused (403 in the one error shape); the caller's
+own account and public routes stay open."""
 
 from __future__ import annotations
 
@@ -61,8 +62,11 @@ def test_a_section_token_reaches_only_its_sections(app: Flask, scene: Scene) -> 
     assert set(refused.json) == {"code", "status", "message", "errors"}
     assert api.get(f"/api/v1/supervision/sections/{inside.id}/notices", headers=headers).status_code == 200
     assert api.get(f"/api/v1/supervision/sections/{outside.id}/notices", headers=headers).status_code == 403
-    # lists span sections: refused; the caller's own account and public routes stay open
-    assert api.get("/api/v1/supervision/alerts", headers=headers).status_code == 403
+    # lists that narrow themselves list the token's sections only; the others (figures across all
+    # sections, objects of no section) are refused; the caller's own account and public routes stay open
+    listed = api.get("/api/v1/supervision/alerts", headers=headers)
+    assert listed.status_code == 200 and [a["id"] for a in listed.json] == [in_alert.id]
+    assert api.get("/api/v1/supervision/assessment", headers=headers).status_code == 403
     assert api.get("/api/v1/me", headers=headers).status_code == 200
     assert api.get("/api/v1/health", headers=headers).status_code == 200
     # a missing object is the view's 404, as without restriction
