@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from app import (
         accounts,
+        auctions,
         bidding,
         complaints,
         contracts,
@@ -50,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         evaluation,
         complaints,
         contracts,
+        auctions,
         supervision,
         portal,
         exchange,

@@ -35,6 +35,31 @@ def _build() -> dict[str, dict[str, str]]:
     # The action kind: every audit action and permission (``domain:object:verb``): what happened, or what one
     # may do. The other kinds are named after what they label, not after where the code is stored.
     return {
+        "listing_kind": {
+            "land": pgettext("listing_kind", "Land use right"),
+            "state_property": pgettext("listing_kind", "State-owned property"),
+        },
+        "listing_status": {
+            "draft": pgettext("listing_status", "Draft"),
+            "announced": pgettext("listing_status", "Notice published"),
+            "listing": pgettext("listing_status", "Listing open"),
+            "timed_bidding": pgettext("listing_status", "Timed auction"),
+            "sold": pgettext("listing_status", "Sold"),
+            "unsold": pgettext("listing_status", "Not sold"),
+        },
+        "registration_status": {
+            "applied": pgettext("registration_status", "Awaiting review"),
+            "qualified": pgettext("registration_status", "Qualified"),
+            "rejected": pgettext("registration_status", "Rejected"),
+        },
+        "bid_phase": {
+            "listing": pgettext("bid_phase", "Listing quote"),
+            "timed": pgettext("bid_phase", "Timed auction bid"),
+        },
+        "unsold_reason": {
+            "no_bids": pgettext("unsold_reason", "Nobody bid"),
+            "reserve_not_met": pgettext("unsold_reason", "The highest bid is below the reserve price"),
+        },
         "ceremony_status": {
             "collecting": pgettext("ceremony_status", "Collecting key shares"),
             "decrypting": pgettext("ceremony_status", "Decrypting"),
@@ -411,6 +436,8 @@ def _build() -> dict[str, dict[str, str]]:
             "dead": pgettext("exchange_status", "Could not be delivered"),
         },
         "audit_object": {
+            "auction_listing": pgettext("audit_object", "Listing"),
+            "auction_registration": pgettext("audit_object", "Bidder registration"),
             "contract": pgettext("audit_object", "Contract"),
             "procurement_intention": pgettext("audit_object", "Procurement intention"),
             "exchange_message": pgettext("audit_object", "Record pushed to the provincial platform"),
@@ -596,6 +623,17 @@ def _build() -> dict[str, dict[str, str]]:
             "single_source": pgettext("procedure", "Single source"),
         },
         "field": {
+            "server_time": pgettext("field", "Server time (Beijing)"),
+            "deposit_amount": pgettext("field", "Deposit received"),
+            "deposit_reference": pgettext("field", "Bank reference"),
+            "review_note": pgettext("field", "Review note"),
+            "start_price": pgettext("field", "Start price"),
+            "increment": pgettext("field", "Increment"),
+            "deposit": pgettext("field", "Deposit"),
+            "reserve_price": pgettext("field", "Reserve price"),
+            "countdown_seconds": pgettext("field", "Countdown"),
+            "listing_starts_at": pgettext("field", "Listing start"),
+            "listing_ends_at": pgettext("field", "Listing end"),
             "procedure": pgettext("field", "Procedure"),
             "procedure_approval_ref": pgettext("field", "Approval of the procedure"),
             "invited_org_ids": pgettext("field", "Invited bidders"),
@@ -708,6 +746,22 @@ def _build() -> dict[str, dict[str, str]]:
             "addressee_org_id": pgettext("field", "Addressee"),
         },
         "action": {
+            "auctions:listing:create": pgettext("action", "Listing drafted"),
+            "auctions:listing:announce": pgettext("action", "Listing notice published"),
+            "auctions:listing:open": pgettext("action", "Listing period opened"),
+            "auctions:listing:timed": pgettext("action", "Timed auction started"),
+            "auctions:listing:sold": pgettext("action", "Listing sold"),
+            "auctions:listing:unsold": pgettext("action", "Listing not sold"),
+            "auctions:reserve:open": pgettext("action", "Reserve price opened"),
+            "auctions:registration:apply": pgettext("action", "Bidder registered"),
+            "auctions:registration:qualify": pgettext("action", "Bidder qualified"),
+            "auctions:registration:reject": pgettext("action", "Bidder registration rejected"),
+            "auctions:deposit:confirm": pgettext("action", "Bidder deposit confirmed"),
+            "auctions:bid:place": pgettext("action", "Bid placed"),
+            "auctions:listing:view": pgettext("action", "Read listings and auctions"),
+            "auctions:listing:manage": pgettext("action", "List land or state property"),
+            "auctions:registration:review": pgettext("action", "Review bidder registrations"),
+            "auctions:bid:submit": pgettext("action", "Register and bid in auctions"),
             "contracts:contract:upload": pgettext("action", "Upload a signed contract"),
             "contracts:contract:publish": pgettext("action", "Publish a contract"),
             "contracts:amendment:record": pgettext("action", "Record a contract amendment"),

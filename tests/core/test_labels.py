@@ -24,6 +24,11 @@ ROOT = Path(app_pkg.__file__).parent
 
 # enum class name (module-qualified) → registry kind
 ENUM_KINDS = {
+    "app.auctions.enums.ListingKind": "listing_kind",
+    "app.auctions.enums.ListingStatus": "listing_status",
+    "app.auctions.enums.RegistrationStatus": "registration_status",
+    "app.auctions.enums.BidPhase": "bid_phase",
+    "app.auctions.enums.UnsoldReason": "unsold_reason",
     "app.bidding.enums.CeremonyStatus": "ceremony_status",
     "app.bidding.enums.DecryptStatus": "decrypt_status",
     "app.bidding.enums.EntryStatus": "entry_status",
