@@ -138,11 +138,8 @@ def listing(listing_id: int) -> str:
     names: dict[int, str] = {}
     if sees:
         ids = [r.org_id for r in current.registrations]
-        names = dict(
-            db.session.execute(
-                select(Organization.id, Organization.name).where(Organization.id.in_(ids))
-            ).tuples()
-        )
+        rows = db.session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(ids)))
+        names = {org_id: name for org_id, name in rows}
     return render_template(
         "auctions/listing.html",
         listing=current,

@@ -55,7 +55,8 @@ def seal_reserve(amount: Decimal, ref: str) -> bytes:
     associated data, so a sealed reserve cannot be moved to another listing."""
     nonce = os.urandom(12)
     key = derived_keys(RESERVE_PURPOSE)[0]
-    return nonce + AESGCM(key).encrypt(nonce, str(amount).encode(), ref.encode())
+    text = str(amount.quantize(Decimal("0.01")))
+    return nonce + AESGCM(key).encrypt(nonce, text.encode(), ref.encode())
 
 
 def open_reserve(sealed: bytes, ref: str) -> Decimal:

@@ -104,36 +104,40 @@ def _finish(listing: AuctionListing, *, ended_at: dt.datetime, actor: User | Non
         payload={"reserve_price": reserve, "at": ended_at},
     )
     top = listing.bids[-1] if listing.bids else None
-    listing.ended_at = ended_at
+    reason: UnsoldReason | None = None
     if top is None:
-        listing.unsold_reason = UnsoldReason.NO_BIDS.value
+        reason = UnsoldReason.NO_BIDS
     elif reserve is not None and top.amount < reserve:
-        listing.unsold_reason = UnsoldReason.RESERVE_NOT_MET.value
-    if listing.unsold_reason is not None:
-        transition(
-            listing,
-            ListingStatus.UNSOLD,
-            actor=actor,
-            payload={"at": ended_at, "reason": listing.unsold_reason, "highest": top and top.amount},
-        )
+        reason = UnsoldReason.RESERVE_NOT_MET
+    if reason is not None or top is None:
+        with db.session.no_autoflush:  # the CHECKs tie the state to these columns: set together, then flush
+            listing.ended_at = ended_at
+            listing.unsold_reason = reason and reason.value
+            transition(
+                listing,
+                ListingStatus.UNSOLD,
+                actor=actor,
+                payload={"at": ended_at, "reason": listing.unsold_reason, "highest": top and top.amount},
+            )
         return
-    assert top is not None
-    listing.winner_id = top.registration_id
     winner = top.registration
     org = db.session.get(Organization, winner.org_id)
-    transition(
-        listing,
-        ListingStatus.SOLD,
-        actor=actor,
-        payload={
-            "at": ended_at,
-            "price": top.amount,
-            "bid_seq": top.seq,
-            "bidder_number": winner.bidder_number,
-            "winner_org_id": winner.org_id,
-            "winner_name": org.name if org else None,
-        },
-    )
+    with db.session.no_autoflush:
+        listing.ended_at = ended_at
+        listing.winner_id = winner.id
+        transition(
+            listing,
+            ListingStatus.SOLD,
+            actor=actor,
+            payload={
+                "at": ended_at,
+                "price": top.amount,
+                "bid_seq": top.seq,
+                "bidder_number": winner.bidder_number,
+                "winner_org_id": winner.org_id,
+                "winner_name": org.name if org else None,
+            },
+        )
 
 
 def settle(listing_id: int, *, actor: User | None = None) -> AuctionListing:
