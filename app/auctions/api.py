@@ -86,7 +86,7 @@ def bid(body: dict[str, Any], listing_id: int) -> Response:
     resp = jsonify(
         {
             "seq": placed.seq,
-            "amount": str(placed.amount),
+            "amount": f"{placed.amount:.2f}",
             "phase": placed.phase,
             "placed_at": placed.placed_at.isoformat(),
             "countdown_ends_at": placed.countdown_ends_at and placed.countdown_ends_at.isoformat(),
