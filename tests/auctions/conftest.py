@@ -1,5 +1,5 @@
-"""Fixtures of the auctions tests: a published catalogue, a transferor, center staff and bidders with API tokens,
-and a land listing published at a fixed instant (Monday 2 March 2026, 09:00 Beijing time)."""
+"""Fixtures of the auctions tests: a published catalogue, a transferor, center staff and bidders with API
+tokens, and a land listing published at a fixed instant (Monday 2 March 2026, 09:00 Beijing time)."""
 
 from __future__ import annotations
 

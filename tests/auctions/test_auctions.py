@@ -113,7 +113,7 @@ def test_the_transferor_page_refuses_a_short_listing(app: Flask, world: World, d
     assert "10500000" not in leaf.payload and json.loads(leaf.payload)["has_reserve"] is True
 
 
-# -- 2. registration -----------------------------------------------------------------------------------------
+# -- 2. registration ---------------------------------------------------------------------------------------
 
 
 def test_unregistered_and_unqualified_bidders_cannot_bid(
@@ -171,7 +171,7 @@ def test_unregistered_and_unqualified_bidders_cannot_bid(
     assert resp.status_code == 403 and resp.get_json()["code"] == "not_qualified"
 
 
-# -- 3. quotes and the increment ------------------------------------------------------------------------------
+# -- 3. quotes and the increment ---------------------------------------------------------------------------
 
 
 def test_quotes_rise_by_the_increment(client: FlaskClient, world: World, db_session: Any) -> None:
@@ -205,7 +205,7 @@ def test_quotes_rise_by_the_increment(client: FlaskClient, world: World, db_sess
     assert s["me"]["rank"] == 2 and [x["seq"] for x in s["me"]["bids"]] == [1]
 
 
-# -- 4. the timed auction ---------------------------------------------------------------------------------------
+# -- 4. the timed auction ----------------------------------------------------------------------------------
 
 
 def _two_in_the_listing(client: FlaskClient, world: World) -> AuctionListing:
@@ -256,7 +256,7 @@ def test_the_timed_auction_restarts_the_countdown_and_refuses_late_bids_with_the
     assert done.winner.org_id == b.org.id and [x.seq for x in done.bids] == [1, 2, 3, 4]
 
 
-# -- 5. the end ----------------------------------------------------------------------------------------------
+# -- 5. the end --------------------------------------------------------------------------------------------
 
 
 def test_reserve_not_met_fails_the_listing_with_the_reason(
@@ -297,7 +297,7 @@ def test_one_bidder_meeting_the_reserve_wins_and_none_is_unsold(
     assert e["status"] == "unsold" and e["unsold_reason"] == "no_bids"
 
 
-# -- 6. pseudonyms and the audit log ---------------------------------------------------------------------------
+# -- 6. pseudonyms and the audit log -----------------------------------------------------------------------
 
 
 def test_bidders_are_numbers_until_the_end_and_each_bid_is_an_audit_leaf(

@@ -11,6 +11,7 @@ for this module (committed data and audit leaves cannot roll back), SQLite or Po
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import threading
 from collections.abc import Iterator
@@ -143,9 +144,9 @@ def test_concurrent_bids_are_numbered_in_commit_order_and_the_countdown_follows_
         assert len(bids) == 2 + len(accepted)
         timed = [x for x in bids if x.phase == "timed"]
         assert all(
-            later.amount >= earlier.amount + listing.increment for earlier, later in zip(bids, bids[1:])
+            later.amount >= earlier.amount + listing.increment for earlier, later in itertools.pairwise(bids)
         )
-        assert all(later.placed_at >= earlier.placed_at for earlier, later in zip(timed, timed[1:]))
+        assert all(later.placed_at >= earlier.placed_at for earlier, later in itertools.pairwise(timed))
         assert all(x.countdown_ends_at == x.placed_at + dt.timedelta(seconds=240) for x in timed)
         assert listing.countdown_ends_at == timed[-1].placed_at + dt.timedelta(seconds=240)
         assert listing.current_price == timed[-1].amount

@@ -156,6 +156,7 @@ def test_dynamic_audit_actions_are_the_ones_the_test_knows() -> None:
     known = {
         "action",
         "'experts:seat:confirm' if accept else 'experts:seat:decline'",
+        "'auctions:registration:qualify' if accept else 'auctions:registration:reject'",
         "'experts:seat:recuse' if status is SeatStatus.RECUSED else 'experts:seat:absent'",
         "f'experts:expert:{to.value}'",
         "RECORD_LEAF_ACTION",  # "bidding:opening:publish", a literal in app/bidding/receipts.py

@@ -241,7 +241,7 @@ def _accept(listing: AuctionListing, amount: Decimal, *, at: dt.datetime, actor:
     )
     bid.leaf_idx = leaf.idx
     events.publish(
-        db.session,
+        db.session(),
         f"auction:{listing.id}",
         {"seq": bid.seq, "price": str(amount), "countdown_ends_at": countdown and countdown.isoformat()},
     )
