@@ -5,6 +5,7 @@ answers the one error shape with ``errors.server_time``, the Beijing time the se
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 from typing import Any
 
@@ -12,15 +13,20 @@ from flask import Response, abort, jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
+from sqlalchemy import select
 
 from app.accounts.models import User
+from app.core import audit
 from app.core.db import db
 from app.core.idempotency import idempotent
+from app.core.models import AuditLeaf
 from app.core.permissions import Permission, require
 
 from . import permissions, services
-from .models import AuctionListing
+from .enums import ENDED
+from .models import AuctionBid, AuctionListing
 from .schemas import state_of
+from .services.result import own_registration
 
 blp = Blueprint("auctions_api", __name__, url_prefix="/api/v1/auctions", description="Listings and auctions")
 
@@ -95,3 +101,46 @@ def bid(body: dict[str, Any], listing_id: int) -> Response:
     )
     resp.status_code = 201
     return resp
+
+
+class InclusionOut(Schema):
+    seq = fields.Int()
+    index = fields.Int()
+    tree_size = fields.Int()
+    leaf_hash = fields.Str()
+    root_hash = fields.Str()
+    proof = fields.List(fields.Str())
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+@blp.route("/listings/<int:listing_id>/bids/<int:seq>/proof")
+@blp.response(200, InclusionOut)
+@require(Permission.AUCTION_VIEW)
+def bid_proof(listing_id: int, seq: int) -> dict[str, Any]:
+    """RFC 6962 inclusion proof of a bid's audit leaf in the current log (base64 hashes): for the bidder's own
+    bids, and for every bid once the listing has ended. Check it against a signed checkpoint of that size
+    (``/api/v1/audit/checkpoints``)."""
+    listing = _visible(listing_id)
+    placed = db.session.scalars(
+        select(AuctionBid).where(AuctionBid.listing_id == listing.id, AuctionBid.seq == seq)
+    ).one_or_none()
+    if placed is None:
+        abort(404)
+    mine = own_registration(listing, _me())
+    if listing.status_enum not in ENDED and (mine is None or placed.registration_id != mine.id):
+        abort(404)
+    size = audit.tree_size()
+    leaf = db.session.get(AuditLeaf, placed.leaf_idx)
+    if leaf is None:
+        abort(404)
+    return {
+        "seq": placed.seq,
+        "index": placed.leaf_idx,
+        "tree_size": size,
+        "leaf_hash": _b64(leaf.leaf_hash),
+        "root_hash": _b64(audit.root_hash(size)),
+        "proof": [_b64(p) for p in audit.inclusion_proof(placed.leaf_idx, size)],
+    }

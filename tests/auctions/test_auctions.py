@@ -4,6 +4,7 @@ the sealed reserve, the result, pseudonyms until the end, and every bid an audit
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from app.auctions import services
 from app.auctions.models import AuctionListing
+from app.core import merkle
 from app.core.clock import CST, clock
 from app.core.db import db
 from app.core.errors import DomainError
@@ -323,6 +325,22 @@ def test_bidders_are_numbers_until_the_end_and_each_bid_is_an_audit_leaf(
         payload = json.loads(leaf.payload)
         assert leaf.action == "auctions:bid:place" and payload["seq"] == mine["seq"]
         assert payload["amount"] == mine["amount"]
+    # the bidder proves its bid's leaf is in the log; another bidder cannot ask for it before the end
+    mine = state(client, listing, a)["me"]["bids"][0]
+    resp = client.get(f"/api/v1/auctions/listings/{listing.id}/bids/{mine['seq']}/proof", headers=a.headers())
+    proof = resp.get_json()
+    assert resp.status_code == 200 and proof["index"] == mine["leaf_idx"]
+    assert merkle.verify_inclusion(
+        base64.b64decode(proof["leaf_hash"]),
+        proof["index"],
+        proof["tree_size"],
+        [base64.b64decode(p) for p in proof["proof"]],
+        base64.b64decode(proof["root_hash"]),
+    )
+    other = client.get(
+        f"/api/v1/auctions/listings/{listing.id}/bids/{mine['seq']}/proof", headers=b.headers()
+    )
+    assert other.status_code == 404
     clock.freeze(LAND_END + dt.timedelta(hours=1))  # nobody bid in the timed auction
     end = state(client, listing, c)
     assert end["status"] == "sold" and end["winner"]["name"] == b.org.name
