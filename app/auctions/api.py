@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, abort, jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -21,12 +21,15 @@ from app.core.db import db
 from app.core.idempotency import idempotent
 from app.core.models import AuditLeaf
 from app.core.permissions import Permission, require
+from app.extensions import DECIMAL_STRING
 
 from . import permissions, services
 from .enums import ENDED
 from .models import AuctionBid, AuctionListing
 from .schemas import state_of
 from .services.result import own_registration
+
+MAX_AMOUNT = Decimal("1e13")  # Numeric(16, 2)
 
 blp = Blueprint("auctions_api", __name__, url_prefix="/api/v1/auctions", description="Listings and auctions")
 
@@ -36,7 +39,14 @@ class BidIn(Schema):
         unknown = RAISE
 
     amount = fields.Decimal(
-        required=True, places=2, validate=validate.Range(min=Decimal("0.01"), max=Decimal("1e13"))
+        required=True,
+        as_string=True,
+        places=2,
+        validate=lambda value: Decimal("0.01") <= value < MAX_AMOUNT,
+        metadata={
+            **DECIMAL_STRING,
+            "description": "yuan, two decimals; at least the next minimum of the state",
+        },
     )
 
 

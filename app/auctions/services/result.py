@@ -140,9 +140,26 @@ def _finish(listing: AuctionListing, *, ended_at: dt.datetime, actor: User | Non
         )
 
 
+def is_due(listing: AuctionListing, at: dt.datetime) -> bool:
+    """Whether the clock has passed an instant that changes the listing's state."""
+    status = listing.status_enum
+    if status is ListingStatus.ANNOUNCED:
+        return at >= listing.listing_starts_at
+    if status is ListingStatus.LISTING:
+        return at >= listing.listing_ends_at
+    if status is ListingStatus.TIMED_BIDDING:
+        return listing.countdown_ends_at is not None and at >= listing.countdown_ends_at
+    return False
+
+
 def settle(listing_id: int, *, actor: User | None = None) -> AuctionListing:
-    """Lock, read the clock, settle what is due and commit (a unit of work: pages, the API and the CLI call
-    it before showing a listing)."""
+    """Settle what is due and commit (a unit of work: pages, the API and the CLI call it before showing a
+    listing). Watchers poll: the row lock is taken only when something is due, never on a plain read."""
+    listing = db.session.get(AuctionListing, listing_id)
+    if listing is None:
+        raise NotFound(_("No such listing."))
+    if not is_due(listing, now()):
+        return listing
     listing = lock_listing(listing_id)
     settle_due(listing, at=now(), actor=actor)
     db.session.commit()
