@@ -262,7 +262,7 @@ def test_the_timed_auction_restarts_the_countdown_and_refuses_late_bids_with_the
 
 
 def test_reserve_not_met_fails_the_listing_with_the_reason(
-    client: FlaskClient, world: World, db_session: Any
+    app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
     listing = world.published(reserve_price=Decimal("10500000"))
     a = world.bidders[0]
@@ -276,6 +276,11 @@ def test_reserve_not_met_fails_the_listing_with_the_reason(
     assert s["status"] == "unsold" and s["unsold_reason"] == "reserve_not_met"
     assert s["reserve_price"] == "10500000.00" and s["winner"] is None
     assert s["ended_at"] == LAND_END.astimezone(dt.UTC).isoformat()
+    page = _page_client(app, a.user).get(f"/auctions/{listing.id}")
+    html = page.get_data(as_text=True)
+    assert (
+        page.status_code == 200 and "流拍" in html and "最高报价低于底价" in html and "10,500,000.00" in html
+    )
     opened = db.session.scalars(select(AuditLeaf).where(AuditLeaf.action == "auctions:reserve:open")).one()
     assert json.loads(opened.payload)["reserve_price"] == "10500000.00"
 
