@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from app import (
         accounts,
+        auctions,
         bidding,
         complaints,
         contracts,
@@ -52,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         evaluation,
         complaints,
         contracts,
+        auctions,
         supervision,
         portal,
         exchange,

@@ -139,6 +139,11 @@ class Permission(StrEnum):
     CONTRACT_MANAGE = "contracts:contract:manage"
     CONTRACT_READ = "contracts:contract:read"
     INTENTION_MANAGE = "contracts:intention:manage"
+    # auctions: land and state property listings and timed auctions (app/auctions)
+    AUCTION_VIEW = "auctions:listing:view"
+    AUCTION_MANAGE = "auctions:listing:manage"
+    AUCTION_REVIEW = "auctions:registration:review"
+    AUCTION_BID = "auctions:bid:submit"
 
 
 _ALL_ROLES = frozenset(Role)
@@ -247,6 +252,14 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.CONTRACT_MANAGE: frozenset({Role.TENDERER}),
     Permission.CONTRACT_READ: frozenset({Role.TENDERER, Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR}),
     Permission.INTENTION_MANAGE: frozenset({Role.TENDERER}),
+    # auctions: the transferor lists its item; center staff confirm deposits and qualify bidders; bidders
+    # register and bid; the office and regulators watch (object checks in app/auctions/permissions.py).
+    Permission.AUCTION_VIEW: frozenset(
+        {Role.BIDDER, Role.TENDERER, Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR}
+    ),
+    Permission.AUCTION_MANAGE: frozenset({Role.TENDERER}),
+    Permission.AUCTION_REVIEW: frozenset({Role.CENTER_STAFF}),
+    Permission.AUCTION_BID: frozenset({Role.BIDDER}),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

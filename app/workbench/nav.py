@@ -63,7 +63,7 @@ class NavItem:
 #: one entry of a group sees that entry as a plain link; several become a drop-down under the group's name,
 #: so that every role's menu fits one line at 1280 px (hence short names: "top menu" context).
 NAV_GROUPS: list[tuple[str, tuple[str, ...]]] = [
-    ("trading", ("projects.", "prequal.", "bidding.", "bid_security.", "contracts.")),
+    ("trading", ("projects.", "prequal.", "bidding.", "bid_security.", "contracts.", "auctions.")),
     ("experts", ("experts.", "evaluation.")),
     ("cases", ("complaints.",)),
     ("supervision", ("supervision.", "audit.")),

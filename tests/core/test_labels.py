@@ -24,6 +24,11 @@ ROOT = Path(app_pkg.__file__).parent
 
 # enum class name (module-qualified) → registry kind
 ENUM_KINDS = {
+    "app.auctions.enums.ListingKind": "listing_kind",
+    "app.auctions.enums.ListingStatus": "listing_status",
+    "app.auctions.enums.RegistrationStatus": "registration_status",
+    "app.auctions.enums.BidPhase": "bid_phase",
+    "app.auctions.enums.UnsoldReason": "unsold_reason",
     "app.bidding.enums.CeremonyStatus": "ceremony_status",
     "app.bidding.enums.DecryptStatus": "decrypt_status",
     "app.bidding.enums.EntryStatus": "entry_status",
@@ -153,6 +158,7 @@ def test_dynamic_audit_actions_are_the_ones_the_test_knows() -> None:
     known = {
         "action",
         "'experts:seat:confirm' if accept else 'experts:seat:decline'",
+        "'auctions:registration:qualify' if accept else 'auctions:registration:reject'",
         "'experts:seat:recuse' if status is SeatStatus.RECUSED else 'experts:seat:absent'",
         "f'experts:expert:{to.value}'",
         "RECORD_LEAF_ACTION",  # "bidding:opening:publish", a literal in app/bidding/receipts.py

@@ -1,0 +1,246 @@
+"""The end of a listing: the periods the server clock has passed are settled in order, the reserve is opened
+and the result decided (国土资源部令第39号 Art. 20; docs/rules.md, "Auctions").
+
+Settlement is lazy and exact: whoever touches a listing (a bid, a bidder's page, staff, ``flask auctions
+settle``) first settles what the clock has passed, with the instants the rules fix (the listing end, the end
+of the countdown), never the instant it happened to run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.accounts.models import Organization, User
+from app.core import audit
+from app.core.clock import now, to_local
+from app.core.db import db
+from app.core.errors import NotFound
+
+from ..enums import ListingStatus, UnsoldReason
+from ..models import AuctionBid, AuctionListing, AuctionRegistration
+from .listing import open_reserve, transition
+
+
+def server_time(at: dt.datetime) -> str:
+    """An instant as a refusal states it: Beijing time to the millisecond."""
+    return to_local(at).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def lock_listing(listing_id: int) -> AuctionListing:
+    """The listing row, locked until the transaction ends (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+    transactions start with ``BEGIN IMMEDIATE``, the database write lock). Every bid and settlement of a
+    listing runs behind this lock, so their order is the commit order and the clock read after it is the
+    order's clock."""
+    listing = db.session.scalars(
+        select(AuctionListing)
+        .where(AuctionListing.id == listing_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if listing is None:
+        raise NotFound(_("No such listing."))
+    db.session.expire(listing, ["bids", "registrations"])  # collections read before the lock may be stale
+    return listing
+
+
+def _competitors(listing: AuctionListing) -> int:
+    return len({b.registration_id for b in listing.bids})
+
+
+def settle_due(listing: AuctionListing, *, at: dt.datetime, actor: User | None = None) -> bool:
+    """Apply every state change the clock has reached by ``at`` (the listing locked by the caller).
+    Returns whether anything changed."""
+    changed = False
+    if listing.status_enum is ListingStatus.ANNOUNCED and at >= listing.listing_starts_at:
+        transition(listing, ListingStatus.LISTING, actor=actor, payload={"at": listing.listing_starts_at})
+        changed = True
+    if listing.status_enum is ListingStatus.LISTING and at >= listing.listing_ends_at:
+        competitors = _competitors(listing)
+        if competitors >= 2:
+            # Art. 20: two or more still bidding at the end of the listing → 现场竞价, here online and timed.
+            listing.countdown_ends_at = listing.listing_ends_at + dt.timedelta(
+                seconds=listing.countdown_seconds
+            )
+            transition(
+                listing,
+                ListingStatus.TIMED_BIDDING,
+                actor=actor,
+                payload={
+                    "at": listing.listing_ends_at,
+                    "competitors": competitors,
+                    "price": listing.current_price,
+                    "countdown_ends_at": listing.countdown_ends_at,
+                },
+            )
+        else:
+            _finish(listing, ended_at=listing.listing_ends_at, actor=actor)
+        changed = True
+    if (
+        listing.status_enum is ListingStatus.TIMED_BIDDING
+        and listing.countdown_ends_at is not None
+        and at >= listing.countdown_ends_at
+    ):
+        _finish(listing, ended_at=listing.countdown_ends_at, actor=actor)
+        changed = True
+    return changed
+
+
+def _finish(listing: AuctionListing, *, ended_at: dt.datetime, actor: User | None) -> None:
+    """Open the reserve and decide: no bid → 流拍; the highest bid below the reserve → 流拍 with that reason;
+    otherwise the highest bidder wins (one bidder meeting the reserve included, Art. 20 (一))."""
+    reserve: Decimal | None = None
+    if listing.reserve_enc is not None:
+        reserve = open_reserve(listing.reserve_enc, listing.ref)
+        listing.reserve_price = reserve
+    audit.record(
+        "auctions:reserve:open",
+        actor=actor,
+        object_type="auction_listing",
+        object_id=listing.id,
+        payload={"reserve_price": reserve, "at": ended_at},
+    )
+    top = listing.bids[-1] if listing.bids else None
+    reason: UnsoldReason | None = None
+    if top is None:
+        reason = UnsoldReason.NO_BIDS
+    elif reserve is not None and top.amount < reserve:
+        reason = UnsoldReason.RESERVE_NOT_MET
+    if reason is not None or top is None:
+        with db.session.no_autoflush:  # the CHECKs tie the state to these columns: set together, then flush
+            listing.ended_at = ended_at
+            listing.unsold_reason = reason and reason.value
+            transition(
+                listing,
+                ListingStatus.UNSOLD,
+                actor=actor,
+                payload={"at": ended_at, "reason": listing.unsold_reason, "highest": top and top.amount},
+            )
+        return
+    winner = top.registration
+    org = db.session.get(Organization, winner.org_id)
+    with db.session.no_autoflush:
+        listing.ended_at = ended_at
+        listing.winner_id = winner.id
+        transition(
+            listing,
+            ListingStatus.SOLD,
+            actor=actor,
+            payload={
+                "at": ended_at,
+                "price": top.amount,
+                "bid_seq": top.seq,
+                "bidder_number": winner.bidder_number,
+                "winner_org_id": winner.org_id,
+                "winner_name": org.name if org else None,
+            },
+        )
+
+
+def is_due(listing: AuctionListing, at: dt.datetime) -> bool:
+    """Whether the clock has passed an instant that changes the listing's state."""
+    status = listing.status_enum
+    if status is ListingStatus.ANNOUNCED:
+        return at >= listing.listing_starts_at
+    if status is ListingStatus.LISTING:
+        return at >= listing.listing_ends_at
+    if status is ListingStatus.TIMED_BIDDING:
+        return listing.countdown_ends_at is not None and at >= listing.countdown_ends_at
+    return False
+
+
+def settle(listing_id: int, *, actor: User | None = None) -> AuctionListing:
+    """Settle what is due and commit (a unit of work: pages, the API and the CLI call it before showing a
+    listing). Watchers poll: the row lock is taken only when something is due, never on a plain read."""
+    listing = db.session.get(AuctionListing, listing_id)
+    if listing is None:
+        raise NotFound(_("No such listing."))
+    if not is_due(listing, now()):
+        return listing
+    listing = lock_listing(listing_id)
+    settle_due(listing, at=now(), actor=actor)
+    db.session.commit()
+    return listing
+
+
+def settle_all(*, actor: User | None = None) -> int:
+    """Settle every listing that is not over (the CLI sweep). Returns how many changed."""
+    ids = db.session.scalars(
+        select(AuctionListing.id).where(
+            AuctionListing.status.in_(
+                [
+                    ListingStatus.ANNOUNCED.value,
+                    ListingStatus.LISTING.value,
+                    ListingStatus.TIMED_BIDDING.value,
+                ]
+            )
+        )
+    ).all()
+    db.session.rollback()  # release the read before taking each listing's lock in its own transaction
+    changed = 0
+    for listing_id in ids:
+        listing = lock_listing(listing_id)
+        if settle_due(listing, at=now(), actor=actor):
+            changed += 1
+        db.session.commit()
+    return changed
+
+
+# -- what people see ----------------------------------------------------------------------------------------
+
+
+def ranks(listing: AuctionListing) -> dict[int, int]:
+    """registration id → rank of its best bid (1 = the current price)."""
+    best: dict[int, Decimal] = {}
+    for bid in listing.bids:
+        best[bid.registration_id] = max(bid.amount, best.get(bid.registration_id, bid.amount))
+    ordered = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
+    return {reg_id: i + 1 for i, (reg_id, _amount) in enumerate(ordered)}
+
+
+def next_minimum(listing: AuctionListing) -> Decimal:
+    """The lowest acceptable next bid: the start price, then the current price plus the increment."""
+    if listing.current_price is None:
+        return listing.start_price
+    return listing.current_price + listing.increment
+
+
+def history(listing: AuctionListing) -> list[dict[str, Any]]:
+    """Every accepted bid in commit order, under the bidders' numbers (never their names)."""
+    return [
+        {
+            "seq": b.seq,
+            "bidder_number": b.registration.bidder_number,
+            "amount": b.amount,
+            "phase": b.phase,
+            "placed_at": b.placed_at,
+            "countdown_ends_at": b.countdown_ends_at,
+            "leaf_idx": b.leaf_idx,
+        }
+        for b in listing.bids
+    ]
+
+
+def winner_identity(listing: AuctionListing) -> dict[str, Any] | None:
+    """The winner's number and name: only once the listing is sold (identities stay hidden until the end)."""
+    if listing.status_enum is not ListingStatus.SOLD or listing.winner is None:
+        return None
+    org = db.session.get(Organization, listing.winner.org_id)
+    return {"bidder_number": listing.winner.bidder_number, "name": org.name if org else ""}
+
+
+def own_registration(listing: AuctionListing, user: User) -> AuctionRegistration | None:
+    return db.session.scalars(
+        select(AuctionRegistration).where(
+            AuctionRegistration.listing_id == listing.id, AuctionRegistration.org_id == user.org_id
+        )
+    ).one_or_none()
+
+
+def own_bids(listing: AuctionListing, registration: AuctionRegistration | None) -> list[AuctionBid]:
+    if registration is None:
+        return []
+    return [b for b in listing.bids if b.registration_id == registration.id]
