@@ -132,8 +132,6 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "DEMO_CLOCK": _env_bool("DEMO_CLOCK", False),
-        # One-time credential links are never logged, except in a demo install (so they can be tried there).
-        "OUTBOX_LOG_SENSITIVE": _env_bool("OUTBOX_LOG_SENSITIVE", _env_bool("DEMO_CLOCK", False)),
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
         # Request bodies (app/core/bodies.py): forms and JSON of signed-in users; public forms (sign-in,
         # reports, comments); routes taking files declare their own (@body_limit). Read timeouts: seconds of

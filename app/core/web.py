@@ -336,10 +336,13 @@ def _security_headers(response: Response) -> Response:
     h["X-Request-Id"] = g.get("request_id", "")
     started = g.get("request_started")
     if started is not None:
+        # The route, not the path: a path can carry a one-time link's token (/auth/link/<raw>,
+        # /experts/answer/<token>), and the log is read by whoever runs the platform.
+        rule = request.url_rule
         log.info(
             "%s %s %s %.1fms rid=%s",
             request.method,
-            request.path,
+            rule.rule if rule is not None else "(no route)",
             response.status_code,
             (time.perf_counter() - started) * 1000,
             g.get("request_id"),
