@@ -122,6 +122,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # Reverse proxies in front of gunicorn (nginx: 1). Their X-Forwarded-For/-Proto are trusted so rate
         # limits, sessions and audit leaves see the client address, not the proxy's. 0: no proxy.
         "PROXY_HOPS": int(env.get("PROXY_HOPS", "0")),
+        # The platform's public address: every link sent out of band (credential links, invitations, the
+        # verification link on printed records) is built on it, never on the request's Host header.
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",

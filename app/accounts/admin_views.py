@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -89,7 +89,6 @@ def users() -> str | Response:
                 actor=current_user.user,
                 email=form.email.data,
                 phone=form.phone.data,
-                base_url=request.url_root,
             )
         except DomainError as err:
             db.session.rollback()
@@ -150,9 +149,7 @@ def reset_password(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        sent_to = services.admin_reset_password(
-            _user_or_404(user_id), actor=current_user.user, base_url=request.url_root
-        )
+        sent_to = services.admin_reset_password(_user_or_404(user_id), actor=current_user.user)
     except DomainError as err:
         db.session.rollback()
         _flash_errors(err)
@@ -171,9 +168,7 @@ def reset_mfa(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        sent_to = services.admin_reset_mfa(
-            _user_or_404(user_id), actor=current_user.user, base_url=request.url_root
-        )
+        sent_to = services.admin_reset_mfa(_user_or_404(user_id), actor=current_user.user)
     except DomainError as err:
         db.session.rollback()
         _flash_errors(err)

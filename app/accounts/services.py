@@ -90,13 +90,12 @@ def create_user(
     actor: User | None,
     email: str | None = None,
     phone: str | None = None,
-    base_url: str | None = None,
 ) -> User:
     """Create an account with exactly one role fitting its organization.
 
     Seeding and the command line give a ``password``. An administrator (``actor``) never does: the account
-    gets no usable password and its holder receives a one-time activation link (``base_url`` is the
-    platform's address) at the e-mail or mobile given, which must not be an administrator's own."""
+    gets no usable password and its holder receives a one-time activation link (on the configured
+    ``PUBLIC_BASE_URL``) at the e-mail or mobile given, which must not be an administrator's own."""
     role = Role(role)
     username = username.strip().lower()
     errors: dict[str, list[str]] = {}
@@ -146,7 +145,7 @@ def create_user(
     if password is None:
         from . import links
 
-        links.send_link(user, "activate", actor=actor, base_url=base_url or "")
+        links.send_link(user, "activate", actor=actor)
     return user
 
 
@@ -190,7 +189,7 @@ def revoke_all_tokens(user: User) -> int:
     return count
 
 
-def admin_reset_password(user: User, *, actor: User, base_url: str) -> str:
+def admin_reset_password(user: User, *, actor: User) -> str:
     """ASVS 6.4.6, and 监管办分离: the administrator starts a reset but never sees or chooses a password. The
     password stops working at once, every session and token of the account ends, and a one-time link goes to
     the holder's own e-mail or mobile. Returns where it went (masked)."""
@@ -200,12 +199,12 @@ def admin_reset_password(user: User, *, actor: User, base_url: str) -> str:
     user.password_changed_at = security_now()
     revoke_all_sessions(user, reason="password_reset")
     revoke_all_tokens(user)
-    links.send_link(user, "password", actor=actor, base_url=base_url)
+    links.send_link(user, "password", actor=actor)
     _admin_act(user, "admin:user:password_reset", actor=actor)
     return links.contact_of(user)
 
 
-def admin_reset_mfa(user: User, *, actor: User, base_url: str) -> str:
+def admin_reset_mfa(user: User, *, actor: User) -> str:
     """Clear the account's authenticator: every session and token ends, and a new one can be enrolled only
     after the holder opens the one-time link sent to them (the administrator cannot enrol one). Returns
     where the link went (masked)."""
@@ -217,7 +216,7 @@ def admin_reset_mfa(user: User, *, actor: User, base_url: str) -> str:
     user.totp_reset_at = security_now()
     revoke_all_sessions(user, reason="mfa_reset")
     revoke_all_tokens(user)
-    links.send_link(user, "enrol", actor=actor, base_url=base_url)
+    links.send_link(user, "enrol", actor=actor)
     _admin_act(user, "admin:user:mfa_reset", actor=actor)
     return links.contact_of(user)
 

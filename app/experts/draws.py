@@ -34,7 +34,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -714,8 +713,9 @@ def _invite(seat: PanelSeat, draw: ExpertDraw) -> dict[str, Any] | None:
     ):
         set_committed_value(seat, key, value)
     expert = seat.expert
-    base = str(current_app.config.get("PUBLIC_BASE_URL", "")).rstrip("/")
-    link = f"{base}/experts/answer/{token}"
+    from app.core.web import public_base_url
+
+    link = f"{public_base_url()}/experts/answer/{token}"
     when = draw.evaluation_starts_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
     subject = _("Evaluation invitation")
     body = _(

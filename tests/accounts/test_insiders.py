@@ -196,7 +196,7 @@ def test_the_log_adapter_never_prints_a_credential_link(app: Flask, db_session, 
     from app.accounts import links
 
     with app.test_request_context():
-        links.send_link(user, "password", actor=None, base_url="http://platform.example")
+        links.send_link(user, "password", actor=None)
     db_session.commit()
     with caplog.at_level("INFO"):
         assert outbox.deliver_pending() >= 1
@@ -249,3 +249,41 @@ def test_admin_creates_accounts_without_passwords_and_not_for_their_own_contact(
     assert _link_sent_to(db_session, created)
     leaves = db_session.scalars(select(AuditLeaf.action).where(AuditLeaf.object_id == str(created.id))).all()
     assert "admin:user:create" in leaves and "auth:link:send" in leaves
+
+
+def test_credential_links_use_the_configured_address_not_the_host_header(
+    app: Flask, db_session, monkeypatch
+) -> None:
+    """A request with a forged Host header (an insider, or a proxy passing any Host) must not send the
+    holder a credential link to another site: every link sent out of band is on PUBLIC_BASE_URL."""
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://ggzy.platform.example")
+    admin_client, _admin_user = _admin(app)
+    org = make_org(OrgKind.BIDDER)
+    holder = make_user(Role.BIDDER)
+    holder.email = "holder@bidder.example"
+    db_session.commit()
+    token = csrf_token(admin_client, "/admin/users")
+    forged = {"Host": "evil.example"}
+    for cookie in list(admin_client._cookies.values()):  # the browser sends its cookies to the forged host
+        admin_client.set_cookie(cookie.key, cookie.value, domain="evil.example", path=cookie.path)
+    for url, data in (
+        (f"/admin/users/{holder.id}/reset-password", {"confirm": "y"}),
+        (f"/admin/users/{holder.id}/reset-mfa", {"confirm": "y"}),
+        (
+            "/admin/users",
+            {
+                "display_name": "赵六",
+                "organization": org.id,
+                "role": "bidder",
+                "username": "zhaoliu",
+                "email": "zhao@bidder.example",
+            },
+        ),
+    ):
+        resp = admin_client.post(url, data={**data, "csrf_token": token}, headers=forged)
+        assert resp.status_code == 302, url
+    bodies = db_session.scalars(select(OutboxMessage.body).where(OutboxMessage.sensitive.is_(True))).all()
+    assert len(bodies) >= 3
+    for body in bodies:
+        assert "evil.example" not in body
+        assert "https://ggzy.platform.example/auth/link/" in body

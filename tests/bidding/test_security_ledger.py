@@ -472,7 +472,7 @@ def test_the_ledger_exports_keep_a_formula_in_a_name_as_text(
     day = local_date(now()).isoformat()
     text = staff.get(f"/bidding/security/ledger.csv?day={day}").get_data(as_text=True)
     assert '\'=HYPERLINK("http://x","y")' in text.replace('""', '"')
-    assert ',=HYPERLINK' not in text and ',"=HYPERLINK' not in text
+    assert ",=HYPERLINK" not in text and ',"=HYPERLINK' not in text
     xlsx = staff.get(f"/bidding/security/ledger.xlsx?day={day}")
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     cells = [c for row in sheet.iter_rows() for c in row if c.value == '=HYPERLINK("http://x","y")']
@@ -488,6 +488,8 @@ def test_every_export_writes_through_the_shared_escaping() -> None:
         text = path.read_text(encoding="utf-8")
         if path.name == "spreadsheets.py" or ("csv.writer" not in text and "Workbook(" not in text):
             continue
-        assert "spreadsheets.safe_row" in text or "spreadsheets.safe_cell" in text or "csv.writer" not in text, path
+        assert (
+            "spreadsheets.safe_row" in text or "spreadsheets.safe_cell" in text or "csv.writer" not in text
+        ), path
         assert "append_xlsx_row" in text or "Workbook(" not in text, path
         assert ".append(row)" not in text or "Workbook(" not in text, path

@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.accounts.models import User
+from app.core import spreadsheets
 from app.core.calendar import end_of_local_day
 from app.core.clock import CST
-from app.core import spreadsheets
 from app.core.db import db
 from app.core.labels import label
 
