@@ -80,7 +80,7 @@ def users() -> str | Response:
         if org is None:
             abort(404)
         try:
-            services.create_user(
+            created = services.create_user(
                 username=form.username.data or "",
                 display_name=form.display_name.data or "",
                 organization=org,
@@ -95,7 +95,16 @@ def users() -> str | Response:
             _flash_errors(err)
         else:
             db.session.commit()
-            flash(_("Account created; the activation link went to its holder."), "success")
+            if created.awaiting_approval:
+                flash(
+                    _(
+                        "Account created. It stays inactive until a second party approves it; the "
+                        "activation link then goes to its holder."
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("Account created; the activation link went to its holder."), "success")
             return redirect(url_for("admin.users"))
     rows = db.session.execute(
         select(User, Organization).join(Organization, Organization.id == User.org_id).order_by(User.username)
@@ -137,7 +146,12 @@ def disable_user(user_id: int) -> Response:
 def enable_user(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.set_user_active(_user_or_404(user_id), True, actor=current_user.user)
+    try:
+        services.set_user_active(_user_or_404(user_id), True, actor=current_user.user)
+    except DomainError as err:
+        db.session.rollback()
+        _flash_errors(err)
+        return redirect(url_for("admin.users"))
     db.session.commit()
     flash(_("Account enabled."), "success")
     return redirect(url_for("admin.users"))

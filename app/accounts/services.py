@@ -138,11 +138,21 @@ def create_user(
         from . import links
 
         user.password_hash = links.unusable_password()
+    from . import approvals
+
+    # 监管办分离: a business account an administrator creates waits, inactive and without a link, for a
+    # second party outside the administrator role (app/accounts/approvals.py).
+    waits = actor is not None and password is None and approvals.needs_approval(role)
+    if waits:
+        user.is_active = False
+        user.approval_requested_at = security_now()
     db.session.add(user)
     db.session.flush()  # the id goes into the audit leaf
-    payload = {"username": user.username, "role": user.role, "org_id": user.org_id}
+    payload: dict[str, object] = {"username": user.username, "role": user.role, "org_id": user.org_id}
+    if waits:
+        payload["awaiting_approval"] = True
     _admin_act(user, "admin:user:create", actor=actor, payload=payload)
-    if password is None:
+    if password is None and not waits:
         from . import links
 
         links.send_link(user, "activate", actor=actor)
@@ -162,6 +172,10 @@ def _is_an_administrators_contact(email: str | None, phone: str | None) -> bool:
 def set_user_active(user: User, active: bool, *, actor: User) -> None:
     if user.id == actor.id and not active:
         raise DomainError(_("You cannot disable your own account."))
+    if active and user.awaiting_approval:
+        raise DomainError(
+            _("This account awaits approval by a second party; an administrator cannot enable it.")
+        )
     user.is_active = active
     if not active:
         revoke_all_sessions(user, reason="account_disabled")
