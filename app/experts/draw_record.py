@@ -383,7 +383,8 @@ def panel_leaf_sealed(leaf: Any) -> bool:
     could still tell who sits on some panel."""
     by_expert = leaf.actor_role == "expert"
     naming = leaf.action in PANEL_NAMING_ACTIONS
-    as_member = leaf.action.startswith("evaluation:") and leaf.actor_id is not None
+    # a tenderer's representative sits on the panel with its own (tenderer) account
+    as_member = leaf.action.startswith("evaluation:") and leaf.actor_role == "tenderer" and leaf.actor_id
     if not (by_expert or naming or as_member):
         return False
     section_id = _leaf_section_id(leaf)
