@@ -319,7 +319,7 @@ def test_a_business_account_an_admin_creates_is_unusable_until_a_second_party_ap
     address it controls. The account is inactive and no link goes out until a regulator of the same
     organization or the management office approves it (staff: the management office); the approval is
     audited, listed for the regulators and told to the holder."""
-    admin_client, admin = _admin(app)
+    admin_client, _admin_user = _admin(app)
     reg_org = make_org(OrgKind.REGULATOR)
     other_reg_org = make_org(OrgKind.REGULATOR)
     colleague = make_user(Role.REGULATOR, org=reg_org)
