@@ -90,3 +90,29 @@ def test_nginx_keeps_no_address_of_a_report_and_no_token(stack: front.Front) -> 
     assert any("/portal/" in line and line.startswith("127.0.0.1") for line in lines)  # the log is on
     for line in lines:
         assert "complaints/report" not in line and token not in line, line
+
+
+def test_gunicorns_access_log_shows_a_one_time_link_route_without_its_token() -> None:
+    import datetime as dt
+    import runpy
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    conf = runpy.run_path(str(front.ROOT / "gunicorn.conf.py"))
+    assert "%(f)s" not in conf["access_log_format"] and "%(h)s" not in conf["access_log_format"]
+    logger = conf["logger_class"](Config())
+    token = secrets.token_urlsafe(16)
+    for path in (f"/auth/link/{token}", f"/experts/answer/{token}"):
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": path,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        resp = SimpleNamespace(status="200 OK", headers=[], sent=10, response_length=10)
+        req = SimpleNamespace(headers=[])
+        atoms = logger.atoms(resp, req, environ, dt.timedelta(seconds=0.01))
+        line = conf["access_log_format"] % atoms
+        assert token not in line and "<token>" in line, line
