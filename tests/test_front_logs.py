@@ -116,3 +116,11 @@ def test_gunicorns_access_log_shows_a_one_time_link_route_without_its_token() ->
         atoms = logger.atoms(resp, req, environ, dt.timedelta(seconds=0.01))
         line = conf["access_log_format"] % atoms
         assert token not in line and "<token>" in line, line
+
+
+def test_the_stream_services_access_log_carries_no_client_address() -> None:
+    import runpy
+
+    conf = runpy.run_path(str(front.ROOT / "gunicorn.streams.conf.py"))
+    fmt = conf.get("access_log_format", "")
+    assert fmt and "%(h)s" not in fmt and "%(f)s" not in fmt
