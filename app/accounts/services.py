@@ -203,12 +203,22 @@ def revoke_all_tokens(user: User) -> int:
     return count
 
 
+def _refuse_before_approval(user: User) -> None:
+    """No link of any kind leaves for an account that awaits its second party (app/accounts/approvals.py):
+    a reset link sent before the approval would make the approved account the sender's."""
+    if user.awaiting_approval:
+        raise DomainError(
+            _("This account awaits approval by a second party; no link goes out before it is approved.")
+        )
+
+
 def admin_reset_password(user: User, *, actor: User) -> str:
     """ASVS 6.4.6, and 监管办分离: the administrator starts a reset but never sees or chooses a password. The
     password stops working at once, every session and token of the account ends, and a one-time link goes to
     the holder's own e-mail or mobile. Returns where it went (masked)."""
     from . import links
 
+    _refuse_before_approval(user)
     user.password_hash = links.unusable_password()
     user.password_changed_at = security_now()
     revoke_all_sessions(user, reason="password_reset")
@@ -224,6 +234,7 @@ def admin_reset_mfa(user: User, *, actor: User) -> str:
     where the link went (masked)."""
     from . import links
 
+    _refuse_before_approval(user)
     user.totp_secret_enc = None
     user.totp_enabled_at = None
     user.totp_last_step = None

@@ -347,6 +347,10 @@ def test_a_business_account_an_admin_creates_is_unusable_until_a_second_party_ap
     admin_client.post(f"/admin/users/{new.id}/enable", data={"confirm": "y", "csrf_token": token})
     db_session.refresh(new)
     assert not new.is_active
+    # nor send it a link before the approval (a reset link would make the approved account its own)
+    for reset in ("reset-password", "reset-mfa"):
+        admin_client.post(f"/admin/users/{new.id}/{reset}", data={"confirm": "y", "csrf_token": token})
+    assert db_session.scalar(select(OutboxMessage.id).where(OutboxMessage.user_id == new.id)) is None
     assert admin_client.get("/account/approvals").status_code == 403
     assert (
         admin_client.post(
@@ -366,7 +370,8 @@ def test_a_business_account_an_admin_creates_is_unusable_until_a_second_party_ap
         db_session.refresh(new)
         assert not new.is_active
     # a regulator of the same organization approves it: then, and only then, the link goes to the holder
-    assert "newreg" in _pending_page(app, colleague)
+    pending = _pending_page(app, colleague)
+    assert "newreg" in pending and "someone@attacker.example" in pending  # the approver sees the contact
     _approve(app, new, colleague)
     db_session.refresh(new)
     assert new.is_active and new.approved_by == colleague.id
