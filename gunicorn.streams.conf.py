@@ -16,6 +16,9 @@ timeout = 30  # heartbeat of the event loop, not a limit on a stream
 graceful_timeout = 10
 keepalive = 5
 accesslog = os.environ.get("STREAMS_ACCESS_LOG", "-")
+# As the request workers (gunicorn.conf.py): no client address and no referrer. Who watches an opening hall
+# before the record is public must not be linkable to an address by the platform's logs.
+access_log_format = '- %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(a)s" %(L)ss'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

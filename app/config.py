@@ -122,6 +122,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         # Reverse proxies in front of gunicorn (nginx: 1). Their X-Forwarded-For/-Proto are trusted so rate
         # limits, sessions and audit leaves see the client address, not the proxy's. 0: no proxy.
         "PROXY_HOPS": int(env.get("PROXY_HOPS", "0")),
+        # The platform's public address: every link sent out of band (credential links, invitations, the
+        # verification link on printed records) is built on it, never on the request's Host header.
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
@@ -132,8 +135,6 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "DEMO_CLOCK": _env_bool("DEMO_CLOCK", False),
-        # One-time credential links are never logged, except in a demo install (so they can be tried there).
-        "OUTBOX_LOG_SENSITIVE": _env_bool("OUTBOX_LOG_SENSITIVE", _env_bool("DEMO_CLOCK", False)),
         "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
         # Request bodies (app/core/bodies.py): forms and JSON of signed-in users; public forms (sign-in,
         # reports, comments); routes taking files declare their own (@body_limit). Read timeouts: seconds of

@@ -1,6 +1,8 @@
 """The documented production front on one machine, loopback only: nginx with the repository's
 configuration (deploy/nginx/ggzy-http.conf and ggzy-locations.conf) in front of the request workers
-(gunicorn.conf.py) and the stream service (gunicorn.streams.conf.py), with Redis. Used by
+(gunicorn.conf.py) and the stream service (gunicorn.streams.conf.py), with Redis. nginx keeps nginx's
+default access log (``nginx/logs/access.log``, with client addresses) so that what the repository's
+locations turn off is what is tested. Used by
 tests/test_abuse.py and bench/abuse_bench.py; every process is started here and stopped by its own id."""
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log warn;
 events {{ worker_connections 16384; }}
 http {{
-    access_log off;
+    access_log {prefix}/logs/access.log;
     client_body_temp_path {prefix}/body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -80,7 +80,7 @@ def users() -> str | Response:
         if org is None:
             abort(404)
         try:
-            services.create_user(
+            created = services.create_user(
                 username=form.username.data or "",
                 display_name=form.display_name.data or "",
                 organization=org,
@@ -89,14 +89,22 @@ def users() -> str | Response:
                 actor=current_user.user,
                 email=form.email.data,
                 phone=form.phone.data,
-                base_url=request.url_root,
             )
         except DomainError as err:
             db.session.rollback()
             _flash_errors(err)
         else:
             db.session.commit()
-            flash(_("Account created; the activation link went to its holder."), "success")
+            if created.awaiting_approval:
+                flash(
+                    _(
+                        "Account created. It stays inactive until a second party approves it; the "
+                        "activation link then goes to its holder."
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("Account created; the activation link went to its holder."), "success")
             return redirect(url_for("admin.users"))
     rows = db.session.execute(
         select(User, Organization).join(Organization, Organization.id == User.org_id).order_by(User.username)
@@ -138,7 +146,12 @@ def disable_user(user_id: int) -> Response:
 def enable_user(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    services.set_user_active(_user_or_404(user_id), True, actor=current_user.user)
+    try:
+        services.set_user_active(_user_or_404(user_id), True, actor=current_user.user)
+    except DomainError as err:
+        db.session.rollback()
+        _flash_errors(err)
+        return redirect(url_for("admin.users"))
     db.session.commit()
     flash(_("Account enabled."), "success")
     return redirect(url_for("admin.users"))
@@ -150,9 +163,7 @@ def reset_password(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        sent_to = services.admin_reset_password(
-            _user_or_404(user_id), actor=current_user.user, base_url=request.url_root
-        )
+        sent_to = services.admin_reset_password(_user_or_404(user_id), actor=current_user.user)
     except DomainError as err:
         db.session.rollback()
         _flash_errors(err)
@@ -171,9 +182,7 @@ def reset_mfa(user_id: int) -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        sent_to = services.admin_reset_mfa(
-            _user_or_404(user_id), actor=current_user.user, base_url=request.url_root
-        )
+        sent_to = services.admin_reset_mfa(_user_or_404(user_id), actor=current_user.user)
     except DomainError as err:
         db.session.rollback()
         _flash_errors(err)

@@ -14,5 +14,8 @@ def admin_act_label(action: str) -> str:
         "admin:user:disable": _("disabled the account"),
         "admin:user:enable": _("enabled the account"),
         "admin:organization:create": _("created the organization"),
+        "account:user:approve": _(
+            "approved the account (a second party, after the administrator created it)"
+        ),
     }
     return labels.get(action, _("changed the account"))

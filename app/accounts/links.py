@@ -50,8 +50,9 @@ def contact_of(user: User) -> str:
     return ""
 
 
-def send_link(user: User, purpose: str, *, actor: User | None, base_url: str) -> AccountLink:
-    """Replace any open link of this purpose with a new one and send it to the holder (not to ``actor``)."""
+def send_link(user: User, purpose: str, *, actor: User | None) -> AccountLink:
+    """Replace any open link of this purpose with a new one and send it to the holder (not to ``actor``).
+    The link is on the platform's configured address (``PUBLIC_BASE_URL``), never the request's Host."""
     if purpose not in LIFETIME:
         raise ValueError(f"unknown link purpose {purpose!r}")
     if not (user.email or user.phone):
@@ -84,7 +85,9 @@ def send_link(user: User, purpose: str, *, actor: User | None, base_url: str) ->
         created_by=getattr(actor, "id", None),
     )
     db.session.add(link)
-    url = f"{base_url.rstrip('/')}/auth/link/{raw}"
+    from app.core.web import public_base_url
+
+    url = f"{public_base_url()}/auth/link/{raw}"
     subject = {
         "activate": _("Activate your account on the public resource trading platform"),
         "password": _("Choose a new password for the public resource trading platform"),

@@ -119,6 +119,14 @@ class User(db.Model):  # type: ignore[name-defined]
     )
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
+    approval_requested_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime,
+        comment="an administrator created this business account: inactive until a second party approves it",
+    )
+    approved_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="when the second party approved the account (app/accounts/approvals.py)"
+    )
+    approved_by: Mapped[int | None] = mapped_column(Integer, comment="the account that approved it")
 
     organization: Mapped[Organization] = relationship(
         back_populates="users", foreign_keys=[org_id], primaryjoin="User.org_id == Organization.id"
@@ -129,6 +137,10 @@ class User(db.Model):  # type: ignore[name-defined]
     @property
     def role_enum(self) -> Role:
         return Role(self.role)
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.approval_requested_at is not None and self.approved_at is None
 
     @property
     def totp_enabled(self) -> bool:

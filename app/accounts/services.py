@@ -90,13 +90,12 @@ def create_user(
     actor: User | None,
     email: str | None = None,
     phone: str | None = None,
-    base_url: str | None = None,
 ) -> User:
     """Create an account with exactly one role fitting its organization.
 
     Seeding and the command line give a ``password``. An administrator (``actor``) never does: the account
-    gets no usable password and its holder receives a one-time activation link (``base_url`` is the
-    platform's address) at the e-mail or mobile given, which must not be an administrator's own."""
+    gets no usable password and its holder receives a one-time activation link (on the configured
+    ``PUBLIC_BASE_URL``) at the e-mail or mobile given, which must not be an administrator's own."""
     role = Role(role)
     username = username.strip().lower()
     errors: dict[str, list[str]] = {}
@@ -139,14 +138,24 @@ def create_user(
         from . import links
 
         user.password_hash = links.unusable_password()
+    from . import approvals
+
+    # 监管办分离: a business account an administrator creates waits, inactive and without a link, for a
+    # second party outside the administrator role (app/accounts/approvals.py).
+    waits = actor is not None and password is None and approvals.needs_approval(role)
+    if waits:
+        user.is_active = False
+        user.approval_requested_at = security_now()
     db.session.add(user)
     db.session.flush()  # the id goes into the audit leaf
-    payload = {"username": user.username, "role": user.role, "org_id": user.org_id}
+    payload: dict[str, object] = {"username": user.username, "role": user.role, "org_id": user.org_id}
+    if waits:
+        payload["awaiting_approval"] = True
     _admin_act(user, "admin:user:create", actor=actor, payload=payload)
-    if password is None:
+    if password is None and not waits:
         from . import links
 
-        links.send_link(user, "activate", actor=actor, base_url=base_url or "")
+        links.send_link(user, "activate", actor=actor)
     return user
 
 
@@ -163,6 +172,10 @@ def _is_an_administrators_contact(email: str | None, phone: str | None) -> bool:
 def set_user_active(user: User, active: bool, *, actor: User) -> None:
     if user.id == actor.id and not active:
         raise DomainError(_("You cannot disable your own account."))
+    if active and user.awaiting_approval:
+        raise DomainError(
+            _("This account awaits approval by a second party; an administrator cannot enable it.")
+        )
     user.is_active = active
     if not active:
         revoke_all_sessions(user, reason="account_disabled")
@@ -190,34 +203,45 @@ def revoke_all_tokens(user: User) -> int:
     return count
 
 
-def admin_reset_password(user: User, *, actor: User, base_url: str) -> str:
+def _refuse_before_approval(user: User) -> None:
+    """No link of any kind leaves for an account that awaits its second party (app/accounts/approvals.py):
+    a reset link sent before the approval would make the approved account the sender's."""
+    if user.awaiting_approval:
+        raise DomainError(
+            _("This account awaits approval by a second party; no link goes out before it is approved.")
+        )
+
+
+def admin_reset_password(user: User, *, actor: User) -> str:
     """ASVS 6.4.6, and 监管办分离: the administrator starts a reset but never sees or chooses a password. The
     password stops working at once, every session and token of the account ends, and a one-time link goes to
     the holder's own e-mail or mobile. Returns where it went (masked)."""
     from . import links
 
+    _refuse_before_approval(user)
     user.password_hash = links.unusable_password()
     user.password_changed_at = security_now()
     revoke_all_sessions(user, reason="password_reset")
     revoke_all_tokens(user)
-    links.send_link(user, "password", actor=actor, base_url=base_url)
+    links.send_link(user, "password", actor=actor)
     _admin_act(user, "admin:user:password_reset", actor=actor)
     return links.contact_of(user)
 
 
-def admin_reset_mfa(user: User, *, actor: User, base_url: str) -> str:
+def admin_reset_mfa(user: User, *, actor: User) -> str:
     """Clear the account's authenticator: every session and token ends, and a new one can be enrolled only
     after the holder opens the one-time link sent to them (the administrator cannot enrol one). Returns
     where the link went (masked)."""
     from . import links
 
+    _refuse_before_approval(user)
     user.totp_secret_enc = None
     user.totp_enabled_at = None
     user.totp_last_step = None
     user.totp_reset_at = security_now()
     revoke_all_sessions(user, reason="mfa_reset")
     revoke_all_tokens(user)
-    links.send_link(user, "enrol", actor=actor, base_url=base_url)
+    links.send_link(user, "enrol", actor=actor)
     _admin_act(user, "admin:user:mfa_reset", actor=actor)
     return links.contact_of(user)
 

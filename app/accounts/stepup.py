@@ -51,6 +51,9 @@ def step_up_required(view: F) -> F:
                 resp = jsonify(error_body(401, "step_up_required", err.message))
                 resp.status_code = 401
                 return resp
+            # The used time step (and the step-up leaf) are kept whatever the action does: an action that
+            # fails rolls back its own transaction, and the code would otherwise work again in its window.
+            db.session.commit()
             return view(*args, **kwargs)
         if services.recently_stepped_up(principal.session_row):
             return view(*args, **kwargs)

@@ -15,12 +15,12 @@ from werkzeug.wrappers import Response
 
 from app.core import throttle
 from app.core.db import db
-from app.core.errors import DomainError
+from app.core.errors import DomainError, NotFound
 from app.core.permissions import Permission, authenticated, public, require
 from app.core.templating import fmt_dt
 from app.extensions import limiter
 
-from . import links, services, totp
+from . import approvals, links, services, totp
 from .forms import (
     CodeForm,
     ConfirmForm,
@@ -269,6 +269,34 @@ def profile() -> str:
         token_sections={t.id: services.token_section_names(t) for t in tokens if t.section_ids},
         current_session=principal.session_row,
     )
+
+
+@accounts.route("/approvals")
+@require(Permission.ACCOUNT_APPROVE)
+def approvals_page() -> str:
+    """Accounts an administrator created that this person may approve (app/accounts/approvals.py)."""
+    return render_template(
+        "accounts/approvals.html", pending=approvals.pending_for(current_user.user), form=ConfirmForm()
+    )
+
+
+@accounts.route("/approvals/<int:user_id>/approve", methods=["POST"])
+@require(Permission.ACCOUNT_APPROVE)
+def approve_account(user_id: int) -> Response:
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("accounts.approvals_page"))
+    user = db.session.get(User, user_id)
+    try:
+        if user is None:
+            raise NotFound(_("No such account awaits your approval."))
+        approvals.approve(user, actor=current_user.user)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("accounts.approvals_page"))
+    db.session.commit()
+    flash(_("Account approved; the activation link went to its holder."), "success")
+    return redirect(url_for("accounts.approvals_page"))
 
 
 @accounts.route("/password", methods=["POST"])

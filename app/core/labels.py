@@ -817,6 +817,8 @@ def _build() -> dict[str, dict[str, str]]:
             "projects:question:ask": pgettext("action", "Ask a question on the tender documents"),
             "account:self:manage": pgettext("action", "Manage own account"),
             "account:tokens:manage": pgettext("action", "Manage API tokens"),
+            "account:approvals:decide": pgettext("action", "Approve accounts created by an administrator"),
+            "account:user:approve": pgettext("action", "Approve an account created by an administrator"),
             "admin:demo_clock:advance": pgettext("action", "Advance the demo clock"),
             "admin:demo_clock:manage": pgettext("action", "Manage the demo clock"),
             "admin:demo_clock:start": pgettext("action", "Start the demo clock"),

@@ -1,7 +1,8 @@
 """Notifications through the outbox: written in the same transaction as the change they report,
 delivered after commit by an adapter.
 
-Adapters: ``log`` (default; writes to the application log — the console in development), ``smtp``
+Adapters: ``log`` (default; notes the message's id and channel in the application log — never its
+recipient, subject or body; the message stays in the outbox table), ``smtp``
 (``SMTP_HOST``/``SMTP_PORT``/``SMTP_FROM``) and ``http`` (an SMS/voice gateway at ``SMS_GATEWAY_URL`` that
 accepts a JSON POST). ``flask outbox deliver`` sends what is pending (run it from cron or after requests).
 
@@ -44,9 +45,9 @@ def enqueue(
     user_id: int | None = None,
     sensitive: bool = False,
 ) -> OutboxMessage:
-    """Queue one message in the current transaction (it is lost with a rollback, as it should be). A
-    ``sensitive`` message (a one-time credential link) is never written to the log and its body is scrubbed
-    once it is sent."""
+    """Queue one message in the current transaction (it is lost with a rollback, as it should be). No
+    message's recipient, subject or body is ever written to the log; a ``sensitive`` message (a one-time
+    credential link) also has its body scrubbed once it is sent."""
     if channel not in {"email", "sms", "voice", "inbox"}:
         raise ValueError(f"unknown channel {channel!r}")
     msg = OutboxMessage(
@@ -66,10 +67,10 @@ def _send(msg: OutboxMessage) -> None:
         "OUTBOX_ADAPTER", "log"
     )
     if adapter == "log" or msg.channel == "inbox":
-        # A credential link in the log would be readable by whoever runs the platform: only a demo install
-        # (OUTBOX_LOG_SENSITIVE) shows it, so that its links can be tried.
-        shown = msg.body if not msg.sensitive or current_app.config.get("OUTBOX_LOG_SENSITIVE") else SCRUBBED
-        log.info("outbox %s → %s: %s | %s", msg.channel, msg.recipient, msg.subject, shown)
+        # The log names no recipient, subject or link: a recipient or subject can tell who bid on a sealed
+        # section, who obtained the documents or who was drawn for a panel, and a body may hold a one-time
+        # link. The message itself stays in the outbox table (and the holder's inbox).
+        log.info("outbox message %s (%s) delivered", msg.id, msg.channel)
         return
     if adapter == "smtp":
         email = EmailMessage()

@@ -59,6 +59,7 @@ class Permission(StrEnum):
 
     ACCOUNT_SELF = "account:self:manage"
     ACCOUNT_TOKENS = "account:tokens:manage"
+    ACCOUNT_APPROVE = "account:approvals:decide"
     WORKBENCH_VIEW = "workbench:home:view"
     ADMIN_ORGS = "admin:organizations:manage"
     ADMIN_USERS = "admin:users:manage"
@@ -152,6 +153,9 @@ _BUSINESS_ROLES = _ALL_ROLES - {Role.SYSADMIN}
 _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.ACCOUNT_SELF: _ALL_ROLES,
     Permission.ACCOUNT_TOKENS: _ALL_ROLES,
+    # 监管办分离: business accounts an administrator creates wait for one of these
+    # (app/accounts/approvals.py).
+    Permission.ACCOUNT_APPROVE: frozenset({Role.CENTER_STAFF, Role.MANAGER, Role.REGULATOR}),
     Permission.WORKBENCH_VIEW: _ALL_ROLES,
     # sysadmin manages accounts and organizations but holds no business permission.
     Permission.ADMIN_ORGS: frozenset({Role.SYSADMIN}),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import segno
 from cryptography.exceptions import InvalidSignature
-from flask import current_app, request, url_for
+from flask import current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -115,9 +115,11 @@ def _decode_signature(text: str) -> bytes | None:
 
 
 def verify_url(kind: str, object_id: int, sha256: str, signature: str) -> str:
-    return url_for(
-        "portal.verify_record", kind=kind, id=object_id, sha256=sha256, sig=signature, _external=True
-    )
+    from app.core.web import public_url
+
+    # On the platform's configured address: a printed record travels, and a forged Host header must not
+    # put another site's "verification" page on a genuine record.
+    return public_url("portal.verify_record", kind=kind, id=object_id, sha256=sha256, sig=signature)
 
 
 @dataclass(frozen=True)

@@ -357,10 +357,13 @@ def _security_headers(response: Response) -> Response:
     h["X-Request-Id"] = g.get("request_id", "")
     started = g.get("request_started")
     if started is not None and log.isEnabledFor(logging.INFO):  # the arguments cost even when not logged
+        # The route, not the path: a path can carry a one-time link's token (/auth/link/<raw>,
+        # /experts/answer/<token>), and the log is read by whoever runs the platform.
+        rule = request.url_rule
         log.info(
             "%s %s %s %.1fms rid=%s",
             request.method,
-            request.path,
+            rule.rule if rule is not None else "(no route)",
             response.status_code,
             (time.perf_counter() - started) * 1000,
             g.get("request_id"),
@@ -449,8 +452,25 @@ def undeclared_endpoints(app: Flask) -> list[str]:
     return missing
 
 
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+
+def public_base_url() -> str:
+    """The platform's public address (``PUBLIC_BASE_URL``), never the request's ``Host`` header: a link
+    that leaves the request — a one-time credential link by e-mail or SMS, an invitation, the verification
+    link printed on a record — must lead to the platform whoever sent the request and whatever it claimed
+    its host to be."""
+    return str(current_app.config.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL).rstrip("/")
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link to ``endpoint`` under :func:`public_base_url`."""
+    from flask import url_for
+
+    return public_base_url() + url_for(endpoint, **values)
+
+
 def public_url_context() -> Any:
     """A request context for jobs run outside a request (CLI, cron) whose output carries absolute links:
     ``url_for(..., _external=True)`` is built against the public address (``PUBLIC_BASE_URL``)."""
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000")
-    return current_app.test_request_context(base_url=base)
+    return current_app.test_request_context(base_url=public_base_url())

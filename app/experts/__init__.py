@@ -18,6 +18,8 @@ def init_app(app: Flask) -> None:
 
     # The witness and reveal leaves carry what decides the panel: "not shown yet" until publication.
     audit_sealing.register(draw_record.draw_leaf_sealed)
+    # Who sits on a panel stays confidential until the result: no expert's act shows who acted.
+    audit_sealing.register(draw_record.panel_leaf_sealed)
 
     for key, default in services.DEFAULTS.items():
         raw = os.environ.get(key)

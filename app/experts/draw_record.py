@@ -330,3 +330,76 @@ def public_record(draw: ExpertDraw, *, published: bool | None = None) -> dict[st
         "section_status": status,
         "rounds": rounds,
     }
+
+
+# Leaves that name a panel member in their payload whoever records them (the tenderer naming its
+# representative on the committee, 条例 Art. 46).
+PANEL_NAMING_ACTIONS = frozenset({"evaluation:representative:name", "evaluation:representative:withdraw"})
+
+
+def _leaf_section_id(leaf: Any) -> int | None:
+    """The section a leaf concerns: named in its payload, or its object (a section, an evaluation, a draw or
+    a draw round); None when it concerns no section."""
+    from app.evaluation.models import Evaluation
+
+    from .models import DrawRound
+
+    try:
+        payload = json.loads(leaf.payload or "{}")
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    named = payload.get("section_id")
+    if named is not None and str(named).isdigit():
+        return int(str(named))
+    oid = str(leaf.object_id) if leaf.object_id is not None else ""
+    if not oid.isdigit():
+        oid = str(payload.get("draw_id", ""))
+        kind = "expert_draw" if oid.isdigit() else None
+    else:
+        kind = leaf.object_type
+    if kind == "section":
+        return int(oid)
+    if kind == "evaluation":
+        return db.session.scalar(select(Evaluation.section_id).where(Evaluation.id == int(oid)))
+    if kind == "expert_draw":
+        return db.session.scalar(select(ExpertDraw.section_id).where(ExpertDraw.id == int(oid)))
+    if kind == "expert_draw_round":
+        return db.session.scalar(
+            select(ExpertDraw.section_id)
+            .join(DrawRound, DrawRound.draw_id == ExpertDraw.id)
+            .where(DrawRound.id == int(oid))
+        )
+    return None
+
+
+def panel_leaf_sealed(leaf: Any) -> bool:
+    """Audit sealer: whatever a panel member does (an expert answering an invitation, signing in, viewing
+    documents, scoring; a tenderer's representative acting on the panel) and every leaf naming a panel
+    member stays "not shown yet" — no actor, user id, object or payload — on the audit pages, exports and
+    live stream until the section's result is determined, as the draw's own record (the committee is
+    confidential until then: 招标投标法 Art. 37). An expert's leaf that concerns no section stays sealed: it
+    could still tell who sits on some panel."""
+    by_expert = leaf.actor_role == "expert"
+    naming = leaf.action in PANEL_NAMING_ACTIONS
+    # a tenderer's representative sits on the panel with its own (tenderer) account
+    as_member = leaf.action.startswith("evaluation:") and leaf.actor_role == "tenderer" and leaf.actor_id
+    if not (by_expert or naming or as_member):
+        return False
+    section_id = _leaf_section_id(leaf)
+    if section_id is None:
+        return by_expert or naming
+    if section_status(section_id) in PUBLISHED_SECTION_STATUSES:
+        return False
+    if by_expert or naming:
+        return True
+    from app.evaluation.models import Evaluation, PanelMember
+
+    member = db.session.scalar(
+        select(PanelMember.id)
+        .join(Evaluation, Evaluation.id == PanelMember.evaluation_id)
+        .where(Evaluation.section_id == section_id, PanelMember.user_id == leaf.actor_id)
+        .limit(1)
+    )
+    return member is not None

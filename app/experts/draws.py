@@ -34,7 +34,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
@@ -709,7 +708,9 @@ def _invite(seats: list[PanelSeat], draw: ExpertDraw) -> list[dict[str, Any]]:
             .execution_options(synchronize_session=False)
         )
     )
-    base = str(current_app.config.get("PUBLIC_BASE_URL", "")).rstrip("/")
+    from app.core.web import public_base_url
+
+    base = public_base_url()
     when = draw.evaluation_starts_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
     subject = _("Evaluation invitation")
     called: list[dict[str, Any]] = []

@@ -269,7 +269,11 @@ def admin_acts() -> str:
 
     leaves = db.session.scalars(
         select(AuditLeaf)
-        .where(AuditLeaf.action.like("admin:user:%") | AuditLeaf.action.like("admin:organization:%"))
+        .where(
+            AuditLeaf.action.like("admin:user:%")
+            | AuditLeaf.action.like("admin:organization:%")
+            | (AuditLeaf.action == "account:user:approve")  # the second party's approval of a new account
+        )
         .order_by(AuditLeaf.idx.desc())
         .limit(500)
     ).all()

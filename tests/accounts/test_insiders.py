@@ -130,6 +130,20 @@ def _admin(app: Flask) -> tuple[FlaskClient, User]:
     return c, admin
 
 
+def _approve(app: Flask, user: User, approver: User, headers: dict[str, str] | None = None) -> None:
+    """The second party approves an account the administrator created, through its page."""
+    c = app.test_client()
+    login(c, approver)
+    token = csrf_token(c, "/account/approvals")
+    if headers:
+        for cookie in list(c._cookies.values()):
+            c.set_cookie(cookie.key, cookie.value, domain=headers["Host"], path=cookie.path)
+    resp = c.post(
+        f"/account/approvals/{user.id}/approve", data={"confirm": "y", "csrf_token": token}, headers=headers
+    )
+    assert resp.status_code == 302
+
+
 def _link_sent_to(db_session, user: User) -> str:
     msg = db_session.scalars(
         select(OutboxMessage).where(OutboxMessage.user_id == user.id).order_by(OutboxMessage.id.desc())
@@ -196,7 +210,7 @@ def test_the_log_adapter_never_prints_a_credential_link(app: Flask, db_session, 
     from app.accounts import links
 
     with app.test_request_context():
-        links.send_link(user, "password", actor=None, base_url="http://platform.example")
+        links.send_link(user, "password", actor=None)
     db_session.commit()
     with caplog.at_level("INFO"):
         assert outbox.deliver_pending() >= 1
@@ -246,6 +260,149 @@ def test_admin_creates_accounts_without_passwords_and_not_for_their_own_contact(
     )
     assert ok.status_code == 302
     created = db_session.scalars(select(User).where(User.username == "wangwu")).one()
+    _approve(app, created, make_user(Role.CENTER_STAFF))  # a business account waits for a second party
     assert _link_sent_to(db_session, created)
     leaves = db_session.scalars(select(AuditLeaf.action).where(AuditLeaf.object_id == str(created.id))).all()
     assert "admin:user:create" in leaves and "auth:link:send" in leaves
+
+
+def test_credential_links_use_the_configured_address_not_the_host_header(
+    app: Flask, db_session, monkeypatch
+) -> None:
+    """A request with a forged Host header (an insider, or a proxy passing any Host) must not send the
+    holder a credential link to another site: every link sent out of band is on PUBLIC_BASE_URL."""
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://ggzy.platform.example")
+    admin_client, _admin_user = _admin(app)
+    org = make_org(OrgKind.BIDDER)
+    holder = make_user(Role.BIDDER)
+    holder.email = "holder@bidder.example"
+    db_session.commit()
+    token = csrf_token(admin_client, "/admin/users")
+    forged = {"Host": "evil.example"}
+    for cookie in list(admin_client._cookies.values()):  # the browser sends its cookies to the forged host
+        admin_client.set_cookie(cookie.key, cookie.value, domain="evil.example", path=cookie.path)
+    for url, data in (
+        (f"/admin/users/{holder.id}/reset-password", {"confirm": "y"}),
+        (f"/admin/users/{holder.id}/reset-mfa", {"confirm": "y"}),
+        (
+            "/admin/users",
+            {
+                "display_name": "赵六",
+                "organization": org.id,
+                "role": "bidder",
+                "username": "zhaoliu",
+                "email": "zhao@bidder.example",
+            },
+        ),
+    ):
+        resp = admin_client.post(url, data={**data, "csrf_token": token}, headers=forged)
+        assert resp.status_code == 302, url
+    created = db_session.scalars(select(User).where(User.username == "zhaoliu")).one()
+    _approve(app, created, make_user(Role.CENTER_STAFF), headers=forged)  # the activation link goes out now
+    bodies = db_session.scalars(select(OutboxMessage.body).where(OutboxMessage.sensitive.is_(True))).all()
+    assert len(bodies) >= 3
+    for body in bodies:
+        assert "evil.example" not in body
+        assert "https://ggzy.platform.example/auth/link/" in body
+
+
+def _pending_page(app: Flask, who: User) -> str:
+    c = app.test_client()
+    login(c, who)
+    return c.get("/account/approvals").get_data(as_text=True)
+
+
+def test_a_business_account_an_admin_creates_is_unusable_until_a_second_party_approves_it(
+    app: Flask, db_session
+) -> None:
+    """监管办分离: the administrator cannot create a working regulator (or staff) account alone, e.g. with an
+    address it controls. The account is inactive and no link goes out until a regulator of the same
+    organization or the management office approves it (staff: the management office); the approval is
+    audited, listed for the regulators and told to the holder."""
+    admin_client, _admin_user = _admin(app)
+    reg_org = make_org(OrgKind.REGULATOR)
+    other_reg_org = make_org(OrgKind.REGULATOR)
+    colleague = make_user(Role.REGULATOR, org=reg_org)
+    outsider = make_user(Role.REGULATOR, org=other_reg_org)
+    staff = make_user(Role.CENTER_STAFF)
+    manager = make_user(Role.MANAGER)
+    db_session.commit()
+    token = csrf_token(admin_client, "/admin/users")
+    made = admin_client.post(
+        "/admin/users",
+        data={
+            "username": "newreg",
+            "display_name": "新监管",
+            "organization": reg_org.id,
+            "role": "regulator",
+            "email": "someone@attacker.example",
+            "csrf_token": token,
+        },
+    )
+    assert made.status_code == 302
+    new = db_session.scalars(select(User).where(User.username == "newreg")).one()
+    assert not new.is_active and new.awaiting_approval
+    assert db_session.scalar(select(OutboxMessage.id).where(OutboxMessage.user_id == new.id)) is None
+    # the administrator cannot switch it on, nor approve it
+    admin_client.post(f"/admin/users/{new.id}/enable", data={"confirm": "y", "csrf_token": token})
+    db_session.refresh(new)
+    assert not new.is_active
+    # nor send it a link before the approval (a reset link would make the approved account its own)
+    for reset in ("reset-password", "reset-mfa"):
+        admin_client.post(f"/admin/users/{new.id}/{reset}", data={"confirm": "y", "csrf_token": token})
+    assert db_session.scalar(select(OutboxMessage.id).where(OutboxMessage.user_id == new.id)) is None
+    assert admin_client.get("/account/approvals").status_code == 403
+    assert (
+        admin_client.post(
+            f"/account/approvals/{new.id}/approve", data={"confirm": "y", "csrf_token": token}
+        ).status_code
+        == 403
+    )
+    # a regulator of another organization and center staff do not see it and cannot approve it
+    for who in (outsider, staff):
+        assert "newreg" not in _pending_page(app, who)
+        c = app.test_client()
+        login(c, who)
+        c.post(
+            f"/account/approvals/{new.id}/approve",
+            data={"confirm": "y", "csrf_token": csrf_token(c, "/account/approvals")},
+        )
+        db_session.refresh(new)
+        assert not new.is_active
+    # a regulator of the same organization approves it: then, and only then, the link goes to the holder
+    pending = _pending_page(app, colleague)
+    assert "newreg" in pending and "someone@attacker.example" in pending  # the approver sees the contact
+    _approve(app, new, colleague)
+    db_session.refresh(new)
+    assert new.is_active and new.approved_by == colleague.id
+    assert _link_sent_to(db_session, new)
+    leaf = db_session.scalars(
+        select(AuditLeaf).where(
+            AuditLeaf.action == "account:user:approve", AuditLeaf.object_id == str(new.id)
+        )
+    ).one()
+    assert leaf.actor_id == colleague.id
+    rc = app.test_client()
+    login(rc, outsider)
+    acts = rc.get("/supervision/admin-acts").get_data(as_text=True)
+    assert colleague.display_name in acts and "newreg" in acts
+    # staff accounts: the management office approves, not a regulator
+    made = admin_client.post(
+        "/admin/users",
+        data={
+            "username": "newstaff",
+            "display_name": "新员工",
+            "organization": staff.org_id,
+            "role": "center_staff",
+            "email": "staff@center.example",
+            "csrf_token": token,
+        },
+    )
+    assert made.status_code == 302
+    new_staff = db_session.scalars(select(User).where(User.username == "newstaff")).one()
+    assert not new_staff.is_active
+    assert "newstaff" not in _pending_page(app, colleague)
+    assert "newstaff" in _pending_page(app, manager)
+    _approve(app, new_staff, manager)
+    db_session.refresh(new_staff)
+    assert new_staff.is_active and new_staff.approved_by == manager.id

@@ -373,3 +373,21 @@ def test_opening_record_pdf_is_signed_and_verifiable(
     path = pdf.link.split("://", 1)[1].split("/", 1)[1]
     ok = anon.get("/" + path).get_data(as_text=True)
     assert 'id="verdict-genuine"' in ok
+
+
+def test_a_step_up_code_used_by_a_failing_action_cannot_be_used_again(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    """The X-TOTP-Code was right but the action failed (409, rolled back): the used time step stays
+    recorded, so the same code does not work a second time within its window."""
+    from app.accounts import services as accounts
+
+    staff = tender.world.staff
+    hdr = {"Authorization": f"Bearer {accounts.create_api_token(staff, 'ops').raw}"}
+    clock.freeze(DEADLINE - dt.timedelta(minutes=5))
+    code = current_code(staff)
+    url = f"/api/v1/bidding/sections/{tender.section.id}/ceremony"
+    first = client.post(url, headers=hdr | {"X-TOTP-Code": code})
+    assert first.status_code == 409  # before the deadline: the action fails and rolls back
+    again = client.post(url, headers=hdr | {"X-TOTP-Code": code})
+    assert again.status_code == 401 and again.get_json()["code"] == "step_up_required"

@@ -454,3 +454,42 @@ def test_staff_pages_forfeit_with_a_ground_from_the_list_and_other_regulators_se
     read = supervising.get(f"{API}/sections/{tender.section.id}/ledger").get_json()
     assert [s["bidder"] for s in read["securities"]] == [tender.bidders[0].org.name]
     assert supervising.post(f"/bidding/security/securities/{mine['id']}/refund").status_code in {400, 403}
+
+
+def test_the_ledger_exports_keep_a_formula_in_a_name_as_text(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    """A bidder's name is typed by the bidder: ``=HYPERLINK(...)`` must not become a live formula in the
+    CSV or XLSX ledger (the escaping every export shares, app.core.spreadsheets)."""
+    payer = tender.bidders[0]
+    payer.org.name = '=HYPERLINK("http://x","y")'
+    db_session.commit()
+    mine = _issue(client, tender, payer)
+    _pay(client, mine["account_no"], REQUIRED)
+    tender.section.status = SectionStatus.OPENED.value  # from the opening the ledger names the bidder
+    db_session.commit()
+    staff, _auth = _staff(app, tender)
+    day = local_date(now()).isoformat()
+    text = staff.get(f"/bidding/security/ledger.csv?day={day}").get_data(as_text=True)
+    assert '\'=HYPERLINK("http://x","y")' in text.replace('""', '"')
+    assert ",=HYPERLINK" not in text and ',"=HYPERLINK' not in text
+    xlsx = staff.get(f"/bidding/security/ledger.xlsx?day={day}")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    cells = [c for row in sheet.iter_rows() for c in row if c.value == '=HYPERLINK("http://x","y")']
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells)
+
+
+def test_every_export_writes_through_the_shared_escaping() -> None:
+    """No module writes a CSV or an XLSX sheet without app.core.spreadsheets' escaping."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "app"
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "spreadsheets.py" or ("csv.writer" not in text and "Workbook(" not in text):
+            continue
+        assert (
+            "spreadsheets.safe_row" in text or "spreadsheets.safe_cell" in text or "csv.writer" not in text
+        ), path
+        assert "append_xlsx_row" in text or "Workbook(" not in text, path
+        assert ".append(row)" not in text or "Workbook(" not in text, path

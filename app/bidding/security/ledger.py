@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.accounts.models import User
+from app.core import spreadsheets
 from app.core.calendar import end_of_local_day
 from app.core.clock import CST
 from app.core.db import db
@@ -134,7 +135,9 @@ def _table(ledger: DailyLedger) -> list[list[str]]:
 
 def export_csv(ledger: DailyLedger) -> bytes:
     buf = io.StringIO()
-    csv.writer(buf).writerows(_table(ledger))
+    # Bidder names and bank references come from outside: a cell a spreadsheet would run as a formula is
+    # escaped (app.core.spreadsheets), as in every export.
+    csv.writer(buf).writerows(spreadsheets.safe_row(row) for row in _table(ledger))
     return ("\ufeff" + buf.getvalue()).encode()  # BOM: spreadsheet programs read the Chinese as UTF-8
 
 
@@ -146,7 +149,7 @@ def export_xlsx(ledger: DailyLedger) -> bytes:
     assert ws is not None
     ws.title = ledger.day.isoformat()
     for row in _table(ledger):
-        ws.append(row)
+        spreadsheets.append_xlsx_row(ws, row)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
