@@ -99,7 +99,7 @@ def _wants_migrations(app: Flask) -> bool:
     setting = app.config.get("LOAD_MIGRATIONS")
     if setting is not None:
         return bool(setting)
-    return "gunicorn" not in sys.modules
+    return "gunicorn.arbiter" not in sys.modules  # a process gunicorn runs, not one that imported its config
 
 
 def init_app(app: Flask) -> None:
