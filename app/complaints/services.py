@@ -547,6 +547,11 @@ def submit_complaint(case: Case, *, actor: User) -> Case:
     regime = regime_of(section)
     matter = case.matter_enum
     needs_objection = regime is Regime.PROCUREMENT or matter in OBJECTION_FIRST
+    if regime is not Regime.PROCUREMENT and matter is Matter.OPENING:
+        from .opening import objection_was_possible  # opening.py imports this module
+
+        # 条例 Art. 60 asks for the objection first only where the opening let bidders object (Art. 44).
+        needs_objection = objection_was_possible(section)
     prior = case.prior_objection
     if needs_objection:
         valid_prior = (
