@@ -1,8 +1,8 @@
 """Published procedures: the documents in ``docs/`` that tell an outsider how to check the platform.
 
-The Markdown file stays the single source (the test suite recomputes its worked example); the portal renders it
-as it is, in the language it is written in (English), and the tools archive carries the same file. Raw HTML in
-the file is escaped, not passed through: the page shows the document, it does not run it.
+The Markdown file stays the single source (the test suite recomputes its worked example); the portal
+renders it as it is, in the language it is written in (English), and the tools archive carries the same
+file. Raw HTML in the file is escaped, not passed through: the page shows the document, it does not run it.
 """
 
 from __future__ import annotations

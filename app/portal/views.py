@@ -215,7 +215,7 @@ def verify() -> str:
 @bp.route("/verify/draws")
 @public
 def verify_draws() -> str:
-    """如何验证专家抽取 / How to verify an expert draw: docs/verify-a-draw.md, rendered (the file is the source)."""
+    """如何验证专家抽取 / How to verify an expert draw: docs/verify-a-draw.md, rendered from the file."""
     from . import procedures
 
     if not procedures.draw_procedure_available():

@@ -1,7 +1,7 @@
-"""``ggzy-bid submit`` against a server that answers 503 or 500 (a small local HTTP server in a thread, not the
-platform): a transient answer exits 75 (try again later), prints the server's code and message, and keeps the
-envelope's idempotency file so that the retry is the same request (issue 13). The refusals and the network
-failure are in tests/bidding/test_client_cli.py."""
+"""``ggzy-bid submit`` against a server that answers 503 or 500 (a small local HTTP server in a thread, not
+the platform): a transient answer exits 75 (try again later), prints the server's code and message, and keeps
+the envelope's idempotency file so that the retry is the same request (issue 13). The refusals and the
+network failure are in tests/bidding/test_client_cli.py."""
 
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_PUT = do_POST = _answer  # noqa: N815 (http.server's method names)
+    do_GET = do_PUT = do_POST = _answer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

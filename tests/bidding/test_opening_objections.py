@@ -190,8 +190,8 @@ def _complain_about_the_opening(client: FlaskClient, sid: int, knew_at: dt.datet
 def test_a_complaint_about_an_opening_that_never_took_place_needs_no_objection_first(
     app: Flask, client: FlaskClient, tender: Tender, db_session: Any
 ) -> None:
-    """A section ended unopened for fewer than 3 bidders (招标投标法第28条) had no ceremony at which anyone could
-    object; a complaint about that opening is accepted without an objection (before: refused "objection
+    """A section ended unopened for fewer than 3 bidders (招标投标法第28条) had no ceremony at which anyone
+    could object; a complaint about that opening is accepted without an objection (before: refused "objection
     first", so nobody could complain about it at all)."""
     for bidder, price in zip(tender.bidders[:2], ["9100000", "9200000"], strict=True):
         assert upload(client, tender, bidder, tender.summary(price)).status_code == 201

@@ -185,7 +185,8 @@ def test_the_calendar_page_warns_of_a_year_without_national_holiday_data(
     warning = re.search(r'<div class="flash flash-warn" role="note">\s*(.*?)\s*</div>', html, re.S)
     assert warning is not None
     assert warning.group(1) == (
-        f"平台尚未收录 {year} 年的国家节假日安排（已收录 {first}–{last} 年）。在录入调整之前，仅将周六、周日视为休息日。"
+        f"平台尚未收录 {year} 年的国家节假日安排（已收录 {first}–{last} 年）。"
+        "在录入调整之前，仅将周六、周日视为休息日。"
     )
     assert 'id="override-submit"' in html  # the office can enter the year's holidays right there
 

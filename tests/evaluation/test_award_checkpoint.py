@@ -31,7 +31,9 @@ def test_the_award_commits_with_a_checkpoint_covering_it(
     assert newest is not None and newest is not before
     assert (newest.tree_size, newest.reason) == (audit.tree_size(), "award")
     award_leaf = db.session.scalar(
-        select(AuditLeaf).where(AuditLeaf.action == "evaluation:award:issue", AuditLeaf.object_id == str(ev.id))
+        select(AuditLeaf).where(
+            AuditLeaf.action == "evaluation:award:issue", AuditLeaf.object_id == str(ev.id)
+        )
     )
     assert award_leaf is not None and award_leaf.idx < newest.tree_size  # the award is inside
     with app.app_context():

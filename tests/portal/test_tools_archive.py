@@ -1,5 +1,6 @@
 """The portal serves the verification tools' package itself: a zip of the source that pip builds and installs
-(``ggzy-audit``, ``ggzy-bid``) and the procedure they implement, with nothing of the installation's instance or secrets in it."""
+(``ggzy-audit``, ``ggzy-bid``) and the procedure they implement, with nothing of the installation's instance
+or secrets in it."""
 
 from __future__ import annotations
 
@@ -64,4 +65,7 @@ def test_pip_builds_and_installs_the_archive(client: FlaskClient, tmp_path: Path
     assert (target / "app" / "core" / "audit_offline.py").is_file()
     entry_points = next(target.glob("ggzy_platform-*.dist-info")) / "entry_points.txt"
     text = entry_points.read_text()
-    assert "ggzy-audit = app.core.audit_offline:main" in text and "ggzy-bid = app.bidding.client_cli:main" in text
+    assert (
+        "ggzy-audit = app.core.audit_offline:main" in text
+        and "ggzy-bid = app.bidding.client_cli:main" in text
+    )

@@ -1,6 +1,6 @@
-"""The draw verification procedure is served by the portal (issue 16): docs/verify-a-draw.md rendered as a page
-in Chinese and English (the file is the single source), linked from "how to verify", downloadable as the file
-itself, and shipped in the tools archive."""
+"""The draw verification procedure is served by the portal (issue 16): docs/verify-a-draw.md rendered as a
+page in Chinese and English (the file is the single source), linked from "how to verify", downloadable as
+the file itself, and shipped in the tools archive."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 from flask.testing import FlaskClient
 
@@ -22,9 +23,21 @@ def _english(client: FlaskClient) -> None:
 
 
 class _Text(HTMLParser):
-    """The text of the page outside any element marked lang="en" (what a Chinese reader is shown as Chinese)."""
+    """The page's text outside any element marked lang="en" (what a Chinese reader is shown as Chinese)."""
 
-    VOID = {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area", "base", "source"}
+    VOID: ClassVar[set[str]] = {
+        "br",
+        "hr",
+        "img",
+        "input",
+        "meta",
+        "link",
+        "wbr",
+        "col",
+        "area",
+        "base",
+        "source",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -61,7 +74,7 @@ def test_the_procedure_page_in_chinese_introduces_the_english_reference(client: 
     assert "<h1>如何验证专家抽取</h1>" in html
     text = _Text()
     text.feed(html)
-    # The Chinese introduction is outside the English passage; the document is inside it, rendered from the file.
+    # The Chinese introduction is outside the English passage; the document, rendered from the file, inside.
     intro = " ".join(text.outside)
     assert "技术说明" in intro and "docs/verify-a-draw.md" in intro
     reference = " ".join(text.inside)

@@ -22,6 +22,7 @@ from app.projects.models import CatalogueItem, CatalogueVersion, Project
 from tests.factories import csrf_token, login, make_org, make_user
 from tests.projects.conftest import World, cst, draft_section
 
+
 def _lawful(category: rules.Category) -> dict[str, str]:
     """A catalogue item of ``category`` at exactly its statutory floors (the rules table), as form values."""
     floor = rules.STATUTORY_FLOORS[category]
@@ -29,7 +30,9 @@ def _lawful(category: rules.Category) -> dict[str, str]:
     for days_field, unit_field, _basis in rules.PERIODS:
         values[days_field] = str(getattr(floor, days_field))
         values[unit_field] = rules.DayUnit(getattr(floor, unit_field)).value
-    values["objection_lead_days"] = "" if floor.objection_lead_days is None else str(floor.objection_lead_days)
+    values["objection_lead_days"] = (
+        "" if floor.objection_lead_days is None else str(floor.objection_lead_days)
+    )
     values["objection_day_unit"] = rules.DayUnit(floor.objection_day_unit).value
     return values
 
@@ -46,7 +49,9 @@ def _below_every_floor() -> list[Any]:
         for days_field, unit_field, basis in rules.PERIODS:
             days, unit = getattr(floor, days_field), rules.DayUnit(getattr(floor, unit_field))
             cases.append(
-                pytest.param(category.value, {days_field: str(days - 1)}, basis, id=f"{category}-{days_field}")
+                pytest.param(
+                    category.value, {days_field: str(days - 1)}, basis, id=f"{category}-{days_field}"
+                )
             )
             if unit is rules.DayUnit.WORKING:
                 cases.append(
@@ -130,7 +135,9 @@ def test_each_statutory_floor_is_kept_by_the_catalogue(
 
 
 @pytest.mark.parametrize("category", list(LAWFUL))
-def test_exactly_the_floor_is_allowed(client: FlaskClient, world: World, db_session: Any, category: str) -> None:
+def test_exactly_the_floor_is_allowed(
+    client: FlaskClient, world: World, db_session: Any, category: str
+) -> None:
     version = _draft(client, world, db_session)
     _save(client, version, category, {})
     item = next(i for i in version.items if i.code == "XX-01")
