@@ -228,3 +228,59 @@ def test_a_complaint_about_a_held_opening_still_needs_the_objection_first(
     assert "条例第60条" in resp.get_data(as_text=True)
     kept = db.session.scalar(select(Case).where(Case.kind == "complaint"))
     assert kept is None or kept.status == "draft"  # kept as a draft, never filed
+
+
+def test_government_procurement_a_written_challenge_about_an_opening_not_held_then_a_complaint(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    """Government procurement keeps its rule (政府采购法第55条: a complaint follows a 质疑), and a supplier whose
+    opening never took place can now file that challenge in writing (before: refused "raise it in the opening
+    ceremony", so neither a challenge nor a complaint about that opening was possible)."""
+    from app.complaints import services as complaints
+    from app.complaints.enums import CaseKind
+
+    for bidder, price in zip(tender.bidders[:2], ["9100000", "9200000"], strict=True):
+        assert upload(client, tender, bidder, tender.summary(price)).status_code == 201
+    after_deadline()
+    sid = tender.section.id
+    with app.test_request_context():
+        assert opening.start_ceremony(sid, actor=tender.world.staff).status == "not_opened"
+    tender.section.project.catalogue_item = tender.world.item("ZC-01")  # a government procurement item
+    db.session.flush()
+    bidder = tender.bidders[0].user
+    knew_at = DEADLINE + dt.timedelta(minutes=1)  # the count was taken
+    with app.test_request_context():
+        # a complaint without the challenge is still refused
+        early = complaints.save_draft(
+            CaseKind.COMPLAINT,
+            complaints.CaseInput(section_id=sid, matter="opening", knew_at=knew_at, content=dict(CONTENT)),
+            actor=bidder,
+        )
+        with pytest.raises(complaints.DomainError) as refused:
+            complaints.submit_complaint(early, actor=bidder)
+        assert refused.value.code == "objection_first"
+        challenge = complaints.save_draft(
+            CaseKind.OBJECTION,
+            complaints.CaseInput(section_id=sid, matter="opening", knew_at=knew_at, content=dict(CONTENT)),
+            actor=bidder,
+        )
+        complaints.submit_objection(challenge, actor=bidder)
+        assert challenge.status == "submitted" and challenge.regime == "procurement"
+        complaints.answer_objection(
+            challenge, actor=tender.world.agent, answer="投标人不足三家，依法不开标。"
+        )
+        assert challenge.status == "answered"
+        clock.advance(dt.timedelta(days=1))
+        complaint = complaints.save_draft(
+            CaseKind.COMPLAINT,
+            complaints.CaseInput(
+                section_id=sid,
+                matter="opening",
+                knew_at=knew_at,
+                prior_objection_id=challenge.id,
+                content=dict(CONTENT),
+            ),
+            actor=bidder,
+        )
+        complaints.submit_complaint(complaint, actor=bidder)
+    assert complaint.status == "submitted"
