@@ -321,8 +321,8 @@ def _file(case: Case, *, actor: User | None, at: dt.datetime) -> None:
 
 def _challenge_of_an_opening_not_held(section: Any, regime: Regime) -> bool:
     """A supplier's written challenge (质疑) about an opening that never took place (fewer than 3 bidders):
-    there was no ceremony to raise it at, and 政府采购法 Art. 55 still wants a challenge before a complaint, so
-    it is filed in writing on the normal 7-working-day clock."""
+    there was no ceremony to raise it at, and 政府采购法 Art. 55 still wants a challenge before a complaint,
+    so it is filed in writing on the normal 7-working-day clock."""
     if regime is not Regime.PROCUREMENT:
         return False
     from .opening import objection_was_possible  # opening.py imports this module
