@@ -234,8 +234,8 @@ def test_government_procurement_a_written_challenge_about_an_opening_not_held_th
     app: Flask, client: FlaskClient, tender: Tender, db_session: Any
 ) -> None:
     """Government procurement keeps its rule (政府采购法第55条: a complaint follows a 质疑), and a supplier
-    whose opening never took place can now file that challenge in writing (before: refused "raise it in the opening
-    ceremony", so neither a challenge nor a complaint about that opening was possible)."""
+    whose opening never took place can now file that challenge in writing (before: refused "raise it in the
+    opening ceremony", so neither a challenge nor a complaint about that opening was possible)."""
     from app.complaints import services as complaints
     from app.complaints.enums import CaseKind
 
