@@ -34,7 +34,10 @@ def _render(path: Path, mtime_ns: int) -> Markup:
         # The page has its own title (h1): the document's headings move one level down.
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
-    return Markup(md.renderer.render(tokens, md.options, {}))  # noqa: S704 - html=False escapes the source
+    html = md.renderer.render(tokens, md.options, {})
+    # A code block wider than the page scrolls: it takes the keyboard focus, to be scrolled without a mouse.
+    html = html.replace("<pre>", '<pre tabindex="0">')
+    return Markup(html)  # noqa: S704 - html=False escapes the source
 
 
 def draw_procedure_html() -> Markup:
