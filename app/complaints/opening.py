@@ -14,6 +14,9 @@
 * After: the answered objection is the objection a complaint about the opening needs first (条例 Art. 60);
   the complaint is filed on the normal clock (10 days from knowing, the objection's waiting time not
   counted).
+* No opening, no objection first: a section ended unopened for fewer than 3 bidders (招标投标法 Art. 28) has
+  no completed ceremony and no published record, so nobody could object at it; a complaint about that
+  opening is admissible without a prior objection (:func:`objection_was_possible`).
 """
 
 from __future__ import annotations
@@ -74,6 +77,15 @@ def _opening_cases(section_id: int, org_id: int) -> list[Case]:
             .order_by(Case.id)
         )
     )
+
+
+def objection_was_possible(section: Any) -> bool:
+    """Whether the opening gave the bidders the chance to object on the spot (条例 Art. 44), so that the
+    objection-first rule of 条例 Art. 60 can apply to a complaint about it: not when the section ended
+    unopened for too few bidders (no completed ceremony, no published record)."""
+    from app.bidding.opening import not_opened_ceremony
+
+    return not (_ceremony(section) is None and not_opened_ceremony(section) is not None)
 
 
 def check_may_object(section: Any, actor: User) -> Any:

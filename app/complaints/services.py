@@ -319,6 +319,17 @@ def _file(case: Case, *, actor: User | None, at: dt.datetime) -> None:
     touch(case, at)
 
 
+def _challenge_of_an_opening_not_held(section: Any, regime: Regime) -> bool:
+    """A supplier's written challenge (质疑) about an opening that never took place (fewer than 3 bidders):
+    there was no ceremony to raise it at, and 政府采购法 Art. 55 still wants a challenge before a complaint,
+    so it is filed in writing on the normal 7-working-day clock."""
+    if regime is not Regime.PROCUREMENT:
+        return False
+    from .opening import objection_was_possible  # opening.py imports this module
+
+    return not objection_was_possible(section)
+
+
 def submit_objection(case: Case, *, actor: User) -> Case:
     """File an objection (异议) or, for government procurement, a challenge (质疑), after its checks:
     documents — at least 10 days before the bid deadline; results — inside candidate publicity; opening —
@@ -335,7 +346,7 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     section = case.section
     matter = case.matter_enum
     regime = regime_of(section)
-    if matter is Matter.OPENING:
+    if matter is Matter.OPENING and not _challenge_of_an_opening_not_held(section, regime):
         raise DomainError(
             _("Objections to the opening are raised on the spot during the opening ceremony (条例第44条)."),
             errors={"matter": [_("Raise it in the opening ceremony.")]},
@@ -547,6 +558,11 @@ def submit_complaint(case: Case, *, actor: User) -> Case:
     regime = regime_of(section)
     matter = case.matter_enum
     needs_objection = regime is Regime.PROCUREMENT or matter in OBJECTION_FIRST
+    if regime is not Regime.PROCUREMENT and matter is Matter.OPENING:
+        from .opening import objection_was_possible  # opening.py imports this module
+
+        # 条例 Art. 60 asks for the objection first only where the opening let bidders object (Art. 44).
+        needs_objection = objection_was_possible(section)
     prior = case.prior_objection
     if needs_objection:
         valid_prior = (

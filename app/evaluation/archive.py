@@ -71,9 +71,19 @@ RETENTION_YEARS = ARCHIVE_RETENTION_YEARS
 
 
 def retention_years() -> int:
+    """``EVALUATION_ARCHIVE_YEARS`` may lengthen the retention, never shorten it (a warning says so)."""
+    import logging
+
     from flask import current_app
 
-    return max(int(current_app.config.get("EVALUATION_ARCHIVE_YEARS", RETENTION_YEARS)), RETENTION_YEARS)
+    configured = int(current_app.config.get("EVALUATION_ARCHIVE_YEARS", RETENTION_YEARS))
+    if configured < RETENTION_YEARS:
+        logging.getLogger(__name__).warning(
+            "EVALUATION_ARCHIVE_YEARS = %s is shorter than the statute (政府采购法第42条): %s is used",
+            configured,
+            RETENTION_YEARS,
+        )
+    return max(configured, RETENTION_YEARS)
 
 
 def retention_basis(category: str) -> str:

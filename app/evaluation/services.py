@@ -24,6 +24,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -77,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "EVALUATION_SIGN_IN_GRACE_MINUTES": 30,  # after the start, a member not signed in may be replaced
 }
 MAX_CANDIDATES = 3
+logger = logging.getLogger(__name__)
 STATE_FUNDED_MARKERS = ("财政", "国有", "国资", "state", "government", "public")
 
 #: Checks run before an award; each returns why the award must wait, or None. The complaints domain may
@@ -102,8 +104,12 @@ def setting(name: str) -> Any:
     bound = STATUTORY_BOUNDS.get(name)
     if bound is None:
         return value
-    limit, kind, _article = bound
-    return max(int(value), limit) if kind == "min" else min(int(value), limit)
+    limit, kind, article = bound
+    kept = max(int(value), limit) if kind == "min" else min(int(value), limit)
+    if kept != int(value):
+        # Configuration may be stricter than the statute, never laxer: the statute applies, and says so.
+        logger.warning("%s = %s is laxer than the statute (%s): %s is used", name, value, article, kept)
+    return kept
 
 
 def transition(

@@ -2,8 +2,9 @@
 
 ``ggzy-audit`` (proofs, checkpoints, draws, witness) and ``ggzy-bid`` (sealing, receipts) are the entry
 points of this project's package. Nobody should have to trust a third-party index to check this platform,
-so the portal serves the package's source (``pyproject.toml``, ``README.md`` and the ``app`` package,
-nothing else: no instance folder, no secrets, no compiled files) as one zip that
+so the portal serves the package's source (``pyproject.toml``, ``README.md``, the ``app`` package and the
+procedures the tools implement, ``docs/verify-a-draw.md``; nothing else: no instance folder, no secrets, no
+compiled files) as one zip that
 ``python3 -m pip install URL`` builds and installs. The archive is made once per process from the files
 the server runs, and its SHA-256 is shown next to the link.
 """
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {"__pycache__"}
 SKIP_SUFFIXES = {".pyc", ".mo"}
 FIXED_TIME = (2026, 1, 1, 0, 0, 0)  # members carry one fixed time: the same source gives the same bytes
+DOCS = ("docs/verify-a-draw.md",)  # what the verifiers implement, byte by byte, next to their code
 
 
 def available() -> bool:
@@ -28,6 +30,7 @@ def available() -> bool:
 
 def _members() -> list[Path]:
     files = [ROOT / "pyproject.toml", ROOT / "README.md"]
+    files += [ROOT / name for name in DOCS if (ROOT / name).is_file()]
     for path in sorted((ROOT / "app").rglob("*")):
         if path.is_file() and not (SKIP_DIRS & set(path.parts)) and path.suffix not in SKIP_SUFFIXES:
             files.append(path)

@@ -221,6 +221,34 @@ def verify() -> str:
     )
 
 
+@bp.route("/verify/draws")
+@public
+def verify_draws() -> str:
+    """如何验证专家抽取 / How to verify an expert draw: docs/verify-a-draw.md, rendered from the file."""
+    from . import procedures
+
+    if not procedures.draw_procedure_available():
+        abort(404)
+    return render_template(
+        "portal/verify_draws.html",
+        procedure=procedures.draw_procedure_html(),
+        english=str(get_locale() or "").startswith("en"),
+    )
+
+
+@bp.route("/verify/draws.md")
+@public
+def verify_draws_source() -> Response:
+    """The same procedure as the Markdown file itself."""
+    from . import procedures
+
+    if not procedures.draw_procedure_available():
+        abort(404)
+    resp = Response(procedures.draw_procedure_text(), content_type="text/markdown; charset=utf-8")
+    resp.headers["Content-Disposition"] = "inline; filename=verify-a-draw.md"
+    return resp
+
+
 @bp.route("/verify/record")
 @public
 @limiter.limit("60 per minute")

@@ -169,3 +169,118 @@ def test_objections_at_one_opening_are_limited_and_end_with_the_opening_day(
         assert resp.status_code == 409 and resp.get_json()["code"] == "out_of_time"
     finally:
         app.config.pop("OPENING_OBJECTIONS_PER_BIDDER", None)
+
+
+def _complain_about_the_opening(client: FlaskClient, sid: int, knew_at: dt.datetime) -> Any:
+    path = "/complaints/new/complaint"
+    return client.post(
+        path,
+        data={
+            **CONTENT,
+            "subject": "对开标的投诉",
+            "section_id": str(sid),
+            "matter": "opening",
+            "knew_at": knew_at.astimezone(CST).strftime("%Y-%m-%dT%H:%M"),
+            "action": "submit",
+            "csrf_token": csrf_token(client, path),
+        },
+    )
+
+
+def test_a_complaint_about_an_opening_that_never_took_place_needs_no_objection_first(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    """A section ended unopened for fewer than 3 bidders (招标投标法第28条) had no ceremony at which anyone
+    could object; a complaint about that opening is accepted without an objection (before: refused "objection
+    first", so nobody could complain about it at all)."""
+    for bidder, price in zip(tender.bidders[:2], ["9100000", "9200000"], strict=True):
+        assert upload(client, tender, bidder, tender.summary(price)).status_code == 201
+    after_deadline()
+    sid = tender.section.id
+    with app.test_request_context():
+        ceremony = opening.start_ceremony(sid, actor=tender.world.staff)
+    assert ceremony.status == "not_opened" and tender.section.status == "failed"
+    bidder = tender.bidders[0]
+    bc = _client(app, bidder.user)
+    # nobody can object at this opening: there is no record to object to
+    refused = client.post(
+        f"/api/v1/bidding/sections/{sid}/objections", json={"body": "开标程序违法"}, headers=bidder.headers()
+    )
+    assert refused.status_code == 409 and refused.get_json()["code"] == "no_record"
+
+    clock.advance(dt.timedelta(days=2))
+    resp = _complain_about_the_opening(bc, sid, DEADLINE + dt.timedelta(minutes=5))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]  # before: 422 "objection first"
+    complaint = db.session.scalar(select(Case).where(Case.kind == "complaint", Case.section_id == sid))
+    assert complaint is not None and complaint.status == "submitted" and complaint.matter == "opening"
+    assert complaint.prior_objection_id is None and complaint.due_at is not None
+    assert complaint.handling_org_id == tender.section.project.regulator_org_id
+
+
+def test_a_complaint_about_a_held_opening_still_needs_the_objection_first(
+    app: Flask, client: FlaskClient, tender: Tender
+) -> None:
+    _open(app, client, tender)
+    bc = _client(app, tender.bidders[0].user)
+    clock.advance(dt.timedelta(days=2))
+    resp = _complain_about_the_opening(bc, tender.section.id, DEADLINE + dt.timedelta(minutes=5))
+    assert resp.status_code == 422
+    assert "条例第60条" in resp.get_data(as_text=True)
+    kept = db.session.scalar(select(Case).where(Case.kind == "complaint"))
+    assert kept is None or kept.status == "draft"  # kept as a draft, never filed
+
+
+def test_government_procurement_a_written_challenge_about_an_opening_not_held_then_a_complaint(
+    app: Flask, client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    """Government procurement keeps its rule (政府采购法第55条: a complaint follows a 质疑), and a supplier
+    whose opening never took place can now file that challenge in writing (before: refused "raise it in the
+    opening ceremony", so neither a challenge nor a complaint about that opening was possible)."""
+    from app.complaints import services as complaints
+    from app.complaints.enums import CaseKind
+
+    for bidder, price in zip(tender.bidders[:2], ["9100000", "9200000"], strict=True):
+        assert upload(client, tender, bidder, tender.summary(price)).status_code == 201
+    after_deadline()
+    sid = tender.section.id
+    with app.test_request_context():
+        assert opening.start_ceremony(sid, actor=tender.world.staff).status == "not_opened"
+    tender.section.project.catalogue_item = tender.world.item("ZC-01")  # a government procurement item
+    db.session.flush()
+    bidder = tender.bidders[0].user
+    knew_at = DEADLINE + dt.timedelta(minutes=1)  # the count was taken
+    with app.test_request_context():
+        # a complaint without the challenge is still refused
+        early = complaints.save_draft(
+            CaseKind.COMPLAINT,
+            complaints.CaseInput(section_id=sid, matter="opening", knew_at=knew_at, content=dict(CONTENT)),
+            actor=bidder,
+        )
+        with pytest.raises(complaints.DomainError) as refused:
+            complaints.submit_complaint(early, actor=bidder)
+        assert refused.value.code == "objection_first"
+        challenge = complaints.save_draft(
+            CaseKind.OBJECTION,
+            complaints.CaseInput(section_id=sid, matter="opening", knew_at=knew_at, content=dict(CONTENT)),
+            actor=bidder,
+        )
+        complaints.submit_objection(challenge, actor=bidder)
+        assert challenge.status == "submitted" and challenge.regime == "procurement"
+        complaints.answer_objection(
+            challenge, actor=tender.world.agent, answer="投标人不足三家，依法不开标。"
+        )
+        assert challenge.status == "answered"
+        clock.advance(dt.timedelta(days=1))
+        complaint = complaints.save_draft(
+            CaseKind.COMPLAINT,
+            complaints.CaseInput(
+                section_id=sid,
+                matter="opening",
+                knew_at=knew_at,
+                prior_objection_id=challenge.id,
+                content=dict(CONTENT),
+            ),
+            actor=bidder,
+        )
+        complaints.submit_complaint(complaint, actor=bidder)
+    assert complaint.status == "submitted"

@@ -163,3 +163,32 @@ def test_workbench_asks_the_office_for_a_year_without_national_holiday_data(
         dt.datetime(year, 4, 28, 10, 0, tzinfo=CST), 3, unit="calendar", calendar=load_calendar()
     )
     assert end.astimezone(CST).date() > dt.date(year, 5, 1)
+
+
+def test_the_calendar_page_warns_of_a_year_without_national_holiday_data(
+    manager_client: tuple[FlaskClient, int],
+) -> None:
+    """Issue 13: in a year the holiday package has no official data for (the business clock frozen in it), the
+    calendar page opens on that year and tells the office that only weekends rest until it enters the
+    holidays; a year with the official arrangement has no such warning."""
+    import re
+
+    from app.core.calendar import WorkCalendar
+    from app.core.clock import CST, clock
+
+    client, _ = manager_client
+    first, last = WorkCalendar().coverage
+    year = 2031 if last < 2031 else last + 5
+    clock.freeze(dt.datetime(year, 4, 14, 10, 0, tzinfo=CST))
+    html = client.get("/calendar/").get_data(as_text=True)  # no year asked: the business year
+    assert f"<strong>{year}</strong>" in html
+    warning = re.search(r'<div class="flash flash-warn" role="note">\s*(.*?)\s*</div>', html, re.S)
+    assert warning is not None
+    assert warning.group(1) == (
+        f"平台尚未收录 {year} 年的国家节假日安排（已收录 {first}–{last} 年）。"
+        "在录入调整之前，仅将周六、周日视为休息日。"
+    )
+    assert 'id="override-submit"' in html  # the office can enter the year's holidays right there
+
+    known = client.get(f"/calendar/?year={last}").get_data(as_text=True)
+    assert 'class="flash flash-warn" role="note"' not in known and "尚未收录" not in known

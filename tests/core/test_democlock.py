@@ -49,3 +49,36 @@ def test_off_in_production(app, client, db_session):
     assert client.get("/admin/demo-clock").status_code == 404
     with pytest.raises(DomainError):
         democlock.advance(dt.timedelta(hours=1), actor=None)
+
+
+def test_demo_totp_prints_the_real_time_code_after_the_clock_moved(app, client, db_session, demo_mode):
+    """Issue 13: two-factor codes are about real time, the demo clock is business time. After the demo clock
+    moved 30 days, `flask demo totp USER` prints the code of real time, and that code signs the user in."""
+    from app.accounts import services as accounts
+    from app.accounts import totp
+    from app.core.clock import security_now
+    from app.core.db import db
+    from tests.factories import PASSWORD
+
+    staff = make_user("center_staff")
+    db.session.commit()
+    before = now()
+    democlock.advance(dt.timedelta(days=30), actor=None)
+    db.session.commit()
+    assert now() - before >= dt.timedelta(days=30)
+
+    result = app.test_cli_runner().invoke(args=["demo", "totp", staff.username])
+    assert result.exit_code == 0, result.output
+    printed = result.output.strip()
+    secret = accounts.totp_secret(staff)
+    assert printed == totp.code_at(secret, security_now())
+    assert printed != totp.code_at(secret, now())  # not the code of the demo clock's time
+
+    token = csrf_token(client)
+    resp = client.post(
+        "/auth/login", data={"username": staff.username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    resp = client.post("/auth/mfa", data={"code": printed, "csrf_token": csrf_token(client, "/auth/mfa")})
+    assert resp.status_code == 302 and "/auth/" not in resp.headers["Location"]
+    assert client.get("/workbench").status_code == 200

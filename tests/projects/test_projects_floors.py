@@ -22,52 +22,81 @@ from app.projects.models import CatalogueItem, CatalogueVersion, Project
 from tests.factories import csrf_token, login, make_org, make_user
 from tests.projects.conftest import World, cst, draft_section
 
-LAWFUL = {
-    "engineering_construction": {
-        "min_sale_days": "5",
-        "sale_day_unit": "calendar",
-        "min_bid_days": "20",
-        "bid_day_unit": "calendar",
-        "amendment_lead_days": "15",
-        "amendment_day_unit": "calendar",
-        "objection_lead_days": "10",
-        "objection_day_unit": "calendar",
-    },
-    "government_procurement": {
-        "min_sale_days": "5",
-        "sale_day_unit": "working",
-        "min_bid_days": "20",
-        "bid_day_unit": "calendar",
-        "amendment_lead_days": "15",
-        "amendment_day_unit": "calendar",
-        "objection_day_unit": "working",
-    },
-    "state_property": {
-        "min_sale_days": "5",
-        "sale_day_unit": "calendar",
-        "min_bid_days": "20",
-        "bid_day_unit": "working",
-        "amendment_lead_days": "15",
-        "amendment_day_unit": "calendar",
-        "objection_lead_days": "10",
-        "objection_day_unit": "calendar",
-    },
-}
 
-#: (category, what is changed, the article the refusal must cite)
-FLOORS = [
+def _lawful(category: rules.Category) -> dict[str, str]:
+    """A catalogue item of ``category`` at exactly its statutory floors (the rules table), as form values."""
+    floor = rules.STATUTORY_FLOORS[category]
+    values = {}
+    for days_field, unit_field, _basis in rules.PERIODS:
+        values[days_field] = str(getattr(floor, days_field))
+        values[unit_field] = rules.DayUnit(getattr(floor, unit_field)).value
+    values["objection_lead_days"] = (
+        "" if floor.objection_lead_days is None else str(floor.objection_lead_days)
+    )
+    values["objection_day_unit"] = rules.DayUnit(floor.objection_day_unit).value
+    return values
+
+
+LAWFUL = {category.value: _lawful(category) for category in rules.STATUTORY_FLOORS}
+
+
+def _below_every_floor() -> list[Any]:
+    """(category, change, article) for every floor of the rules table: one day less, and for a floor counted
+    in working days the same number of calendar days (shorter around a holiday); the fixed objection lead
+    time changed or left out."""
+    cases = []
+    for category, floor in rules.STATUTORY_FLOORS.items():
+        for days_field, unit_field, basis in rules.PERIODS:
+            days, unit = getattr(floor, days_field), rules.DayUnit(getattr(floor, unit_field))
+            cases.append(
+                pytest.param(
+                    category.value, {days_field: str(days - 1)}, basis, id=f"{category}-{days_field}"
+                )
+            )
+            if unit is rules.DayUnit.WORKING:
+                cases.append(
+                    pytest.param(
+                        category.value,
+                        {unit_field: rules.DayUnit.CALENDAR.value},
+                        basis,
+                        id=f"{category}-{unit_field}-calendar",
+                    )
+                )
+        if floor.objection_lead_days is not None:
+            for value in (str(floor.objection_lead_days - 1), str(floor.objection_lead_days + 2), ""):
+                cases.append(
+                    pytest.param(
+                        category.value,
+                        {"objection_lead_days": value},
+                        "实施条例第22条",
+                        id=f"{category}-objection_lead_days-{value or 'empty'}",
+                    )
+                )
+    return cases
+
+
+#: (category, what is changed, the article the refusal must cite), generated from the rules table so that
+#: a floor added there gets its case here.
+FLOORS = _below_every_floor()
+
+#: Articles named by the issue, checked inside the generated messages.
+NAMED = [
     ("engineering_construction", {"min_sale_days": "4"}, "实施条例第16条"),
     ("engineering_construction", {"min_bid_days": "19"}, "招标投标法第24条"),
     ("engineering_construction", {"amendment_lead_days": "14"}, "招标投标法第23条"),
-    ("engineering_construction", {"objection_lead_days": "12"}, "实施条例第22条"),
-    ("engineering_construction", {"objection_lead_days": ""}, "实施条例第22条"),
     ("government_procurement", {"min_sale_days": "4"}, "87号令第18条"),
-    ("government_procurement", {"sale_day_unit": "calendar"}, "87号令第18条"),
     ("government_procurement", {"min_bid_days": "10"}, "政府采购法第35条"),
     ("government_procurement", {"amendment_lead_days": "5"}, "87号令第27条"),
-    ("state_property", {"bid_day_unit": "calendar"}, "招标投标法第24条"),
-    ("state_property", {"min_bid_days": "19"}, "招标投标法第24条"),
 ]
+
+
+def test_every_category_and_period_of_the_rules_table_has_a_case() -> None:
+    covered = {(p.values[0], next(iter(p.values[1]))) for p in FLOORS}
+    for category in rules.STATUTORY_FLOORS:
+        for days_field, _unit_field, _basis in rules.PERIODS:
+            assert (category.value, days_field) in covered
+    assert {c.value for c in rules.STATUTORY_FLOORS} == {c.value for c in rules.Category}
+    assert ("land_mineral", "min_bid_days") in covered and ("other", "amendment_lead_days") in covered
 
 
 def _draft(client: FlaskClient, world: World, db_session: Any) -> CatalogueVersion:
@@ -95,7 +124,7 @@ def _save(client: FlaskClient, version: CatalogueVersion, category: str, values:
     return client.post(f"{url}/items", data=data, follow_redirects=True).get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("category", "change", "article"), FLOORS)
+@pytest.mark.parametrize(("category", "change", "article"), [*FLOORS, *NAMED])
 def test_each_statutory_floor_is_kept_by_the_catalogue(
     client: FlaskClient, world: World, db_session: Any, category: str, change: dict[str, str], article: str
 ) -> None:
@@ -103,6 +132,21 @@ def test_each_statutory_floor_is_kept_by_the_catalogue(
     page = _save(client, version, category, change)
     assert article in page
     assert "XX-01" not in {i.code for i in version.items}
+
+
+@pytest.mark.parametrize("category", list(LAWFUL))
+def test_exactly_the_floor_is_allowed(
+    client: FlaskClient, world: World, db_session: Any, category: str
+) -> None:
+    version = _draft(client, world, db_session)
+    _save(client, version, category, {})
+    item = next(i for i in version.items if i.code == "XX-01")
+    floor = rules.STATUTORY_FLOORS[rules.Category(category)]
+    effective = rules.effective_rules(item)
+    for days_field, unit_field, _basis in rules.PERIODS:
+        assert getattr(effective, days_field) == getattr(floor, days_field)
+        assert getattr(effective, unit_field) == getattr(floor, unit_field)
+    assert effective.objection_lead_days == floor.objection_lead_days
 
 
 @pytest.mark.parametrize("category", list(LAWFUL))
