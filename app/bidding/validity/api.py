@@ -21,6 +21,7 @@ from app.projects.enums import SectionStatus
 from app.projects.models import Section
 from app.projects.permissions import acts_for
 
+from ..permissions import is_opened
 from . import services
 from .models import ValidityExtension
 
@@ -86,8 +87,10 @@ def _answer_json(a: Any, names: dict[int, str]) -> dict[str, Any]:
 def extension_json(ext: ValidityExtension, *, org_id: int | None = None) -> dict[str, Any]:
     """An extension; a bidder (``org_id``) sees its own answer only."""
     section = db.session.get(Section, ext.section_id)
-    names = services.bidders(section) if section is not None else {}
-    answers = [a for a in ext.answers if org_id is None or a.org_id == org_id]
+    opened = section is not None and is_opened(section)
+    names = services.bidders(section) if opened and section is not None else {}
+    # who bid is secret until the opening (SPEC §3.3): before it a bidder sees its own answer, nobody else any
+    answers = [a for a in ext.answers if a.org_id == org_id or (org_id is None and opened)]
     return {
         "id": ext.id,
         "section_id": ext.section_id,

@@ -19,6 +19,7 @@ from app.projects.enums import SectionStatus
 from app.projects.models import Section
 from app.projects.permissions import acts_for
 
+from ..permissions import is_opened
 from . import services
 from .models import ValidityExtension
 
@@ -63,7 +64,8 @@ def manage(section_id: int) -> str:
         original_end=services.original_end(section),
         current_end=services.current_end(section),
         extensions=services.extensions_of(section),
-        standings=services.standings(section),
+        # who bid is secret until the opening (SPEC §3.3): the answers are listed from then on
+        standings=services.standings(section) if is_opened(section) else [],
         held=section.status in {s.value for s in services.HELD_STATES},
         lapsed=services.lapse_refusal(section),
     )
