@@ -3,6 +3,7 @@
 from app.accounts import models as accounts_models  # noqa: F401
 from app.bidding import models as bidding_models  # noqa: F401
 from app.bidding.security import models as bidding_security_models  # noqa: F401
+from app.bidding.validity import models as bidding_validity_models  # noqa: F401
 from app.complaints import models as complaints_models  # noqa: F401
 from app.contracts import models as contracts_models  # noqa: F401
 from app.core import models as core_models  # noqa: F401

@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI, and the opening-key publish hook."""
     from app.projects import services as projects
 
-    from . import api, cli, printing, security, views
+    from . import api, cli, printing, security, validity, views
     from .services import generate_section_key
 
     app.config.setdefault("BIDDING_REQUIRE_SIGNATURE", True)
@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
     printing.register()
     api.init_app(app)
     security.init_app(app)
+    validity.init_app(app)
     app.cli.add_command(cli.group)
     if generate_section_key not in projects.PUBLISH_HOOKS:
         projects.PUBLISH_HOOKS.append(generate_section_key)

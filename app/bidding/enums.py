@@ -85,3 +85,11 @@ class MovementKind(StrEnum):
     INTEREST = "interest"  # the bank's demand-deposit interest, credited before a refund
     REFUND = "refund"  # principal and interest paid back to the payer account
     FORFEIT = "forfeit"  # transferred to the tenderer on a forfeiture ground
+
+
+class SmeSize(StrEnum):
+    """The enterprise size a bidder declares with its bid (中小企业声明函, 财库〔2020〕46号 Arts. 4, 11)."""
+
+    MEDIUM = "medium"
+    SMALL = "small"
+    MICRO = "micro"

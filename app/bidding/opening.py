@@ -51,7 +51,7 @@ from app.projects.enums import SectionStatus
 from app.projects.models import Section
 
 from . import agedecrypt, atrest, keys, signing, storage
-from .enums import CeremonyStatus, DecryptStatus, EntryStatus, EnvelopeKind, EnvelopeStatus
+from .enums import CeremonyStatus, DecryptStatus, EntryStatus, EnvelopeKind, EnvelopeStatus, SmeSize
 from .models import (
     OnSiteObjection,
     OpeningCeremony,
@@ -409,6 +409,9 @@ def _claim(ceremony_id: int) -> tuple[OpeningCeremony, list[str]] | None:
     return ceremony, mnemonics[: section.custodian_k]  # SLIP-39 combines exactly k shares
 
 
+SME_SIZES = tuple(s.value for s in SmeSize)
+
+
 def _validate_summary(data: Any, section: Section) -> tuple[dict[str, Any], str | None]:
     """The declared items, or a reason the summary is the bidder's fault."""
     if not isinstance(data, dict):
@@ -432,6 +435,10 @@ def _validate_summary(data: Any, section: Section) -> tuple[dict[str, Any], str 
     for extra in ("bidder_code", "bid_security_ref"):
         if extra in data and isinstance(data[extra], str | int):
             declared[extra] = data[extra]
+    # 中小企业声明函 (财库〔2020〕46号 Arts. 4, 11): the size the bidder declares with its bid; only small and
+    # micro enterprises earn the SME price deduction in government procurement scoring.
+    if data.get("sme_size") in SME_SIZES:
+        declared["sme_size"] = data["sme_size"]
     return declared, None
 
 

@@ -43,6 +43,7 @@ from app.core.clock import CST, clock, now
 from app.core.db import db
 from app.projects import rules
 from app.projects import services as projects
+from app.projects.enums import Category
 from app.projects.models import Project, Section
 
 SEED_BIDS = {"bidder1": "1175000.00", "bidder2": "1162000.00", "bidder3": "1149000.00"}
@@ -126,6 +127,8 @@ def _publish(
             bid_deadline=_at(deadline, 9, 30),
             online_only=True,
             notice_text=f"{project_name}（{section_name}）招标公告\n在线开标。\n",
+            # government procurement of goods: small and micro enterprises 10 % off (财库〔2020〕46号第9条)
+            sme_deduction_rate=Decimal("10") if item.category == Category.GOVERNMENT_PROCUREMENT else None,
         ),
         actor=actor,
     )

@@ -17,6 +17,10 @@ Rules (documented here once, shown on the report):
   for that bidder is flagged and must be explained by that member before the report is drawn up.
 * **Tie-break** (deterministic): higher total score (comprehensive only), then lower price, then the earlier
   receipt time of the bid's summary envelope, then the lower organization id.
+* **SME price deduction** (中小企业价格扣除, government procurement; 财库〔2020〕46号 Art. 9 as
+  amended by 财库〔2022〕19号): a bidder that declared itself a small or micro enterprise (中小企业声明函)
+  is evaluated at its price less the section's rate — the evaluated price (评审价) — in the price score,
+  the benchmark and the ranking by price; the price it bid stays the award and contract amount.
 """
 
 from __future__ import annotations
@@ -59,12 +63,29 @@ class Settings:
         }
 
 
+#: The declared enterprise sizes that earn the SME price deduction (46号 Art. 9: small and micro only).
+DEDUCTED_SIZES = frozenset({"small", "micro"})
+
+
 @dataclass(frozen=True)
 class Bid:
     org_id: int
     name: str
     price: Decimal
     received_at: dt.datetime
+    sme_size: str = ""  # declared in the summary (中小企业声明函): medium, small, micro, or ""
+    deduction_rate: Decimal = Decimal("0")  # the section's SME price deduction, in percent
+
+    @property
+    def deducted(self) -> bool:
+        return self.deduction_rate > 0 and self.sme_size in DEDUCTED_SIZES
+
+    @property
+    def evaluated_price(self) -> Decimal:
+        """评审价: the price less the SME deduction for a small or micro enterprise, else the price."""
+        if not self.deducted:
+            return self.price
+        return q(self.price * (Decimal("100") - self.deduction_rate) / Decimal("100"))
 
 
 @dataclass
@@ -154,7 +175,12 @@ def outliers(
 
 
 def _tie_key(result: Result) -> tuple[Decimal, Decimal, dt.datetime, int]:
-    return (-(result.total or Decimal("0")), result.bid.price, result.bid.received_at, result.bid.org_id)
+    return (
+        -(result.total or Decimal("0")),
+        result.bid.evaluated_price,
+        result.bid.received_at,
+        result.bid.org_id,
+    )
 
 
 def rank(
@@ -166,13 +192,13 @@ def rank(
     valid = [r for r in results if r.qualified]
     if method == "comprehensive" and valid:
         weight = price_weight(criteria)
-        prices = [r.bid.price for r in valid]
+        prices = [r.bid.evaluated_price for r in valid]
         benchmark = (
             min(prices) if settings.benchmark == "lowest" else q(sum(prices, Decimal("0")) / len(prices))
         )
         for r in valid:
             r.subjective = aggregate([s.total(r.bid.org_id) for s in sheets], settings, len(sheets))
-            r.price_score = price_score(r.bid.price, benchmark, weight) if weight else Decimal("0")
+            r.price_score = price_score(r.bid.evaluated_price, benchmark, weight) if weight else Decimal("0")
             r.total = q(r.subjective + r.price_score)
     for position, r in enumerate(sorted(valid, key=_tie_key), start=1):
         r.rank = position

@@ -195,17 +195,39 @@ def bids_of(section: Section) -> list[scoring.Bid]:
             )
         ).all()
     )
+    from app.bidding.validity import services as validity
+
+    dropped = validity.dropped_orgs(section)  # refused or let lapse an extension (实施条例 Art. 25)
+    rate = section.sme_deduction_rate if procurement_section(section) else None
     bids = []
     for entry in ceremony.entries:
-        if entry.status != EntryStatus.VALID:
+        if entry.status != EntryStatus.VALID or entry.org_id in dropped:
             continue
         price = Decimal(str(entry.declared.get("price", "0")))
         bids.append(
             scoring.Bid(
-                entry.org_id, entry.bidder_name, price, received.get(entry.org_id, ceremony.started_at)
+                entry.org_id,
+                entry.bidder_name,
+                price,
+                received.get(entry.org_id, ceremony.started_at),
+                sme_size=str(entry.declared.get("sme_size") or ""),
+                deduction_rate=rate or Decimal("0"),
             )
         )
     return bids
+
+
+def procurement_section(section: Section) -> bool:
+    from . import procurement
+
+    return procurement.is_procurement(section)
+
+
+def validity_refusal(section: Section) -> str | None:
+    """The bid validity in force has lapsed without extension (实施条例 Art. 25)."""
+    from app.bidding.validity import services as validity
+
+    return validity.lapse_refusal(section)
 
 
 def all_entries(section: Section) -> list[Any]:
@@ -262,6 +284,9 @@ def start(section: Section, *, actor: User | None) -> Evaluation:
         reason = check(section)
         if reason:
             raise Conflict(reason, code="pending_opening_objection")
+    lapsed = validity_refusal(section)
+    if lapsed:
+        raise Conflict(lapsed, code="bid_validity_lapsed")
     draw = _draw_of(section)
     if draw is None:
         raise Conflict(_("The section has no expert panel."), code="no_panel")
@@ -745,6 +770,9 @@ def draw_up_report(ev: Evaluation, *, actor: User) -> Evaluation:
         raise Conflict(_("Every member must submit first."), code="not_submitted")
     if any(expl is None for *_r, expl in outliers(ev)):
         raise Conflict(_("Flagged scores must be explained first."), code="unexplained_outlier")
+    lapsed = validity_refusal(section_of(ev))
+    if lapsed:
+        raise Conflict(lapsed, code="bid_validity_lapsed")
     ranked = results(ev)
     # candidates of a report drawn up again in the same round (the panel changed) were never published
     for c in ev.round_candidates:
@@ -1027,6 +1055,11 @@ def choose_candidate(ev: Evaluation, section: Section, rank: int, reason: str) -
     candidate = next((c for c in ev.candidates if c.rank == rank), None)
     if candidate is None:
         raise DomainError(_("Choose one of the candidates."), errors={"rank": [_("Not a candidate.")]})
+    from app.bidding.validity import services as validity
+
+    lapsed = validity.bid_refusal(section, candidate.org_id)
+    if lapsed:
+        raise Conflict(lapsed, code="bid_validity_lapsed")
     reason = (reason or "").strip()
     passed_over = [c for c in ev.candidates if c.rank < rank]
     if passed_over and is_state_funded(section) and not reason:
@@ -1167,6 +1200,10 @@ def record_contract(ev: Evaluation, *, actor: User, signed_at: dt.datetime | Non
         ev,
         {"signed_at": at, "late": at > (ev.contract_due_at or at), "refunds_due_at": due},
     )
+    from app.bidding.security import services as security
+
+    # 实施条例 Art. 57: the securities go back within 5 日 of the signing — started and paid now.
+    security.refund_after_contract(section, actor=actor)
 
 
 def record_refund(refund: SecurityRefund, *, actor: User) -> None:

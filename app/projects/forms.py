@@ -84,6 +84,13 @@ class SectionForm(FlaskForm):
     estimated_value = DecimalField(_l("Estimated value (yuan)"), places=2, validators=[DataRequired()])
     ceiling_price = DecimalField(_l("Ceiling price (yuan)"), places=2, validators=[Optional()])
     bid_security = DecimalField(_l("Bid security (yuan)"), places=2, validators=[Optional()])
+    bid_validity_days = IntegerField(
+        _l("Bid validity (days from the bid deadline)"),
+        default=90,
+        validators=[DataRequired(), NumberRange(min=1, max=1000)],
+    )
+    sme_deduction_rate = DecimalField(_l("SME price deduction (%)"), places=2, validators=[Optional()])
+    sme_works = BooleanField(_l("Government procurement of works (deduction 3-5%)"))
     qualification = TextAreaField(
         _l("Qualification requirements"), validators=[Optional(), Length(max=10000)]
     )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.accounts.models import Organization, User
@@ -263,6 +264,7 @@ class Section(db.Model):  # type: ignore[name-defined]
         CheckConstraint("panel_pool_count * 3 >= panel_size * 2", name="panel_pool_two_thirds"),
         CheckConstraint("panel_pool_count <= panel_size", name="panel_pool_le_size"),
         CheckConstraint("custodian_k >= 2", name="custodian_k_ge_2"),
+        CheckConstraint("bid_validity_days > 0", name="bid_validity_positive"),
         CheckConstraint("max_envelope_mb >= 1", name="envelope_positive"),
         CheckConstraint(
             "docs_available_until IS NULL OR docs_available_from IS NULL"
@@ -306,6 +308,23 @@ class Section(db.Model):  # type: ignore[name-defined]
     )
     scoring_criteria: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=list, comment="comprehensive scoring: [{name, weight}], weights sum to 100"
+    )
+    bid_validity_days: Mapped[int] = mapped_column(
+        Integer,
+        default=90,
+        server_default="90",
+        comment="投标有效期: days counted from the bid deadline (实施条例 Art. 25)",
+    )
+    sme_deduction_rate: Mapped[Decimal | None] = mapped_column(
+        Numeric(5, 2),
+        nullable=True,
+        comment="government procurement: 小微企业价格扣除 in percent (财库〔2020〕46号 Art. 9)",
+    )
+    sme_works: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=sa_false(),
+        comment="government procurement of works: the SME deduction lies in 3-5 percent",
     )
     panel_size: Mapped[int] = mapped_column(Integer, default=5)
     panel_pool_count: Mapped[int] = mapped_column(

@@ -85,6 +85,51 @@ BID_SECURITY_WORKS_CAP = Decimal("800000")
 #: winner (政府采购法实施条例 Art. 33).
 BID_SECURITY_REFUND_DAYS = 5
 
+#: 投标有效期 (实施条例 Art. 25): the tender documents state the bid validity period, counted from the bid
+#: deadline; the bid security's validity equals it (Art. 26). An extension is asked of every bidder before
+#: the period lapses: a bidder who refuses withdraws its bid and takes back its security; one who accepts may
+#: not change its bid. Evaluation and award do not proceed on a bid whose validity has lapsed.
+BID_VALIDITY_DEFAULT_DAYS = 90
+BID_VALIDITY_BASIS = "招标投标法实施条例第25条"
+#: 中小企业价格扣除 (政府采购促进中小企业发展管理办法, 财库〔2020〕46号 Art. 9, rates as amended by
+#: 财库〔2022〕19号): goods and services not reserved for SMEs deduct 10-20 % from the price of a small or
+#: micro enterprise, works 3-5 %; the deducted price (评审价) is used for the price score, the bid price
+#: stays the contract price.
+SME_DEDUCTION_GOODS_SERVICES = (Decimal("10"), Decimal("20"))
+SME_DEDUCTION_WORKS = (Decimal("3"), Decimal("5"))
+SME_DEDUCTION_BASIS = "财库〔2020〕46号第9条、财库〔2022〕19号"
+
+
+def sme_deduction_range(works: bool) -> tuple[Decimal, Decimal]:
+    return SME_DEDUCTION_WORKS if works else SME_DEDUCTION_GOODS_SERVICES
+
+
+def check_sme_deduction(rate: Decimal | None, category: Category | str | None, works: bool) -> RuleCheck:
+    """The section's SME price deduction: government procurement only, within the legal range."""
+    if rate is None:
+        return RuleCheck("sme_deduction_rate", True, "")
+    low, high = sme_deduction_range(works)
+    params = {"rate": f"{rate:g}", "low": f"{low:g}", "high": f"{high:g}"}
+    if category is None or Category(category) is not Category.GOVERNMENT_PROCUREMENT:
+        msg = _("The SME price deduction applies to government procurement only (财库〔2020〕46号第9条).")
+        return RuleCheck("sme_deduction_rate", False, msg, params)
+    if not low <= rate <= high:
+        msg = (
+            _(
+                "An SME price deduction for works lies between %(low)s%% and %(high)s%%, not %(rate)s%% "
+                "(财库〔2020〕46号第9条、财库〔2022〕19号).",
+                **params,
+            )
+            if works
+            else _(
+                "An SME price deduction for goods and services lies between %(low)s%% and %(high)s%%, not "
+                "%(rate)s%% (财库〔2020〕46号第9条、财库〔2022〕19号).",
+                **params,
+            )
+        )
+        return RuleCheck("sme_deduction_rate", False, msg, params)
+    return RuleCheck("sme_deduction_rate", True, "", params)
+
 
 @dataclass(frozen=True)
 class ProcedureRule:

@@ -315,6 +315,9 @@ def _fill_form(form: SectionForm, s: Section) -> None:
     form.estimated_value.data = s.estimated_value
     form.ceiling_price.data = s.ceiling_price
     form.bid_security.data = s.bid_security
+    form.bid_validity_days.data = s.bid_validity_days
+    form.sme_deduction_rate.data = s.sme_deduction_rate
+    form.sme_works.data = s.sme_works
     form.qualification.data = s.qualification
     form.evaluation_method.data = s.evaluation_method
     form.procedure.data = s.procedure
@@ -343,6 +346,9 @@ def _terms(form: SectionForm) -> services.SectionTerms:
         estimated_value=form.estimated_value.data or Decimal("0"),
         ceiling_price=form.ceiling_price.data,
         bid_security=form.bid_security.data or Decimal("0"),
+        bid_validity_days=form.bid_validity_days.data,
+        sme_deduction_rate=form.sme_deduction_rate.data,
+        sme_works=bool(form.sme_works.data),
         qualification=form.qualification.data or "",
         evaluation_method=form.evaluation_method.data or "lowest_price",
         scoring_criteria=[

@@ -91,11 +91,30 @@ RULES: dict[AlertRule, tuple[str, Any]] = {
             "published in time, or published late."
         ),
     ),
+    R.BID_VALIDITY_LAPSING: (
+        "条例 Art. 25",
+        _l(
+            "The bid validity ends soon (or has ended) and the contract is not signed: extend it before it "
+            "lapses."
+        ),
+    ),
+    R.SECURITY_REFUND_OVERDUE: (
+        "条例 Art. 57",
+        _l("A bid security was not refunded within 5 days of the contract signing."),
+    ),
 }
 
 #: Rules whose alerts are also sent to the parties who must act (the tenderer side; the winner for the
 #: contract), not only shown to the regulator.
-NOTIFY_PARTIES = frozenset({R.WRITTEN_REPORT_DUE, R.CONTRACT_DUE, R.CONTRACT_PUBLICATION})
+NOTIFY_PARTIES = frozenset(
+    {
+        R.WRITTEN_REPORT_DUE,
+        R.CONTRACT_DUE,
+        R.CONTRACT_PUBLICATION,
+        R.BID_VALIDITY_LAPSING,
+        R.SECURITY_REFUND_OVERDUE,
+    }
+)
 
 MINUTE = dt.timedelta(minutes=1)
 BEFORE_CLOSE = frozenset({SectionStatus.DRAFT.value, SectionStatus.PUBLISHED.value})
@@ -619,6 +638,47 @@ def rule_contract_publication(section: Section) -> list[Finding]:
     return []
 
 
+def rule_bid_validity_lapsing(section: Section) -> list[Finding]:
+    """条例 Art. 25: the bid validity in force ends within ``SUPERVISION_VALIDITY_WARN_DAYS`` (7) days, or has
+    ended, while the bids are held and no contract is signed — warned so the tenderer extends it in time."""
+    if not _has_tables("bid_validity_extension"):
+        return []
+    from app.bidding.validity import services as validity
+
+    if section.status not in {s.value for s in validity.HELD_STATES}:
+        return []
+    ev = _evaluation_of(section)
+    if ev is not None and ev.contract_signed_at is not None:
+        return []
+    end = validity.current_end(section)
+    if end is None:
+        return []
+    warn = dt.timedelta(days=int(_cfg("SUPERVISION_VALIDITY_WARN_DAYS", 7)))
+    return _due_findings(R.BID_VALIDITY_LAPSING, "bid validity", end, warn)
+
+
+def rule_security_refund_overdue(section: Section) -> list[Finding]:
+    """条例 Art. 57: every bid security refund is paid within 5 日 of the contract — flagged when one is
+    not."""
+    if not _has_tables("bid_security"):
+        return []
+    from app.bidding.security import services as security
+
+    return [
+        Finding(
+            R.SECURITY_REFUND_OVERDUE,
+            f"overdue:{sec.id}:{sec.refund_due_at.isoformat() if sec.refund_due_at else ''}",
+            f"bid security {sec.id} refund overdue since {sec.refund_due_at}",
+            {
+                "security_id": sec.id,
+                "due_at": sec.refund_due_at.isoformat() if sec.refund_due_at else None,
+                "state": "overdue",
+            },
+        )
+        for sec in security.overdue_refunds(section)
+    ]
+
+
 RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.SAME_SOURCE_IP: rule_same_source_ip,
     R.SAME_FINGERPRINT: rule_same_fingerprint,
@@ -636,6 +696,8 @@ RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.WRITTEN_REPORT_DUE: rule_written_report_due,
     R.CONTRACT_DUE: rule_contract_due,
     R.CONTRACT_PUBLICATION: rule_contract_publication,
+    R.BID_VALIDITY_LAPSING: rule_bid_validity_lapsing,
+    R.SECURITY_REFUND_OVERDUE: rule_security_refund_overdue,
 }
 
 
@@ -700,7 +762,27 @@ def _notify_parties(section: Section, finding: Finding) -> None:
         roles.add(Role.BIDDER.value)
     due = dt.datetime.fromisoformat(finding.evidence["due_at"]).astimezone(CST).strftime("%Y-%m-%d %H:%M")
     overdue = finding.evidence.get("state") == "overdue"
-    if finding.rule is R.CONTRACT_PUBLICATION:
+    if finding.rule is R.BID_VALIDITY_LAPSING:
+        subject = gettext("%(code)s: bid validity", code=section.code)
+        body = (
+            gettext(
+                "The bid validity lapsed on %(due)s without an extension: evaluation and award cannot "
+                "proceed on the lapsed bids (招标投标法实施条例第25条).",
+                due=due,
+            )
+            if overdue
+            else gettext(
+                "The bid validity ends on %(due)s and the contract is not signed: ask the bidders to extend "
+                "it before then (招标投标法实施条例第25条).",
+                due=due,
+            )
+        )
+    elif finding.rule is R.SECURITY_REFUND_OVERDUE:
+        subject = gettext("%(code)s: bid security refund overdue", code=section.code)
+        body = gettext(
+            "A bid security was due back by %(due)s and is not refunded (招标投标法实施条例第57条).", due=due
+        )
+    elif finding.rule is R.CONTRACT_PUBLICATION:
         subject = gettext("%(code)s: contract publication", code=section.code)
         body = (
             gettext(

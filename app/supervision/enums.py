@@ -31,6 +31,10 @@ class AlertRule(StrEnum):
     WRITTEN_REPORT_DUE = "written_report_due"  # 书面报告 not filed 15 days after the award (法 Art. 47)
     CONTRACT_DUE = "contract_due"  # contract not signed: due soon, or lapsed (法 Art. 46)
     CONTRACT_PUBLICATION = "contract_publication"  # GP contract not published within 2 working days (条例 50)
+    BID_VALIDITY_LAPSING = (
+        "bid_validity_lapsing"  # bid validity ends soon or ended, no contract (条例 Art. 25)
+    )
+    SECURITY_REFUND_OVERDUE = "security_refund_overdue"  # a refund not paid by its 5th day (条例 Art. 57)
 
 
 class NoticeStatus(StrEnum):

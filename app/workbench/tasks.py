@@ -61,6 +61,10 @@ def tasks_for(user: User) -> list[Task]:
         tasks += _cases_due(user, at)
     if has_permission(role, Permission.EVALUATION_PUBLISH):
         tasks += _publicity_ending(user, at)
+    if has_permission(role, Permission.SECTION_EDIT):
+        tasks += _validity_ending(user, at)
+    if role is Role.BIDDER:
+        tasks += _extensions_to_answer(user, at)
     return sorted(tasks, key=_sort_key)
 
 
@@ -272,3 +276,69 @@ def _publicity_ending(user: User, at: dt.datetime) -> list[Task]:
             )
         )
     return tasks
+
+
+VALIDITY_WARN = dt.timedelta(days=7)
+
+
+def _validity_ending(user: User, at: dt.datetime) -> list[Task]:
+    """The tenderer side's held sections whose bid validity ends within a week, no contract signed yet
+    (实施条例 Art. 25: extend before it lapses)."""
+    from app.bidding.validity import services as validity
+    from app.evaluation.models import Evaluation
+
+    tasks = []
+    for section in validity.lapsing_sections(VALIDITY_WARN, at, org_id=user.org_id):
+        signed = db.session.scalar(
+            select(Evaluation.contract_signed_at).where(Evaluation.section_id == section.id)
+        )
+        end = validity.current_end(section)
+        if signed is not None or end is None:
+            continue
+        tasks.append(
+            Task(
+                "validity",
+                _("Bid validity has lapsed") if end <= at else _("Bid validity ending: extend it"),
+                _section_name(section),
+                url_for("bid_validity.manage", section_id=section.id),
+                end,
+                countdown(end, at=at),
+                True,
+            )
+        )
+    return tasks[:LIMIT]
+
+
+def _extensions_to_answer(user: User, at: dt.datetime) -> list[Task]:
+    """Extension requests the bidder's organization has not answered while its bid is still valid."""
+    from app.bidding.validity import services as validity
+    from app.bidding.validity.models import ValidityExtension
+    from app.projects.models import Section
+
+    tasks = []
+    pending = db.session.scalars(
+        select(ValidityExtension)
+        .where(ValidityExtension.previous_end_at > at)
+        .order_by(ValidityExtension.previous_end_at)
+        .limit(LIMIT * 5)
+    )
+    for ext in pending:
+        section = db.session.get(Section, ext.section_id)
+        if section is None or user.org_id not in validity.bidders(section):
+            continue
+        if validity.extensions_of(section)[-1].id != ext.id:
+            continue
+        if any(a.org_id == user.org_id for a in ext.answers):
+            continue
+        tasks.append(
+            Task(
+                "validity",
+                _("Answer the request to extend your bid validity"),
+                _section_name(section),
+                url_for("bid_validity.mine", section_id=section.id),
+                ext.previous_end_at,
+                countdown(ext.previous_end_at, at=at),
+                True,
+            )
+        )
+    return tasks[:LIMIT]

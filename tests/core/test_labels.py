@@ -40,6 +40,7 @@ ENUM_KINDS = {
     "app.bidding.enums.ForfeitureGround": "forfeiture_ground",
     "app.bidding.enums.BankDirection": "bank_direction",
     "app.bidding.enums.MovementKind": "movement_kind",
+    "app.bidding.enums.SmeSize": "sme_size",
     "app.evaluation.enums.Declaration": "declaration",
     "app.evaluation.enums.EvaluationStatus": "evaluation_status",
     "app.evaluation.enums.FileKind": "file_kind",
@@ -163,6 +164,7 @@ def test_dynamic_audit_actions_are_the_ones_the_test_knows() -> None:
         "f'experts:expert:{to.value}'",
         "RECORD_LEAF_ACTION",  # "bidding:opening:publish", a literal in app/bidding/receipts.py
         "dead_action",  # app/exchange/services.py::attempt: "exchange:message:dead" / "exchange:webhook:dead"
+        "'bidding:validity:accept' if accept else 'bidding:validity:refuse'",
     }
     dynamic = set()
     for tree in _sources():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,21 +134,27 @@ def open_trade(
     panel: int = 5,
     backups: int = 2,
     pool: int | None = None,
+    declared: list[dict[str, Any]] | None = None,
+    before_deadline: Callable[[Tender], None] | None = None,
     **overrides: Any,
 ) -> Trade:
     """Publish, bid (sealed to the section's recipient), pass the deadline, open with k shares, draw and
     confirm a panel (``pool`` experts of ``panel`` members; all of them by default); the clock ends at the
-    evaluation time."""
+    evaluation time. ``declared``: extra summary items per bidder (e.g. ``sme_size``); ``before_deadline``
+    runs once the bids are in (e.g. paying the bid securities)."""
     clock.freeze(T0)
     if method == "comprehensive":
         overrides.setdefault("scoring_criteria", COMPREHENSIVE)
     with app.test_request_context():
         tender = publish_tender(world, bidders=len(prices), evaluation_method=method, **overrides)
-    for bidder, price in zip(tender.bidders, prices, strict=True):
-        assert upload(client, tender, bidder, tender.summary(price)).status_code == 201
+    extras = declared or [{} for _ in prices]
+    for bidder, price, extra in zip(tender.bidders, prices, extras, strict=True):
+        assert upload(client, tender, bidder, tender.summary(price, **extra)).status_code == 201
         data = tender.seal(f"technical proposal of {bidder.org.name}".encode() * 100)
         assert upload(client, tender, bidder, data, kind="document", name="tech.pdf").status_code == 201
         clock.advance(dt.timedelta(seconds=1))
+    if before_deadline is not None:
+        before_deadline(tender)
     after_deadline()
     with app.test_request_context():
         ceremony = opening.start_ceremony(tender.section.id, actor=world.staff)

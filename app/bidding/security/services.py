@@ -330,6 +330,49 @@ def schedule_refunds(section: Section, *, actor: User) -> int:
     return count
 
 
+def refund_withdrawn_bid(section: Section, org_id: int, *, actor: User, reason: str) -> BidSecurity | None:
+    """A bid withdrawn after the deadline on a ground that keeps the security — the bidder refused to extend
+    the bid validity (实施条例 Art. 25): start the clock now and pay back at once, with interest."""
+    sec = security_of(section, org_id)
+    if sec is None:
+        return None
+    if sec.status == S.SECURED or (sec.status == S.AWAITING and sec.received_fen > 0):
+        _due(sec, now(), reason)
+    if sec.status == S.REFUND_DUE:
+        refund(sec, actor=actor)
+    return sec
+
+
+def refund_after_contract(section: Section, *, actor: User) -> tuple[int, int]:
+    """实施条例 Art. 57: once the contract is signed the securities go back, with bank interest, to the winner
+    and every other bidder within 5 日. The platform starts every refund at the signing and pays it at once;
+    a payment the bank does not carry out now stays due (queued: staff pay it from the section ledger) and is
+    alerted once its 5th day has passed (``security_refund_overdue``). Returns (paid, queued)."""
+    schedule_refunds(section, actor=actor)
+    paid = queued = 0
+    for sec in _securities(section):
+        if sec.status != S.REFUND_DUE:
+            continue
+        try:
+            with db.session.begin_nested():  # a failed payment undoes only its own bookings
+                refund(sec, actor=actor)
+            paid += 1
+        except DomainError as err:
+            queued += 1
+            current_app.logger.warning("bid security %s refund queued: %s", sec.id, err.message)
+    return paid, queued
+
+
+def overdue_refunds(section: Section, at: dt.datetime | None = None) -> list[BidSecurity]:
+    """Refunds whose statutory day has passed unpaid."""
+    at = at or now()
+    return [
+        s
+        for s in _securities(section)
+        if s.status == S.REFUND_DUE and s.refund_due_at is not None and s.refund_due_at < at
+    ]
+
+
 def interest_for(principal_fen: int, start: dt.datetime, end: dt.datetime) -> int:
     """Demand-deposit interest (活期, the configured annual rate ``BID_SECURITY_INTEREST_RATE``; banks count a
     360-day year) on ``principal_fen`` for the whole local days from ``start`` to ``end``, rounded to the

@@ -181,6 +181,9 @@ class SectionTerms:
     procedure_approval_ref: str = ""
     invited_org_ids: list[int] = field(default_factory=list)
     prequalification: bool = False
+    bid_validity_days: int | None = rules.BID_VALIDITY_DEFAULT_DAYS
+    sme_deduction_rate: Decimal | None = None
+    sme_works: bool = False
 
 
 def _terms_errors(terms: SectionTerms, category: str | None = None) -> dict[str, list[str]]:
@@ -197,6 +200,13 @@ def _terms_errors(terms: SectionTerms, category: str | None = None) -> dict[str,
         check = rules.check_bid_security(terms.estimated_value, terms.bid_security, category)
         if not check.ok:
             errors["bid_security"] = [check.message]
+    if terms.bid_validity_days is None:
+        errors["bid_validity_days"] = [_("Required.")]
+    elif terms.bid_validity_days <= 0 or terms.bid_validity_days > 1000:
+        errors["bid_validity_days"] = [_("Between 1 and 1000 days.")]
+    sme = rules.check_sme_deduction(terms.sme_deduction_rate, category, terms.sme_works)
+    if not sme.ok:
+        errors["sme_deduction_rate"] = [sme.message]
     panel = rules.check_panel(terms.panel_size, terms.panel_pool_count, terms.panel_specialties)
     if not panel.ok:
         errors["panel_size"] = [panel.message]
@@ -241,6 +251,9 @@ def _apply_terms(section: Section, terms: SectionTerms) -> None:
     section.estimated_value = terms.estimated_value
     section.ceiling_price = terms.ceiling_price
     section.bid_security = terms.bid_security
+    section.bid_validity_days = terms.bid_validity_days or rules.BID_VALIDITY_DEFAULT_DAYS
+    section.sme_deduction_rate = terms.sme_deduction_rate
+    section.sme_works = bool(terms.sme_works)
     section.qualification = terms.qualification or ""
     section.evaluation_method = terms.evaluation_method
     section.scoring_criteria = (
@@ -403,6 +416,9 @@ RETENDER_FIELDS = (
     "estimated_value",
     "ceiling_price",
     "bid_security",
+    "bid_validity_days",
+    "sme_deduction_rate",
+    "sme_works",
     "qualification",
     "evaluation_method",
     "scoring_criteria",

@@ -284,7 +284,9 @@ async function onSubmit(event) {
 
     // The summary: every declared opening item, as the opening (bidding/opening.py) reads it.
     const summary = { section_id: Number(sectionId) };
-    for (const input of form.querySelectorAll("input[data-item]")) { summary[input.dataset.item] = input.value.trim(); }
+    for (const input of form.querySelectorAll("input[data-item], select[data-item]")) {
+      if (input.value.trim()) { summary[input.dataset.item] = input.value.trim(); }
+    }
 
     bar.hidden = false;
     bar.removeAttribute("value"); // indeterminate while sealing
