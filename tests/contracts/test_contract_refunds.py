@@ -20,13 +20,14 @@ from app.evaluation import procurement
 from app.supervision import alerts
 from tests.bidding.conftest import Tender
 from tests.bidding.test_security_ledger import REQUIRED, _issue, _pay, _staff
-from tests.contracts.test_contracts import PDF, _client, _flashes, _gp_world, _post, cst
+from tests.contracts.test_contracts import PDF, _flashes, _post, cst
 from tests.evaluation.conftest import close_report, open_trade, score_lowest, sign_in_all
-from tests.projects.conftest import World
+from tests.factories import signed_in
+from tests.projects.conftest import World, procurement_world
 
 
 def _awarded_with_securities(app: Flask, client: FlaskClient, world: World) -> tuple[Any, list[int]]:
-    gp = _gp_world(world)
+    gp = procurement_world(world)
     paid: list[int] = []
 
     def pay(tender: Tender) -> None:
@@ -48,7 +49,7 @@ def _awarded_with_securities(app: Flask, client: FlaskClient, world: World) -> t
 
 def _upload(app: Flask, world: World, section_id: int) -> str:
     page = f"/contracts/sections/{section_id}"
-    purchaser = _client(app, world.agent)
+    purchaser = signed_in(app, world.agent)
     resp = _post(
         purchaser, page, f"{page}/upload", title="医疗设备采购合同", amount="1120000",
         signed_on="2026-03-27", document=(io.BytesIO(PDF), "合同.pdf"),

@@ -20,10 +20,10 @@ from app.core.db import db
 from app.core.errors import DomainError
 from app.evaluation import procurement, scoring
 from app.projects import rules
-from tests.contracts.test_contracts import _gp_world, cst
+from tests.contracts.test_contracts import cst
 from tests.evaluation.conftest import close_report, open_trade, score_lowest, sign_in_all
 from tests.factories import csrf_token, login
-from tests.projects.conftest import World, draft_section
+from tests.projects.conftest import World, draft_section, procurement_world
 
 
 def test_the_rate_must_lie_in_the_legal_range_and_only_in_government_procurement(
@@ -39,7 +39,7 @@ def test_the_rate_must_lie_in_the_legal_range_and_only_in_government_procurement
             draft_section(world, sme_deduction_rate=Decimal("10"))
         assert "政府采购" in str(err.value.errors["sme_deduction_rate"])
 
-    gp = _gp_world(world)
+    gp = procurement_world(world)
     login(client, world.agent)
     url = f"/projects/{gp.project.id}/sections/new"
     data = {
@@ -78,7 +78,7 @@ def test_the_rate_must_lie_in_the_legal_range_and_only_in_government_procurement
 def test_a_micro_enterprise_is_scored_on_its_deducted_price_and_awarded_at_its_bid(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    gp = _gp_world(world)
+    gp = procurement_world(world)
     trade = open_trade(
         app,
         client,
