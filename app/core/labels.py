@@ -871,6 +871,7 @@ def _build() -> dict[str, dict[str, str]]:
             "bidding:validity:accept": pgettext("action", "Bid validity extension accepted"),
             "bidding:validity:refuse": pgettext("action", "Bid validity extension refused (bid withdrawn)"),
             "bidding:security:forfeit": pgettext("action", "Bid security forfeited"),
+            "bidding:security:guarantee_extend": pgettext("action", "Guarantee extended by its issuer"),
             "bidding:security:late": pgettext("action", "Bid security paid after the deadline"),
             "bidding:security:pay": pgettext("action", "Pay or guarantee bid security"),
             "bidding:security:refund": pgettext("action", "Bid security refunded"),

@@ -234,3 +234,62 @@ def test_the_validity_pages_belong_to_their_parties(app: Flask, client: FlaskCli
     assert page.status_code == 404
     resp = client.get(f"{API}/sections/{section.id}", headers=outsider.headers())
     assert resp.status_code == 404
+
+
+def test_a_guarantee_must_last_as_long_as_the_extended_bid(
+    app: Flask, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """实施条例 Art. 26: the bid security lasts as long as the bid. A bidder secured by an electronic
+    guarantee that ends before the extended validity cannot accept until it lodges its issuer's extension
+    of that same guarantee (allowed after the deadline, only as an extension); another guarantee cannot
+    replace it."""
+    from tests.bidding.test_security_ledger import _guarantee
+
+    lodged: dict[str, Any] = {}
+
+    def lodge(tender: Tender) -> None:
+        bidder = tender.bidders[0]
+        lodged.update(tender=tender, bidder=bidder)
+        until = (DEADLINE + dt.timedelta(days=31)).date().isoformat()
+        resp = client.post(
+            f"/api/v1/bidding/security/sections/{tender.section.id}/guarantee",
+            json=_guarantee(tender, bidder, valid_until=until),
+            headers=bidder.headers(),
+        )
+        assert resp.status_code in (200, 201), resp.get_json()
+
+    trade: Trade = open_trade(
+        app, client, world, ["9500000", "9400000", "9300000"], bid_validity_days=30, before_deadline=lodge
+    )
+    bidder, tender = lodged["bidder"], lodged["tender"]
+    new_end = DEADLINE + dt.timedelta(days=60)
+    resp = client.post(
+        f"{API}/sections/{trade.section.id}/extensions",
+        json={"new_end_at": new_end.isoformat(), "reason": "投诉处理期间暂停评标"},
+        headers=_bearer(world.agent),
+    )
+    assert resp.status_code == 201, resp.get_json()
+    answer = f"{API}/extensions/{resp.get_json()['id']}/answer"
+
+    refused = client.post(answer, json={"accept": True}, headers=bidder.headers())
+    assert refused.status_code == 409 and refused.get_json()["code"] == "guarantee_too_short"
+    assert "第26条" in refused.get_json()["message"]
+
+    guarantee_url = f"/api/v1/bidding/security/sections/{trade.section.id}/guarantee"
+    later = (new_end + dt.timedelta(days=1)).date().isoformat()
+    other = client.post(
+        guarantee_url,
+        json=_guarantee(tender, bidder, number="OTHER-0001", valid_until=later),
+        headers=bidder.headers(),
+    )
+    assert other.status_code == 409, other.get_json()
+    extended = client.post(
+        guarantee_url, json=_guarantee(tender, bidder, valid_until=later), headers=bidder.headers()
+    )
+    assert extended.status_code in (200, 201), extended.get_json()
+    sec = db_session.scalar(select(BidSecurity).where(BidSecurity.org_id == bidder.org.id))
+    assert sec.guarantee_valid_until.isoformat() == later and sec.status == "secured"
+
+    accepted = client.post(answer, json={"accept": True}, headers=bidder.headers())
+    assert accepted.status_code == 200, accepted.get_json()
+    assert "bidding:security:guarantee_extend" in set(db_session.scalars(select(AuditLeaf.action)))

@@ -240,6 +240,10 @@ def _due(sec: BidSecurity, start: dt.datetime, reason: str, *, working: bool = F
 
 def submit_guarantee(section: Section, document: dict[str, Any], *, actor: User) -> BidSecurity:
     """Secure the bid with an electronic guarantee (电子保函) that verifies against its issuer's key."""
+    existing = security_of(section, actor.org_id) if actor.org_id is not None else None
+    lodged = existing is not None and existing.form == SecurityForm.GUARANTEE.value
+    if existing is not None and lodged and existing.status == S.SECURED:
+        return _extend_guarantee(existing, document, actor=actor)
     sec = issue_account(section, actor=actor)
     if sec.status != S.AWAITING or sec.received_fen > 0:
         raise Conflict(_("This bid is already secured or has money on its sub-account."))
@@ -272,6 +276,40 @@ def submit_guarantee(section: Section, document: dict[str, Any], *, actor: User)
         sec, S.SECURED, actor=actor, reason="guarantee verified", issuer=data.issuer, number=data.number
     )
     return sec
+
+
+def _extend_guarantee(sec: BidSecurity, document: dict[str, Any], *, actor: User) -> BidSecurity:
+    """The issuer's amendment of a guarantee already lodged (same issuer and number, a later end): what a
+    bidder submits, also after the deadline, to keep its security as long as its bid when it accepts an
+    extension of the bid validity (实施条例第26条: 投标保证金有效期应当与投标有效期一致)."""
+    data = guarantees.verify(document, section=sec.section, org=sec.org)
+    if (data.issuer, data.number) != (sec.guarantee_issuer, sec.guarantee_number):
+        raise Conflict(
+            _("The bid is already secured by another guarantee: only its issuer's extension can replace it."),
+            code="guarantee_used",
+        )
+    if sec.guarantee_valid_until is not None and data.valid_until <= sec.guarantee_valid_until:
+        raise DomainError(_("The amended guarantee must end later than the one lodged."), code="not_later")
+    if data.amount_fen < sec.required_fen:
+        raise DomainError(_("The amended guarantee covers less than the section requires."))
+    before = sec.guarantee_valid_until
+    sec.guarantee_valid_until, sec.guarantee_document = data.valid_until, document
+    audit.record(
+        "bidding:security:guarantee_extend",
+        actor=actor,
+        object_type="bid_security",
+        object_id=sec.id,
+        payload=_payload(sec, issuer=data.issuer, number=data.number, before=before, until=data.valid_until),
+    )
+    return sec
+
+
+def guarantee_covers(section: Section, org_id: int, until: dt.datetime) -> dt.date | None:
+    """None when the bidder's security lasts until ``until`` (cash does); else the date its guarantee ends."""
+    sec = security_of(section, org_id)
+    if sec is None or sec.form != SecurityForm.GUARANTEE.value or sec.guarantee_valid_until is None:
+        return None
+    return None if sec.guarantee_valid_until >= local_date(until) else sec.guarantee_valid_until
 
 
 # -- refunds -----------------------------------------------------------------------------------------------

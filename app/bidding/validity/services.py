@@ -256,6 +256,21 @@ def answer(ext: ValidityExtension, *, actor: User, accept: bool) -> ValidityAnsw
             ),
             code="validity_lapsed",
         )
+    if accept:
+        from ..security import services as security
+
+        ends = security.guarantee_covers(section, actor.org_id, ext.new_end_at)
+        if ends is not None:
+            raise Conflict(
+                _(
+                    "Your electronic guarantee ends on %(ends)s: the bid security must last as long as the "
+                    "bid (招标投标法实施条例第26条). Lodge the issuer's extension of the guarantee to "
+                    "%(until)s or later on the bid security page, then accept.",
+                    ends=ends.isoformat(),
+                    until=_fmt(ext.new_end_at)[:10],
+                ),
+                code="guarantee_too_short",
+            )
     ans = ValidityAnswer(
         extension=ext, org_id=actor.org_id, accepted=accept, answered_at=at, answered_by=actor.id
     )
