@@ -43,7 +43,7 @@ _TIME_LOCAL = fmt_dt(_TIME_MARK, "%Y-%m-%d %H:%M:%S")
 
 _lock = threading.Lock()
 _checked: dict[str, Any] = {"at": -1.0, "generation": None}
-_pages: OrderedDict[tuple[str, str], tuple[tuple[int, str], str]] = OrderedDict()
+_pages: OrderedDict[tuple[str, str, str], tuple[tuple[int, str], str]] = OrderedDict()
 
 
 def generation() -> tuple[int, str]:
@@ -90,7 +90,9 @@ def page(template: str, context: Callable[[], dict[str, Any]]) -> Response:
     """Render ``template`` with ``context()``, from the cache when the platform has not changed since."""
     if not _cacheable():
         return Response(render_template(template, **context()), mimetype="text/html")
-    key = (request.full_path, select_locale())  # not get_locale(): Babel's parse costs more than a hit
+    # The host is part of the key: a page may show addresses built on it (the sealing commands), and one
+    # request with a forged Host header must not poison what every other visitor is served.
+    key = (request.host, request.full_path, select_locale())  # select_locale: Babel's parse costs more
     current = _current_generation()
     with _lock:
         hit = _pages.get(key)

@@ -82,3 +82,16 @@ def test_a_crawler_with_only_the_public_api_reproduces_the_portal(
     page = anonymous.get("/portal/catalogue").get_data(as_text=True)
     for item in catalogue["items"]:
         assert item["code"] in page and item["name"] in page
+
+
+def test_a_forged_host_header_does_not_poison_the_cached_tender_page(
+    portal: Portal, client: FlaskClient
+) -> None:
+    """The public tender page is cached for everybody and shows pasteable commands with the platform's
+    address: a request with a forged Host header must not decide the address every later visitor is shown."""
+    section = portal.publish(name="缓存标段")
+    forged = client.get(f"/portal/sections/{section.id}", headers={"Host": "evil.example"})
+    assert forged.status_code == 200
+    html = client.get(f"/portal/sections/{section.id}").get_data(as_text=True)
+    assert section.code in html and "evil.example" not in html
+    assert "http://localhost" in html  # the commands carry the address this visitor used
