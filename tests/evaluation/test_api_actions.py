@@ -33,7 +33,7 @@ from tests.evaluation.conftest import (
 )
 from tests.experts.conftest import quick_user
 from tests.factories import make_org, make_user
-from tests.projects.conftest import World
+from tests.projects.conftest import World, procurement_world
 from tests.projects.conftest import world as world
 
 BASE = "/api/v1/evaluation/sections"
@@ -319,3 +319,37 @@ def test_a_works_tender_has_no_result_announcement(
     assert api.post(url, json={}, headers=bearer(trade.tender.bidders[0].user)).status_code == 403
     refused = api.post(url, json={}, headers=bearer(world.agent))
     assert refused.status_code == 409 and refused.json["code"] == "works_candidate_publicity"
+
+
+def test_a_procurement_result_is_announced_through_the_api(
+    app: Flask, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    gp = procurement_world(world)
+    trade = open_trade(app, client, gp, ["1180000", "1150000", "1120000"])
+    users = sign_in_all(trade)
+    score_lowest(trade, users)
+    ev = close_report(trade, users)
+    db.session.commit()
+    assert ev.notice_kind == "result_announcement"
+    sid = trade.section.id
+    other = _other_section(world)
+    api = app.test_client()
+    agent = bearer(world.agent)
+    url = f"{BASE}/{sid}/result-announcement"
+    works = api.post(f"{BASE}/{sid}/publicity", json={}, headers=agent)
+    assert works.status_code == 409 and works.json["code"] == "procurement_result_announcement"
+    passed_over = api.post(url, json={"rank": 2}, headers=agent)
+    assert passed_over.status_code == 422 and "reason" in passed_over.json["errors"]
+    foreign = make_user(Role.TENDERER, make_org(OrgKind.TENDERER))
+    assert api.post(url, json={}, headers=bearer(foreign)).status_code == 404
+    assert api.post(url, json={}, headers=bearer(world.agent, other.id)).status_code == 403
+    announced = api.post(url, json={"rank": 1}, headers=keyed(agent, "announce-1"))
+    assert announced.status_code == 201, announced.json
+    assert announced.json["status"] == "awarded" and announced.json["winner_rank"] == 1
+    assert ev.winner_org_id == trade.tender.bidders[2].org.id
+    replay = api.post(url, json={"rank": 1}, headers=keyed(agent, "announce-1"))
+    assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
+    assert api.post(url, json={"rank": 1}, headers=agent).status_code == 409
+    # government procurement owes no written report under 招标投标法第47条
+    report = {"scope": "采购", "method_and_media": "公开招标", "documents_summary": "最低价。"}
+    assert api.post(f"{BASE}/{sid}/written-report", json=report, headers=agent).status_code == 409
