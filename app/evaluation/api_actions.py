@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.core import scoping, storage
-from app.core.clock import CST
+from app.core.clock import CST, now, to_local
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.idempotency import idempotent
@@ -458,6 +458,8 @@ def record_contract(body: dict[str, Any], section_id: int) -> dict[str, Any]:
     if body["signed_on"] is not None:
         day: dt.date = body["signed_on"]
         signed_at = dt.datetime.combine(day, dt.time(12), tzinfo=CST).astimezone(dt.UTC)
+        if day == to_local(now()).date():  # signed this morning counts: noon is not yet, now is
+            signed_at = min(signed_at, now())
     services.record_contract(ev, actor=_me(), signed_at=signed_at)
     db.session.commit()
     return _contract_out(section, ev)

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.core import storage
-from app.core.clock import CST, now
+from app.core.clock import CST, now, to_local
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.labels import error_details
@@ -556,6 +556,8 @@ def contract(section_id: int) -> ResponseReturnValue:
         try:
             day = dt.date.fromisoformat(raw)
             signed_at = dt.datetime.combine(day, dt.time(12), tzinfo=CST).astimezone(dt.UTC)
+            if day == to_local(now()).date():  # signed this morning counts: noon is not yet, now is
+                signed_at = min(signed_at, now())
         except ValueError:
             flash(_("Enter a date."), "error")
             return redirect(url_for(".manage", section_id=section.id))

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from app.accounts.models import User
 from app.accounts.services import create_api_token
-from app.core.clock import clock
+from app.core.clock import clock, to_local
 from app.core.db import db
 from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind, Role
@@ -239,10 +239,13 @@ def test_contract_refunds_written_report_and_archive_through_the_api(
     assert api.post(url, json={}, headers=bidder).status_code == 403
     assert api.post(url, json={}, headers=foreign).status_code == 404
     assert api.post(url, json={}, headers=bearer(world.agent, other.id)).status_code == 403
-    signed = api.post(url, json={}, headers=keyed(agent, "contract-1"))
+    # signed "today" in Beijing, before noon: the signing is now, not a time still to come
+    today = to_local(clock.now()).date()
+    assert to_local(clock.now()).hour < 12
+    signed = api.post(url, json={"signed_on": today.isoformat()}, headers=keyed(agent, "contract-1"))
     assert signed.status_code == 201, signed.json
     assert signed.json["contract_signed_at"] and all(r["due_at"] for r in signed.json["refunds"])
-    replay = api.post(url, json={}, headers=keyed(agent, "contract-1"))
+    replay = api.post(url, json={"signed_on": today.isoformat()}, headers=keyed(agent, "contract-1"))
     assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
     assert api.post(url, json={}, headers=agent).status_code == 409
 
