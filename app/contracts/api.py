@@ -1,16 +1,18 @@
-"""JSON API of the contracts domain (reads): published contracts and procurement intentions for everyone;
-a section's contract and archive listing for the parties who may read them."""
+"""JSON API of the contracts domain: published contracts and procurement intentions for everyone; a
+section's contract, its signed PDF and its amendments' PDFs, and the archive listing for the parties who
+may read them; the tenderer's side publishes the contract (合同公告)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort
+from flask import Response, abort, send_file
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.accounts.models import User
+from app.core import storage
 from app.core.db import db
 from app.core.labels import label
 from app.core.permissions import Permission, public, require
@@ -156,3 +158,57 @@ def section_archive(section_id: int) -> dict[str, Any]:
         "parts": [{"part": c, "part_label": archive_part_label(c), "present": ok} for c, ok in found.parts],
         "files": [{"name": n, "sha256": d} for n, d in found.files],
     }
+
+
+@blp.route("/contracts/sections/<int:section_id>/publish", methods=["POST"])
+@blp.response(200, ContractOut)
+@require(Permission.CONTRACT_MANAGE)
+def publish_contract(section_id: int) -> Contract:
+    """Publish the uploaded contract (合同公告); for government procurement a publication after the 2
+    working days of 政府采购法实施条例第50条 is recorded as late. 409 once published; 404 before the upload
+    or for a party who does not manage the section."""
+    section = db.session.get(Section, section_id)
+    if section is None or not permissions.can_manage(_me(), section):
+        abort(404)
+    contract = services.contract_for(section)
+    if contract is None:
+        abort(404)
+    services.publish_contract(contract, actor=_me())
+    db.session.commit()
+    return contract
+
+
+def _pdf(blob_path: str, sha256: str, filename: str) -> Response:
+    try:
+        path = storage.absolute(blob_path)
+    except (OSError, ValueError):
+        abort(404)
+    if not path.exists():
+        abort(404)
+    resp = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=filename)
+    resp.headers["X-Content-SHA256"] = sha256
+    return resp
+
+
+@blp.route("/contracts/sections/<int:section_id>/document")
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
+@require(Permission.CONTRACT_READ)
+def contract_document(section_id: int) -> Response:
+    """The signed contract (PDF) with its SHA-256 in ``X-Content-SHA256``, for the parties of the page."""
+    contract = services.contract_for(_readable(section_id))
+    if contract is None:
+        abort(404)
+    return _pdf(contract.blob_path, contract.sha256, contract.filename)
+
+
+@blp.route("/contracts/sections/<int:section_id>/amendments/<int:amendment_number>/document")
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
+@require(Permission.CONTRACT_READ)
+def amendment_document(section_id: int, amendment_number: int) -> Response:
+    """A signed amendment (补充合同, PDF) by its number, for the parties of the page."""
+    contract = services.contract_for(_readable(section_id))
+    amendments = contract.amendments if contract else []
+    row = next((a for a in amendments if a.number == amendment_number), None)
+    if row is None:
+        abort(404)
+    return _pdf(row.blob_path, row.sha256, row.filename)
