@@ -530,6 +530,49 @@ def written_report_document(section_id: int) -> Response:
     return resp
 
 
+def _printed(section_id: int, document: str) -> Response:
+    """The signed PDF of ``document`` for whoever may read the page it prints (the page's rule)."""
+    from app.core import printing as core_printing
+
+    from . import printing
+
+    section, ev = _section_and_evaluation(section_id)
+    user = _me()
+    if document == "report":
+        allowed = permissions.can_read_report(user, section, ev)
+    else:
+        allowed = permissions.is_section_tenderer(user, section) or permissions.can_monitor(user, section)
+    record = printing.printed_record(printing.DOCUMENTS[document], section, ev) if allowed else None
+    if record is None:
+        raise NotFound(_("No such document."))
+    data, status, headers = core_printing.response(record)
+    return Response(data, status=status, headers=headers)
+
+
+@blp.route("/sections/<int:section_id>/report.pdf")
+@blp.response(200, BINARY, content_type="application/pdf")
+@require(Permission.EVALUATION_REPORT_READ)
+def report_pdf(section_id: int) -> Response:
+    """The evaluation report as a signed PDF (``X-Record-SHA256``), for whoever may read the report."""
+    return _printed(section_id, "report")
+
+
+@blp.route("/sections/<int:section_id>/written-report.pdf")
+@blp.response(200, BINARY, content_type="application/pdf")
+@require(Permission.EVALUATION_REPORT_READ)
+def written_report_pdf(section_id: int) -> Response:
+    """The filed written report as a signed PDF (the tenderer side and the supervisors)."""
+    return _printed(section_id, "written_report")
+
+
+@blp.route("/sections/<int:section_id>/award-notice.pdf")
+@blp.response(200, BINARY, content_type="application/pdf")
+@require(Permission.EVALUATION_REPORT_READ)
+def award_notice_pdf(section_id: int) -> Response:
+    """The award notice (中标通知书) as a signed PDF (the tenderer side and the supervisors)."""
+    return _printed(section_id, "award_notice")
+
+
 def _sections_of_member(member_id: Any) -> list[int | None]:
     rows = db.session.execute(
         select(Evaluation.section_id)

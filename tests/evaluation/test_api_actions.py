@@ -286,6 +286,17 @@ def test_contract_refunds_written_report_and_archive_through_the_api(
     assert api.get(report_url, headers=bearer(stranger)).status_code == 404
     assert api.get(report_url, headers=bidder).status_code == 403
 
+    # the printed records as signed PDFs, to the page's readers
+    for path, headers in (
+        ("report", bearer(world.regulator)),
+        ("written-report", agent),
+        ("award-notice", staff),
+    ):
+        pdf = api.get(f"{BASE}/{sid}/{path}.pdf", headers=headers)
+        assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.headers["X-Record-SHA256"]
+        assert api.get(f"{BASE}/{sid}/{path}.pdf", headers=bearer(stranger)).status_code == 404
+    assert api.get(f"{BASE}/{sid}/award-notice.pdf", headers=bidder).status_code == 403
+
     # the archive: center staff seal it; the parties who may download it do
     archive_url = f"{BASE}/{sid}/archive"
     assert api.post(archive_url, headers=bearer(world.regulator)).status_code == 403
