@@ -1,19 +1,25 @@
 """JSON API of the contracts domain: published contracts and procurement intentions for everyone; a
 section's contract, its signed PDF and its amendments' PDFs, and the archive listing for the parties who
-may read them; the tenderer's side publishes the contract (合同公告)."""
+may read them; the tenderer's side uploads the signed contract and its amendments (the PDF as the raw
+request body) and publishes the contract (合同公告)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 from typing import Any
 
-from flask import Response, abort, send_file
+from flask import Response, abort, request, send_file
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from app.accounts.models import User
 from app.core import storage
+from app.core.bodies import body_limit
+from app.core.clock import CST, now, to_local
 from app.core.db import db
+from app.core.idempotency import idempotent
 from app.core.labels import label
 from app.core.permissions import Permission, public, require
 from app.projects.models import Section
@@ -212,3 +218,111 @@ def amendment_document(section_id: int, amendment_number: int) -> Response:
     if row is None:
         abort(404)
     return _pdf(row.blob_path, row.sha256, row.filename)
+
+
+PDF_BODY = {
+    "required": True,
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+class SignedPdfQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    filename = fields.Str(load_default="contract.pdf", validate=validate.Length(min=1, max=150))
+    signed_on = fields.Date(
+        load_default=None,
+        metadata={"description": "the signing day (Beijing); today when left out; between the award and now"},
+    )
+
+
+class ContractUploadQuery(SignedPdfQuery):
+    title = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    amount = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "the contract amount in yuan, e.g. 1120000 or 1,120,000.00"},
+    )
+
+
+class AmendmentQuery(SignedPdfQuery):
+    summary = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+    amount_after = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "the contract amount after the amendment, in yuan"},
+    )
+
+
+def _managed(section_id: int) -> Section:
+    section = db.session.get(Section, section_id)
+    if section is None or not permissions.can_manage(_me(), section):
+        abort(404)
+    return section
+
+
+def _signed_at(day: dt.date | None) -> dt.datetime | None:
+    """Noon Beijing time of the signing day; now for a contract signed this morning."""
+    if day is None:
+        return None
+    at = dt.datetime.combine(day, dt.time(12), tzinfo=CST).astimezone(dt.UTC)
+    return min(at, now()) if day == to_local(now()).date() else at
+
+
+def _pdf_body() -> io.BytesIO | None:
+    """The raw request body, read only now: after the route's permission and object checks."""
+    data = request.get_data(cache=False)
+    return io.BytesIO(data) if data else None
+
+
+@blp.route("/contracts/sections/<int:section_id>", methods=["POST"])
+@idempotent
+@blp.arguments(ContractUploadQuery, location="query")
+@blp.doc(requestBody=PDF_BODY)
+@blp.response(201, ContractOut)
+@require(Permission.CONTRACT_MANAGE)
+@body_limit(services.MAX_PDF_BYTES)
+def upload_contract(query: dict[str, Any], section_id: int) -> Contract:
+    """Upload the signed contract of an awarded section: the PDF is the raw body (``application/pdf``, at
+    most 20 MB); it records the signing if not recorded yet. 409 before the award or once uploaded
+    (changes are amendments); 422 naming ``document``, ``title`` or ``amount``."""
+    section = _managed(section_id)
+    contract = services.upload_contract(
+        section,
+        actor=_me(),
+        stream=_pdf_body(),
+        filename=query["filename"],
+        amount=query["amount"],
+        title=query["title"],
+        signed_at=_signed_at(query["signed_on"]),
+    )
+    db.session.commit()
+    return contract
+
+
+@blp.route("/contracts/sections/<int:section_id>/amendments", methods=["POST"])
+@idempotent
+@blp.arguments(AmendmentQuery, location="query")
+@blp.doc(requestBody=PDF_BODY)
+@blp.response(201, ContractOut)
+@require(Permission.CONTRACT_MANAGE)
+@body_limit(services.MAX_PDF_BYTES)
+def record_amendment(query: dict[str, Any], section_id: int) -> Contract:
+    """Record a signed amendment (补充合同; the PDF as the raw body): for government procurement at most
+    +10 % of the contract amount (政府采购法第49条)."""
+    section = _managed(section_id)
+    contract = services.contract_for(section)
+    if contract is None:
+        abort(404)
+    services.record_amendment(
+        contract,
+        actor=_me(),
+        summary=query["summary"],
+        amount_after=query["amount_after"],
+        stream=_pdf_body(),
+        filename=query["filename"],
+        signed_at=_signed_at(query["signed_on"]),
+    )
+    db.session.commit()
+    return contract

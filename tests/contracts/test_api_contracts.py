@@ -5,7 +5,6 @@ the parties who read the contract page download the contract and its amendments 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal
 from typing import Any
 
@@ -58,12 +57,33 @@ def test_the_contract_is_published_and_its_pdfs_downloaded_through_the_api(
     assert api.post(publish, headers=agent).status_code == 404  # nothing uploaded yet
 
     clock.freeze(dt.datetime(2026, 3, 27, 10, tzinfo=CST))
-    with app.test_request_context():
-        contract = contracts.upload_contract(
-            section, actor=world.agent, stream=io.BytesIO(PDF), filename="合同.pdf",
-            amount="1120000", title="医疗设备采购合同",
-        )  # fmt: skip
-    db.session.commit()
+    upload = (
+        f"{BASE}/{section.id}?title=医疗设备采购合同&amount=1120000&filename=合同.pdf&signed_on=2026-03-27"
+    )
+    pdf = {"Content-Type": "application/pdf"}
+    assert api.post(f"{BASE}/{section.id}?amount=1", data=PDF, headers=agent | pdf).status_code == 422
+    not_pdf = api.post(upload, data=b"MZ not a pdf", headers=agent | pdf)
+    assert not_pdf.status_code == 422 and "document" in not_pdf.json["errors"]
+    assert api.post(upload, data=PDF, headers=bearer(trade.tender.bidders[0].user) | pdf).status_code == 403
+    assert (
+        api.post(
+            upload, data=PDF, headers=bearer(make_user(Role.TENDERER, make_org(OrgKind.TENDERER))) | pdf
+        ).status_code
+        == 404
+    )
+    assert api.post(upload, data=PDF, headers=bearer(world.agent, other.id) | pdf).status_code == 403
+    uploaded = api.post(upload, data=PDF, headers=agent | pdf | {"Idempotency-Key": "contract-upload-1"})
+    assert uploaded.status_code == 201, uploaded.json
+    assert uploaded.json["status"] == "signed" and uploaded.json["amount"] == "1120000.00"
+    replay = api.post(upload, data=PDF, headers=agent | pdf | {"Idempotency-Key": "contract-upload-1"})
+    assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
+    other_title = upload.replace("医疗设备采购合同", "另一份合同")
+    reused = api.post(other_title, data=PDF, headers=agent | pdf | {"Idempotency-Key": "contract-upload-1"})
+    assert reused.status_code == 422 and reused.json["code"] == "idempotency_key_reused"
+    assert api.post(upload, data=PDF, headers=agent | pdf).status_code == 409  # changes are amendments
+    contract = contracts.contract_for(section)
+    assert contract is not None and contract.sha256 == uploaded.json["sha256"]
+    assert ev.contract_signed_at == contract.signed_at
     assert api.post(publish, headers=bearer(trade.tender.bidders[0].user)).status_code == 403
     assert api.post(publish, headers=bearer(world.staff)).status_code == 403
     foreign = make_user(Role.TENDERER, make_org(OrgKind.TENDERER))
@@ -85,12 +105,17 @@ def test_the_contract_is_published_and_its_pdfs_downloaded_through_the_api(
     assert api.get(f"{BASE}/{section.id}/document", headers=bearer(foreign)).status_code == 404
     assert api.get(f"{BASE}/{section.id}/document", headers=bearer(world.staff, other.id)).status_code == 403
 
-    with app.test_request_context():
-        contracts.record_amendment(
-            contract, actor=world.agent, summary="追加同类设备两台", amount_after="1230000",
-            stream=io.BytesIO(PDF), filename="补充合同.pdf",
-        )  # fmt: skip
-    db.session.commit()
+    amend = f"{BASE}/{section.id}/amendments?summary=追加同类设备两台&filename=补充合同.pdf"
+    too_much = api.post(f"{amend}&amount_after=1240000", data=PDF, headers=agent | pdf)
+    assert too_much.status_code == 422 and not contract.amendments  # over +10 % (政府采购法第49条)
+    assert (
+        api.post(f"{amend}&amount_after=1230000", data=PDF, headers=bearer(foreign) | pdf).status_code == 404
+    )
+    amended = api.post(
+        f"{amend}&amount_after=1230000", data=PDF, headers=agent | pdf | {"Idempotency-Key": "amend-1"}
+    )
+    assert amended.status_code == 201, amended.json
+    assert [a["number"] for a in amended.json["amendments"]] == [1]
     amendment = api.get(f"{BASE}/{section.id}/amendments/1/document", headers=bearer(world.agent, section.id))
     assert amendment.status_code == 200 and amendment.data == PDF
     amendment.close()
