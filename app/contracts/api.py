@@ -220,9 +220,12 @@ def amendment_document(section_id: int, amendment_number: int) -> Response:
     return _pdf(row.blob_path, row.sha256, row.filename)
 
 
+# the signed PDF as the raw body; sent as application/octet-stream (the content type is not checked: the
+# service checks the file is a PDF)
 PDF_BODY = {
     "required": True,
-    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "the signed PDF",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
 }
 
 
@@ -284,8 +287,8 @@ def _pdf_body() -> io.BytesIO | None:
 @require(Permission.CONTRACT_MANAGE)
 @body_limit(services.MAX_PDF_BYTES)
 def upload_contract(query: dict[str, Any], section_id: int) -> Contract:
-    """Upload the signed contract of an awarded section: the PDF is the raw body (``application/pdf``, at
-    most 20 MB); it records the signing if not recorded yet. 409 before the award or once uploaded
+    """Upload the signed contract of an awarded section: the PDF is the raw body (at most 20 MB); it
+    records the signing if not recorded yet. 409 before the award or once uploaded
     (changes are amendments); 422 naming ``document``, ``title`` or ``amount``."""
     section = _managed(section_id)
     contract = services.upload_contract(
