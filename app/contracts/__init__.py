@@ -22,6 +22,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(public_bp)
     api_ext.register_blueprint(api.blp)
+    from app.core import scoping
+
+    # an amendment is named by its number within the section the path also names: that is its scope
+    scoping.register("amendment_number", lambda _number: [])
     for entry in (
         NavEntry("contracts.index", _l("Contracts"), Permission.CONTRACT_READ),
         NavEntry("contracts.intention_list", _l("Procurement intentions"), Permission.INTENTION_MANAGE),

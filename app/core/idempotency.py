@@ -111,7 +111,8 @@ def _check(key: str, caller: int) -> None:
 
 
 def _fingerprint() -> str:
-    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    # the query is part of the request: an upload names its fields there (the body is the file)
+    digest = hashlib.sha256(f"{request.method} {request.path}?".encode() + request.query_string + b"\n")
     digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 

@@ -18,9 +18,10 @@ def init_app(app: Flask) -> None:
     printing.register()
     from app.extensions import api as api_ext
 
-    from . import api
+    from . import api, api_actions  # api_actions adds its routes to api.blp
 
     api_ext.register_blueprint(api.blp)
+    api_actions.register_scopes()
     app.jinja_env.globals.update(
         stage_label=endings.stage_label, report_state_label=endings.report_state_label
     )

@@ -25,15 +25,15 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.core import audit, storage
-from app.core.clock import CST, now
+from app.core import storage
+from app.core.clock import CST, now, to_local
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.labels import error_details
 from app.core.permissions import Permission, Role, public, require
-from app.projects.models import Project, Section, SectionDocument
+from app.projects.models import Project, Section
 
-from . import archive, endings, panel, permissions, procurement, scoring, services
+from . import archive, documents, endings, panel, permissions, procurement, scoring, services
 from .enums import EvaluationStatus
 from .models import Evaluation, PanelMember, PanelRepresentative, SecurityRefund
 
@@ -256,21 +256,11 @@ def close(section_id: int) -> ResponseReturnValue:
 @require(Permission.EVALUATION_SCORE)
 def bid_document(section_id: int, envelope_id: int) -> ResponseReturnValue:
     """A decrypted bid document of this section, streamed from the at-rest file; every view is audited."""
-    from app.bidding.models import SealedEnvelope
     from app.bidding.opening import read_document
 
     section = _expert_section(section_id)
     ev, member = _member(section)
-    env = db.session.get(SealedEnvelope, envelope_id)
-    if env is None or env.section_id != section.id or not member.counts or env.plaintext_path is None:
-        abort(404)
-    audit.record(
-        "evaluation:document:view",
-        actor=_user(),
-        object_type="evaluation",
-        object_id=ev.id,
-        payload={"section_id": section.id, "envelope_id": env.id, "org_id": env.org_id, "sha256": env.sha256},
-    )
+    env = documents.open_bid_document(section, ev, member, envelope_id, actor=_user())
     db.session.commit()
     resp = Response(stream_with_context(read_document(env)), mimetype="application/octet-stream")
     resp.headers["Content-Disposition"] = f'attachment; filename="bid-{env.id}.bin"'
@@ -283,16 +273,7 @@ def bid_document(section_id: int, envelope_id: int) -> ResponseReturnValue:
 def tender_document(section_id: int, doc_id: int) -> ResponseReturnValue:
     section = _expert_section(section_id)
     ev, _member_row = _member(section)
-    doc = db.session.get(SectionDocument, doc_id)
-    if doc is None or doc.section_id != section.id or doc.published_at is None:
-        abort(404)
-    audit.record(
-        "evaluation:tender_document:view",
-        actor=_user(),
-        object_type="evaluation",
-        object_id=ev.id,
-        payload={"section_id": section.id, "document_id": doc.id, "sha256": doc.sha256},
-    )
+    doc = documents.open_tender_document(section, ev, doc_id, actor=_user())
     db.session.commit()
     resp = Response(stream_with_context(storage.iter_blob(doc.blob_path)), mimetype=doc.content_type)
     resp.headers["Content-Disposition"] = f'attachment; filename="document-{doc.id}"'
@@ -575,6 +556,8 @@ def contract(section_id: int) -> ResponseReturnValue:
         try:
             day = dt.date.fromisoformat(raw)
             signed_at = dt.datetime.combine(day, dt.time(12), tzinfo=CST).astimezone(dt.UTC)
+            if day == to_local(now()).date():  # signed this morning counts: noon is not yet, now is
+                signed_at = min(signed_at, now())
         except ValueError:
             flash(_("Enter a date."), "error")
             return redirect(url_for(".manage", section_id=section.id))
