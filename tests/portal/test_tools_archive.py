@@ -1,5 +1,6 @@
 """The portal serves the verification tools' package itself: a zip of the source that pip builds and installs
-(``ggzy-audit``, ``ggzy-bid``), with nothing of the installation's instance or secrets in it."""
+(``ggzy-audit``, ``ggzy-bid``) and the procedure they implement, with nothing of the installation's instance
+or secrets in it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ def test_the_archive_is_the_package_and_nothing_else(client: FlaskClient) -> Non
     assert (
         "ggzy-platform/app/core/audit_cli.py" in names and "ggzy-platform/app/bidding/client_cli.py" in names
     )
-    top = ("ggzy-platform/app/", "ggzy-platform/pyproject.toml", "ggzy-platform/README.md")
+    top = (
+        "ggzy-platform/app/",
+        "ggzy-platform/pyproject.toml",
+        "ggzy-platform/README.md",
+        "ggzy-platform/docs/verify-a-draw.md",
+    )
     assert all(n.startswith(top) for n in names)
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".mo", ".db", ".pem", ".key"))]
     assert client.get("/portal/tools/ggzy-platform.zip").get_data() == data  # same bytes every time
@@ -59,5 +65,7 @@ def test_pip_builds_and_installs_the_archive(client: FlaskClient, tmp_path: Path
     assert (target / "app" / "core" / "audit_offline.py").is_file()
     entry_points = next(target.glob("ggzy_platform-*.dist-info")) / "entry_points.txt"
     text = entry_points.read_text()
-    assert "ggzy-audit = app.core.audit_offline:main" in text
-    assert "ggzy-bid = app.bidding.client_cli:main" in text
+    assert (
+        "ggzy-audit = app.core.audit_offline:main" in text
+        and "ggzy-bid = app.bidding.client_cli:main" in text
+    )
