@@ -29,6 +29,22 @@ def nginx_binary() -> str | None:
     return None
 
 
+def requirements() -> str:
+    """What a test behind the production front needs: nginx (``make test`` installs it, so its absence is a
+    failure with the command to run, never a skip) and a reachable Redis (an optional service: the stream
+    service needs it, so without one the test is skipped with that reason). Returns the Redis URL."""
+    import pytest
+
+    if nginx_binary() is None:
+        pytest.fail(
+            "nginx is not installed: run `make test` (it installs it) or `bash scripts/test-system-deps.sh`"
+        )
+    url = redis_url()
+    if url is None:
+        pytest.skip("no Redis reachable at REDIS_URL or 127.0.0.1:6379: the stream service needs it")
+    return url
+
+
 def redis_url() -> str | None:
     """A reachable Redis (REDIS_URL, else the local default), or None."""
     url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"

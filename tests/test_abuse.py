@@ -37,11 +37,7 @@ BIDDERS = 5
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[front.Front, dict[str, Any]]]:
-    if front.nginx_binary() is None:
-        pytest.skip("nginx is not installed (scripts/test-system-deps.sh installs it)")
-    url = front.redis_url()
-    if url is None:
-        pytest.skip("no Redis reachable at REDIS_URL or 127.0.0.1:6379: the stream service needs it")
+    url = front.requirements()
     tmp = tmp_path_factory.mktemp("abuse")
     (tmp / "instance").mkdir()
     env = servers.app_env(tmp)

@@ -48,11 +48,7 @@ def test_the_repository_config_logs_no_access_to_reports_or_one_time_links() -> 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[front.Front]:
-    if front.nginx_binary() is None:
-        pytest.skip("nginx is not installed (scripts/test-system-deps.sh installs it)")
-    url = front.redis_url()
-    if url is None:
-        pytest.skip("no Redis reachable at REDIS_URL or 127.0.0.1:6379: the stream service needs it")
+    url = front.requirements()
     tmp = tmp_path_factory.mktemp("front-logs")
     env = servers.app_env(tmp)
     env.update(REDIS_URL=url, STREAMS_KEY_PREFIX=f"ggzy:test-front-logs:{secrets.token_hex(4)}")
