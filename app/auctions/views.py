@@ -16,7 +16,7 @@ from app.accounts.models import Organization, User
 from app.core.clock import CST
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.labels import error_details
+from app.core.labels import flash_refusal
 from app.core.permissions import Permission, Role, require
 from app.projects.services.catalogue import current_catalogue
 
@@ -32,12 +32,6 @@ bp = Blueprint("auctions", __name__, url_prefix="/auctions")
 def _user() -> User:
     user: User = current_user.user
     return user
-
-
-def _flash_error(err: DomainError) -> None:
-    flash(err.message, "error")
-    if err.errors:
-        flash(error_details(err.errors), "error")
 
 
 def _visible(listing_id: int) -> AuctionListing:
@@ -122,7 +116,7 @@ def new() -> ResponseReturnValue:
             db.session.commit()
         except DomainError as err:
             db.session.rollback()
-            _flash_error(err)
+            flash_refusal(err)
             return render_template("auctions/new.html", items=items, form=request.form), 422
         flash(_("The listing is saved as a draft."), "success")
         return redirect(url_for(".listing", listing_id=listing.id))
@@ -165,7 +159,7 @@ def publish(listing_id: int) -> ResponseReturnValue:
         flash(_("The listing notice is published."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".listing", listing_id=listing.id))
 
 
@@ -181,7 +175,7 @@ def register(listing_id: int) -> ResponseReturnValue:
         flash(_("Registered as bidder no. %(number)s.", number=reg.bidder_number), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".listing", listing_id=listing.id))
 
 
@@ -195,7 +189,7 @@ def bid(listing_id: int) -> ResponseReturnValue:
         flash(_("Your bid no. %(seq)s is recorded.", seq=placed.seq), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".listing", listing_id=listing.id))
 
 
@@ -214,7 +208,7 @@ def deposit(registration_id: int) -> ResponseReturnValue:
         flash(_("The deposit is confirmed."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".listing", listing_id=reg.listing_id))
 
 
@@ -233,5 +227,5 @@ def review(registration_id: int) -> ResponseReturnValue:
         flash(_("The review is recorded."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".listing", listing_id=reg.listing_id))

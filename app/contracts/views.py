@@ -15,7 +15,7 @@ from app.core import storage
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.labels import error_details
+from app.core.labels import flash_refusal
 from app.core.permissions import Permission, Role, public, require
 from app.core.web import MAX_ROW_ID
 from app.projects.models import Project, Section
@@ -31,12 +31,6 @@ public_bp = Blueprint("contracts_public", __name__, url_prefix="/portal")
 def _user() -> User:
     user: User = current_user.user
     return user
-
-
-def _flash_error(err: DomainError) -> None:
-    flash(err.message, "error")
-    if err.errors:
-        flash(error_details(err.errors), "error")
 
 
 def _readable_section(section_id: int) -> Section:
@@ -115,7 +109,7 @@ def upload(section_id: int) -> ResponseReturnValue:
         flash(_("The signed contract is uploaded."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".section", section_id=sec.id))
 
 
@@ -135,7 +129,7 @@ def publish(section_id: int) -> ResponseReturnValue:
             flash(_("The contract is published."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".section", section_id=sec.id))
 
 
@@ -161,7 +155,7 @@ def amend(section_id: int) -> ResponseReturnValue:
         flash(_("The amendment is recorded."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".section", section_id=sec.id))
 
 
@@ -239,7 +233,7 @@ def intention_create() -> ResponseReturnValue:
         flash(_("The intention is saved as a draft."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".intention_list"))
 
 
@@ -261,7 +255,7 @@ def intention_publish(intention_id: int) -> ResponseReturnValue:
         flash(_("The procurement intention is published."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".intention_list"))
 
 
@@ -275,7 +269,7 @@ def intention_withdraw(intention_id: int) -> ResponseReturnValue:
         flash(_("The procurement intention is withdrawn."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".intention_list"))
 
 

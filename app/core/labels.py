@@ -13,9 +13,13 @@ as a button or a column heading. A code without a label is never shown raw: :fun
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from flask_babel import get_locale, pgettext
 from flask_babel import gettext as _
+
+if TYPE_CHECKING:
+    from app.core.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -1088,6 +1092,15 @@ def error_details(errors: dict[str, object] | None, sep: str = "; ") -> str:
             log.warning("no label for field %r", key)
             parts.append(text)
     return sep.join(parts)
+
+
+def flash_refusal(err: DomainError) -> None:
+    """Show a refused action (a ``DomainError``) on the next page: its message, then its fields in words."""
+    from flask import flash
+
+    flash(err.message, "error")
+    if err.errors:
+        flash(error_details(err.errors), "error")
 
 
 def has_label(kind: str, value: object) -> bool:

@@ -29,7 +29,7 @@ from app.core import storage
 from app.core.clock import CST, now, to_local
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.labels import error_details
+from app.core.labels import flash_refusal
 from app.core.permissions import Permission, Role, public, require
 from app.projects.models import Project, Section
 
@@ -57,12 +57,6 @@ def _evaluation(section: Section) -> Evaluation:
     if ev is None:
         abort(404)
     return ev
-
-
-def _flash_error(err: DomainError) -> None:
-    flash(err.message, "error")
-    if err.errors:
-        flash(error_details(err.errors), "error")
 
 
 # -- expert workspace ------------------------------------------------------------------------------------
@@ -133,7 +127,7 @@ def sign_in(section_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".workspace", section_id=section.id))
 
 
@@ -169,7 +163,7 @@ def save_scores(section_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".workspace", section_id=section.id))
 
 
@@ -186,7 +180,7 @@ def extension(section_id: int) -> ResponseReturnValue:
         )
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".workspace", section_id=section.id))
 
 
@@ -200,7 +194,7 @@ def explain(section_id: int, org_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".workspace", section_id=section.id))
 
 
@@ -214,7 +208,7 @@ def draw_up(section_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".workspace", section_id=section.id))
 
 
@@ -233,7 +227,7 @@ def decide(section_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".workspace", section_id=section.id))
 
 
@@ -248,7 +242,7 @@ def close(section_id: int) -> ResponseReturnValue:
         flash(_("The report is closed and sent to the tenderer."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".workspace", section_id=section.id))
 
 
@@ -356,7 +350,7 @@ def manage_panel(section_id: int) -> ResponseReturnValue:
             flash(_("The representative is named."), "success")
         except DomainError as err:
             db.session.rollback()
-            _flash_error(err)
+            flash_refusal(err)
         return redirect(url_for(".manage_panel", section_id=section.id))
     size, pool = panel.composition(section)
     ev = services.evaluation_for(section)
@@ -387,7 +381,7 @@ def withdraw_representative(section_id: int, rep_id: int) -> ResponseReturnValue
         flash(_("The representative is withdrawn."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".manage_panel", section_id=section.id))
 
 
@@ -437,7 +431,7 @@ def publish(section_id: int) -> ResponseReturnValue:
         flash(_("The candidates are published."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".manage", section_id=section.id))
 
 
@@ -457,7 +451,7 @@ def announce(section_id: int) -> ResponseReturnValue:
         flash(_("The result announcement is published and the award letters are sent."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".manage", section_id=section.id))
 
 
@@ -479,7 +473,7 @@ def written_report(section_id: int) -> ResponseReturnValue:
         flash(_("The written report is filed with the regulator."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".manage", section_id=section.id))
 
 
@@ -541,7 +535,7 @@ def award(section_id: int) -> ResponseReturnValue:
         flash(_("The award is issued."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".manage", section_id=section.id))
 
 
@@ -566,7 +560,7 @@ def contract(section_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".manage", section_id=section.id))
 
 
@@ -583,7 +577,7 @@ def refund(section_id: int, refund_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".manage", section_id=section.id))
 
 
@@ -644,7 +638,7 @@ def mark_absent(section_id: int, member_id: int) -> ResponseReturnValue:
         flash(_("The absent member is replaced."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".monitor", section_id=section.id))
 
 
@@ -659,7 +653,7 @@ def make_archive(section_id: int) -> ResponseReturnValue:
         flash(_("The archive bundle is sealed."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".monitor", section_id=section.id))
 
 

@@ -15,7 +15,7 @@ from app.core import storage
 from app.core.clock import CST
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.labels import error_details
+from app.core.labels import flash_refusal
 from app.core.permissions import Permission, require
 
 from .. import permissions as project_perms
@@ -30,12 +30,6 @@ bp = Blueprint("prequal", __name__, url_prefix="/prequal")
 def _user() -> User:
     user: User = current_user.user
     return user
-
-
-def _flash_error(err: DomainError) -> None:
-    flash(err.message, "error")
-    if err.errors:
-        flash(error_details(err.errors), "error")
 
 
 def _round(prequal_id: int) -> Prequalification:
@@ -102,7 +96,7 @@ def start(section_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
         return redirect(url_for("projects.section", section_id=sec.id))
     flash(_("Prequalification round %(n)d opened as a draft.", n=pq.round), "success")
     return redirect(url_for(".detail", prequal_id=pq.id))
@@ -150,7 +144,7 @@ def edit(prequal_id: int) -> ResponseReturnValue:
         flash(_("The prequalification is saved."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".detail", prequal_id=pq.id))
 
 
@@ -164,7 +158,7 @@ def publish(prequal_id: int) -> ResponseReturnValue:
         flash(_("The prequalification notice and documents are published."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".detail", prequal_id=pq.id))
 
 
@@ -207,7 +201,7 @@ def apply(prequal_id: int) -> ResponseReturnValue:
         flash(_("Your application is received (SHA-256 %(sha)s).", sha=row.sha256), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".detail", prequal_id=pq.id))
 
 
@@ -242,7 +236,7 @@ def review(application_id: int) -> ResponseReturnValue:
         flash(_("The result is recorded."), "success")
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
     return redirect(url_for(".detail", prequal_id=row.prequalification_id))
 
 
@@ -255,7 +249,7 @@ def notify(prequal_id: int) -> ResponseReturnValue:
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
-        _flash_error(err)
+        flash_refusal(err)
         return redirect(url_for(".detail", prequal_id=pq.id))
     if pq.status == "passed":
         flash(_("The results are notified to every applicant; the tender may proceed."), "success")
