@@ -48,7 +48,13 @@ class AuctionListing(db.Model):  # type: ignore[name-defined]
         CheckConstraint(
             "notice_at <= listing_starts_at AND listing_starts_at < listing_ends_at", name="periods_ordered"
         ),
-        CheckConstraint("(status IN ('sold', 'unsold')) = (ended_at IS NOT NULL)", name="ended_when_final"),
+        CheckConstraint(
+            "(status IN ('sold', 'unsold', 'terminated')) = (ended_at IS NOT NULL)", name="ended_when_final"
+        ),
+        CheckConstraint(
+            "(status = 'terminated') = (termination_reason IS NOT NULL AND terminated_by IS NOT NULL)",
+            name="reason_when_terminated",
+        ),
         CheckConstraint("(status = 'sold') = (winner_id IS NOT NULL)", name="winner_when_sold"),
         CheckConstraint("(status = 'unsold') = (unsold_reason IS NOT NULL)", name="reason_when_unsold"),
         CheckConstraint(
@@ -92,6 +98,10 @@ class AuctionListing(db.Model):  # type: ignore[name-defined]
     )
     winner_id: Mapped[int | None] = mapped_column(ForeignKey("auction_registration.id", use_alter=True))
     unsold_reason: Mapped[str | None] = mapped_column(String(32))
+    termination_reason: Mapped[str | None] = mapped_column(
+        String(500), comment="终止: why the center stopped the listing before its end"
+    )
+    terminated_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
 
     registrations: Mapped[list[AuctionRegistration]] = relationship(

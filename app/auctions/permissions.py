@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.accounts.models import User
 from app.core.permissions import Role
 
-from .enums import ListingStatus
+from .enums import TERMINABLE, ListingStatus
 from .models import AuctionListing, AuctionRegistration
 
 
@@ -41,3 +41,8 @@ def sees_registrants(user: User, listing: AuctionListing) -> bool:
     """Who registered, by name: the reviewing staff and the regulator; never the transferor or another
     bidder before the end (the result names the winner only)."""
     return user.role in {Role.CENTER_STAFF, Role.REGULATOR} and listing.status_enum is not ListingStatus.DRAFT
+
+
+def can_terminate(user: User, listing: AuctionListing) -> bool:
+    """终止: the center staff running the listing, while it is published and not ended."""
+    return user.role == Role.CENTER_STAFF and listing.status_enum in TERMINABLE

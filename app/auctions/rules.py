@@ -45,6 +45,18 @@ PERIOD_RULES: dict[ListingKind, tuple[PeriodRule, ...]] = {
             "国土资源部令第39号第十九条", "listing_ends_at",
         ),
     ),
+    ListingKind.MINERAL_RIGHTS: (
+        # 矿业权出让交易规则 (自然资源部, 自然资规〔2023〕1号): the notice at least 20 working days before the
+        # listing starts, the listing at least 10 working days (articles to be confirmed: docs/rules.md).
+        PeriodRule(
+            "notice_at", "listing_starts_at", 20, "working",
+            "矿业权出让交易规则（自然资规〔2023〕1号）", "listing_starts_at",
+        ),
+        PeriodRule(
+            "listing_starts_at", "listing_ends_at", 10, "working",
+            "矿业权出让交易规则（自然资规〔2023〕1号）", "listing_ends_at",
+        ),
+    ),
     ListingKind.STATE_PROPERTY: (
         # 32号令 Art. 13: 正式披露信息时间不得少于20个工作日 — the disclosure runs from the notice to the end
         # of the listing.

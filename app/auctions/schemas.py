@@ -97,4 +97,5 @@ def state_of(listing: AuctionListing, viewer: User) -> dict[str, Any]:
         body["unsold_reason"] = listing.unsold_reason
         body["unsold_reason_label"] = label("unsold_reason", listing.unsold_reason)
         body["winner"] = winner_identity(listing)
+        body["termination_reason"] = listing.termination_reason
     return body

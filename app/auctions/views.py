@@ -24,7 +24,7 @@ from . import permissions, services
 from .enums import ENDED
 from .models import AuctionListing, AuctionRegistration
 from .schemas import state_of
-from .services.listing import DEFAULT_COUNTDOWN, KIND_OF_CATEGORY
+from .services.listing import DEFAULT_COUNTDOWN, kind_of
 
 bp = Blueprint("auctions", __name__, url_prefix="/auctions")
 
@@ -76,7 +76,7 @@ def _listing_items() -> list[tuple[int, str]]:
     catalogue = current_catalogue()
     if catalogue is None:
         return []
-    return [(i.id, f"{i.code} {i.name}") for i in catalogue.items if i.category_enum in KIND_OF_CATEGORY]
+    return [(i.id, f"{i.code} {i.name}") for i in catalogue.items if kind_of(i) is not None]
 
 
 @bp.route("/")
@@ -144,6 +144,7 @@ def listing(listing_id: int) -> str:
         sees_registrants=sees,
         names=names,
         reviewer=user.role == Role.CENTER_STAFF,
+        can_terminate=permissions.can_terminate(user, current),
     )
 
 
@@ -187,6 +188,21 @@ def bid(listing_id: int) -> ResponseReturnValue:
         amount = _money("amount") or Decimal(0)
         placed = services.place_bid(listing.id, amount, actor=_user())
         flash(_("Your bid no. %(seq)s is recorded.", seq=placed.seq), "success")
+    except DomainError as err:
+        db.session.rollback()
+        flash_refusal(err)
+    return redirect(url_for(".listing", listing_id=listing.id))
+
+
+@bp.post("/<int:listing_id>/terminate")
+@require(Permission.AUCTION_REVIEW)
+def terminate(listing_id: int) -> ResponseReturnValue:
+    listing = _visible(listing_id)
+    if not permissions.can_terminate(_user(), listing):
+        abort(404)
+    try:
+        services.terminate(listing.id, reason=request.form.get("termination_reason", "")[:500], actor=_user())
+        flash(_("The listing is terminated; the bidders and the transferor are told."), "success")
     except DomainError as err:
         db.session.rollback()
         flash_refusal(err)

@@ -42,6 +42,7 @@ def _build() -> dict[str, dict[str, str]]:
         "listing_kind": {
             "land": pgettext("listing_kind", "Land use right"),
             "state_property": pgettext("listing_kind", "State-owned property"),
+            "mineral_rights": pgettext("listing_kind", "Mineral rights"),
         },
         "listing_status": {
             "draft": pgettext("listing_status", "Draft"),
@@ -50,6 +51,7 @@ def _build() -> dict[str, dict[str, str]]:
             "timed_bidding": pgettext("listing_status", "Timed auction"),
             "sold": pgettext("listing_status", "Sold"),
             "unsold": pgettext("listing_status", "Not sold"),
+            "terminated": pgettext("listing_status", "Terminated"),
         },
         "registration_status": {
             "applied": pgettext("registration_status", "Awaiting review"),
@@ -667,6 +669,7 @@ def _build() -> dict[str, dict[str, str]]:
             "countdown_seconds": pgettext("field", "Countdown"),
             "listing_starts_at": pgettext("field", "Listing start"),
             "listing_ends_at": pgettext("field", "Listing end"),
+            "termination_reason": pgettext("field", "Reason for the termination"),
             "procedure": pgettext("field", "Procedure"),
             "procedure_approval_ref": pgettext("field", "Approval of the procedure"),
             "invited_org_ids": pgettext("field", "Invited bidders"),
@@ -789,6 +792,8 @@ def _build() -> dict[str, dict[str, str]]:
             "auctions:listing:timed": pgettext("action", "Timed auction started"),
             "auctions:listing:sold": pgettext("action", "Listing sold"),
             "auctions:listing:unsold": pgettext("action", "Listing not sold"),
+            "auctions:listing:terminate": pgettext("action", "Listing terminated"),
+            "auctions:bid:refuse": pgettext("action", "Bid refused"),
             "auctions:reserve:open": pgettext("action", "Reserve price opened"),
             "auctions:registration:apply": pgettext("action", "Bidder registered"),
             "auctions:registration:qualify": pgettext("action", "Bidder qualified"),

@@ -3,7 +3,7 @@
 
 from .bidding import confirm_deposit, place_bid, register, review
 from .listing import ListingInput, create_listing, listings_visible, publish_listing
-from .result import settle, settle_all
+from .result import settle, settle_all, terminate
 
 __all__ = [
     "ListingInput",
@@ -16,4 +16,5 @@ __all__ = [
     "review",
     "settle",
     "settle_all",
+    "terminate",
 ]

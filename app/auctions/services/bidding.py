@@ -160,11 +160,36 @@ def place_bid(listing_id: int, amount: Decimal, *, actor: User) -> AuctionBid:
     settle_due(listing, at=at, actor=None)
     try:
         bid = _accept(listing, amount, at=at, actor=actor)
-    except DomainError:
-        db.session.commit()  # keep the settlement; the refused bid leaves nothing
+    except DomainError as err:
+        _record_refusal(listing, amount, err, at=at, actor=actor)
+        db.session.commit()  # keep the settlement and the refusal's leaf; the refused bid is no bid
         raise
     db.session.commit()
     return bid
+
+
+def _record_refusal(
+    listing: AuctionListing, amount: Decimal, err: DomainError, *, at: dt.datetime, actor: User
+) -> None:
+    """A refused bid is an audit leaf too (the bidder's number, the amount, why, the server time): a bidder
+    told "too late" can prove when the server decided, and the office sees every attempt."""
+    reg = db.session.scalars(
+        select(AuctionRegistration).where(
+            AuctionRegistration.listing_id == listing.id, AuctionRegistration.org_id == actor.org_id
+        )
+    ).one_or_none()
+    audit.record(
+        "auctions:bid:refuse",
+        actor=actor,
+        object_type="auction_listing",
+        object_id=listing.id,
+        payload={
+            "bidder_number": reg and reg.bidder_number,
+            "amount": amount,
+            "reason": err.code,
+            "at": at,
+        },
+    )
 
 
 def _accept(listing: AuctionListing, amount: Decimal, *, at: dt.datetime, actor: User) -> AuctionBid:
@@ -182,6 +207,17 @@ def _accept(listing: AuctionListing, amount: Decimal, *, at: dt.datetime, actor:
         raise _refuse(
             _("The listing has not started yet (server time %(time)s).", time=server_time(at)),
             "not_started",
+            at=at,
+        )
+    if status is ListingStatus.TERMINATED:
+        raise _refuse(
+            _(
+                "The listing was terminated at %(end)s; your bid reached the server at %(time)s "
+                "(Beijing time).",
+                end=server_time(listing.ended_at or at),
+                time=server_time(at),
+            ),
+            "listing_terminated",
             at=at,
         )
     if status in ENDED:

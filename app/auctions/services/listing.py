@@ -36,6 +36,15 @@ KIND_OF_CATEGORY = {
     Category.LAND_MINERAL: ListingKind.LAND,
     Category.STATE_PROPERTY: ListingKind.STATE_PROPERTY,
 }
+#: Catalogue items of a category whose listings follow other rules than the category's.
+KIND_OF_ITEM = {"TD-02": ListingKind.MINERAL_RIGHTS}  # 矿业权出让
+
+
+def kind_of(item: CatalogueItem) -> ListingKind | None:
+    """How an item is listed: mineral rights by their own rules, other land items as land, state property
+    as state property; ``None``: not sold by listing."""
+    return KIND_OF_ITEM.get(item.code) or KIND_OF_CATEGORY.get(item.category_enum)
+
 
 # The audit action of each state a listing enters (literal codes: the label test reads them).
 STATE_ACTIONS = {
@@ -44,6 +53,7 @@ STATE_ACTIONS = {
     ListingStatus.TIMED_BIDDING: "auctions:listing:timed",
     ListingStatus.SOLD: "auctions:listing:sold",
     ListingStatus.UNSOLD: "auctions:listing:unsold",
+    ListingStatus.TERMINATED: "auctions:listing:terminate",
 }
 
 
@@ -152,11 +162,11 @@ def create_listing(data: ListingInput, *, actor: User) -> AuctionListing:
     item = db.session.get(CatalogueItem, data.catalogue_item_id)
     if item is None:
         raise NotFound(_("No such catalogue item."))
-    kind = KIND_OF_CATEGORY.get(item.category_enum)
+    kind = kind_of(item)
     if kind is None:
         raise DomainError(
-            _("Only land and state property items are sold by listing."),
-            errors={"catalogue_item_id": [_("Choose a land or state property item.")]},
+            _("Only land, mineral rights and state property items are sold by listing."),
+            errors={"catalogue_item_id": [_("Choose a land, mineral rights or state property item.")]},
             code="not_a_listing_item",
         )
     _check(data, kind)

@@ -1,0 +1,163 @@
+"""Issue 19 — the rest of a listing's life: mineral rights listed under their own periods
+(矿业权出让交易规则), the center terminating a listing (终止) with a reason, and a refused bid recorded
+as an audit leaf like an accepted one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.auctions import services
+from app.auctions.models import AuctionListing
+from app.core.clock import CST, clock
+from app.core.db import db
+from app.core.errors import DomainError
+from app.core.models import AuditLeaf, OutboxMessage
+from tests.auctions.conftest import LAND_START, World, bid
+from tests.factories import csrf_token, login
+
+
+def _leaves(action: str, listing_id: int) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        select(AuditLeaf).where(AuditLeaf.action == action, AuditLeaf.object_id == str(listing_id))
+    ).all()
+    return [json.loads(r.payload) if isinstance(r.payload, str) else r.payload for r in rows]
+
+
+def test_mineral_rights_follow_their_own_working_day_periods(
+    app: Flask, world: World, db_session: Any
+) -> None:
+    """The notice (T0) is Monday 2 March 2026: 20 working days after it end on 30 March, so a listing may
+    start on 31 March; 10 working days from 1 April (Qingming 4–6 April off) end on 16 April."""
+    start = dt.datetime(2026, 4, 1, 9, 0, tzinfo=CST)
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        with pytest.raises(DomainError) as notice:
+            services.create_listing(world.listing_input("TD-02"), actor=world.transferor)  # starts 24 March
+        assert "listing_starts_at" in notice.value.errors
+        assert "自然资规〔2023〕1号" in " ".join(notice.value.errors["listing_starts_at"])
+        assert "20 个工作日" in " ".join(notice.value.errors["listing_starts_at"])
+        with pytest.raises(DomainError) as period:
+            services.create_listing(
+                world.listing_input(
+                    "TD-02", listing_starts_at=start, listing_ends_at=dt.datetime(2026, 4, 15, 17, tzinfo=CST)
+                ),
+                actor=world.transferor,
+            )
+        assert list(period.value.errors) == ["listing_ends_at"]
+        assert "10 个工作日" in " ".join(period.value.errors["listing_ends_at"])
+        ok = services.create_listing(
+            world.listing_input(
+                "TD-02", listing_starts_at=start, listing_ends_at=dt.datetime(2026, 4, 17, 15, tzinfo=CST)
+            ),
+            actor=world.transferor,
+        )
+        assert ok.kind == "mineral_rights"
+        # the same dates are enough for land (calendar days): TD-01 stays land
+        assert services.create_listing(world.listing_input("TD-01"), actor=world.transferor).kind == "land"
+
+
+def _bidding(client: FlaskClient, world: World) -> AuctionListing:
+    listing = world.published()
+    a, b, _c = world.bidders
+    world.qualify(listing, a)
+    world.qualify(listing, b)
+    clock.freeze(LAND_START + dt.timedelta(hours=1))
+    assert bid(client, listing, a, "10000000").status_code == 201
+    return listing
+
+
+def test_the_center_terminates_a_listing_with_a_reason(
+    app: Flask, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    listing = _bidding(client, world)
+    a, b, c = world.bidders
+    page = f"/auctions/{listing.id}"
+
+    # a bidder or the transferor cannot terminate
+    for user in (a.user, world.transferor):
+        other = app.test_client()
+        login(other, user)
+        token = csrf_token(other, page)
+        resp = other.post(f"{page}/terminate", data={"termination_reason": "x", "csrf_token": token})
+        assert resp.status_code in {403, 404}
+    db.session.expire_all()
+    assert db.session.get(AuctionListing, listing.id).status == "listing"
+
+    staff = app.test_client()
+    login(staff, world.staff)
+    html = staff.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'id="terminate-form"' in html
+    # without a reason: refused, nothing changes
+    resp = staff.post(
+        f"{page}/terminate", data={"termination_reason": "  ", "csrf_token": csrf_token(staff, page)}
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(AuctionListing, listing.id).status == "listing"
+    assert _leaves("auctions:listing:terminate", listing.id) == []
+
+    at = LAND_START + dt.timedelta(hours=2)
+    clock.freeze(at)
+    reason = "出让人书面申请：规划条件调整（自然资源和规划局函）"
+    resp = staff.post(
+        f"{page}/terminate", data={"termination_reason": reason, "csrf_token": csrf_token(staff, page)}
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    done = db.session.get(AuctionListing, listing.id)
+    assert done.status == "terminated" and done.ended_at == at and done.termination_reason == reason
+    assert done.terminated_by == world.staff.id
+    assert done.reserve_price is None and done.winner_id is None  # the reserve stays sealed
+    [leaf] = _leaves("auctions:listing:terminate", listing.id)
+    assert leaf["reason"] == reason and leaf["from"] == "listing"
+    told = {
+        m.user_id
+        for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "inbox"))
+        if done.title in m.subject
+    }
+    assert {a.user.id, b.user.id, world.transferor.id} <= told
+    assert c.user.id not in told  # not registered
+
+    # the page shows the reason; no terminate form any more, and a second attempt is refused
+    html = staff.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert reason in html and 'id="terminate-form"' not in html and "已终止" in html
+    again = staff.post(
+        f"{page}/terminate", data={"termination_reason": "再次", "csrf_token": csrf_token(staff, page)}
+    )
+    assert again.status_code == 404
+
+    # a bid after it is refused with the instant of the termination and the server time
+    clock.freeze(at + dt.timedelta(seconds=5))
+    late = bid(client, listing, b, "10100000")
+    body = late.get_json()
+    assert late.status_code == 422 and body["code"] == "listing_terminated"
+    assert body["errors"]["server_time"] == ["2026-03-24 11:00:05.000"]
+    with pytest.raises(DomainError) as twice:
+        services.terminate(listing.id, reason="x", actor=world.staff)
+    assert twice.value.code == "not_terminable"
+
+
+def test_refused_bids_are_audit_leaves(client: FlaskClient, world: World, db_session: Any) -> None:
+    listing = _bidding(client, world)
+    _a, b, c = world.bidders
+    low = bid(client, listing, b, "10050000")  # below the current price plus the increment
+    assert low.status_code == 422 and low.get_json()["code"] == "below_increment"
+    stranger = bid(client, listing, c, "20000000")  # not registered
+    assert stranger.status_code == 403
+    refusals = _leaves("auctions:bid:refuse", listing.id)
+    reg_b = next(r for r in listing.registrations if r.org_id == b.org.id)
+    assert {(r["reason"], r["bidder_number"], Decimal(str(r["amount"]))) for r in refusals} == {
+        ("below_increment", reg_b.bidder_number, Decimal("10050000")),
+        ("not_registered", None, Decimal("20000000")),
+    }
+    # the refusals changed nothing: one accepted bid, the price unchanged
+    db.session.expire_all()
+    current = db.session.get(AuctionListing, listing.id)
+    assert [x.seq for x in current.bids] == [1] and current.current_price == Decimal("10000000")
