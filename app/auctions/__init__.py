@@ -15,7 +15,7 @@ def init_app(app: Flask) -> None:
     from app.extensions import api as api_ext
     from app.workbench.nav import NAV, NavEntry
 
-    from . import api, cli
+    from . import api, api_manage, cli  # noqa: F401 (api_manage adds its routes to api.blp)
     from .views import bp
 
     app.register_blueprint(bp)
