@@ -77,6 +77,13 @@ class RegistrationReviewIn(Schema):
     note = fields.Str(load_default="", validate=validate.Length(max=500))
 
 
+class DepositRefundIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reference = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+
+
 class ListingTerminationIn(Schema):
     class Meta:
         unknown = RAISE
@@ -110,6 +117,10 @@ def _registration_json(reg: AuctionRegistration) -> dict[str, Any]:
         "deposit_amount": None if reg.deposit_amount is None else f"{reg.deposit_amount:.2f}",
         "deposit_reference": reg.deposit_reference,
         "review_note": reg.review_note,
+        "deposit_applied": reg.deposit_applied,
+        "deposit_refund_due_at": reg.deposit_refund_due_at and reg.deposit_refund_due_at.isoformat(),
+        "deposit_refunded_at": reg.deposit_refunded_at and reg.deposit_refunded_at.isoformat(),
+        "deposit_refund_reference": reg.deposit_refund_reference,
     }
 
 
@@ -187,6 +198,20 @@ def review(body: dict[str, Any], registration_id: int) -> Response:
     """Center staff qualify (the deposit confirmed) or reject (with the reason) a registration."""
     reg = _registration(registration_id)
     services.review(reg, accept=body["decision"] == "qualify", note=body["note"], actor=_me())
+    db.session.commit()
+    return _created(_registration_json(reg))
+
+
+@blp.route("/registrations/<int:registration_id>/refund", methods=["POST"])
+@idempotent
+@blp.arguments(DepositRefundIn)
+@blp.response(201)
+@require(Permission.AUCTION_REVIEW)
+def refund(body: dict[str, Any], registration_id: int) -> Response:
+    """Center staff record the refund of a deposit that fell due at the end (5 working days, 令第39号
+    Art. 24), with the bank reference; the winner's deposit is applied to the price and never refunded."""
+    reg = _registration(registration_id)
+    services.record_refund(reg, reference=body["reference"], actor=_me())
     db.session.commit()
     return _created(_registration_json(reg))
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.clock import now
+from app.core.clock import now, to_local
 from app.core.db import UTCDateTime, db
 
 from .enums import BidPhase, ListingKind, ListingStatus, RegistrationStatus, UnsoldReason
@@ -133,6 +133,14 @@ class AuctionRegistration(db.Model):  # type: ignore[name-defined]
         CheckConstraint(
             "status != 'qualified' OR deposit_confirmed_at IS NOT NULL", name="qualified_needs_deposit"
         ),
+        CheckConstraint(
+            "deposit_refunded_at IS NULL OR (deposit_refund_due_at IS NOT NULL"
+            " AND deposit_refund_reference IS NOT NULL AND deposit_refunded_by IS NOT NULL)",
+            name="refund_recorded_whole",
+        ),
+        CheckConstraint(
+            "NOT (deposit_applied AND deposit_refund_due_at IS NOT NULL)", name="applied_or_refunded"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -150,6 +158,17 @@ class AuctionRegistration(db.Model):  # type: ignore[name-defined]
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     review_note: Mapped[str] = mapped_column(String(500), default="")
+    deposit_refund_due_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, comment="5 working days after the end (令第39号 Art. 24); NULL: none due or applied"
+    )
+    deposit_applied: Mapped[bool] = mapped_column(
+        default=False, comment="the winner's deposit counts toward the price (抵作价款), never refunded"
+    )
+    deposit_refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deposit_refunded_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    deposit_refund_reference: Mapped[str | None] = mapped_column(
+        String(64), comment="bank reference of the refund transfer"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
 
     listing: Mapped[AuctionListing] = relationship(back_populates="registrations", foreign_keys=[listing_id])
@@ -157,6 +176,13 @@ class AuctionRegistration(db.Model):  # type: ignore[name-defined]
     @property
     def status_enum(self) -> RegistrationStatus:
         return RegistrationStatus(self.status)
+
+    @property
+    def deposit_refund_last_day(self) -> dt.date | None:
+        """The last day (Beijing time) of the refund period: it ends at 24:00 of that day."""
+        if self.deposit_refund_due_at is None:
+            return None
+        return to_local(self.deposit_refund_due_at - dt.timedelta(microseconds=1)).date()
 
 
 class AuctionBid(db.Model):  # type: ignore[name-defined]

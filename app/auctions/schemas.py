@@ -81,6 +81,9 @@ def state_of(listing: AuctionListing, viewer: User) -> dict[str, Any]:
             "registration_status": reg.status,
             "registration_status_label": label("registration_status", reg.status),
             "rank": rank,
+            "deposit_applied": reg.deposit_applied,
+            "deposit_refund_due_at": _iso(reg.deposit_refund_due_at),
+            "deposit_refunded_at": _iso(reg.deposit_refunded_at),
             "bids": [
                 {
                     "seq": b.seq,

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import Organization, User
-from app.core.clock import CST
+from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.labels import flash_refusal
@@ -25,6 +25,7 @@ from .enums import ENDED
 from .models import AuctionListing, AuctionRegistration
 from .schemas import state_of
 from .services.listing import DEFAULT_COUNTDOWN, kind_of
+from .services.result import own_registration
 
 bp = Blueprint("auctions", __name__, url_prefix="/auctions")
 
@@ -145,6 +146,8 @@ def listing(listing_id: int) -> str:
         names=names,
         reviewer=user.role == Role.CENTER_STAFF,
         can_terminate=permissions.can_terminate(user, current),
+        my_registration=own_registration(current, user),
+        server_now=now(),
     )
 
 
@@ -222,6 +225,22 @@ def deposit(registration_id: int) -> ResponseReturnValue:
         )
         db.session.commit()
         flash(_("The deposit is confirmed."), "success")
+    except DomainError as err:
+        db.session.rollback()
+        flash_refusal(err)
+    return redirect(url_for(".listing", listing_id=reg.listing_id))
+
+
+@bp.post("/registrations/<int:registration_id>/refund")
+@require(Permission.AUCTION_REVIEW)
+def refund(registration_id: int) -> ResponseReturnValue:
+    reg = _registration(registration_id)
+    try:
+        services.record_refund(
+            reg, reference=request.form.get("deposit_refund_reference", "")[:64], actor=_user()
+        )
+        db.session.commit()
+        flash(_("The refund of the deposit is recorded."), "success")
     except DomainError as err:
         db.session.rollback()
         flash_refusal(err)

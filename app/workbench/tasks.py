@@ -65,7 +65,63 @@ def tasks_for(user: User) -> list[Task]:
         tasks += _validity_ending(user, at)
     if role is Role.BIDDER:
         tasks += _extensions_to_answer(user, at)
+    if has_permission(role, Permission.AUCTION_REVIEW):
+        tasks += _auction_desk(at)
     return sorted(tasks, key=_sort_key)
+
+
+def _auction_desk(at: dt.datetime) -> list[Task]:
+    """Center staff: bidder registrations waiting for the deposit or the review while the listing runs (due at
+    its end), and deposits to refund after the end (5 working days, 令第39号 Art. 24)."""
+    from app.auctions.enums import ENDED
+    from app.auctions.models import AuctionListing, AuctionRegistration
+
+    running = [s.value for s in ENDED]
+    waiting = db.session.execute(
+        select(AuctionRegistration.listing_id, AuctionListing.title, AuctionListing.listing_ends_at)
+        .join(AuctionListing, AuctionListing.id == AuctionRegistration.listing_id)
+        .where(AuctionRegistration.status == "applied", AuctionListing.status.not_in(running))
+        .distinct()
+        .order_by(AuctionListing.listing_ends_at)
+        .limit(LIMIT)
+    ).all()
+    refunds = db.session.execute(
+        select(
+            AuctionRegistration.listing_id, AuctionListing.title, AuctionRegistration.deposit_refund_due_at
+        )
+        .join(AuctionListing, AuctionListing.id == AuctionRegistration.listing_id)
+        .where(
+            AuctionRegistration.deposit_refund_due_at.is_not(None),
+            AuctionRegistration.deposit_refunded_at.is_(None),
+        )
+        .order_by(AuctionRegistration.deposit_refund_due_at)
+        .limit(LIMIT)
+    ).all()
+    tasks = [
+        Task(
+            "auction-review",
+            _("Review bidder registrations"),
+            title,
+            url_for("auctions.listing", listing_id=listing_id),
+            ends,
+            countdown(ends, at=at),
+            ends - at < dt.timedelta(days=1),
+        )
+        for listing_id, title, ends in waiting
+    ]
+    tasks += [
+        Task(
+            "auction-refund",
+            _("Refund a bidder deposit"),
+            title,
+            url_for("auctions.listing", listing_id=listing_id),
+            due,
+            countdown(due, at=at) if due > at else _("Overdue"),
+            due <= at + dt.timedelta(days=1),
+        )
+        for listing_id, title, due in refunds
+    ]
+    return tasks
 
 
 def _section_name(section: Any) -> str:

@@ -20,7 +20,7 @@ from app.core.clock import CST, clock
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.models import AuditLeaf, OutboxMessage
-from tests.auctions.conftest import LAND_START, World, bid
+from tests.auctions.conftest import LAND_END, LAND_START, World, bid
 from tests.factories import csrf_token, login
 
 
@@ -161,3 +161,89 @@ def test_refused_bids_are_audit_leaves(client: FlaskClient, world: World, db_ses
     db.session.expire_all()
     current = db.session.get(AuctionListing, listing.id)
     assert [x.seq for x in current.bids] == [1] and current.current_price == Decimal("10000000")
+
+
+def test_deposits_are_applied_or_refunded_within_five_working_days(
+    app: Flask, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """令第39号 Art. 24: the winner's deposit counts toward the price, the others are returned within 5
+    working days of the end. The listing ends Tuesday 7 April 2026 15:00: due 14 April 24:00 Beijing time."""
+    listing = world.published()
+    a, b, c = world.bidders
+    world.qualify(listing, a)
+    world.qualify(listing, b)
+    reg_c = services.register(listing, actor=c.user)  # registered, never paid: nothing to refund
+    db.session.commit()
+    clock.freeze(LAND_START + dt.timedelta(hours=1))
+    assert bid(client, listing, a, "10600000").status_code == 201  # above the reserve, alone
+
+    # staff see the registrations to review on their workbench while the listing runs
+    staff = app.test_client()
+    login(staff, world.staff)
+    home = staff.get("/workbench", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "审查竞买报名" in home and listing.title in home
+
+    clock.freeze(LAND_END + dt.timedelta(minutes=1))
+    page = f"/auctions/{listing.id}"
+    html = staff.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)  # settles: sold
+    db.session.expire_all()
+    done = db.session.get(AuctionListing, listing.id)
+    assert done.status == "sold"
+    regs = {r.org_id: r for r in done.registrations}
+    due = dt.datetime(2026, 4, 14, 16, 0, tzinfo=dt.UTC)  # 15 April 00:00 Beijing time
+    assert regs[a.org.id].deposit_applied and regs[a.org.id].deposit_refund_due_at is None
+    assert regs[b.org.id].deposit_refund_due_at == due and not regs[b.org.id].deposit_applied
+    assert regs[c.org.id].deposit_refund_due_at is None and reg_c.id == regs[c.org.id].id
+    assert "已抵作价款" in html and "2026-04-14" in html
+
+    home = staff.get("/workbench", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "退还竞买保证金" in home
+
+    # the winner's deposit is never refunded; a refund without its bank reference is refused
+    with pytest.raises(DomainError) as applied:
+        services.record_refund(regs[a.org.id], reference="X", actor=world.staff)
+    assert applied.value.code == "refund_not_due"
+    with pytest.raises(DomainError) as no_ref:
+        services.record_refund(regs[b.org.id], reference=" ", actor=world.staff)
+    assert no_ref.value.code == "deposit_reference_required"
+    db.session.rollback()
+
+    # recorded a day late through the page: done, audited, marked late
+    clock.freeze(due + dt.timedelta(days=1))
+    overdue = staff.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "逾期" in overdue
+    resp = staff.post(
+        f"/auctions/registrations/{regs[b.org.id].id}/refund",
+        data={"deposit_refund_reference": "CCB-R-1", "csrf_token": csrf_token(staff, page)},
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    b_reg = db.session.get(type(regs[b.org.id]), regs[b.org.id].id)
+    assert b_reg.deposit_refunded_at == due + dt.timedelta(days=1)
+    assert b_reg.deposit_refund_reference == "CCB-R-1"
+    [leaf] = [x for x in _registration_leaves("auctions:deposit:refund") if x["reference"] == "CCB-R-1"]
+    assert leaf["late"] is True
+    again = staff.post(
+        f"/auctions/registrations/{b_reg.id}/refund",
+        data={"deposit_refund_reference": "CCB-R-2", "csrf_token": csrf_token(staff, page)},
+    )
+    assert again.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(b_reg), b_reg.id).deposit_refund_reference == "CCB-R-1"
+    # the bidder sees its own deposit's state on the result
+    bidder = app.test_client()
+    login(bidder, b.user)
+    mine = bidder.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'id="my-deposit"' in mine and "已于" in mine
+    # nor can a bidder record a refund
+    token = csrf_token(bidder, page)
+    resp = bidder.post(
+        f"/auctions/registrations/{b_reg.id}/refund",
+        data={"deposit_refund_reference": "x", "csrf_token": token},
+    )
+    assert resp.status_code in {403, 404}
+
+
+def _registration_leaves(action: str) -> list[dict[str, Any]]:
+    rows = db.session.scalars(select(AuditLeaf).where(AuditLeaf.action == action)).all()
+    return [json.loads(r.payload) for r in rows]

@@ -3,7 +3,7 @@
 
 from .bidding import confirm_deposit, place_bid, register, review
 from .listing import ListingInput, create_listing, listings_visible, publish_listing
-from .result import settle, settle_all, terminate
+from .result import record_refund, settle, settle_all, terminate
 
 __all__ = [
     "ListingInput",
@@ -12,6 +12,7 @@ __all__ = [
     "listings_visible",
     "place_bid",
     "publish_listing",
+    "record_refund",
     "register",
     "review",
     "settle",

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Organization, User
 from app.core import audit, events, outbox
+from app.core.calendar import load_calendar, period_end
 from app.core.clock import now, to_local
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
@@ -90,6 +91,59 @@ def settle_due(listing: AuctionListing, *, at: dt.datetime, actor: User | None =
     return changed
 
 
+#: 令第39号 Art. 24: the other bidders' deposits are returned within 5 working days of the end, without
+#: interest; the winner's counts toward the price (抵作土地出让价款). Applied to every kind of listing.
+DEPOSIT_REFUND_WORKING_DAYS = 5
+
+
+def _deposits_settle(listing: AuctionListing, *, ended_at: dt.datetime, winner_id: int | None) -> None:
+    """At the end: the winner's deposit is applied to the price, every other deposit received falls due for
+    refund 5 working days after the end instant."""
+    due = period_end(ended_at, DEPOSIT_REFUND_WORKING_DAYS, unit="working", calendar=load_calendar())
+    for reg in listing.registrations:
+        if reg.deposit_confirmed_at is None:
+            continue
+        if reg.id == winner_id:
+            reg.deposit_applied = True
+        else:
+            reg.deposit_refund_due_at = due
+
+
+def record_refund(reg: AuctionRegistration, *, reference: str, actor: User) -> AuctionRegistration:
+    """Center staff record the refund transfer of a deposit that fell due (with the bank reference); late
+    refunds are recorded too, and say they were late."""
+    if actor.role != Role.CENTER_STAFF:
+        raise NotFound(_("No such listing."))
+    if reg.deposit_refund_due_at is None:
+        raise Conflict(_("No refund of this deposit is due."), code="refund_not_due")
+    if reg.deposit_refunded_at is not None:
+        raise Conflict(_("This deposit is already refunded."), code="refunded")
+    if not reference.strip():
+        raise DomainError(
+            _("The bank reference is required."),
+            errors={"deposit_refund_reference": [_("Required.")]},
+            code="deposit_reference_required",
+        )
+    at = now()
+    reg.deposit_refunded_at = at
+    reg.deposit_refunded_by = actor.id
+    reg.deposit_refund_reference = reference.strip()[:64]
+    audit.record(
+        "auctions:deposit:refund",
+        actor=actor,
+        object_type="auction_registration",
+        object_id=reg.id,
+        payload={
+            "listing_id": reg.listing_id,
+            "amount": reg.deposit_amount,
+            "reference": reg.deposit_refund_reference,
+            "due": reg.deposit_refund_due_at,
+            "late": at > reg.deposit_refund_due_at,
+        },
+    )
+    return reg
+
+
 def _finish(listing: AuctionListing, *, ended_at: dt.datetime, actor: User | None) -> None:
     """Open the reserve and decide: no bid → 流拍; the highest bid below the reserve → 流拍 with that reason;
     otherwise the highest bidder wins (one bidder meeting the reserve included, Art. 20 (一))."""
@@ -110,6 +164,11 @@ def _finish(listing: AuctionListing, *, ended_at: dt.datetime, actor: User | Non
         reason = UnsoldReason.NO_BIDS
     elif reserve is not None and top.amount < reserve:
         reason = UnsoldReason.RESERVE_NOT_MET
+    _deposits_settle(
+        listing,
+        ended_at=ended_at,
+        winner_id=None if reason is not None or top is None else top.registration_id,
+    )
     if reason is not None or top is None:
         with db.session.no_autoflush:  # the CHECKs tie the state to these columns: set together, then flush
             listing.ended_at = ended_at
@@ -168,11 +227,12 @@ def terminate(listing_id: int, *, reason: str, actor: User) -> AuctionListing:
         listing.ended_at = at
         listing.termination_reason = text[:500]
         listing.terminated_by = actor.id
+        _deposits_settle(listing, ended_at=at, winner_id=None)
         transition(listing, ListingStatus.TERMINATED, actor=actor, payload={"at": at, "reason": text[:500]})
     subject = _("Listing terminated: %(title)s", title=listing.title)
     body = _(
         "The trading center terminated the listing “%(title)s” at %(time)s (Beijing time). Reason: "
-        "%(reason)s. No bid made in it stands; deposits received are returned.",
+        "%(reason)s. No bid made in it stands; deposits received are returned within 5 working days.",
         title=listing.title,
         time=server_time(at),
         reason=text[:500],
