@@ -171,7 +171,9 @@ def test_the_result_announcement_shows_the_history_and_the_proofs(
     assert "Sale announcement" in english and a.org.name in english
 
 
-def test_a_listing_not_sold_announces_it(app: Flask, client: FlaskClient, world: World, db_session: Any) -> None:
+def test_a_listing_not_sold_announces_it(
+    app: Flask, client: FlaskClient, world: World, db_session: Any
+) -> None:
     listing = world.published()
     a = world.bidders[0]
     world.qualify(listing, a)
