@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.auctions import services
+from app.auctions.models import AuctionListing, AuctionRegistration
 from app.core import audit, merkle
 from app.core.clock import clock
 from tests.auctions.conftest import LAND_END, LAND_START, World, bid
@@ -70,6 +71,15 @@ def _names(world: World) -> list[str]:
     return [b.org.name for b in world.bidders] + [b.user.display_name for b in world.bidders]
 
 
+def _two_qualified(world: World) -> tuple[AuctionListing, AuctionRegistration, AuctionRegistration]:
+    """A published land listing with bidders 0 and 1 qualified, the clock an hour into the listing."""
+    listing = world.published()
+    reg_a = world.qualify(listing, world.bidders[0])
+    reg_b = world.qualify(listing, world.bidders[1])
+    clock.freeze(LAND_START + dt.timedelta(hours=1))
+    return listing, reg_a, reg_b
+
+
 def test_anonymous_sees_published_listings_but_not_drafts(app: Flask, world: World, db_session: Any) -> None:
     listing = world.published()
     draft = services.create_listing(world.listing_input(title="未发布的地块"), actor=world.transferor)
@@ -97,11 +107,8 @@ def test_anonymous_sees_published_listings_but_not_drafts(app: Flask, world: Wor
 def test_nobody_is_named_before_the_end_and_the_price_is_live(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    listing = world.published()
+    listing, reg_a, reg_b = _two_qualified(world)
     a, b, _c = world.bidders
-    reg_a = world.qualify(listing, a)
-    reg_b = world.qualify(listing, b)
-    clock.freeze(LAND_START + dt.timedelta(hours=1))
     visitor = _anon(app)
     before = visitor.get(f"/portal/auctions/{listing.id}").get_data(as_text=True)
     assert 'id="bid-count">0<' in before
@@ -126,11 +133,8 @@ def test_nobody_is_named_before_the_end_and_the_price_is_live(
 def test_the_result_announcement_shows_the_history_and_the_proofs(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    listing = world.published()
+    listing, reg_a, reg_b = _two_qualified(world)
     a, b, _c = world.bidders
-    reg_a = world.qualify(listing, a)
-    reg_b = world.qualify(listing, b)
-    clock.freeze(LAND_START + dt.timedelta(hours=1))
     bid(client, listing, a, "10000000")
     bid(client, listing, b, "10100000")
     clock.freeze(LAND_END + dt.timedelta(seconds=30))
@@ -185,11 +189,8 @@ def test_a_listing_not_sold_announces_it(
 
 
 def test_zh_pages_have_no_latin_words(app: Flask, client: FlaskClient, world: World, db_session: Any) -> None:
-    listing = world.published()
+    listing, _reg_a, _reg_b = _two_qualified(world)
     a, b, _c = world.bidders
-    world.qualify(listing, a)
-    world.qualify(listing, b)
-    clock.freeze(LAND_START + dt.timedelta(hours=1))
     bid(client, listing, a, "10000000")
     bid(client, listing, b, "10600000")
     visitor = _anon(app)
