@@ -130,6 +130,9 @@ def seed() -> list[str]:
     from app.complaints.demo import seed_cases
 
     seed_cases()
+    from app.auctions.demo import seed_listings
+
+    seed_listings(users)  # a land listing in its timed auction; a state property transfer sold
     # last: two trades run through the real services (a recusal with a replacement draw; a government
     # procurement result announcement with a challenge after it); uploads and the opening commit
     from app.evaluation.demo_trades import seed_trades

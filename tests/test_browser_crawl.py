@@ -38,7 +38,7 @@ PER_SHAPE = 2
 
 # Who signs in (demo user name; None: a visitor of the public portal) and where the crawl starts.
 ROLES: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "visitor": (None, ("/", "/auth/login", "/no-such-page")),
+    "visitor": (None, ("/", "/auth/login", "/no-such-page", "/portal/auctions")),
     "bidder": ("bidder1", ("/workbench",)),
     "custodian": ("agent", ("/workbench",)),
     "tenderer": ("tenderer", ("/workbench",)),

@@ -5,7 +5,6 @@ answers the one error shape with ``errors.server_time``, the Beijing time the se
 
 from __future__ import annotations
 
-import base64
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +15,8 @@ from marshmallow import RAISE, Schema, fields
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.core import audit
 from app.core.db import db
 from app.core.idempotency import idempotent
-from app.core.models import AuditLeaf
 from app.core.permissions import Permission, require
 from app.extensions import DECIMAL_STRING
 
@@ -27,6 +24,7 @@ from . import permissions, services
 from .enums import ENDED
 from .models import AuctionBid, AuctionListing
 from .schemas import state_of
+from .services.public import bid_inclusion
 from .services.result import own_registration
 
 MAX_AMOUNT = Decimal("1e13")  # Numeric(16, 2)
@@ -122,10 +120,6 @@ class InclusionOut(Schema):
     proof = fields.List(fields.Str())
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
-
-
 @blp.route("/listings/<int:listing_id>/bids/<int:seq>/proof")
 @blp.response(200, InclusionOut)
 @require(Permission.AUCTION_VIEW)
@@ -142,15 +136,4 @@ def bid_proof(listing_id: int, seq: int) -> dict[str, Any]:
     mine = own_registration(listing, _me())
     if listing.status_enum not in ENDED and (mine is None or placed.registration_id != mine.id):
         abort(404)
-    size = audit.tree_size()
-    leaf = db.session.get(AuditLeaf, placed.leaf_idx)
-    if leaf is None:
-        abort(404)
-    return {
-        "seq": placed.seq,
-        "index": placed.leaf_idx,
-        "tree_size": size,
-        "leaf_hash": _b64(leaf.leaf_hash),
-        "root_hash": _b64(audit.root_hash(size)),
-        "proof": [_b64(p) for p in audit.inclusion_proof(placed.leaf_idx, size)],
-    }
+    return bid_inclusion(placed)

@@ -29,6 +29,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.accounts.models import Organization
 from app.core import storage
 from app.core.db import db
 from app.core.errors import DomainError
@@ -36,6 +37,7 @@ from app.core.permissions import public
 from app.extensions import limiter
 from app.projects import services as projects_services
 from app.projects.enums import Category, SectionStatus
+from app.projects.models import CatalogueItem
 
 from . import cache, services
 from .feed import build_feed
@@ -304,3 +306,96 @@ def feed() -> Response:
     resp.headers["Cache-Control"] = "public, max-age=60"
     resp.headers["Vary"] = "Cookie"
     return resp
+
+
+# -- land and state property listings (挂牌公告, 成交公示, 流拍公告) ------------------------------------
+
+
+@bp.route("/auctions")
+@public
+def auctions() -> str:
+    """Published listings with their status in words. Not cached: a listing's state moves with the clock
+    (the listing period and the countdown end without a request), and the list settles what is due."""
+    from app.auctions.services import public as auctions_public
+
+    return render_template("portal/auctions.html", listings=auctions_public.public_listings())
+
+
+@bp.route("/auctions/<int:listing_id>")
+@public
+def auction(listing_id: int) -> Response:
+    """A listing notice (挂牌公告): the item, periods, prices, deposit, countdown rule and how to register;
+    the reserve only as "set or not" until the end. Cached once ended (the page no longer changes); a live
+    listing is rendered on every request (its price and countdown move with every bid and with the clock)."""
+    from app.auctions.enums import ENDED
+    from app.auctions.services import public as auctions_public
+    from app.auctions.services.result import next_minimum
+
+    listing = auctions_public.public_listing(listing_id)
+    ended = listing.status_enum in ENDED
+
+    def context() -> dict[str, Any]:
+        return {
+            "listing": listing,
+            "item": db.session.get(CatalogueItem, listing.catalogue_item_id),
+            "transferor": db.session.get(Organization, listing.owner_org_id),
+            "ended": ended,
+            "next_minimum": None if ended else next_minimum(listing),
+            "bid_count": len(listing.bids),
+        }
+
+    if not ended:
+        return Response(render_template("portal/auction.html", **context()), mimetype="text/html")
+    return cache.page("portal/auction.html", context)
+
+
+@bp.route("/auctions/<int:listing_id>/result")
+@public
+def auction_result(listing_id: int) -> Response:
+    """The result announcement (成交公示 or 流拍公告) of an ended listing: the price, the winner's name (sold
+    only), the opened reserve and every bid in commit order under the bidders' numbers, with its audit leaf
+    and a link to its inclusion proof. Final, so cached (invalidated by the audit log like every page)."""
+    from app.auctions.services import public as auctions_public
+    from app.auctions.services.result import history, winner_identity
+
+    listing = auctions_public.ended_listing(listing_id)
+    return cache.page(
+        "portal/auction_result.html",
+        lambda: {
+            "listing": listing,
+            "transferor": db.session.get(Organization, listing.owner_org_id),
+            "history": history(listing),
+            "winner": winner_identity(listing),
+        },
+    )
+
+
+@bp.route("/auctions/<int:listing_id>/bids/<int:seq>/proof")
+@public
+@limiter.limit("60 per minute")
+def auction_bid_proof(listing_id: int, seq: int) -> str:
+    """The inclusion proof of one bid of an ended listing in the current audit log: the leaf, the tree
+    size, the root and the path, to check against a signed checkpoint with the public tools. Not cached:
+    the proof is for the log's current size."""
+    from app.auctions.services import public as auctions_public
+
+    listing, placed = auctions_public.ended_bid(listing_id, seq)
+    return render_template(
+        "portal/auction_proof.html",
+        listing=listing,
+        placed=placed,
+        proof=auctions_public.bid_inclusion(placed),
+    )
+
+
+@bp.route("/auctions/<int:listing_id>/bids/<int:seq>/proof.json")
+@public
+@limiter.limit("60 per minute")
+def auction_bid_proof_json(listing_id: int, seq: int) -> Response:
+    """The same proof as JSON (the shape of ``/api/v1/auctions/listings/<id>/bids/<seq>/proof``)."""
+    from flask import jsonify
+
+    from app.auctions.services import public as auctions_public
+
+    _listing, placed = auctions_public.ended_bid(listing_id, seq)
+    return jsonify(auctions_public.bid_inclusion(placed))
