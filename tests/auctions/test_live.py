@@ -1,5 +1,5 @@
-"""Issue 19 — the live listing: the SSE stream of ``auction:<listing id>`` (who may watch, what an event says),
-the events an accepted bid and a change of state publish (numbers, never names, before the end; the result
+"""Issue 19 — the live listing: the SSE stream of ``auction:<listing id>`` (who may watch, what an event
+says), the events an accepted bid and a change of state publish (numbers, never names, before the end; the result
 at the end), and the late bid on the HTML form refused with the server's exact time."""
 
 from __future__ import annotations
@@ -47,9 +47,7 @@ def _names(world: World) -> list[str]:
     """Every organization and user name of the bidders (what must not travel before the end)."""
     out: list[str] = []
     for b in world.bidders:
-        out += [b.org.name, b.user.username]
-        if getattr(b.user, "name", None):
-            out.append(b.user.name)
+        out += [b.org.name, b.user.username, b.user.display_name]
     return out
 
 
@@ -211,3 +209,24 @@ def test_a_late_bid_on_the_page_shows_the_server_time(
     assert "2026-04-07 15:04:00.007" in text  # the server's time of the refusal, Beijing, to the millisecond
     assert "2026-04-07 15:04:00.000" in text  # and the instant the bidding ended
     assert db.session.get(AuctionListing, listing.id).status == "sold"
+
+
+def test_the_stream_service_serves_the_auction_stream_as_a_plan(
+    app: Flask, world: World, db_session: Any
+) -> None:
+    """Behind nginx the stream service runs the same view for the handshake: the path is one of its stream
+    paths, and the plan's channel is one it subscribes to (else the handshake fails)."""
+    from app.core import stream_service, streams
+
+    listing = world.published()
+    assert stream_service.PATHS.match(f"/auctions/{listing.id}/events")
+    client = _page_client(app, world.bidders[0].user)
+    store = streams.leases()
+    assert isinstance(store, streams.LocalLeases)
+    before = set(store._by_id)
+    resp = client.get(f"/auctions/{listing.id}/events", environ_overrides={streams.SERVICE_KEY: True})
+    for lease_id in set(store._by_id) - before:  # the service releases it when the stream ends
+        store.release(streams.Lease(lease_id, "", store))
+    assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+    assert _data(resp.get_data(as_text=True)) == [{"kind": "hello", "server_time": clock.now().isoformat()}]
+    assert store._by_id.keys() == before
