@@ -9,21 +9,19 @@ import datetime as dt
 import http.client
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 
-from app import create_app
 from app.auctions import services
 from app.core.clock import clock
 from app.core.db import db
 from tests.auctions.conftest import LAND_END, LAND_START, build_world
 from tests.factories import PASSWORD
-from tests.live import ARTIFACTS
-from tests.system import CHROMIUM, CHROMIUM_ARGS, require
+from tests.live import ARTIFACTS, live_app, serving
+from tests.system import CHROMIUM, CHROMIUM_ARGS
 from tests.test_browser_crawl import VISIBLE_TEXT, _problems
 
 pytestmark = pytest.mark.browser
@@ -45,24 +43,8 @@ class Auction:
 
 @pytest.fixture(scope="module")
 def auction(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Auction]:
-    require(CHROMIUM)
-    from flask_migrate import upgrade
-    from werkzeug.serving import make_server
-
-    tmp = tmp_path_factory.mktemp("auction-live")
-    app = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp),
-            "BLOB_DIR": str(tmp / "blobs"),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/a.db",
-            "REDIS_URL": None,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "AUCTION_SSE_SECONDS": 60,
-        }
-    )
+    app = live_app(tmp_path_factory, "auction-live", AUCTION_SSE_SECONDS=60)
     with app.test_request_context():
-        upgrade(revision="heads")
         world = build_world(bidders=2)
         listing = world.published(reserve_price=Decimal("10100000"))
         a, b = world.bidders
@@ -83,23 +65,11 @@ def auction(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Auction]:
             reg_b.bidder_number,
         )
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-auction", daemon=True)
-    thread.start()
     try:
-        yield dataclasses.replace(found, url=f"http://127.0.0.1:{server.server_port}")
+        with serving(app, "auction-live") as url:
+            yield dataclasses.replace(found, url=url)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        # The page's stream ends in its own thread at the next keep-alive after the browser left: wait for it.
-        for handler in threading.enumerate():
-            if "process_request_thread" in handler.name:
-                handler.join(timeout=30)
-        server.server_close()
         clock.reset()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def _bid_through_the_api(auction: Auction, amount: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Issue 19 — the live listing: the SSE stream of ``auction:<listing id>`` (who may watch, what an event
-says), the events an accepted bid and a change of state publish (numbers, never names, before the end; the result
-at the end), and the late bid on the HTML form refused with the server's exact time."""
+says), the events an accepted bid and a change of state publish (numbers, never names, before the end; the
+result at the end), and the late bid on the HTML form refused with the server's exact time."""
 
 from __future__ import annotations
 
