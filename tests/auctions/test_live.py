@@ -43,6 +43,13 @@ def short_streams(app: Flask) -> Any:
     app.config["AUCTION_SSE_SECONDS"] = before
 
 
+@pytest.fixture(autouse=True)
+def in_process(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process bus and stream caps, even where the environment names a Redis: the tests read the bus
+    and the caps of this process."""
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+
+
 def _names(world: World) -> list[str]:
     """Every organization and user name of the bidders (what must not travel before the end)."""
     out: list[str] = []
