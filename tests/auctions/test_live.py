@@ -237,3 +237,23 @@ def test_the_stream_service_serves_the_auction_stream_as_a_plan(
     assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
     assert _data(resp.get_data(as_text=True)) == [{"kind": "hello", "server_time": clock.now().isoformat()}]
     assert store._by_id.keys() == before
+
+
+def test_a_terminated_listing_tells_its_watchers_once(
+    client: FlaskClient, world: World, db_session: Any
+) -> None:
+    from app.auctions.services.result import terminate
+
+    listing = world.published()
+    world.qualify(listing, world.bidders[0])
+    sub = _listen(live.channel(listing.id))
+    at = LAND_START + dt.timedelta(days=2)
+    clock.freeze(at)
+    terminate(listing.id, reason="法院裁定中止", actor=world.staff)
+    opened, stopped = _received(sub)
+    assert opened["status"] == "listing"
+    assert stopped == {
+        "kind": "status", "status": "terminated", "at": at.astimezone(dt.UTC).isoformat(), "price": None,
+        "next_minimum": None, "countdown_ends_at": None, "ended_at": at.astimezone(dt.UTC).isoformat(),
+        "unsold_reason": None,
+    }  # fmt: skip
