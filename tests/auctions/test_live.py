@@ -21,6 +21,7 @@ from app.core import events
 from app.core.clock import clock
 from app.core.db import db
 from tests.auctions.conftest import LAND_END, LAND_START, World, bid
+from tests.auctions.test_auctions import _two_in_the_listing
 from tests.factories import csrf_token, login
 
 
@@ -195,13 +196,8 @@ def test_the_stream_shows_only_the_allowed_fields(app: Flask, world: World, db_s
 def test_a_late_bid_on_the_page_shows_the_server_time(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    listing = world.published(reserve_price=Decimal("10100000"))
-    a, b, _c = world.bidders
-    world.qualify(listing, a)
-    world.qualify(listing, b)
-    clock.freeze(LAND_START + dt.timedelta(days=1))
-    assert bid(client, listing, a, "10000000").status_code == 201
-    assert bid(client, listing, b, "10100000").status_code == 201
+    listing = _two_in_the_listing(client, world)
+    a = world.bidders[0]
     page = _page_client(app, a.user)
     token = csrf_token(page, f"/auctions/{listing.id}")
     late = LAND_END + dt.timedelta(seconds=240, milliseconds=7)  # the countdown from the listing end ran out
