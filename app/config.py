@@ -152,6 +152,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "STREAMS_PER_WORKER": int(env.get("STREAMS_PER_WORKER", "2")),
         "STREAM_HANDSHAKE_THREADS": int(env.get("STREAM_HANDSHAKE_THREADS", "8")),  # stream service only
         "BIDDING_SSE_SECONDS": float(env.get("BIDDING_SSE_SECONDS", "300")),  # an opening-hall stream's life
+        "AUCTION_SSE_SECONDS": float(env.get("AUCTION_SSE_SECONDS", "300")),  # a listing's live stream's life
         "STREAMS_KEY_PREFIX": env.get("STREAMS_KEY_PREFIX", "ggzy:streams"),  # Redis keys of the counts
         # Resumable envelope uploads per bidder organization and section (app/bidding/uploads.py): at most
         # this many unfinished, declaring together at most this many times the section's envelope limit;

@@ -34,13 +34,11 @@ class DemoServer:
         return base64.b32decode(secret + "=" * (-len(secret) % 8)) if secret else None
 
 
-@contextmanager
-def demo_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[DemoServer]:
+def live_app(tmp_path_factory: pytest.TempPathFactory, name: str, **config: Any) -> Flask:
+    """An application for a live server: its own folder and SQLite file (even when DATABASE_URL points the
+    rest of the suite at PostgreSQL), no Redis, migrated to the head."""
     require(CHROMIUM)
     from flask_migrate import upgrade
-    from werkzeug.serving import make_server
-
-    from app.demo import seed
 
     tmp = tmp_path_factory.mktemp(name)
     app = create_app(
@@ -48,29 +46,27 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator
             "TESTING": True,
             "INSTANCE_PATH": str(tmp),
             "BLOB_DIR": str(tmp / "blobs"),
-            # Its own SQLite file even when DATABASE_URL points the rest of the suite at PostgreSQL.
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/live.db",
             "REDIS_URL": None,
             "RATELIMIT_STORAGE_URI": "memory://",
+            **config,
         }
     )
     with app.app_context():
         upgrade(revision="heads")
-        lines = seed()
-        db.session.commit()
-        db.session.remove()
-    logins = {}
-    for line in lines[1:]:
-        username, _role, password, secret = (part.strip() for part in line.split("|"))
-        logins[username] = (password, secret)
-    shots = ARTIFACTS / name
-    shots.mkdir(parents=True, exist_ok=True)
+    return app
+
+
+@contextmanager
+def serving(app: Flask, name: str) -> Iterator[str]:
+    """``app`` on a loopback port (a werkzeug server in a thread): its URL, then a clean stop."""
+    from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name=f"{name}-server", daemon=True)
     thread.start()
     try:
-        yield DemoServer(f"http://127.0.0.1:{server.server_port}", app, logins, shots)
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -82,7 +78,27 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator
                 handler.join(timeout=30)
         server.server_close()
         with app.app_context():
+            db.session.remove()
             db.engine.dispose()
+
+
+@contextmanager
+def demo_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[DemoServer]:
+    from app.demo import seed
+
+    app = live_app(tmp_path_factory, name)
+    with app.app_context():
+        lines = seed()
+        db.session.commit()
+        db.session.remove()
+    logins = {}
+    for line in lines[1:]:
+        username, _role, password, secret = (part.strip() for part in line.split("|"))
+        logins[username] = (password, secret)
+    shots = ARTIFACTS / name
+    shots.mkdir(parents=True, exist_ok=True)
+    with serving(app, name) as url:
+        yield DemoServer(url, app, logins, shots)
 
 
 def in_app(server: DemoServer, work: Any) -> Any:

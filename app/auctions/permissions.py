@@ -23,6 +23,11 @@ def can_view(user: User, listing: AuctionListing) -> bool:
     return listing.status_enum is not ListingStatus.DRAFT
 
 
+def can_watch(user: User, listing: AuctionListing) -> bool:
+    """The live stream: whoever may see the listing once it is published (a draft has nothing to watch)."""
+    return listing.status_enum is not ListingStatus.DRAFT and can_view(user, listing)
+
+
 def can_manage(user: User, listing: AuctionListing) -> bool:
     """Publish: the transferor's own draft."""
     return is_owner(user, listing) and listing.status_enum is ListingStatus.DRAFT

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,14 +16,15 @@ from app.accounts.models import Organization, User
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError
-from app.core.labels import flash_refusal
+from app.core.labels import flash_refusal, label
 from app.core.permissions import Permission, Role, require
 from app.projects.services.catalogue import current_catalogue
 
 from . import permissions, services
-from .enums import ENDED
+from .enums import ENDED, BidPhase, ListingStatus
 from .models import AuctionListing, AuctionRegistration
 from .schemas import state_of
+from .services import live
 from .services.listing import DEFAULT_COUNTDOWN, kind_of
 from .services.result import own_registration
 
@@ -148,7 +149,21 @@ def listing(listing_id: int) -> str:
         can_terminate=permissions.can_terminate(user, current),
         my_registration=own_registration(current, user),
         server_now=now(),
+        status_labels={s.value: label("listing_status", s.value) for s in ListingStatus},
+        phase_labels={p.value: label("bid_phase", p.value) for p in BidPhase},
     )
+
+
+@bp.route("/<int:listing_id>/events")
+@require(Permission.AUCTION_VIEW)
+def events(listing_id: int) -> Response:
+    """SSE stream of the listing's channel (services/live.py): bids under bidder numbers, the countdown and
+    the changes of state, for whoever may see the published listing."""
+    listing = db.session.get(AuctionListing, listing_id)
+    if listing is None or not permissions.can_watch(_user(), listing):
+        abort(404)
+    db.session.commit()  # a long-lived stream must not hold a transaction or a connection
+    return live.stream(listing_id)
 
 
 @bp.post("/<int:listing_id>/publish")

@@ -39,7 +39,7 @@ from app.core.events import Event
 
 log = logging.getLogger("app.streams")
 
-PATHS = re.compile(r"^/(supervision/stream|bidding/sections/[0-9]+/events)$")
+PATHS = re.compile(r"^/(supervision/stream|bidding/sections/[0-9]+/events|auctions/[0-9]+/events)$")
 HEALTH = "/api/v1/health"
 RECENT = 20_000  # events kept for subscribers whose handshake was under way
 QUEUE = 1_000  # events waiting for one subscriber before it is cut off as too slow

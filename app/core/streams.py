@@ -1,4 +1,4 @@
-"""Live event streams (Server-Sent Events): the opening hall and the supervision stream.
+"""Live event streams (Server-Sent Events): the opening hall, the supervision stream and the auctions.
 
 A stream lasts minutes; a gthread worker thread serving one is a thread no request can use (4 workers × 4
 threads were stopped by 20 anonymous hall subscribers). So streams are served where they cost no thread:
@@ -38,7 +38,7 @@ from app.core.events import Event
 log = logging.getLogger(__name__)
 
 #: The bus channels streams may follow; the stream service subscribes to exactly these patterns.
-CHANNEL_PATTERNS = ("audit", "opening:*")
+CHANNEL_PATTERNS = ("audit", "opening:*", "auction:*")
 #: Set in the WSGI environ by the stream service when it runs a view for the opening handshake.
 SERVICE_KEY = "ggzy.stream_service"
 PLAN_KEY = "ggzy.stream_plan"

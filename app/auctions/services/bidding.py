@@ -14,13 +14,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.core import audit, events
+from app.core import audit
 from app.core.clock import now
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, Forbidden
 
 from ..enums import ENDED, REGISTRATION_TRANSITIONS, BidPhase, ListingStatus, RegistrationStatus
 from ..models import AuctionBid, AuctionListing, AuctionRegistration
+from . import live
 from .result import lock_listing, next_minimum, server_time, settle_due
 
 OPEN_FOR_REGISTRATION = frozenset({ListingStatus.ANNOUNCED, ListingStatus.LISTING})
@@ -276,9 +277,5 @@ def _accept(listing: AuctionListing, amount: Decimal, *, at: dt.datetime, actor:
         },
     )
     bid.leaf_idx = leaf.idx
-    events.publish(
-        db.session(),
-        f"auction:{listing.id}",
-        {"seq": bid.seq, "price": str(amount), "countdown_ends_at": countdown and countdown.isoformat()},
-    )
+    live.publish(listing, live.bid_event(listing, bid, reg.bidder_number))
     return bid

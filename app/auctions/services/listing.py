@@ -28,6 +28,7 @@ from app.projects.models import CatalogueItem
 from ..enums import TRANSITIONS, ListingKind, ListingStatus
 from ..models import AuctionListing
 from ..rules import period_errors
+from . import live
 
 RESERVE_PURPOSE = "auction-reserve"
 DEFAULT_COUNTDOWN = 240  # seconds (4 minutes), set per listing
@@ -102,6 +103,7 @@ def transition(
         object_id=listing.id,
         payload={"from": current.value, "to": to.value, **(payload or {})},
     )
+    live.publish(listing, live.status_event(listing, to, payload or {}))
 
 
 # -- creating and publishing ----------------------------------------------------------------------------

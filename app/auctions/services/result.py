@@ -15,9 +15,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.accounts.models import Organization, User
-from app.core import audit, events, outbox
+from app.core import audit, outbox
 from app.core.calendar import load_calendar, period_end
-from app.core.clock import now, to_local
+from app.core.clock import now
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.permissions import Role
@@ -25,11 +25,8 @@ from app.core.permissions import Role
 from ..enums import TERMINABLE, ListingStatus, UnsoldReason
 from ..models import AuctionBid, AuctionListing, AuctionRegistration
 from .listing import open_reserve, transition
-
-
-def server_time(at: dt.datetime) -> str:
-    """An instant as a refusal states it: Beijing time to the millisecond."""
-    return to_local(at).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+from .live import next_minimum as next_minimum  # the bids and the schemas read them here
+from .live import server_time as server_time
 
 
 def lock_listing(listing_id: int) -> AuctionListing:
@@ -244,10 +241,7 @@ def terminate(listing_id: int, *, reason: str, actor: User) -> AuctionListing:
             outbox.enqueue(
                 channel="inbox", recipient=str(user.id), subject=subject, body=body, user_id=user.id
             )
-    events.publish(
-        db.session(), f"auction:{listing.id}", {"status": listing.status, "ended_at": at.isoformat()}
-    )
-    db.session.commit()
+    db.session.commit()  # the transition told the live pages
     return listing
 
 
@@ -310,13 +304,6 @@ def ranks(listing: AuctionListing) -> dict[int, int]:
         best[bid.registration_id] = max(bid.amount, best.get(bid.registration_id, bid.amount))
     ordered = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
     return {reg_id: i + 1 for i, (reg_id, _amount) in enumerate(ordered)}
-
-
-def next_minimum(listing: AuctionListing) -> Decimal:
-    """The lowest acceptable next bid: the start price, then the current price plus the increment."""
-    if listing.current_price is None:
-        return listing.start_price
-    return listing.current_price + listing.increment
 
 
 def history(listing: AuctionListing) -> list[dict[str, Any]]:
