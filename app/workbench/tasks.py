@@ -120,6 +120,7 @@ def _auction_desk(at: dt.datetime) -> list[Task]:
             due <= at + dt.timedelta(days=1),
         )
         for listing_id, title, due in refunds
+        if due is not None  # the query's filter: typed for mypy
     ]
     return tasks
 
