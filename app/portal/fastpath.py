@@ -103,7 +103,8 @@ class FastPath:
         if page is not None and _storable(captured):
             generation, html, rule = page
             status, headers = captured["status"], tuple(captured["headers"])
-            cache.store_response(key, cache.StoredResponse(generation, status, headers, html, rule))
+            entry = cache.StoredResponse(generation, status, headers, cache.body_parts(html), rule)
+            cache.store_response(key, entry)
         return body
 
     def _generation(self) -> tuple[int, str] | None:
@@ -122,7 +123,7 @@ class FastPath:
     def _serve(
         environ: WSGIEnvironment, start_response: StartResponse, hit: cache.StoredResponse, started: float
     ) -> Iterable[bytes]:
-        body = cache.fill_time(hit.html).encode()
+        body = hit.body()
         rid = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         per_request = {"content-length": str(len(body)), "x-request-id": rid}
         headers = [(name, per_request.get(name.lower(), value)) for name, value in hit.headers]
