@@ -9,7 +9,7 @@ the footer, ``X-Request-Id`` and ``Content-Length``. Everything else goes throug
 Served from here only when all hold:
 
 * ``GET`` or ``HEAD`` under ``/portal/``, with no ``Cookie`` header at all (a session, a chosen language, a
-  form token or a sign-in all ride on a cookie) and no ``Authorization`` header;
+  form token or a sign-in all ride on a cookie), no ``Authorization`` header and no body;
 * the key matches: scheme, ``Host``, server name and port, script root, path, raw query string, the
   forwarded scheme, and the language the full pipeline would choose (``app.core.web.negotiate_locale``);
 * the full pipeline stored this response: a 200 page of ``cache.page`` without a form (a form's token
@@ -53,6 +53,8 @@ def request_key(config: Any, environ: WSGIEnvironment) -> tuple[str, ...] | None
         return None
     if environ.get("HTTP_COOKIE", "").strip() or "HTTP_AUTHORIZATION" in environ:
         return None
+    if environ.get("CONTENT_LENGTH", "") not in ("", "0") or "HTTP_TRANSFER_ENCODING" in environ:
+        return None  # a body: the pipeline's body limits and checks decide
     path = environ.get("PATH_INFO", "")
     if not path.startswith("/portal/"):
         return None

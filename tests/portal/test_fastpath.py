@@ -106,6 +106,9 @@ def test_cookies_authorization_and_other_methods_always_go_through_the_pipeline(
         assert raw.get(path, headers=headers).status_code == 200
         assert pipeline == [path], headers
     pipeline.clear()
+    assert raw.get(path, data=b"x" * 10).status_code == 200  # a GET with a body: the pipeline's limits apply
+    assert pipeline == [path]
+    pipeline.clear()
     assert client.post(path).status_code == 405
     assert pipeline == [path]
 
