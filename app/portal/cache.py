@@ -13,6 +13,10 @@ API and signed-in users are never served from this cache.
 Only anonymous GET requests with no pending flash message use the cache. The per-visitor parts of a page
 (the CSRF token of a form such as the public comment, the server clock in the footer) are rendered as
 markers and filled in per request.
+
+A page without a form (so without a cookie) on a route with no rate limit is also handed to the fast path
+(:mod:`app.portal.fastpath`), which keeps the whole response and answers the next anonymous request for it
+before the request pipeline, under the same generation.
 """
 
 from __future__ import annotations
