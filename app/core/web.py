@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -28,6 +29,7 @@ from flask_login import current_user
 from flask_smorest.spec.plugins import integerconverter2paramschema
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.routing import IntegerConverter, Map
 
@@ -73,24 +75,29 @@ def is_api_request() -> bool:
 
 
 def select_locale() -> str:
-    supported = current_app.config["LANGUAGES"]
     if not has_request_context():
         return str(current_app.config["BABEL_DEFAULT_LOCALE"])  # CLI and background work
     chosen = session.get("locale")
+    return negotiate_locale(current_app.config, chosen, request.path, lambda: request.accept_languages)
+
+
+def negotiate_locale(
+    config: Any, chosen: Any, path: str, accept_languages: Callable[[], LanguageAccept]
+) -> str:
+    """The language of a response from its inputs: the language the visitor chose (``session["locale"]``),
+    the path and, for the API only, the Accept-Language header (read only then). The portal's fast path
+    (``app.portal.fastpath``) asks this too, so both pipelines choose the same language."""
+    supported = config["LANGUAGES"]
     if chosen in supported:
         return str(chosen)
-    if request.path.startswith("/api/"):
+    if path.startswith("/api/"):
         # API clients (ggzy-bid, other systems) say which language their people read; pages stay Chinese by
         # default whatever the browser sends, with the language switch to change it.
-        best = request.accept_languages.best_match(
-            [*supported, "zh", "zh-CN", "zh-Hans"], default=current_app.config["BABEL_DEFAULT_LOCALE"]
+        best = accept_languages().best_match(
+            [*supported, "zh", "zh-CN", "zh-Hans"], default=config["BABEL_DEFAULT_LOCALE"]
         )
-        return (
-            "en"
-            if best and best.lower().startswith("en")
-            else str(current_app.config["BABEL_DEFAULT_LOCALE"])
-        )
-    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+        return "en" if best and best.lower().startswith("en") else str(config["BABEL_DEFAULT_LOCALE"])
+    return str(config["BABEL_DEFAULT_LOCALE"])
 
 
 def _wants_migrations(app: Flask) -> bool:
@@ -170,8 +177,18 @@ class CookieSessions(SecureCookieSessionInterface):
         return serializer
 
 
+def request_id(header: str) -> str:
+    """The request's id: the front proxy's ``X-Request-Id`` (at most 64 characters) or a new one."""
+    return header[:64] or secrets.token_hex(8)
+
+
+def log_request(method: str, rule: str, status: int, started: float, rid: str) -> None:
+    """The one log line of a request: the route, not the path (a path can carry a one-time link's token)."""
+    log.info("%s %s %s %.1fms rid=%s", method, rule, status, (time.perf_counter() - started) * 1000, rid)
+
+
 def _start_request() -> None:
-    g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    g.request_id = request_id(request.headers.get("X-Request-Id", ""))
     g.request_started = time.perf_counter()
 
 
@@ -360,13 +377,12 @@ def _security_headers(response: Response) -> Response:
         # The route, not the path: a path can carry a one-time link's token (/auth/link/<raw>,
         # /experts/answer/<token>), and the log is read by whoever runs the platform.
         rule = request.url_rule
-        log.info(
-            "%s %s %s %.1fms rid=%s",
+        log_request(
             request.method,
             rule.rule if rule is not None else "(no route)",
             response.status_code,
-            (time.perf_counter() - started) * 1000,
-            g.get("request_id"),
+            started,
+            g.get("request_id", ""),
         )
     return response
 

@@ -11,7 +11,7 @@ from app.extensions import api as api_ext
 
 def init_app(app: Flask) -> None:
     """Register this domain's blueprints, API and CLI."""
-    from . import api, cli, views
+    from . import api, cli, fastpath, views
     from .labels import CATALOGUE_STATUS_LABELS, DAY_UNIT_LABELS, category_label, status_label
     from .ocds import DEFAULT_PREFIX
 
@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OCDS_PUBLISHER_NAME", os.environ.get("OCDS_PUBLISHER_NAME") or "公共资源交易中心")
     app.config.setdefault("PORTAL_TAG_AUTHORITY", os.environ.get("PORTAL_TAG_AUTHORITY"))
     app.register_blueprint(views.bp)
+    fastpath.install(app)  # a cached page for an anonymous visitor, before the request pipeline
     api_ext.register_blueprint(api.blp)
     cli.init_app(app)
     app.jinja_env.globals.update(
