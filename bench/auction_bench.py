@@ -6,11 +6,12 @@ fan-out of the auction's bid events to many watchers.
         [--events 5]
 
 Set-up (not timed): a throwaway PostgreSQL database (``DATABASE_URL`` or
-``postgresql://postgres@127.0.0.1:5432/test``; created here, dropped afterwards), Redis (``REDIS_URL`` or
-``redis://127.0.0.1:6379/15``), a published land listing, N bidder organizations registered, deposit
-confirmed and qualified through the services, two quotes in the listing period; the servers run on the demo
-clock (``DEMO_CLOCK=1``) placed just after the listing end, so the first request settles the listing into
-timed bidding (限时竞价).
+``postgresql://postgres@127.0.0.1:5432/test``; created here, dropped afterwards), a private ``redis-server``
+started here (pub/sub is global to a Redis server: a shared one would bring other jobs' events into the
+streams; without the binary ``REDIS_URL`` or ``redis://127.0.0.1:6379/15``), a published land listing, N
+bidder organizations registered, deposit confirmed and qualified through the services, two quotes in the
+listing period; the servers run on the demo clock (``DEMO_CLOCK=1``) placed just after the listing end, so
+the first request settles the listing into timed bidding (限时竞价).
 
 1. Load: two gunicorn nodes (``gunicorn.conf.py``: 2 gthread workers each), bids sent at scheduled instants
    (``--rate`` per second for ``--seconds``: open loop, a late answer never delays the next send) over as many
@@ -77,6 +78,7 @@ START_PRICE = Decimal("10000000")
 INCREMENT = Decimal("100000")
 
 _children: list[subprocess.Popen[bytes]] = []
+ENDS: dict[str, int] = {}  # how watcher streams ended before their events
 
 
 # -- set-up ------------------------------------------------------------------------------------------------
@@ -572,10 +574,16 @@ async def sse_watcher(port: int, cookie: str, want: int, got: dict[int, list[flo
     if b" 200 " not in status:
         raise RuntimeError(f"stream refused: {status!r}")
     seen = 0
+    last = b""
     while seen < want:
         line = await reader.readline()
         if not line:
+            ENDS[f"closed after {seen} events: {last[:60]!r}"] = (
+                ENDS.get(f"closed after {seen} events: {last[:60]!r}", 0) + 1
+            )
             break
+        if line.strip():
+            last = line
         if line.startswith(b"retry:"):
             ready()
         if line.startswith(b"data: ") and ACTION.encode() in line:
@@ -678,6 +686,26 @@ def watch(
 # -- main ----------------------------------------------------------------------------------------------------
 
 
+def private_redis() -> str | None:
+    """A redis-server of this run only (no persistence), on a free port; None without the binary."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    port = sse_bench._free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--maxclients", "20000"],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    _children.append(proc)
+    for _ in range(50):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.1)
+    return None
+
+
 def ms(x: float) -> float:
     return round(x * 1000, 1)
 
@@ -709,6 +737,12 @@ def main() -> int:
     sse_bench._raise_fd_limit()
     label = f"auction ({args.bidders:,} bidders, {args.rate:g} bids/s × {args.seconds:g} s)"
     url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    # Redis pub/sub is global to a server, whatever the database number: on a shared Redis every other job's
+    # audit leaves (channel ``audit``) and auctions (``auction:<id>``) would reach this run's streams and
+    # subscribers. A private redis-server when there is one.
+    private = private_redis()
+    if private is not None:
+        url = private
     try:
         import redis
 
