@@ -967,7 +967,8 @@ def main() -> int:
         ),
         row(
             "watcher events delivered",
-            f"{len(sse)}/{expected} ({connected}/{n} connected), p50 {ms(pct(sse, 50))} ms",
+            f"{len(sse)}/{expected} ({connected}/{n} connected), p50 {ms(pct(sse, 50))} ms"
+            + (f"; streams ended early: {ENDS}" if ENDS else ""),
             "",
             f"raw Redis on auction:<id> {len(raw)}/{expected}, p50 {ms(pct(raw, 50))} ms",
             None,
