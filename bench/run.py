@@ -89,6 +89,15 @@ PLANS: dict[str, dict[str, list[Size]]] = {
             Size(("--envelopes", "200", "--mib", "50", "--runs", "1"), 50, "200 × 50 MiB"),
         ],
         "surge": [Size((), 200, "200 bidders × 20 MiB")],
+        "auction": [  # the load, and a quarter of it: where the bid latency stands below saturation
+            Size(
+                ("--rate", "50", "--watchers", "1000", "--seconds", "30"),
+                1_000,
+                "1,000 watchers",
+                seconds=240,
+            ),
+            Size(("--watchers", "5000", "--seconds", "30"), 5_000, "5,000 watchers", seconds=420),
+        ],
         "abuse": [Size((), 1000, "1,000 subscribers")],
         "checks": [Size()],
     },
@@ -109,13 +118,20 @@ PLANS: dict[str, dict[str, list[Size]]] = {
         "sse": _sizes("--subscribers", [50, 200], "subscribers", "--events", "2"),
         "opening": [Size(("--envelopes", "10", "--mib", "1", "--runs", "1"), 1, "10 × 1 MiB")],
         "surge": [Size(("--bidders", "10", "--mib", "1", "--window", "5"), 10, "10 bidders × 1 MiB")],
+        "auction": [
+            Size(
+                ("--bidders", "200", "--watchers", "200", "--seconds", "5", "--events", "3"),
+                200,
+                "200 watchers",
+            )
+        ],
         "abuse": [
             Size(("--subscribers", "40", "--slow", "4", "--bidders", "3", "--mib", "1"), 40, "40 subscribers")
         ],
         "checks": [],  # runs whole test suites: not a quick thing
     },
 }
-ORDER = ["draw", "upload", "audit", "portal", "opening", "sse", "surge", "abuse", "checks"]
+ORDER = ["draw", "upload", "audit", "portal", "opening", "sse", "surge", "auction", "abuse", "checks"]
 BUDGETS = {"full": 30 * 60, "quick": 10 * 60}
 
 CURVES = [
@@ -219,6 +235,22 @@ CURVES = [
         r"^SSE delivery p95",
         "Live stream delivery p95 vs raw Redis pub/sub",
         "subscribers on one node",
+        "p95 < 1 s",
+    ),
+    Curve(
+        "auction-p99",
+        "auction",
+        r"accepted bid latency p99",
+        "Timed auction: accepted bid p99 (2 nodes, open loop) vs bare SELECT … FOR UPDATE; UPDATE; COMMIT",
+        "bids offered (open loop)",
+        "p99 < 100 ms; 0 acknowledged bids lost after a worker and a node are killed",
+    ),
+    Curve(
+        "auction-watchers",
+        "auction",
+        r"watcher delivery p95",
+        "Timed auction: bid event delivery p95 to watchers vs raw Redis subscribers on auction:<id>",
+        "watchers of one listing",
         "p95 < 1 s",
     ),
     Curve(
