@@ -22,7 +22,7 @@ from app.core.errors import Conflict, DomainError, Forbidden
 from ..enums import ENDED, REGISTRATION_TRANSITIONS, BidPhase, ListingStatus, RegistrationStatus
 from ..models import AuctionBid, AuctionListing, AuctionRegistration
 from . import live
-from .result import lock_listing, next_minimum, server_time, settle_due
+from .result import lock_listing, next_minimum, server_time, settle_due, top_bid
 
 OPEN_FOR_REGISTRATION = frozenset({ListingStatus.ANNOUNCED, ListingStatus.LISTING})
 
@@ -232,7 +232,7 @@ def _accept(listing: AuctionListing, amount: Decimal, *, at: dt.datetime, actor:
             "bidding_closed",
             at=at,
         )
-    top = listing.bids[-1] if listing.bids else None
+    top = top_bid(listing)
     if top is not None and top.registration_id == reg.id:
         raise _refuse(_("Your bid is already the highest."), "already_highest", at=at)
     minimum = next_minimum(listing)
@@ -251,31 +251,31 @@ def _accept(listing: AuctionListing, amount: Decimal, *, at: dt.datetime, actor:
     listing.current_price = amount
     if countdown is not None:
         listing.countdown_ends_at = countdown
-    bid = AuctionBid(
-        listing=listing,
-        registration=reg,
-        seq=listing.last_seq,
-        amount=amount,
-        phase=(BidPhase.TIMED if timed else BidPhase.LISTING).value,
-        placed_at=at,
-        countdown_ends_at=countdown,
-        leaf_idx=-1,
-    )
-    db.session.add(bid)
-    leaf = audit.record(
+    phase = (BidPhase.TIMED if timed else BidPhase.LISTING).value
+    leaf = audit.record(  # first: the bid row is written once, with its leaf
         "auctions:bid:place",
         actor=actor,
         object_type="auction_listing",
         object_id=listing.id,
         payload={
-            "seq": bid.seq,
+            "seq": listing.last_seq,
             "bidder_number": reg.bidder_number,
             "amount": amount,
-            "phase": bid.phase,
+            "phase": phase,
             "placed_at": at,
             "countdown_ends_at": countdown,
         },
     )
-    bid.leaf_idx = leaf.idx
+    bid = AuctionBid(  # by ids: appending to listing.bids would load the whole history behind the lock
+        listing_id=listing.id,
+        registration_id=reg.id,
+        seq=listing.last_seq,
+        amount=amount,
+        phase=phase,
+        placed_at=at,
+        countdown_ends_at=countdown,
+        leaf_idx=leaf.idx,
+    )
+    db.session.add(bid)
     live.publish(listing, live.bid_event(listing, bid, reg.bidder_number))
     return bid

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 
 from app.accounts.models import Organization, User
 from app.core import audit, outbox
@@ -46,8 +46,25 @@ def lock_listing(listing_id: int) -> AuctionListing:
     return listing
 
 
+def top_bid(listing: AuctionListing) -> AuctionBid | None:
+    """The current highest bid: the one with the listing's last sequence number (one indexed row, whatever
+    the length of the history — a bid's transaction never loads the whole history behind the lock)."""
+    if not listing.last_seq:
+        return None
+    return db.session.scalars(
+        select(AuctionBid).where(AuctionBid.listing_id == listing.id, AuctionBid.seq == listing.last_seq)
+    ).one()
+
+
 def _competitors(listing: AuctionListing) -> int:
-    return len({b.registration_id for b in listing.bids})
+    return (
+        db.session.scalar(
+            select(func.count(distinct(AuctionBid.registration_id))).where(
+                AuctionBid.listing_id == listing.id
+            )
+        )
+        or 0
+    )
 
 
 def settle_due(listing: AuctionListing, *, at: dt.datetime, actor: User | None = None) -> bool:
@@ -155,7 +172,7 @@ def _finish(listing: AuctionListing, *, ended_at: dt.datetime, actor: User | Non
         object_id=listing.id,
         payload={"reserve_price": reserve, "at": ended_at},
     )
-    top = listing.bids[-1] if listing.bids else None
+    top = top_bid(listing)
     reason: UnsoldReason | None = None
     if top is None:
         reason = UnsoldReason.NO_BIDS
