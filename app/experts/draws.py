@@ -636,7 +636,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             "server_random": rnd.server_random,
             "seed": seed,
             "algorithm": rnd.algorithm,
-            "result_digest": draw_record.selection_digest(rnd, result, pool),
+            "result_digest": draw_record.selection_digest(rnd, result, pool, by_position=True),
             "picked": {c: len(v["seats"]) + len(v["backups"]) for c, v in result.items()},
             "status": DrawStatus.DRAWN.value,
         },
