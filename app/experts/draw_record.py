@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -184,24 +185,70 @@ def round_format(rnd: DrawRound) -> int:
     return 2 if rnd.public_pool is not None else 1
 
 
+# One entry of a public pool as public_pool_text writes it: ["<expert>","<employer>"], always this wide.
+_ENTRY = re.compile(r'\["([0-9a-f]{N})","[0-9a-f]{N}"\]'.replace("N", str(PSEUDONYM_HEX)))
+_ENTRY_WIDTH = 2 * PSEUDONYM_HEX + 7
+
+
+def _names_by_position(
+    public_text: str, private: dict[str, list[list[int]]], picked: set[int]
+) -> dict[int, str] | None:
+    """The pseudonyms of the picked experts read off the public pool text at their positions, without
+    parsing the megabytes of the rest: every entry public_pool_text writes has the same width. None when
+    the text is not laid out so (a list of another length, an entry of another form): parse it then."""
+    anchor = public_text.find('"specialties":{')
+    if anchor < 0:
+        return None
+    name_of: dict[int, str] = {}
+    for code, items in private.items():
+        positions = [p for p, item in enumerate(items) if item[0] in picked]
+        if not positions:
+            continue
+        key = canonical(code) + ":["
+        start = public_text.find(key, anchor)
+        if start < 0:
+            return None
+        start += len(key)
+        end = start + len(items) * (_ENTRY_WIDTH + 1) - 1  # the entries and the commas between them
+        if public_text[end : end + 1] != "]":
+            return None  # not as many entries of that width as the frozen list has
+        for p in positions:
+            at = start + p * (_ENTRY_WIDTH + 1)
+            found = _ENTRY.fullmatch(public_text, at, at + _ENTRY_WIDTH)
+            if found is None or public_text[at + _ENTRY_WIDTH] not in ",]":
+                return None
+            name_of[items[p][0]] = found.group(1)
+    return name_of
+
+
 def public_selection(
-    rnd: DrawRound, result: dict[str, Any], private_pool: dict[str, Any] | None = None
+    rnd: DrawRound,
+    result: dict[str, Any],
+    private_pool: dict[str, Any] | None = None,
+    *,
+    by_position: bool = False,
 ) -> dict[str, Any]:
     """The selection with pseudonyms: read off the public pool position by position (format 2), or
-    pseudonymized under the current key (format 1). ``private_pool``: the round's pool, already parsed."""
+    pseudonymized under the current key (format 1). ``private_pool``: the round's pool, already parsed.
+    ``by_position`` (the reveal, on the text this server wrote at the freeze): the picked entries are read
+    at their offsets in the text rather than from the parsed whole; verification always parses it."""
     parts = ("seats", "backups", "skipped")
     if rnd.public_pool is not None:
         private = (private_pool or json.loads(rnd.pool))["specialties"]
-        public = json.loads(rnd.public_pool)["specialties"]
         picked = {e for picks in result.values() for part in parts for e in picks.get(part, [])}
-        name_of: dict[int, str] = {}
-        for code, items in private.items():
-            names = public[code]
-            if len(names) != len(items):
-                raise ValueError(f"the public list of {code} does not line up with the frozen one")
-            for position, item in enumerate(items):
-                if item[0] in picked:
-                    name_of[item[0]] = str(names[position][0])
+        found = _names_by_position(rnd.public_pool, private, picked) if by_position else None
+        if found is not None:
+            name_of = found
+        else:
+            public = json.loads(rnd.public_pool)["specialties"]
+            name_of = {}
+            for code, items in private.items():
+                names = public[code]
+                if len(names) != len(items):
+                    raise ValueError(f"the public list of {code} does not line up with the frozen one")
+                for position, item in enumerate(items):
+                    if item[0] in picked:
+                        name_of[item[0]] = str(names[position][0])
 
         def name(expert_id: int) -> str:
             return name_of[expert_id]
@@ -214,13 +261,17 @@ def public_selection(
 
 
 def selection_digest(
-    rnd: DrawRound, result: dict[str, Any], private_pool: dict[str, Any] | None = None
+    rnd: DrawRound,
+    result: dict[str, Any],
+    private_pool: dict[str, Any] | None = None,
+    *,
+    by_position: bool = False,
 ) -> str:
     """What the reveal leaf records: over the public selection from format 2 on (the private one before)."""
     from .draws import sha256_hex
 
     if rnd.public_pool is not None:
-        return sha256_hex(canonical(public_selection(rnd, result, private_pool)))
+        return sha256_hex(canonical(public_selection(rnd, result, private_pool, by_position=by_position)))
     return sha256_hex(canonical(result))
 
 

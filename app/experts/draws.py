@@ -335,10 +335,7 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     )
     on_panel, panel_employers = _already_on_panel(draw)
 
-    wanted_of = {c: [w for w in codes if c.startswith(w)] for c in under}
-    by_employer: dict[int, frozenset[str]] = {}
-
-    def employer_reasons(employer: int) -> frozenset[str]:
+    def employer_reasons(employer: int | None) -> frozenset[str]:
         reasons: set[str] = set()
         if employer == parties.tenderer_org_id:
             reasons.add(ExclusionReason.EMPLOYER_TENDERER)
@@ -352,9 +349,17 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
             reasons.add(ExclusionReason.EMPLOYER_ON_PANEL)
         return frozenset(reasons)
 
-    # Per-expert reasons, allocated only for the excluded few: a draw reads tens of thousands of rows, and
-    # a set per row would make the collector walk them all. Most experts are in none of the flagged sets:
-    # one membership test in their union sends them down the short path.
+    # Tens of thousands of rows, most of them eligible: the rows are walked by comprehensions, and reasons
+    # are worked out only for the few that something flags. Only these employers can give a reason (each
+    # test in employer_reasons names one of them), and only the flagged sets, the status and the age can
+    # give an expert one.
+    by_employer = {
+        e: r
+        for e in {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}
+        | supervisory
+        | panel_employers
+        if (r := employer_reasons(e))
+    }
     flagged = (
         (conflicted, ExclusionReason.DECLARED_CONFLICT),
         (on_leave, ExclusionReason.ON_LEAVE),
@@ -362,36 +367,33 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
         (former, ExclusionReason.FORMER_EMPLOYER_PARTY),
     )
     any_flag = conflicted | on_leave | recent | former | on_panel
+    none: frozenset[str] = frozenset()
     reasons_of: dict[int, frozenset[str]] = {}
-    lists: dict[str, dict[int, int]] = {c: {} for c in codes}
-    matching: dict[str, set[int]] = {c: set() for c in codes}
-    for expert_id, employer, inactive, over_age, code in rows:
-        reasons = reasons_of.get(expert_id)
-        if reasons is None:
-            reasons = by_employer.get(employer)
-            if reasons is None:
-                reasons = by_employer[employer] = employer_reasons(employer)
-            if inactive or over_age or expert_id in any_flag:
-                extra = [reason for ids, reason in flagged if expert_id in ids]
-                if inactive:
-                    extra.append(ExclusionReason.NOT_ACTIVE)
-                if over_age:
-                    extra.append(ExclusionReason.OVER_AGE)
-                if expert_id in on_panel:  # the expert's own seat, not only the employer's
-                    extra.append(ExclusionReason.ALREADY_ON_PANEL)
-                    reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
-                if extra:
-                    reasons = reasons.union(extra)
-            reasons_of[expert_id] = reasons
-        for wanted in wanted_of[code]:
-            seen = matching[wanted]
-            if expert_id not in seen:
-                seen.add(expert_id)
-                if not reasons:
-                    lists[wanted][expert_id] = employer
-    eligible = {c: [[i, e] for i, e in sorted(m.items())] for c, m in lists.items()}
-    excluded = {i: {str(r) for r in rs} for i, rs in reasons_of.items() if rs}
-    return Candidates(eligible=eligible, excluded=excluded, matched={c: len(m) for c, m in matching.items()})
+    for expert_id, employer, inactive, over_age, _code in [
+        r for r in rows if r[2] or r[3] or r[1] in by_employer or r[0] in any_flag
+    ]:
+        if expert_id in reasons_of:  # one row per specialty of the expert
+            continue
+        reasons = by_employer.get(employer, none)
+        extra = [reason for ids, reason in flagged if expert_id in ids]
+        if inactive:
+            extra.append(ExclusionReason.NOT_ACTIVE)
+        if over_age:
+            extra.append(ExclusionReason.OVER_AGE)
+        if expert_id in on_panel:  # the expert's own seat, not only the employer's
+            extra.append(ExclusionReason.ALREADY_ON_PANEL)
+            reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
+        reasons_of[expert_id] = reasons.union(extra)  # never empty: something flagged the row
+    eligible: dict[str, list[list[int]]] = {}
+    matched: dict[str, int] = {}
+    for wanted in codes:
+        below = frozenset(c for c in under if c.startswith(wanted))
+        # expert → employer, once per expert whichever of the codes below it matched
+        matching = {r[0]: r[1] for r in rows if r[4] in below}
+        matched[wanted] = len(matching)
+        eligible[wanted] = [[i, e] for i, e in sorted(matching.items()) if i not in reasons_of]
+    excluded = {i: {str(r) for r in rs} for i, rs in reasons_of.items()}
+    return Candidates(eligible=eligible, excluded=excluded, matched=matched)
 
 
 def _recent_for_tenderer(draw: ExpertDraw, eval_day: dt.date) -> set[int]:
@@ -418,7 +420,7 @@ def _recent_for_tenderer(draw: ExpertDraw, eval_day: dt.date) -> set[int]:
 
 
 def _already_on_panel(draw: ExpertDraw) -> tuple[set[int], set[int]]:
-    if draw.id is None:
+    if draw.id is None or not draw.rounds:  # seats come from a revealed round: a new draw has none
         return set(), set()
     rows = db.session.execute(
         select(PanelSeat.expert_id, PanelSeat.status, Expert.employer_org_id)
@@ -607,7 +609,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
     )
     if won != 1 or rnd.witness_entropy is not None:
         raise Conflict(_("This round has already been witnessed."))
-    db.session.refresh(rnd)
+    db.session.refresh(rnd, ["witness_entropy", "witness_id", "witnessed_at"])  # what the update wrote
     audit.record(
         "experts:draw:witness",
         actor=actor,
@@ -634,7 +636,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
             "server_random": rnd.server_random,
             "seed": seed,
             "algorithm": rnd.algorithm,
-            "result_digest": draw_record.selection_digest(rnd, result, pool),
+            "result_digest": draw_record.selection_digest(rnd, result, pool, by_position=True),
             "picked": {c: len(v["seats"]) + len(v["backups"]) for c, v in result.items()},
             "status": DrawStatus.DRAWN.value,
         },

@@ -334,21 +334,33 @@ class DrawRound(db.Model):  # type: ignore[name-defined]
     wanted: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, comment='[{"specialty", "seats", "backups"}] this round must fill'
     )
+    # The frozen texts (a large pool: megabytes) are read only where they are used — verification, the
+    # reveal, the record pages —, each pair in one query then: loading a draw's rounds does not fetch them.
     pool: Mapped[str] = mapped_column(
-        Text, comment="canonical JSON of the frozen eligible list: {code: [[expert_id, employer_id], …]}"
+        Text,
+        comment="canonical JSON of the frozen eligible list: {code: [[expert_id, employer_id], …]}",
+        deferred=True,
+        deferred_group="pool",
     )
     pool_digest: Mapped[str] = mapped_column(String(64))
     exclusions: Mapped[str] = mapped_column(
         Text,
         comment='canonical JSON of the experts matched but excluded: [[expert_id, "reason,reason"], …] by id',
+        deferred=True,
+        deferred_group="exclusions",
     )
     exclusions_digest: Mapped[str] = mapped_column(String(64))
     public_pool: Mapped[str | None] = mapped_column(
         Text,
         comment="record format 2: the frozen list with pseudonyms, canonical JSON; pool_digest is over it",
+        deferred=True,
+        deferred_group="pool",
     )
     public_exclusions: Mapped[str | None] = mapped_column(
-        Text, comment="record format 2: the exclusions with pseudonyms; exclusions_digest is over it"
+        Text,
+        comment="record format 2: the exclusions with pseudonyms; exclusions_digest is over it",
+        deferred=True,
+        deferred_group="exclusions",
     )
     frozen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now)
     server_random_enc: Mapped[bytes] = mapped_column(LargeBinary, comment="sealed until the reveal")

@@ -134,6 +134,25 @@ def test_the_public_pool_text_is_the_canonical_json_of_the_pseudonymous_pool(wor
     assert draw_record.public_pool_text(names, pool) == draws.canonical(names.pool(pool))
 
 
+def test_the_reveal_reads_the_picked_pseudonyms_at_their_positions_as_the_parse_does(world: World) -> None:
+    from app.experts.models import DrawRound
+
+    draw = _drawn(world, n=14)
+    rnd = draw.rounds[0]
+    result = json.loads(rnd.result or "{}")
+    parsed = draw_record.public_selection(rnd, result)
+    assert parsed["A0101"]["seats"] and parsed == draw_record.public_selection(rnd, result, by_position=True)
+    private = json.loads(rnd.pool)["specialties"]
+    picked = {e for picks in result.values() for part in picks.values() for e in part}
+    assert draw_record._names_by_position(rnd.public_pool or "", private, picked) is not None
+    # Another layout (spaces, a list of another length): not read by position, parsed instead.
+    spaced = DrawRound(pool=rnd.pool, public_pool=json.dumps(json.loads(rnd.public_pool or "{}")))
+    assert draw_record._names_by_position(spaced.public_pool or "", private, picked) is None
+    assert draw_record.public_selection(spaced, result, by_position=True) == parsed
+    short = {code: items[:-1] for code, items in private.items()}
+    assert draw_record._names_by_position(rnd.public_pool or "", short, picked) is None
+
+
 def _record_file(app: Flask, world: World, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     draw = _drawn(world)
     _publish(world)
