@@ -29,12 +29,10 @@ the first request settles the listing into timed bidding (限时竞价).
    connection go to the other node. Afterwards no acknowledged bid may be lost: every 201's ``seq`` is in
    ``auction_bid`` with its amount and its audit leaf, the sequence is gapless, each bid's countdown ends
    ``countdown_seconds`` after its ``placed_at`` and the listing's countdown after the last bid's.
-3. Watchers: the auction's events (channel ``auction:<id>``) leave in the same Redis pipeline, after the same
-   commit, as the bid's audit leaf (channel ``audit``). The stream service does not follow ``auction:*``
-   here (the auction's own stream is another change), so the figure is N watchers on the supervision stream
-   (``/supervision/stream?type=auctions:bid:place``, stream service, 2 processes) receiving the bids' audit
-   leaves, and the baseline is N raw Redis subscribers on ``auction:<id>`` itself receiving the same kind of
-   bids. Delivery is measured from the bid's ``placed_at`` (decided behind the lock, before the commit).
+3. Watchers: N watchers on the listing's own live stream (``/auctions/<id>/events``, the page's
+   EventSource; stream service, 2 processes, fed by channel ``auction:<id>``) receiving every accepted bid;
+   the baseline is N raw Redis subscribers on ``auction:<id>`` itself receiving the same kind of bids.
+   Delivery is measured from the bid's ``placed_at`` (decided behind the lock, before the commit).
 """
 
 from __future__ import annotations
@@ -89,7 +87,7 @@ class World:
     app: Any
     listing_id: int
     tokens: list[str]
-    cookie: str  # a regulator's session (the supervision stream)
+    cookie: str  # a regulator's session (may watch the listing's stream)
     price: Decimal
     turn: int = 0  # the watcher phases' bids alternate two bidders kept out of the load
 
@@ -561,11 +559,13 @@ async def raw_watchers(
     return got, placed, price
 
 
-async def sse_watcher(port: int, cookie: str, want: int, got: dict[int, list[float]], ready: Any) -> None:
+async def sse_watcher(
+    port: int, listing_id: int, cookie: str, want: int, got: dict[int, list[float]], ready: Any
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
     writer.write(
         (
-            f"GET /supervision/stream?type={ACTION} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+            f"GET /auctions/{listing_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
             "Accept: text/event-stream\r\n\r\n"
         ).encode()
     )
@@ -586,9 +586,9 @@ async def sse_watcher(port: int, cookie: str, want: int, got: dict[int, list[flo
             last = line
         if line.startswith(b"retry:"):
             ready()
-        if line.startswith(b"data: ") and ACTION.encode() in line:
+        if line.startswith(b"data: ") and b'"kind":"bid"' in line:
             at = time.time()
-            got.setdefault(int(json.loads(line[6:])["idx"]), []).append(at)
+            got.setdefault(int(json.loads(line[6:])["leaf_idx"]), []).append(at)
             seen += 1
     writer.close()
     with contextlib.suppress(Exception):
@@ -606,7 +606,8 @@ async def sse_watchers(
         connected += 1
 
     tasks = [
-        asyncio.create_task(sse_watcher(stream_port, world.cookie, events, got, ready)) for _ in range(n)
+        asyncio.create_task(sse_watcher(stream_port, world.listing_id, world.cookie, events, got, ready))
+        for _ in range(n)
     ]
     deadline = time.monotonic() + 120
     while connected < n and time.monotonic() < deadline:
@@ -957,7 +958,7 @@ def main() -> int:
             inv["gapless"] and inv["bad_countdowns"] == 0 and inv["last_countdown_ok"],
         ),
         row(
-            f"watcher delivery p95, {n:,} watchers (supervision stream, stream service, 2 processes)",
+            f"watcher delivery p95, {n:,} watchers (the listing's live stream, stream service, 2 processes)",
             ms(sse_p95),
             "ms",
             ms(raw_p95),
