@@ -431,6 +431,8 @@ def growth_row(curve: Curve, points: list[dict[str, Any]]) -> dict[str, Any] | N
     if len(measured) < 2 or curve.higher_is_better:  # a rate is not a cost
         return None
     lo, hi = measured[0], measured[-1]
+    if lo["value"] <= 0:  # nothing at the smallest size (a memory growth of 0 MiB): no ratio to judge
+        return None
     grew, scaled = hi["value"] / lo["value"], hi["size"] / lo["size"]
     return {
         "bench": curve.bench,

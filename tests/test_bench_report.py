@@ -82,6 +82,10 @@ def test_linear_growth_is_judged_over_the_curve(run: ModuleType) -> None:
     assert worse is not None
     assert worse["pass"] is False
     assert run.growth_row(curve, run.curve_points(curve, [verify(1_000_000, 5.0)])) is None
+    # a cost of zero at the smallest size (memory flat at 0 MiB) has no growth ratio: no row, no crash
+    assert growth(0.0) is not None
+    flat = run.curve_points(curve, [verify(1_000_000, 0.0), verify(10_000_000, 0.0)])
+    assert run.growth_row(curve, flat) is None
 
 
 def test_estimate_is_linear_from_the_largest_finished_size(run: ModuleType) -> None:
