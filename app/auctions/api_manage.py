@@ -5,6 +5,7 @@ Same services, same object-level checks and the same refusals as the pages (``pe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -137,6 +138,14 @@ def _registration(registration_id: int) -> AuctionRegistration:
     return reg
 
 
+def _registration_act(registration_id: int, act: Callable[[AuctionRegistration], object]) -> Response:
+    """A center staff act on a registration they may review: the act, its commit, the registration as now."""
+    reg = _registration(registration_id)
+    act(reg)
+    db.session.commit()
+    return _created(_registration_json(reg))
+
+
 @blp.route("/listings")
 @blp.response(200)
 @require(Permission.AUCTION_VIEW)
@@ -183,10 +192,12 @@ def publish(listing_id: int) -> Response:
 def deposit(body: dict[str, Any], registration_id: int) -> Response:
     """Center staff record the deposit that reached the account (at least the listing's, with the bank
     reference)."""
-    reg = _registration(registration_id)
-    services.confirm_deposit(reg, amount=body["amount"], reference=body["reference"], actor=_me())
-    db.session.commit()
-    return _created(_registration_json(reg))
+    return _registration_act(
+        registration_id,
+        lambda reg: services.confirm_deposit(
+            reg, amount=body["amount"], reference=body["reference"], actor=_me()
+        ),
+    )
 
 
 @blp.route("/registrations/<int:registration_id>/review", methods=["POST"])
@@ -196,10 +207,12 @@ def deposit(body: dict[str, Any], registration_id: int) -> Response:
 @require(Permission.AUCTION_REVIEW)
 def review(body: dict[str, Any], registration_id: int) -> Response:
     """Center staff qualify (the deposit confirmed) or reject (with the reason) a registration."""
-    reg = _registration(registration_id)
-    services.review(reg, accept=body["decision"] == "qualify", note=body["note"], actor=_me())
-    db.session.commit()
-    return _created(_registration_json(reg))
+    return _registration_act(
+        registration_id,
+        lambda reg: services.review(
+            reg, accept=body["decision"] == "qualify", note=body["note"], actor=_me()
+        ),
+    )
 
 
 @blp.route("/registrations/<int:registration_id>/refund", methods=["POST"])
@@ -210,10 +223,9 @@ def review(body: dict[str, Any], registration_id: int) -> Response:
 def refund(body: dict[str, Any], registration_id: int) -> Response:
     """Center staff record the refund of a deposit that fell due at the end (5 working days, 令第39号
     Art. 24), with the bank reference; the winner's deposit is applied to the price and never refunded."""
-    reg = _registration(registration_id)
-    services.record_refund(reg, reference=body["reference"], actor=_me())
-    db.session.commit()
-    return _created(_registration_json(reg))
+    return _registration_act(
+        registration_id, lambda reg: services.record_refund(reg, reference=body["reference"], actor=_me())
+    )
 
 
 @blp.route("/listings/<int:listing_id>/registrations")

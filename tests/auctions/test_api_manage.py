@@ -127,3 +127,18 @@ def test_a_listing_run_through_the_api(client: FlaskClient, world: World, db_ses
     assert state(client, lid, b)["termination_reason"] == "法院裁定中止出让"
     again = client.post(f"{base}/listings/{lid}/termination", json={"reason": "再次"}, headers=staff)
     assert again.status_code == 404
+    # after the termination every deposit received falls due; staff record a refund, once
+    regs_after = {
+        r["id"]: r for r in client.get(f"{base}/listings/{lid}/registrations", headers=staff).get_json()
+    }
+    assert all(r["deposit_refund_due_at"] and not r["deposit_applied"] for r in regs_after.values())
+    assert (
+        client.post(
+            f"{base}/registrations/{reg_a}/refund", json={"reference": "R-1"}, headers=a.headers()
+        ).status_code
+        == 403
+    )
+    refunded = client.post(f"{base}/registrations/{reg_a}/refund", json={"reference": "R-1"}, headers=staff)
+    assert refunded.status_code == 201 and refunded.get_json()["deposit_refund_reference"] == "R-1"
+    twice = client.post(f"{base}/registrations/{reg_a}/refund", json={"reference": "R-2"}, headers=staff)
+    assert twice.status_code == 409 and twice.get_json()["code"] == "refunded"
