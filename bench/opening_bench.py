@@ -10,7 +10,10 @@ and write their output to disk:
   chunks, ``app.bidding.atrest``), fsync'd; a few files at a time on threads, as in the ceremony;
 - baseline: ``age -d -i identity -o out file`` for each file, in sequence (what an operator would run).
 
-Bar: ours ≥ 1.0 × the baseline's throughput (MiB of ciphertext per second), measured in the same run.
+Bar: ours ≥ 1.0 × the baseline's throughput (MiB of ciphertext per second), measured in the same run; and
+memory flat: the process's peak RSS while ours runs (``VmHWM`` after resetting it through
+``/proc/self/clear_refs``) grows by at most 16 MiB over the RSS before, whatever the envelope size
+(bench/run.py draws the curve over 2 and 50 MiB).
 """
 
 from __future__ import annotations
@@ -30,6 +33,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BAR = 1.0  # issue 21: at least age -d's own rate on the same files
+GROWTH_BAR_MIB = 16  # a few chunk buffers per thread, never the envelope
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def _reset_peak() -> int:
+    """Reset VmHWM to the current RSS (Linux ≥ 4.0) and return that RSS, KiB."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kib("VmRSS")
 
 
 def main() -> int:
@@ -88,10 +105,14 @@ def main() -> int:
     app.config.update(BLOB_DIR=str(blobs), DATA_KEY="bench-data-key", BIDDING_REQUIRE_SIGNATURE=False)
     Babel(app)
 
+    growths: list[float] = []
+
     def ours() -> float:
+        before = _reset_peak()
         started = time.perf_counter()
         with app.test_request_context():
             results = opening.open_documents(envelopes, identity)  # type: ignore[arg-type]
+        growths.append((_status_kib("VmHWM") - before) / 1024)
         for env_id, (status, note, _path, _size) in results.items():
             if status != "ok":
                 raise SystemExit(f"envelope {env_id}: {status} {note}")
@@ -139,16 +160,25 @@ def main() -> int:
             "ratio": round(rate / base, 3),
             "bar": f"≥ {BAR:.0%} of age -d",
             "pass": rate >= BAR * base,
-        }
+        },
+        {
+            "figure": f"opening memory: peak RSS growth while opening {args.envelopes} × {args.mib:g} MiB",
+            "value": round(max(growths), 1),
+            "unit": "MiB",
+            "baseline": "RSS before the ceremony",
+            "ratio": None,
+            "bar": f"≤ {GROWTH_BAR_MIB} MiB at every size (flat)",
+            "pass": max(growths) <= GROWTH_BAR_MIB,
+        },
     ]
-    for r in rows:
-        print(
-            f"{r['figure']}: {r['value']} MiB/s vs age -d {r['baseline']} MiB/s, ratio {r['ratio']} "
-            f"{'pass' if r['pass'] else 'FAIL'}"
-        )
+    print(
+        f"{rows[0]['figure']}: {rows[0]['value']} MiB/s vs age -d {rows[0]['baseline']} MiB/s, "
+        f"ratio {rows[0]['ratio']} {'pass' if rows[0]['pass'] else 'FAIL'}"
+    )
+    print(f"{rows[1]['figure']}: {rows[1]['value']} MiB {'pass' if rows[1]['pass'] else 'FAIL'}")
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
-    return 0
+    return 0 if all(r["pass"] for r in rows) else 1
 
 
 if __name__ == "__main__":

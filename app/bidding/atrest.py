@@ -45,31 +45,43 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
 
 
 class Writer:
-    """Encrypt a stream: ``write`` any sizes, then ``close``. Holds at most one chunk."""
+    """Encrypt a stream: ``write`` any sizes, then ``close``. Holds one chunk of plaintext and one of
+    ciphertext, allocated once: the pieces are copied into the first and sealed into the second."""
 
     def __init__(self, out: BinaryIO, data_key: bytes, purpose: str) -> None:
         salt = os.urandom(32)
         self._prefix = os.urandom(7)
         self._aead = _key(data_key, salt, purpose)
         self._out = out
-        self._buf = bytearray()
+        self._buf = memoryview(bytearray(CHUNK))
+        self._sealed = memoryview(bytearray(CHUNK + TAG))
+        self._filled = 0
         self._counter = 0
         out.write(MAGIC + salt + self._prefix)
 
-    def write(self, data: bytes | memoryview) -> int:
-        self._buf += data
-        while len(self._buf) > CHUNK:
-            self._emit(bytes(self._buf[:CHUNK]), last=False)
-            del self._buf[:CHUNK]
-        return len(data)
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Copies ``data`` (the caller may reuse its buffer). A full chunk is sealed only when more bytes
+        follow it, so the last chunk is never empty unless the whole stream is."""
+        view, size = memoryview(data).cast("B"), len(data)
+        while view:
+            if self._filled == CHUNK:
+                self._emit(last=False)
+            take = min(CHUNK - self._filled, len(view))
+            self._buf[self._filled : self._filled + take] = view[:take]
+            self._filled += take
+            view = view[take:]
+        return size
 
-    def _emit(self, chunk: bytes, *, last: bool) -> None:
-        self._out.write(self._aead.encrypt(_nonce(self._prefix, self._counter, last), chunk, MAGIC))
+    def _emit(self, *, last: bool) -> None:
+        n = self._filled
+        sealed = self._sealed[: n + TAG]
+        self._aead.encrypt_into(_nonce(self._prefix, self._counter, last), self._buf[:n], MAGIC, sealed)
+        self._out.write(sealed)
         self._counter += 1
+        self._filled = 0
 
     def close(self) -> None:
-        self._emit(bytes(self._buf), last=True)
-        self._buf = bytearray()
+        self._emit(last=True)
 
 
 def _header(src: BinaryIO) -> tuple[bytes, bytes]:

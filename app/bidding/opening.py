@@ -464,7 +464,7 @@ def _decrypt_summary(env: SealedEnvelope, identity: agedecrypt.Identity) -> tupl
         return None, DecryptStatus.BIDDER_FAULT.value, _("the envelope is not validly signed")
     out = bytearray()
 
-    def collect(piece: bytes) -> None:
+    def collect(piece: memoryview) -> None:
         if len(out) + len(piece) > SUMMARY_MAX_BYTES:
             raise agedecrypt.DecryptFailed("the summary is too large")
         out.extend(piece)
@@ -917,7 +917,7 @@ class _CountingAtRest:
         self._writer = atrest.Writer(self._fh, key, AT_REST_PURPOSE)
         self.size = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self.size += len(data)
         return self._writer.write(data)
 
