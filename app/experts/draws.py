@@ -225,23 +225,45 @@ def request_draw(
             db.session.flush()  # the partial unique index decides a race between two requests here
         except IntegrityError as err:
             raise Conflict(_("This section already has an active expert draw.")) from err
-        # A new draw has no rounds yet (open_round adds them through the relationship): no query needed.
+        # A new draw has no rounds or seats yet (open_round and witness add them): no query needed.
         set_committed_value(draw, "rounds", [])
-        audit.record(
-            "experts:draw:request",
-            actor=actor,
-            object_type="expert_draw",
-            object_id=draw.id,
-            payload={
-                "section_id": section.id,
-                "panel_size": panel_size,
-                "composition": draw.composition,
-                "evaluation_starts_at": evaluation_starts_at,
-                "region_scope": region_scope.value,
-            },
-        )
-        open_round(draw, slots, parties, actor=actor, strict=True)
+        set_committed_value(draw, "seats", [])
+        _mark_inserted(draw)
+        with audit.batch():  # the request, freeze and commit leaves: written together
+            audit.record(
+                "experts:draw:request",
+                actor=actor,
+                object_type="expert_draw",
+                object_id=draw.id,
+                payload={
+                    "section_id": section.id,
+                    "panel_size": panel_size,
+                    "composition": draw.composition,
+                    "evaluation_starts_at": evaluation_starts_at,
+                    "region_scope": region_scope.value,
+                },
+            )
+            open_round(draw, slots, parties, actor=actor, strict=True)
     return draw
+
+
+# Draws inserted by the current transaction: nobody else can see, lock or change them before it commits, so
+# locking one again (witnessed in the transaction that requested it) needs no statement and no reload.
+_INSERTED_KEY = "experts_draws_inserted"
+
+
+def _mark_inserted(draw: ExpertDraw) -> None:
+    session = db.session()
+    entry = session.info.get(_INSERTED_KEY)
+    if entry is None or entry[0] is not session.get_transaction():
+        entry = session.info[_INSERTED_KEY] = (session.get_transaction(), set())
+    entry[1].add(draw.id)
+
+
+def _inserted_here(draw: ExpertDraw) -> bool:
+    session = db.session()
+    entry = session.info.get(_INSERTED_KEY)
+    return entry is not None and entry[0] is session.get_transaction() and draw.id in entry[1]
 
 
 def _active_draw_id(section_id: int) -> int | None:
@@ -503,6 +525,13 @@ def open_round(
         server_random_enc=encrypt_at_rest(server_random, purpose=RANDOM_PURPOSE),
         commitment=sha256_hex(server_random),
         algorithm=f"rfc3797-{setting('EXPERT_DRAW_HASH')}",
+        # Empty until the witness and the reveal, and known to be: reading them needs no query.
+        witness_entropy=None,
+        witness_id=None,
+        witnessed_at=None,
+        server_random=None,
+        seed=None,
+        result=None,
     )
     rnd.pool_digest = sha256_hex(draw_record.digest_input(rnd))
     rnd.exclusions_digest = sha256_hex(draw_record.exclusions_input(rnd))
@@ -601,15 +630,25 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
     rnd = pending_round(draw)
     if rnd is None or draw.status != DrawStatus.AWAITING_WITNESS:
         raise Conflict(_("This draw is not waiting for a witness."))
-    won = _cas(
+    witnessed_before = rnd.witness_entropy is not None
+    written = db.session.execute(
         update(DrawRound)
         .where(DrawRound.id == rnd.id, DrawRound.status == RoundStatus.COMMITTED.value)
         .values(witness_entropy=entropy, witness_id=actor.id, witnessed_at=now())
+        .returning(DrawRound.witness_entropy, DrawRound.witness_id, DrawRound.witnessed_at)
         .execution_options(synchronize_session=False)
-    )
-    if won != 1 or rnd.witness_entropy is not None:
+    ).one_or_none()
+    if written is None or witnessed_before:
         raise Conflict(_("This round has already been witnessed."))
-    db.session.refresh(rnd, ["witness_entropy", "witness_id", "witnessed_at"])  # what the update wrote
+    for key, value in zip(("witness_entropy", "witness_id", "witnessed_at"), written, strict=True):
+        set_committed_value(rnd, key, value)  # what the update wrote, as a refresh would read it
+    with audit.batch():  # witness, reveal and invitation leaves: written together
+        _reveal(draw, rnd, entropy, actor=actor)
+    return rnd
+
+
+def _reveal(draw: ExpertDraw, rnd: DrawRound, entropy: str, *, actor: User) -> None:
+    """The witness leaf, the reveal (seed, selection, seats) and the first invitations."""
     audit.record(
         "experts:draw:witness",
         actor=actor,
@@ -642,6 +681,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
         },
     )
     audit.checkpoint_soon("draw reveal")  # the public can hold the platform to the result at once
+    new_seats: list[PanelSeat] = []
     for code, picks in result.items():
         for rank, expert_id in enumerate(picks["seats"] + picks["backups"]):
             kind = SeatKind.SEAT if rank < len(picks["seats"]) else SeatKind.BACKUP
@@ -654,11 +694,17 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
                 rank=rank,
                 status=SeatStatus.STANDBY.value,
             )
-            db.session.add(seat)
+            new_seats.append(seat)
+    db.session.add_all(new_seats)
     db.session.flush()  # the seats exist before vacancies are filled from them
+    if "seats" in draw.__dict__:  # loaded (a draw requested in this transaction): add them, no reload
+        set_committed_value(
+            draw,
+            "seats",
+            sorted([*draw.seats, *new_seats], key=lambda s: (s.specialty_code, s.round_number, s.rank)),
+        )
     transition(draw, DrawStatus.DRAWN, actor=actor, record=False)  # stated in the reveal leaf
     fill_vacancies(draw, actor=actor, locked=True)  # the lock taken above holds until the commit
-    return rnd
 
 
 def _cas(stmt: Any) -> int:
@@ -674,9 +720,11 @@ def _hash_of(rnd: DrawRound) -> str:
 
 def _lock(draw: ExpertDraw) -> None:
     """Serialize changes to one draw: a row lock on PostgreSQL (SQLite writers are serialized by BEGIN
-    IMMEDIATE). The refresh reads the state another transaction may have committed meanwhile."""
-    db.session.execute(select(ExpertDraw.id).where(ExpertDraw.id == draw.id).with_for_update())
-    db.session.refresh(draw)
+    IMMEDIATE), taken by the refresh that reads the state another transaction may have committed meanwhile
+    (one ``SELECT … FOR UPDATE``). A draw this transaction inserted is neither: nobody else can see it."""
+    if _inserted_here(draw):
+        return
+    db.session.refresh(draw, with_for_update=True)
 
 
 # --- invitations, answers, backups ------------------------------------------------------------------------
