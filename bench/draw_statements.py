@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import datetime as dt
 import os
 import pstats
@@ -75,6 +76,8 @@ def run(url: str, args: argparse.Namespace) -> None:
 
         draw_bench.build_schema(db)
         world = draw_bench.populate(db, args.pool)
+        gc.collect()  # as bench/draw_bench.py (and a gunicorn worker) does
+        gc.freeze()
         statements: list[tuple[str, float]] = []
         started: list[float] = []
 
@@ -130,7 +133,7 @@ def run(url: str, args: argparse.Namespace) -> None:
             for stmt, ms in last:
                 print(f"{ms:8.2f} ms  {' '.join(stmt.split())[:200]}")
         if args.profile:
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profile).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(45)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import case, select, update
+from sqlalchemy import case, event, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Organization, User
@@ -252,18 +253,39 @@ def request_draw(
 _INSERTED_KEY = "experts_draws_inserted"
 
 
-def _mark_inserted(draw: ExpertDraw) -> None:
-    session = db.session()
+# For such a draw the frozen pools of its rounds are kept too, by round id: the reveal then needs neither
+# to read back the text it just wrote (megabytes for a large pool) nor to parse it.
+
+
+def _inserted(session: Any) -> tuple[set[int], dict[int, dict[str, Any]]]:
     entry = session.info.get(_INSERTED_KEY)
     if entry is None or entry[0] is not session.get_transaction():
-        entry = session.info[_INSERTED_KEY] = (session.get_transaction(), set())
-    entry[1].add(draw.id)
+        entry = session.info[_INSERTED_KEY] = (session.get_transaction(), set(), {})
+    return entry[1], entry[2]
+
+
+def _mark_inserted(draw: ExpertDraw) -> None:
+    _inserted(db.session())[0].add(draw.id)
 
 
 def _inserted_here(draw: ExpertDraw) -> bool:
-    session = db.session()
-    entry = session.info.get(_INSERTED_KEY)
-    return entry is not None and entry[0] is session.get_transaction() and draw.id in entry[1]
+    return draw.id in _inserted(db.session())[0]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_inserted(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the pools can be large: not kept past their transaction
+        session.info.pop(_INSERTED_KEY, None)
+
+
+def _frozen_pool(draw: ExpertDraw, rnd: DrawRound) -> dict[str, Any]:
+    """The round's frozen pool: ``json.loads(rnd.pool)``, or the object it was written from when this
+    transaction froze it (equal to it: the text is its canonical JSON)."""
+    if _inserted_here(draw):
+        kept = _inserted(db.session())[1].get(rnd.id)
+        if kept is not None:
+            return kept
+    return dict(json.loads(rnd.pool))
 
 
 def _active_draw_id(section_id: int) -> int | None:
@@ -537,6 +559,8 @@ def open_round(
     rnd.exclusions_digest = sha256_hex(draw_record.exclusions_input(rnd))
     db.session.add(rnd)
     db.session.flush()  # the audit leaves refer to the round id
+    if _inserted_here(draw):
+        _inserted(db.session())[1][rnd.id] = pool_obj
     by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
     audit.record(
         "experts:draw:freeze",
@@ -658,7 +682,7 @@ def _reveal(draw: ExpertDraw, rnd: DrawRound, entropy: str, *, actor: User) -> N
     )
     server_random = decrypt_at_rest(rnd.server_random_enc, purpose=RANDOM_PURPOSE)
     seed = compute_seed(server_random, entropy, rnd.pool_digest, draw.section_id)
-    pool = json.loads(rnd.pool)
+    pool = _frozen_pool(draw, rnd)
     result = select_panel(pool, rnd.wanted, seed, hash_name=_hash_of(rnd))
     rnd.server_random = server_random.hex()
     rnd.seed = seed
