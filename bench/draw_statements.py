@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import datetime as dt
+import gc
 import os
 import pstats
 import sys
@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import draw_bench  # noqa: E402
+import draw_bench
 
 
 def main() -> int:
@@ -119,8 +119,10 @@ def run(url: str, args: argparse.Namespace) -> None:
             clock.advance(dt.timedelta(seconds=1))
         last = list(statements)
         print(f"statements per draw: {sorted(set(counts))}  (runs {len(counts)})")
-        print(f"mean draw {sum(total_ms) / len(total_ms):.1f} ms, of which in statements "
-              f"{sum(sql_ms) / len(sql_ms):.1f} ms")
+        print(
+            f"mean draw {sum(total_ms) / len(total_ms):.1f} ms, of which in statements "
+            f"{sum(sql_ms) / len(sql_ms):.1f} ms"
+        )
         groups: Counter[str] = Counter()
         group_ms: Counter[str] = Counter()
         for stmt, ms in last:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import case, event, select, update
+from sqlalchemy import String, case, event, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -347,36 +347,13 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     result = db.session.connection().execute(stmt)
     rows = result.cursor.fetchall() if result.cursor is not None else []
     result.close()
-    supervisory = set(  # a handful of organizations: cheaper than joining every row to its employer
-        db.session.scalars(select(Organization.id).where(Organization.kind.in_(SUPERVISORY_KINDS)))
-    )
-
     party_orgs = {parties.tenderer_org_id, parties.agency_org_id, parties.regulator_org_id}
     party_orgs |= set(parties.bidder_org_ids)
     party_orgs.discard(None)
-    on_leave = set(
-        db.session.scalars(
-            select(ExpertLeave.expert_id).where(
-                ExpertLeave.starts_on <= eval_day, ExpertLeave.ends_on >= eval_day
-            )
-        )
-    )
-    conflicted = (
-        set(
-            db.session.scalars(
-                select(ExpertConflict.expert_id).where(
-                    ExpertConflict.org_id.in_(party_orgs), ExpertConflict.withdrawn_at.is_(None)
-                )
-            )
-        )
-        if party_orgs
-        else set()
-    )
-    recent = _recent_for_tenderer(draw, eval_day)
-    # employed by the tenderer, the agency or a (known) bidder within the look-back: 条例 Art. 46
-    former = employment.former_employees(
-        {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}, eval_day
-    )
+    flags = _exclusion_flags(draw, eval_day, parties, party_orgs)
+    supervisory = flags["supervisory"]
+    on_leave, conflicted, former = flags["on_leave"], flags["conflict"], flags["former"]
+    recent = flags["recent"]
     on_panel, panel_employers = _already_on_panel(draw)
 
     def employer_reasons(employer: int | None) -> frozenset[str]:
@@ -440,27 +417,76 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     return Candidates(eligible=eligible, excluded=excluded, matched=matched)
 
 
-def _recent_for_tenderer(draw: ExpertDraw, eval_day: dt.date) -> set[int]:
-    """Experts holding or having held a seat for the same tenderer whose evaluation day lies within
-    EXPERT_RECENT_DAYS days before (or after) this one: |Δ days| ≤ N is excluded, N + 1 is not."""
-    if draw.tenderer_org_id is None:
-        return set()
-    days = int(setting("EXPERT_RECENT_DAYS"))
-    # Widen by a day on each side in UTC and decide on local dates below.
-    lo = draw.evaluation_starts_at - dt.timedelta(days=days + 1)
-    hi = draw.evaluation_starts_at + dt.timedelta(days=days + 1)
-    rows = db.session.execute(
-        select(PanelSeat.expert_id, ExpertDraw.evaluation_starts_at)
-        .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
-        .where(
-            ExpertDraw.tenderer_org_id == draw.tenderer_org_id,
-            ExpertDraw.id != draw.id,
-            ExpertDraw.status != DrawStatus.CANCELLED.value,
-            ExpertDraw.evaluation_starts_at.between(lo, hi),
-            PanelSeat.status.in_([SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value]),
+def _exclusion_flags(
+    draw: ExpertDraw, eval_day: dt.date, parties: SectionParties, party_orgs: set[int | None]
+) -> dict[str, set[int]]:
+    """The small sets the exclusions are decided from, read in one statement (a UNION ALL of tagged
+    lookups) rather than one round trip each:
+
+    - ``supervisory``: organizations of a supervisory kind (a handful: cheaper than joining every row of
+      the pool to its employer);
+    - ``on_leave``: experts on leave on the evaluation day;
+    - ``conflict``: experts who declared a conflict with a party (not withdrawn);
+    - ``recent``: experts holding or having held a seat for the same tenderer whose evaluation day lies
+      within EXPERT_RECENT_DAYS days before (or after) this one: |Δ days| ≤ N is excluded, N + 1 is not;
+    - ``former``: experts employed by the tenderer, the agency or a (known) bidder within the look-back
+      (条例 Art. 46; the current employer is checked on its own).
+    """
+    when = ExpertDraw.__table__.c.evaluation_starts_at.type
+
+    def tagged(tag: str, stmt: Any, at: Any = None) -> Any:
+        column = stmt.selected_columns[0]
+        return stmt.with_only_columns(
+            literal(tag, String).label("tag"),
+            column.label("id"),
+            (literal(None, when) if at is None else at).label("at"),
         )
-    ).all()
-    return {eid for eid, at in rows if abs((local_day(at) - eval_day).days) <= days}
+
+    parts = [
+        tagged("supervisory", select(Organization.id).where(Organization.kind.in_(SUPERVISORY_KINDS))),
+        tagged(
+            "on_leave",
+            select(ExpertLeave.expert_id).where(
+                ExpertLeave.starts_on <= eval_day, ExpertLeave.ends_on >= eval_day
+            ),
+        ),
+    ]
+    if party_orgs:
+        parts.append(
+            tagged(
+                "conflict",
+                select(ExpertConflict.expert_id).where(
+                    ExpertConflict.org_id.in_(party_orgs), ExpertConflict.withdrawn_at.is_(None)
+                ),
+            )
+        )
+    days = int(setting("EXPERT_RECENT_DAYS"))
+    if draw.tenderer_org_id is not None:
+        # Widen by a day on each side in UTC and decide on local dates below.
+        lo = draw.evaluation_starts_at - dt.timedelta(days=days + 1)
+        hi = draw.evaluation_starts_at + dt.timedelta(days=days + 1)
+        recent = (
+            select(PanelSeat.expert_id)
+            .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
+            .where(
+                ExpertDraw.tenderer_org_id == draw.tenderer_org_id,
+                ExpertDraw.id != draw.id,
+                ExpertDraw.status != DrawStatus.CANCELLED.value,
+                ExpertDraw.evaluation_starts_at.between(lo, hi),
+                PanelSeat.status.in_([SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value]),
+            )
+        )
+        parts.append(tagged("recent", recent, ExpertDraw.evaluation_starts_at))
+    former = employment.former_employees_select(
+        {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}, eval_day
+    )
+    if former is not None:
+        parts.append(tagged("former", former))
+    out: dict[str, set[int]] = {k: set() for k in ("supervisory", "on_leave", "conflict", "recent", "former")}
+    for tag, id_, at in db.session.execute(union_all(*parts)):
+        if tag != "recent" or abs((local_day(at) - eval_day).days) <= days:
+            out[tag].add(id_)
+    return out
 
 
 def _already_on_panel(draw: ExpertDraw) -> tuple[set[int], set[int]]:

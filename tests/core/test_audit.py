@@ -129,10 +129,19 @@ def test_a_batch_appends_the_same_leaves_as_one_by_one(db_session: Session) -> N
         n = audit.tree_size()
         data = all_leaf_bytes(db_session)
         nodes = db_session.execute(
-            select(AuditNode.level, AuditNode.index, AuditNode.hash).order_by(AuditNode.level, AuditNode.index)
+            select(AuditNode.level, AuditNode.index, AuditNode.hash).order_by(
+                AuditNode.level, AuditNode.index
+            )
         ).all()
         proofs = [audit.inclusion_proof(i, n) for i in range(n)]
-        return n, data, [tuple(r) for r in nodes], audit.root_hash(), proofs, audit.consistency_proof(start, n)
+        return (
+            n,
+            data,
+            [tuple(r) for r in nodes],
+            audit.root_hash(),
+            proofs,
+            audit.consistency_proof(start, n),
+        )
 
     one_by_one = db_session.begin_nested()
     append(27)
