@@ -153,9 +153,11 @@ def _ensure_section_not_suspended(section: Any) -> None:
         raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
 
 
-def check_panel(panel_size: int, slots: list[Slot]) -> dict[str, list[str]]:
+def check_panel(
+    panel_size: int, slots: list[Slot], *, active_codes: set[str] | None = None
+) -> dict[str, list[str]]:
     """A panel is an odd number ≥ 5 with pool experts ≥ 2/3 (法 Art. 37); the rest are tenderer
-    representatives."""
+    representatives. ``active_codes``: the active specialty codes, when the caller has read them."""
     errors: dict[str, list[str]] = {}
     pool_seats = sum(s.seats for s in slots)
     if panel_size < 5 or panel_size % 2 == 0:
@@ -171,8 +173,10 @@ def check_panel(panel_size: int, slots: list[Slot]) -> dict[str, list[str]]:
         errors["composition"] = [_("A specialty is listed twice.")]
     if any(s.seats < 1 or s.backups < 0 or s.backups > 20 for s in slots):
         errors["composition"] = [_("Each specialty needs at least one seat; backups from 0 to 20.")]
-    known = set(
-        db.session.scalars(select(Specialty.code).where(Specialty.code.in_(codes), Specialty.is_active))
+    known = (
+        set(db.session.scalars(select(Specialty.code).where(Specialty.code.in_(codes), Specialty.is_active)))
+        if active_codes is None
+        else active_codes & set(codes)
     )
     unknown = [c for c in codes if c not in known]
     if unknown:
@@ -195,7 +199,10 @@ def request_draw(
     region_scope = RegionScope(region_scope)
     slots = sorted(slots, key=lambda s: s.specialty)
     panel_size = int(panel_size if panel_size is not None else section.panel_size)
-    errors = check_panel(panel_size, slots)
+    # Every specialty code once, for the panel check and for the codes below the wanted ones.
+    specialty_rows = db.session.execute(select(Specialty.code, Specialty.is_active)).all()
+    all_codes = [code for code, _active in specialty_rows]
+    errors = check_panel(panel_size, slots, active_codes={code for code, active in specialty_rows if active})
     if evaluation_starts_at <= now():
         errors["evaluation_starts_at"] = [_("The evaluation must start in the future.")]
     if str(getattr(section, "status", "")) in {"draft", "awarded", "archived", "failed", "cancelled"}:
@@ -244,7 +251,7 @@ def request_draw(
                     "region_scope": region_scope.value,
                 },
             )
-            open_round(draw, slots, parties, actor=actor, strict=True)
+            open_round(draw, slots, parties, actor=actor, strict=True, all_codes=all_codes)
     return draw
 
 
@@ -313,8 +320,11 @@ class Candidates:
     matched: dict[str, int] = field(default_factory=dict)  # code → experts matching before exclusions
 
 
-def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionParties) -> Candidates:
-    """All exclusion rules, decided from the database before any randomness exists."""
+def compute_candidates(
+    draw: ExpertDraw, slots: list[Slot], parties: SectionParties, *, all_codes: list[str] | None = None
+) -> Candidates:
+    """All exclusion rules, decided from the database before any randomness exists. ``all_codes``: every
+    specialty code, when the caller has read them."""
     eval_day = local_day(draw.evaluation_starts_at)
     codes = [s.specialty for s in slots]
     max_age = int(setting("EXPERT_MAX_AGE"))
@@ -324,7 +334,8 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
         born_by = eval_day.replace(year=eval_day.year - max_age, day=28)
     # The requested codes and every code below them, as an IN list: an equality lookup on the index on
     # every engine and collation (LIKE 'A01%' uses a btree index only under the C collation).
-    all_codes = db.session.scalars(select(Specialty.code)).all()
+    if all_codes is None:
+        all_codes = list(db.session.scalars(select(Specialty.code)))
     under = sorted({c for c in all_codes for w in codes if c.startswith(w)})
     match = ExpertSpecialty.specialty_code.in_(under)
     # Status and age are decided by the database (two flags), so each row is plain values: no date to
@@ -506,14 +517,20 @@ def exclusions_canonical(rows: list[tuple[int, str]]) -> str:
 
 
 def open_round(
-    draw: ExpertDraw, slots: list[Slot], parties: SectionParties, *, actor: User | None, strict: bool
+    draw: ExpertDraw,
+    slots: list[Slot],
+    parties: SectionParties,
+    *,
+    actor: User | None,
+    strict: bool,
+    all_codes: list[str] | None = None,
 ) -> DrawRound | None:
     """Freeze the eligible lists and exclusions, then commit the server randomness (two audit leaves).
 
     ``strict`` (a new request): refuse when a specialty has fewer eligible experts — or employers — than
     seats, with the counts. Otherwise (a supplementary round) freeze whatever is left; None when nothing is.
     """
-    cand = compute_candidates(draw, slots, parties)
+    cand = compute_candidates(draw, slots, parties, all_codes=all_codes)
     shortfall = {}
     for s in slots:
         lst = cand.eligible[s.specialty]
