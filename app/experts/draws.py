@@ -42,7 +42,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Organization, User
 from app.core import audit, outbox
-from app.core.clock import now
+from app.core.clock import CST, now
 from app.core.crypto import decrypt_at_rest, encrypt_at_rest
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
@@ -443,15 +443,9 @@ def _exclusion_flags(
     - ``former``: experts employed by the tenderer, the agency or a (known) bidder within the look-back
       (条例 Art. 46; the current employer is checked on its own).
     """
-    when = ExpertDraw.__table__.c.evaluation_starts_at.type
 
-    def tagged(tag: str, stmt: Any, at: Any = None) -> Any:
-        column = stmt.selected_columns[0]
-        return stmt.with_only_columns(
-            literal(tag, String).label("tag"),
-            column.label("id"),
-            (literal(None, when) if at is None else at).label("at"),
-        )
+    def tagged(tag: str, stmt: Any) -> Any:
+        return stmt.with_only_columns(literal(tag, String).label("tag"), stmt.selected_columns[0].label("id"))
 
     parts = [
         tagged("supervisory", select(Organization.id).where(Organization.kind.in_(SUPERVISORY_KINDS))),
@@ -471,11 +465,12 @@ def _exclusion_flags(
                 ),
             )
         )
-    days = int(setting("EXPERT_RECENT_DAYS"))
     if draw.tenderer_org_id is not None:
-        # Widen by a day on each side in UTC and decide on local dates below.
-        lo = draw.evaluation_starts_at - dt.timedelta(days=days + 1)
-        hi = draw.evaluation_starts_at + dt.timedelta(days=days + 1)
+        # The local days eval_day - N … eval_day + N, as instants: from the first one's midnight to the
+        # midnight after the last one (China Standard Time).
+        days = int(setting("EXPERT_RECENT_DAYS"))
+        lo = dt.datetime.combine(eval_day - dt.timedelta(days=days), dt.time(), tzinfo=CST)
+        hi = dt.datetime.combine(eval_day + dt.timedelta(days=days + 1), dt.time(), tzinfo=CST)
         recent = (
             select(PanelSeat.expert_id)
             .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
@@ -483,20 +478,20 @@ def _exclusion_flags(
                 ExpertDraw.tenderer_org_id == draw.tenderer_org_id,
                 ExpertDraw.id != draw.id,
                 ExpertDraw.status != DrawStatus.CANCELLED.value,
-                ExpertDraw.evaluation_starts_at.between(lo, hi),
+                ExpertDraw.evaluation_starts_at >= lo,
+                ExpertDraw.evaluation_starts_at < hi,
                 PanelSeat.status.in_([SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value]),
             )
         )
-        parts.append(tagged("recent", recent, ExpertDraw.evaluation_starts_at))
+        parts.append(tagged("recent", recent))
     former = employment.former_employees_select(
         {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}, eval_day
     )
     if former is not None:
         parts.append(tagged("former", former))
     out: dict[str, set[int]] = {k: set() for k in ("supervisory", "on_leave", "conflict", "recent", "former")}
-    for tag, id_, at in db.session.execute(union_all(*parts)):
-        if tag != "recent" or abs((local_day(at) - eval_day).days) <= days:
-            out[tag].add(id_)
+    for tag, id_ in db.session.execute(union_all(*parts)).all():
+        out[tag].add(id_)
     return out
 
 
