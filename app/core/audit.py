@@ -21,6 +21,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -265,8 +266,9 @@ def record(
     source_ip: str | None = None,
     keep_source: bool = True,
 ) -> AuditLeaf:
-    """Append one leaf in the current transaction (the caller commits) and return it, flushed. The client
-    address is recorded unless ``keep_source`` is False (a member of the public acting anonymously)."""
+    """Append one leaf in the current transaction (the caller commits) and return it, flushed (inside
+    :func:`batch`, built and hashed now but written when the batch ends). The client address is recorded
+    unless ``keep_source`` is False (a member of the public acting anonymously)."""
     session: Session = db.session()
     size, cached = _locked_head(session)
     frontier = list(cached)  # appended to below; the cache moves on only once the leaf is written
@@ -293,12 +295,17 @@ def record(
     leaf.leaf_hash = merkle.leaf_hash(leaf_bytes_of(leaf))
     completed = merkle.append_leaf(frontier, size, leaf.leaf_hash)
 
-    session.add(leaf)
-    session.flush()  # the caller may need the leaf; a duplicate idx must fail here, not at commit
-    conn = session.connection()
-    if completed:
-        conn.execute(_NODE_INSERT, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
-    conn.execute(_HEAD_UPDATE, {"size": size + 1, "frontier": [h.hex() for _, h in frontier]})
+    pending: _Batch | None = session.info.get(_BATCH_KEY)
+    if pending is not None:  # written when the batch ends (see batch())
+        pending.leaves.append(leaf)
+        pending.nodes.extend(completed)
+    else:
+        session.add(leaf)
+        session.flush()  # the caller may need the leaf; a duplicate idx must fail here, not at commit
+        conn = session.connection()
+        if completed:
+            conn.execute(_NODE_INSERT, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in completed])
+        conn.execute(_HEAD_UPDATE, {"size": size + 1, "frontier": [h.hex() for _, h in frontier]})
     session.info[_HEAD_CACHE_KEY] = (session.get_transaction(), size + 1, frontier)
     # Live monitoring: every committed leaf goes to the bus (sent after commit, dropped on rollback).
     events.publish(session, "audit", live_event(leaf, payload), event_id=str(size))
@@ -306,8 +313,68 @@ def record(
     session.info[_GREW_KEY] = True  # the commit hook signs a checkpoint if one is due (checkpoint_if_due)
     every = int(current_app.config.get("AUDIT_CHECKPOINT_EVERY") or 0)
     if every > 0 and (size + 1) % every == 0:
-        checkpoint(reason="periodic")
+        checkpoint(reason="periodic")  # writes a pending batch first: it signs the head with them
     return leaf
+
+
+# A batch: leaves recorded one after another in one transaction (a draw writes three at its request and
+# three at its reveal) are built, hashed and chained exactly as one by one — same idx, contents, leaf hashes,
+# subtrees and head — but written together: one INSERT of the leaves, one of the completed subtrees and one
+# head update, instead of two or three statements per leaf.
+_BATCH_KEY = "audit_batch"
+
+
+@dataclass
+class _Batch:
+    leaves: list[AuditLeaf] = field(default_factory=list)
+    nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
+    broken: bool = False  # a savepoint rolled back inside the batch (see _forget_after_rollback)
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Append the leaves :func:`record` makes inside the block in one go when the block ends: the same leaves,
+    in the same order, with the same hashes, subtrees and head as one by one. Inside the block the new leaves
+    are not in the database yet: nothing there may read the log's tables (a checkpoint, which signs the
+    head, and a commit write the pending leaves first), and no savepoint may roll back (refused at the end).
+    If the block raises, its pending leaves are dropped with it. Nested blocks join the outermost one."""
+    session: Session = db.session()
+    if _BATCH_KEY in session.info:
+        yield
+        return
+    pending = session.info[_BATCH_KEY] = _Batch()
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_BATCH_KEY, None)
+        if pending.leaves:  # the cached head counts the dropped leaves: read it again next time
+            session.info.pop(_HEAD_CACHE_KEY, None)
+        raise
+    try:
+        _write_batch(session)
+    finally:
+        session.info.pop(_BATCH_KEY, None)
+
+
+def _write_batch(session: Session) -> None:
+    """Write the pending leaves of the open batch, if any; the batch stays open (and empty)."""
+    pending: _Batch | None = session.info.get(_BATCH_KEY)
+    if pending is None or not pending.leaves:
+        return
+    if pending.broken:
+        raise RuntimeError("a savepoint rolled back inside an audit batch: its pending leaves are unusable")
+    cached = session.info.get(_HEAD_CACHE_KEY)
+    if cached is None or cached[0] is not session.get_transaction():  # pragma: no cover - guarded above
+        raise RuntimeError("the audit head moved on outside the batch")
+    _, size, frontier = cached
+    leaves, nodes = pending.leaves, pending.nodes
+    pending.leaves, pending.nodes = [], []
+    session.add_all(leaves)
+    session.flush()  # one INSERT for all the leaves; a duplicate idx fails here
+    conn = session.connection()
+    if nodes:
+        conn.execute(_NODE_INSERT, [{"level": lv, "index": ix, "hash": h} for lv, ix, h in nodes])
+    conn.execute(_HEAD_UPDATE, {"size": size, "frontier": [h.hex() for _, h in frontier]})
 
 
 def live_event(leaf: AuditLeaf, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -495,6 +562,7 @@ def checkpoint(reason: str = "on_demand", *, session: Session | None = None) -> 
     (two workers, or a key event and the cadence, asking at the same moment). The head row lock serialises
     signers, so the check cannot race."""
     session = session if session is not None else db.session()
+    _write_batch(session)  # the head it signs is in the database with every leaf under it
     size, frontier = _head_state(session, lock=True)
     root = merkle.root_from_frontier(frontier)
     latest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
@@ -576,6 +644,8 @@ def checkpoint_soon(reason: str) -> None:
 @event.listens_for(Session, "before_commit")
 def _checkpoint_before_commit(session: Session) -> None:
     info = session.info
+    if not session.in_nested_transaction():
+        _write_batch(session)  # a commit inside a batch block commits its leaves too
     if _GREW_KEY not in info and _SOON_KEY not in info:
         return
     if session.in_nested_transaction() or not has_app_context():
@@ -591,6 +661,9 @@ def _checkpoint_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_HEAD_CACHE_KEY, None)  # a savepoint's too: its leaves and its row lock are gone
+    pending: _Batch | None = session.info.get(_BATCH_KEY)
+    if pending is not None and pending.leaves:
+        pending.broken = True  # they were chained on a head that may be gone
     if not previous_transaction.nested:
         session.info.pop(_GREW_KEY, None)
         session.info.pop(_SOON_KEY, None)

@@ -35,13 +35,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import case, select, update
+from sqlalchemy import String, case, event, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import Organization, User
 from app.core import audit, outbox
-from app.core.clock import now
+from app.core.clock import CST, now
 from app.core.crypto import decrypt_at_rest, encrypt_at_rest
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
@@ -152,9 +153,11 @@ def _ensure_section_not_suspended(section: Any) -> None:
         raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
 
 
-def check_panel(panel_size: int, slots: list[Slot]) -> dict[str, list[str]]:
+def check_panel(
+    panel_size: int, slots: list[Slot], *, active_codes: set[str] | None = None
+) -> dict[str, list[str]]:
     """A panel is an odd number ≥ 5 with pool experts ≥ 2/3 (法 Art. 37); the rest are tenderer
-    representatives."""
+    representatives. ``active_codes``: the active specialty codes, when the caller has read them."""
     errors: dict[str, list[str]] = {}
     pool_seats = sum(s.seats for s in slots)
     if panel_size < 5 or panel_size % 2 == 0:
@@ -170,8 +173,10 @@ def check_panel(panel_size: int, slots: list[Slot]) -> dict[str, list[str]]:
         errors["composition"] = [_("A specialty is listed twice.")]
     if any(s.seats < 1 or s.backups < 0 or s.backups > 20 for s in slots):
         errors["composition"] = [_("Each specialty needs at least one seat; backups from 0 to 20.")]
-    known = set(
-        db.session.scalars(select(Specialty.code).where(Specialty.code.in_(codes), Specialty.is_active))
+    known = (
+        set(db.session.scalars(select(Specialty.code).where(Specialty.code.in_(codes), Specialty.is_active)))
+        if active_codes is None
+        else active_codes & set(codes)
     )
     unknown = [c for c in codes if c not in known]
     if unknown:
@@ -194,7 +199,10 @@ def request_draw(
     region_scope = RegionScope(region_scope)
     slots = sorted(slots, key=lambda s: s.specialty)
     panel_size = int(panel_size if panel_size is not None else section.panel_size)
-    errors = check_panel(panel_size, slots)
+    # Every specialty code once, for the panel check and for the codes below the wanted ones.
+    specialty_rows = db.session.execute(select(Specialty.code, Specialty.is_active)).all()
+    all_codes = [code for code, _active in specialty_rows]
+    errors = check_panel(panel_size, slots, active_codes={code for code, active in specialty_rows if active})
     if evaluation_starts_at <= now():
         errors["evaluation_starts_at"] = [_("The evaluation must start in the future.")]
     if str(getattr(section, "status", "")) in {"draft", "awarded", "archived", "failed", "cancelled"}:
@@ -225,23 +233,66 @@ def request_draw(
             db.session.flush()  # the partial unique index decides a race between two requests here
         except IntegrityError as err:
             raise Conflict(_("This section already has an active expert draw.")) from err
-        # A new draw has no rounds yet (open_round adds them through the relationship): no query needed.
+        # A new draw has no rounds or seats yet (open_round and witness add them): no query needed.
         set_committed_value(draw, "rounds", [])
-        audit.record(
-            "experts:draw:request",
-            actor=actor,
-            object_type="expert_draw",
-            object_id=draw.id,
-            payload={
-                "section_id": section.id,
-                "panel_size": panel_size,
-                "composition": draw.composition,
-                "evaluation_starts_at": evaluation_starts_at,
-                "region_scope": region_scope.value,
-            },
-        )
-        open_round(draw, slots, parties, actor=actor, strict=True)
+        set_committed_value(draw, "seats", [])
+        _mark_inserted(draw)
+        with audit.batch():  # the request, freeze and commit leaves: written together
+            audit.record(
+                "experts:draw:request",
+                actor=actor,
+                object_type="expert_draw",
+                object_id=draw.id,
+                payload={
+                    "section_id": section.id,
+                    "panel_size": panel_size,
+                    "composition": draw.composition,
+                    "evaluation_starts_at": evaluation_starts_at,
+                    "region_scope": region_scope.value,
+                },
+            )
+            open_round(draw, slots, parties, actor=actor, strict=True, all_codes=all_codes)
     return draw
+
+
+# Draws inserted by the current transaction: nobody else can see, lock or change them before it commits, so
+# locking one again (witnessed in the transaction that requested it) needs no statement and no reload.
+_INSERTED_KEY = "experts_draws_inserted"
+
+
+# For such a draw the frozen pools of its rounds are kept too, by round id: the reveal then needs neither
+# to read back the text it just wrote (megabytes for a large pool) nor to parse it.
+
+
+def _inserted(session: Any) -> tuple[set[int], dict[int, dict[str, Any]]]:
+    entry = session.info.get(_INSERTED_KEY)
+    if entry is None or entry[0] is not session.get_transaction():
+        entry = session.info[_INSERTED_KEY] = (session.get_transaction(), set(), {})
+    return entry[1], entry[2]
+
+
+def _mark_inserted(draw: ExpertDraw) -> None:
+    _inserted(db.session())[0].add(draw.id)
+
+
+def _inserted_here(draw: ExpertDraw) -> bool:
+    return draw.id in _inserted(db.session())[0]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_inserted(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the pools can be large: not kept past their transaction
+        session.info.pop(_INSERTED_KEY, None)
+
+
+def _frozen_pool(draw: ExpertDraw, rnd: DrawRound) -> dict[str, Any]:
+    """The round's frozen pool: ``json.loads(rnd.pool)``, or the object it was written from when this
+    transaction froze it (equal to it: the text is its canonical JSON)."""
+    if _inserted_here(draw):
+        kept = _inserted(db.session())[1].get(rnd.id)
+        if kept is not None:
+            return kept
+    return dict(json.loads(rnd.pool))
 
 
 def _active_draw_id(section_id: int) -> int | None:
@@ -269,8 +320,11 @@ class Candidates:
     matched: dict[str, int] = field(default_factory=dict)  # code → experts matching before exclusions
 
 
-def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionParties) -> Candidates:
-    """All exclusion rules, decided from the database before any randomness exists."""
+def compute_candidates(
+    draw: ExpertDraw, slots: list[Slot], parties: SectionParties, *, all_codes: list[str] | None = None
+) -> Candidates:
+    """All exclusion rules, decided from the database before any randomness exists. ``all_codes``: every
+    specialty code, when the caller has read them."""
     eval_day = local_day(draw.evaluation_starts_at)
     codes = [s.specialty for s in slots]
     max_age = int(setting("EXPERT_MAX_AGE"))
@@ -280,7 +334,8 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
         born_by = eval_day.replace(year=eval_day.year - max_age, day=28)
     # The requested codes and every code below them, as an IN list: an equality lookup on the index on
     # every engine and collation (LIKE 'A01%' uses a btree index only under the C collation).
-    all_codes = db.session.scalars(select(Specialty.code)).all()
+    if all_codes is None:
+        all_codes = list(db.session.scalars(select(Specialty.code)))
     under = sorted({c for c in all_codes for w in codes if c.startswith(w)})
     match = ExpertSpecialty.specialty_code.in_(under)
     # Status and age are decided by the database (two flags), so each row is plain values: no date to
@@ -303,36 +358,13 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     result = db.session.connection().execute(stmt)
     rows = result.cursor.fetchall() if result.cursor is not None else []
     result.close()
-    supervisory = set(  # a handful of organizations: cheaper than joining every row to its employer
-        db.session.scalars(select(Organization.id).where(Organization.kind.in_(SUPERVISORY_KINDS)))
-    )
-
     party_orgs = {parties.tenderer_org_id, parties.agency_org_id, parties.regulator_org_id}
     party_orgs |= set(parties.bidder_org_ids)
     party_orgs.discard(None)
-    on_leave = set(
-        db.session.scalars(
-            select(ExpertLeave.expert_id).where(
-                ExpertLeave.starts_on <= eval_day, ExpertLeave.ends_on >= eval_day
-            )
-        )
-    )
-    conflicted = (
-        set(
-            db.session.scalars(
-                select(ExpertConflict.expert_id).where(
-                    ExpertConflict.org_id.in_(party_orgs), ExpertConflict.withdrawn_at.is_(None)
-                )
-            )
-        )
-        if party_orgs
-        else set()
-    )
-    recent = _recent_for_tenderer(draw, eval_day)
-    # employed by the tenderer, the agency or a (known) bidder within the look-back: 条例 Art. 46
-    former = employment.former_employees(
-        {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}, eval_day
-    )
+    flags = _exclusion_flags(draw, eval_day, parties, party_orgs)
+    supervisory = flags["supervisory"]
+    on_leave, conflicted, former = flags["on_leave"], flags["conflict"], flags["former"]
+    recent = flags["recent"]
     on_panel, panel_employers = _already_on_panel(draw)
 
     def employer_reasons(employer: int | None) -> frozenset[str]:
@@ -396,27 +428,71 @@ def compute_candidates(draw: ExpertDraw, slots: list[Slot], parties: SectionPart
     return Candidates(eligible=eligible, excluded=excluded, matched=matched)
 
 
-def _recent_for_tenderer(draw: ExpertDraw, eval_day: dt.date) -> set[int]:
-    """Experts holding or having held a seat for the same tenderer whose evaluation day lies within
-    EXPERT_RECENT_DAYS days before (or after) this one: |Δ days| ≤ N is excluded, N + 1 is not."""
-    if draw.tenderer_org_id is None:
-        return set()
-    days = int(setting("EXPERT_RECENT_DAYS"))
-    # Widen by a day on each side in UTC and decide on local dates below.
-    lo = draw.evaluation_starts_at - dt.timedelta(days=days + 1)
-    hi = draw.evaluation_starts_at + dt.timedelta(days=days + 1)
-    rows = db.session.execute(
-        select(PanelSeat.expert_id, ExpertDraw.evaluation_starts_at)
-        .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
-        .where(
-            ExpertDraw.tenderer_org_id == draw.tenderer_org_id,
-            ExpertDraw.id != draw.id,
-            ExpertDraw.status != DrawStatus.CANCELLED.value,
-            ExpertDraw.evaluation_starts_at.between(lo, hi),
-            PanelSeat.status.in_([SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value]),
+def _exclusion_flags(
+    draw: ExpertDraw, eval_day: dt.date, parties: SectionParties, party_orgs: set[int | None]
+) -> dict[str, set[int]]:
+    """The small sets the exclusions are decided from, read in one statement (a UNION ALL of tagged
+    lookups) rather than one round trip each:
+
+    - ``supervisory``: organizations of a supervisory kind (a handful: cheaper than joining every row of
+      the pool to its employer);
+    - ``on_leave``: experts on leave on the evaluation day;
+    - ``conflict``: experts who declared a conflict with a party (not withdrawn);
+    - ``recent``: experts holding or having held a seat for the same tenderer whose evaluation day lies
+      within EXPERT_RECENT_DAYS days before (or after) this one: |Δ days| ≤ N is excluded, N + 1 is not;
+    - ``former``: experts employed by the tenderer, the agency or a (known) bidder within the look-back
+      (条例 Art. 46; the current employer is checked on its own).
+    """
+
+    def tagged(tag: str, stmt: Any) -> Any:
+        return stmt.with_only_columns(literal(tag, String).label("tag"), stmt.selected_columns[0].label("id"))
+
+    parts = [
+        tagged("supervisory", select(Organization.id).where(Organization.kind.in_(SUPERVISORY_KINDS))),
+        tagged(
+            "on_leave",
+            select(ExpertLeave.expert_id).where(
+                ExpertLeave.starts_on <= eval_day, ExpertLeave.ends_on >= eval_day
+            ),
+        ),
+    ]
+    if party_orgs:
+        parts.append(
+            tagged(
+                "conflict",
+                select(ExpertConflict.expert_id).where(
+                    ExpertConflict.org_id.in_(party_orgs), ExpertConflict.withdrawn_at.is_(None)
+                ),
+            )
         )
-    ).all()
-    return {eid for eid, at in rows if abs((local_day(at) - eval_day).days) <= days}
+    if draw.tenderer_org_id is not None:
+        # The local days eval_day - N … eval_day + N, as instants: from the first one's midnight to the
+        # midnight after the last one (China Standard Time).
+        days = int(setting("EXPERT_RECENT_DAYS"))
+        lo = dt.datetime.combine(eval_day - dt.timedelta(days=days), dt.time(), tzinfo=CST)
+        hi = dt.datetime.combine(eval_day + dt.timedelta(days=days + 1), dt.time(), tzinfo=CST)
+        recent = (
+            select(PanelSeat.expert_id)
+            .join(ExpertDraw, ExpertDraw.id == PanelSeat.draw_id)
+            .where(
+                ExpertDraw.tenderer_org_id == draw.tenderer_org_id,
+                ExpertDraw.id != draw.id,
+                ExpertDraw.status != DrawStatus.CANCELLED.value,
+                ExpertDraw.evaluation_starts_at >= lo,
+                ExpertDraw.evaluation_starts_at < hi,
+                PanelSeat.status.in_([SeatStatus.INVITED.value, SeatStatus.CONFIRMED.value]),
+            )
+        )
+        parts.append(tagged("recent", recent))
+    former = employment.former_employees_select(
+        {parties.tenderer_org_id, parties.agency_org_id, *parties.bidder_org_ids}, eval_day
+    )
+    if former is not None:
+        parts.append(tagged("former", former))
+    out: dict[str, set[int]] = {k: set() for k in ("supervisory", "on_leave", "conflict", "recent", "former")}
+    for tag, id_ in db.session.execute(union_all(*parts)).all():
+        out[tag].add(id_)
+    return out
 
 
 def _already_on_panel(draw: ExpertDraw) -> tuple[set[int], set[int]]:
@@ -436,14 +512,20 @@ def exclusions_canonical(rows: list[tuple[int, str]]) -> str:
 
 
 def open_round(
-    draw: ExpertDraw, slots: list[Slot], parties: SectionParties, *, actor: User | None, strict: bool
+    draw: ExpertDraw,
+    slots: list[Slot],
+    parties: SectionParties,
+    *,
+    actor: User | None,
+    strict: bool,
+    all_codes: list[str] | None = None,
 ) -> DrawRound | None:
     """Freeze the eligible lists and exclusions, then commit the server randomness (two audit leaves).
 
     ``strict`` (a new request): refuse when a specialty has fewer eligible experts — or employers — than
     seats, with the counts. Otherwise (a supplementary round) freeze whatever is left; None when nothing is.
     """
-    cand = compute_candidates(draw, slots, parties)
+    cand = compute_candidates(draw, slots, parties, all_codes=all_codes)
     shortfall = {}
     for s in slots:
         lst = cand.eligible[s.specialty]
@@ -503,11 +585,20 @@ def open_round(
         server_random_enc=encrypt_at_rest(server_random, purpose=RANDOM_PURPOSE),
         commitment=sha256_hex(server_random),
         algorithm=f"rfc3797-{setting('EXPERT_DRAW_HASH')}",
+        # Empty until the witness and the reveal, and known to be: reading them needs no query.
+        witness_entropy=None,
+        witness_id=None,
+        witnessed_at=None,
+        server_random=None,
+        seed=None,
+        result=None,
     )
     rnd.pool_digest = sha256_hex(draw_record.digest_input(rnd))
     rnd.exclusions_digest = sha256_hex(draw_record.exclusions_input(rnd))
     db.session.add(rnd)
     db.session.flush()  # the audit leaves refer to the round id
+    if _inserted_here(draw):
+        _inserted(db.session())[1][rnd.id] = pool_obj
     by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
     audit.record(
         "experts:draw:freeze",
@@ -601,15 +692,25 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
     rnd = pending_round(draw)
     if rnd is None or draw.status != DrawStatus.AWAITING_WITNESS:
         raise Conflict(_("This draw is not waiting for a witness."))
-    won = _cas(
+    witnessed_before = rnd.witness_entropy is not None
+    written = db.session.execute(
         update(DrawRound)
         .where(DrawRound.id == rnd.id, DrawRound.status == RoundStatus.COMMITTED.value)
         .values(witness_entropy=entropy, witness_id=actor.id, witnessed_at=now())
+        .returning(DrawRound.witness_entropy, DrawRound.witness_id, DrawRound.witnessed_at)
         .execution_options(synchronize_session=False)
-    )
-    if won != 1 or rnd.witness_entropy is not None:
+    ).one_or_none()
+    if written is None or witnessed_before:
         raise Conflict(_("This round has already been witnessed."))
-    db.session.refresh(rnd, ["witness_entropy", "witness_id", "witnessed_at"])  # what the update wrote
+    for key, value in zip(("witness_entropy", "witness_id", "witnessed_at"), written, strict=True):
+        set_committed_value(rnd, key, value)  # what the update wrote, as a refresh would read it
+    with audit.batch():  # witness, reveal and invitation leaves: written together
+        _reveal(draw, rnd, entropy, actor=actor)
+    return rnd
+
+
+def _reveal(draw: ExpertDraw, rnd: DrawRound, entropy: str, *, actor: User) -> None:
+    """The witness leaf, the reveal (seed, selection, seats) and the first invitations."""
     audit.record(
         "experts:draw:witness",
         actor=actor,
@@ -619,7 +720,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
     )
     server_random = decrypt_at_rest(rnd.server_random_enc, purpose=RANDOM_PURPOSE)
     seed = compute_seed(server_random, entropy, rnd.pool_digest, draw.section_id)
-    pool = json.loads(rnd.pool)
+    pool = _frozen_pool(draw, rnd)
     result = select_panel(pool, rnd.wanted, seed, hash_name=_hash_of(rnd))
     rnd.server_random = server_random.hex()
     rnd.seed = seed
@@ -642,6 +743,7 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
         },
     )
     audit.checkpoint_soon("draw reveal")  # the public can hold the platform to the result at once
+    new_seats: list[PanelSeat] = []
     for code, picks in result.items():
         for rank, expert_id in enumerate(picks["seats"] + picks["backups"]):
             kind = SeatKind.SEAT if rank < len(picks["seats"]) else SeatKind.BACKUP
@@ -654,11 +756,17 @@ def witness(draw: ExpertDraw, entropy: str, *, actor: User) -> DrawRound:
                 rank=rank,
                 status=SeatStatus.STANDBY.value,
             )
-            db.session.add(seat)
+            new_seats.append(seat)
+    db.session.add_all(new_seats)
     db.session.flush()  # the seats exist before vacancies are filled from them
+    if "seats" in draw.__dict__:  # loaded (a draw requested in this transaction): add them, no reload
+        set_committed_value(
+            draw,
+            "seats",
+            sorted([*draw.seats, *new_seats], key=lambda s: (s.specialty_code, s.round_number, s.rank)),
+        )
     transition(draw, DrawStatus.DRAWN, actor=actor, record=False)  # stated in the reveal leaf
     fill_vacancies(draw, actor=actor, locked=True)  # the lock taken above holds until the commit
-    return rnd
 
 
 def _cas(stmt: Any) -> int:
@@ -674,9 +782,11 @@ def _hash_of(rnd: DrawRound) -> str:
 
 def _lock(draw: ExpertDraw) -> None:
     """Serialize changes to one draw: a row lock on PostgreSQL (SQLite writers are serialized by BEGIN
-    IMMEDIATE). The refresh reads the state another transaction may have committed meanwhile."""
-    db.session.execute(select(ExpertDraw.id).where(ExpertDraw.id == draw.id).with_for_update())
-    db.session.refresh(draw)
+    IMMEDIATE), taken by the refresh that reads the state another transaction may have committed meanwhile
+    (one ``SELECT … FOR UPDATE``). A draw this transaction inserted is neither: nobody else can see it."""
+    if _inserted_here(draw):
+        return
+    db.session.refresh(draw, with_for_update=True)
 
 
 # --- invitations, answers, backups ------------------------------------------------------------------------

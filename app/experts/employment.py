@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select
 
 from app.accounts.models import Organization, User
 from app.core import audit
@@ -120,15 +120,28 @@ def links_to(expert_ids: Iterable[int], org_ids: Iterable[int | None], day: dt.d
 def former_employees(org_ids: Iterable[int | None], day: dt.date) -> set[int]:
     """Experts whose employment at one of ``org_ids`` ended inside the look-back for ``day`` (the draw's
     exclusion list; the current employer is checked there on its own)."""
-    orgs, names, codes = _parties(org_ids)
+    stmt = former_employees_select(org_ids, day)
+    return set() if stmt is None else set(db.session.scalars(stmt))
+
+
+def former_employees_select(org_ids: Iterable[int | None], day: dt.date) -> Select[int] | None:
+    """:func:`former_employees` as one statement (the organizations' names and credit codes read by
+    subqueries), for a caller that sends it with others; None when no organization is given."""
+    orgs = {o for o in org_ids if o is not None}
     if not orgs:
-        return set()
-    return set(
-        db.session.scalars(
-            select(ExpertEmployment.expert_id).where(
-                ExpertEmployment.ends_on >= lookback_start(day), _matching(orgs, names, codes)
-            )
-        )
+        return None
+    of_orgs = Organization.id.in_(orgs)
+    names = select(Organization.name).where(of_orgs)
+    codes = select(func.upper(Organization.credit_code)).where(
+        of_orgs, Organization.credit_code.is_not(None), Organization.credit_code != ""
+    )
+    return select(ExpertEmployment.expert_id).where(
+        ExpertEmployment.ends_on >= lookback_start(day),
+        or_(
+            ExpertEmployment.org_id.in_(orgs),
+            ExpertEmployment.org_name.in_(names),
+            ExpertEmployment.org_credit_code.in_(codes),
+        ),
     )
 
 

@@ -117,6 +117,76 @@ def test_proofs_served_from_the_database_verify(db_session: Session) -> None:
         audit.inclusion_proof(0, n + 1)
 
 
+def test_a_batch_appends_the_same_leaves_as_one_by_one(db_session: Session) -> None:
+    """Leaves, subtrees, head, root and proofs of a batch are byte for byte those of the same appends made
+    one by one (same clock), and the batch writes them in one go when it ends."""
+    clock.freeze(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC))
+    append(5, "before")  # a log that does not start at a power of two
+    db_session.commit()
+    start = audit.tree_size()
+
+    def snapshot() -> tuple[Any, ...]:
+        n = audit.tree_size()
+        data = all_leaf_bytes(db_session)
+        nodes = db_session.execute(
+            select(AuditNode.level, AuditNode.index, AuditNode.hash).order_by(
+                AuditNode.level, AuditNode.index
+            )
+        ).all()
+        proofs = [audit.inclusion_proof(i, n) for i in range(n)]
+        return (
+            n,
+            data,
+            [tuple(r) for r in nodes],
+            audit.root_hash(),
+            proofs,
+            audit.consistency_proof(start, n),
+        )
+
+    one_by_one = db_session.begin_nested()
+    append(27)
+    expected = snapshot()
+    one_by_one.rollback()
+    assert audit.tree_size() == start
+
+    with audit.batch():
+        leaves = append(27)
+        assert audit.tree_size() == start  # nothing written yet
+        with audit.batch():  # a nested block joins the outer one
+            assert audit.record("inner:thing:changed").idx == start + 27
+    got = snapshot()
+    assert [leaf.idx for leaf in leaves] == list(range(start, start + 27))
+    # the inner leaf comes last: compare everything before it
+    assert got[0] == expected[0] + 1
+    assert got[1][: expected[0]] == expected[1]
+    assert audit.root_hash(expected[0]) == expected[3]
+    assert [audit.inclusion_proof(i, expected[0]) for i in range(expected[0])] == expected[4]
+    assert set(expected[2]) <= set(got[2])
+    assert audit.verify_log().ok
+
+
+def test_a_batch_that_raises_writes_nothing(db_session: Session) -> None:
+    start = audit.tree_size()
+    with pytest.raises(RuntimeError, match="refused"), audit.batch():
+        append(3)
+        raise RuntimeError("refused")
+    assert audit.tree_size() == start
+    assert audit.record("after:thing:changed").idx == start  # the head was read again
+    db_session.commit()
+    assert audit.verify_log().ok
+
+
+def test_a_checkpoint_inside_a_batch_signs_the_pending_leaves(db_session: Session) -> None:
+    with audit.batch():
+        append(4)
+        cp = audit.checkpoint()
+        append(2)
+    assert cp.tree_size == audit.tree_size() - 2
+    assert bytes(cp.root_hash) == audit.root_hash(cp.tree_size)
+    db_session.commit()
+    assert audit.verify_log().ok
+
+
 def test_checkpoint_is_a_signed_note(app: Flask, db_session: Session) -> None:
     append(5)
     cp = audit.checkpoint(reason="opening")

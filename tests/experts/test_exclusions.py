@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.accounts.models import Organization
-from app.core.clock import clock
+from app.core.clock import CST, clock
 from app.core.db import db
 from app.core.permissions import OrgKind
 from app.experts import draws, services
@@ -118,6 +118,55 @@ def test_age_limit_is_configurable(base: World, app: Any, monkeypatch: pytest.Mo
     expert = base.expert(birth=dt.date(1960, 1, 1))
     draw = request(base)
     assert reasons(draw, expert) == {ExclusionReason.OVER_AGE}
+
+
+# The window is on local (China Standard Time) days, whatever the hour: the first and last instants of the
+# days N before and after the evaluation day are in it, the instants next to them are not.
+@pytest.mark.parametrize(
+    ("day_offset", "at", "excluded"),
+    [
+        (-30, dt.time(0, 0), True),
+        (-31, dt.time(23, 59, 59, 999999), False),
+        (30, dt.time(23, 59, 59, 999999), True),
+        (31, dt.time(0, 0), False),
+    ],
+)
+def test_the_recent_window_is_on_local_days(
+    base: World, day_offset: int, at: dt.time, excluded: bool, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "EXPERT_RECENT_DAYS", 30)
+    expert = base.expert()
+    earlier = make_section(base.staff, owner=base.owner, regulator_org=base.regulator_org)
+    eval_day = EVAL.astimezone(CST).date()
+    other_draw = draws.ExpertDraw(
+        section_id=earlier.id,
+        tenderer_org_id=earlier.project.owner_org_id,
+        requested_by=base.staff.id,
+        evaluation_starts_at=dt.datetime.combine(eval_day + dt.timedelta(days=day_offset), at, tzinfo=CST),
+        panel_size=5,
+        pool_seats=5,
+        composition=[{"specialty": "A0101", "seats": 5, "backups": 0}],
+        region_scope="local",
+        region="南通市",
+        status="confirmed",
+    )
+    db.session.add(other_draw)
+    db.session.flush()
+    db.session.add(
+        PanelSeat(
+            draw_id=other_draw.id,
+            round_number=1,
+            expert_id=expert.id,
+            specialty_code="A0101",
+            kind="seat",
+            rank=0,
+            status=SeatStatus.CONFIRMED.value,
+        )
+    )
+    db.session.flush()
+    clock.freeze(EVAL - dt.timedelta(days=3))
+    draw = request(base)
+    assert (reasons(draw, expert) == {ExclusionReason.RECENT_SAME_TENDERER}) is excluded
 
 
 @pytest.mark.parametrize(("days_before", "excluded"), [(30, True), (31, False), (0, True)])
