@@ -14,7 +14,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from app.accounts.stepup import step_up_required
 from app.core import crypto, scoping
-from app.core.bodies import STREAMED, body_limit
+from app.core.bodies import STREAMED, body_limit, length_readinto
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.idempotency import idempotent
@@ -108,6 +108,23 @@ def body_reader() -> Callable[[int], bytes]:
     return read
 
 
+def body_readinto() -> Callable[[memoryview], int]:
+    """``readinto(view)`` over the request body, for :func:`uploads.stage_stream`: with a Content-Length
+    straight into the caller's buffers (:func:`app.core.bodies.length_readinto`), a chunked body through
+    ``request.stream``."""
+    length = request.content_length
+    if length is not None and request.environ.get("wsgi.input") is not None:
+        return length_readinto(length)
+    read = request.stream.read
+
+    def readinto(view: memoryview) -> int:
+        data = read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    return readinto
+
+
 def _end_transaction() -> None:
     """Commit before streaming: the session then holds no transaction and no connection (SQLAlchemy returns
     the connection to the pool at commit) while bytes arrive."""
@@ -157,7 +174,7 @@ def upload_envelope(section_id: int) -> Response:
     if isinstance(prepared, SealedEnvelope):
         return _receipt_response(prepared, False)
     _end_transaction()
-    staged = uploads.stage_stream(body_reader(), prepared.max_bytes, content_length=request.content_length)
+    staged = uploads.stage_stream(body_readinto(), prepared.max_bytes, content_length=request.content_length)
     envelope, created = uploads.commit(prepared, staged, actor=actor)
     return _receipt_response(envelope, created)
 

@@ -4,8 +4,8 @@ The flow of one upload (direct or the finalisation of a resumable one):
 
 1. :func:`prepare` — load the section, authorise, settle an ``Idempotency-Key`` replay early, then the
    caller **ends the transaction** (no database transaction is held while bytes arrive);
-2. :func:`stage_stream` — stream the body to ``BLOB_DIR/tmp`` in 1 MiB pieces: SHA-256 and the strict age
-   header check on the fly, size limit enforced, ``fsync`` at the end (constant memory);
+2. :func:`stage_stream` — stream the body to ``BLOB_DIR/tmp`` through a few reused 1 MiB buffers: SHA-256
+   and the strict age header check on the fly, size limit enforced, ``fsync`` at the end (constant memory);
 3. :func:`commit` — verify the bidder's signature, ``rename`` into place and ``fsync`` the directory, then
    one short transaction: lock the section row, check the deadline **with the server clock inside the
    transaction**, supersede the slot's previous envelope, insert the row and its audit leaf, commit;
@@ -53,7 +53,7 @@ from .models import EnvelopeUpload, SealedEnvelope
 from .services import find_signing_key, public_key_of
 
 PIECE = 1024 * 1024
-QUEUE_PIECES = 4
+BUFFERS = 4
 NAME_RE = re.compile(r"^[\w\-. ()\u4e00-\u9fff]{1,200}$")
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -222,14 +222,17 @@ def _same_request_or_409(existing: SealedEnvelope, req: UploadRequest, sha256: s
 
 
 def stage_stream(
-    read: Callable[[int], bytes], max_bytes: int, *, content_length: int | None = None
+    readinto: Callable[[memoryview], int], max_bytes: int, *, content_length: int | None = None
 ) -> Staged:
     """Stream to a temp file: SHA-256 and the age check on the fly, fsync; the temp file is removed on any
     refusal.
 
-    Three stages overlap: this thread reads the request body (the WSGI server's parsing holds the GIL), one
-    helper thread hashes and another writes (``hashlib`` and file writes release the GIL). Bounded queues of
-    :data:`QUEUE_PIECES` pieces keep memory constant."""
+    ``readinto(view)`` fills the start of ``view`` from the body and returns how many bytes it wrote (0 at
+    the end), like :meth:`io.RawIOBase.readinto`. Two stages overlap: this thread reads the body into one of
+    :data:`BUFFERS` reused buffers of :data:`PIECE` bytes (and feeds the age check, which looks only at the
+    first bytes), one helper thread hashes each full buffer and writes it out, then hands it back. Reading
+    from the socket, ``hashlib`` and file writes all release the GIL, so the stages run in parallel; memory
+    stays at the buffers, whatever the size of the envelope."""
     too_large = _("The envelope is larger than this section allows (%(mb)d MiB).", mb=max_bytes >> 20)
     if content_length is not None and content_length > max_bytes:
         raise TooLarge(too_large)
@@ -237,44 +240,45 @@ def stage_stream(
     digest = hashlib.sha256()
     checker = agefile.StreamingAgeChecker()
     failure: list[BaseException] = []
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    full: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+    for _i in range(BUFFERS):
+        free.put(bytearray(PIECE))
 
-    def stage(work: Callable[[bytes], object]) -> tuple[queue.Queue[bytes | None], threading.Thread]:
-        q: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_PIECES)
-
-        def run() -> None:
+    def hash_and_write(out: IO[bytes]) -> None:
+        while (item := full.get()) is not None:
+            buf, n = item
             try:
-                while (piece := q.get()) is not None:
-                    if not failure:
-                        work(piece)
-            except BaseException as err:  # reported to the reading thread; keep draining
+                if not failure:
+                    view = memoryview(buf)[:n]
+                    digest.update(view)
+                    while view:
+                        view = view[out.write(view) or 0 :]
+            except BaseException as err:  # reported to the reading thread; keep handing buffers back
                 failure.append(err)
-                while q.get() is not None:
-                    pass
-
-        thread = threading.Thread(target=run, name="envelope-stage", daemon=True)
-        thread.start()
-        return q, thread
+            finally:
+                free.put(buf)
 
     size = 0
     try:
         with open(tmp, "wb", buffering=0) as out:
-            stages = [stage(digest.update), stage(out.write)]
+            writer = threading.Thread(target=hash_and_write, args=(out,), name="envelope-stage", daemon=True)
+            writer.start()
             try:
                 while not failure:
-                    piece = read(PIECE)
-                    if not piece:
+                    buf = free.get()
+                    n = _fill(readinto, buf)
+                    if not n:
                         break
-                    size += len(piece)
+                    size += n
                     if size > max_bytes:
                         raise TooLarge(too_large)
-                    checker.feed(piece)  # refuses plaintext after the first bytes
-                    for q, _thread in stages:
-                        q.put(piece)
+                    checker.feed(memoryview(buf)[:n])  # refuses plaintext after the first bytes
+                    full.put((buf, n))
             finally:
                 arrived_at = now()  # the last byte is in (or the stream failed)
-                for q, thread in stages:
-                    q.put(None)
-                    thread.join()
+                full.put(None)
+                writer.join()
             if failure:
                 raise failure[0]
             checker.finish()
@@ -294,6 +298,18 @@ def stage_stream(
         tmp.unlink(missing_ok=True)
         raise UploadRefused(_("The upload was cut short; nothing was stored. Retry it."), code="incomplete")
     return Staged(tmp, digest.hexdigest(), size, arrived_at)
+
+
+def _fill(readinto: Callable[[memoryview], int], buf: bytearray) -> int:
+    """Read into ``buf`` until it is full or the body ends; how many bytes it holds."""
+    view = memoryview(buf)
+    filled = 0
+    while filled < len(buf):
+        n = readinto(view[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
 
 
 def stage_file(path: Path, max_bytes: int) -> Staged:
