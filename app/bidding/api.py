@@ -76,10 +76,16 @@ def _upload_request(
 
 
 def _receipt_response(envelope: SealedEnvelope, created: bool) -> Response:
-    resp = jsonify(uploads.receipt(envelope))
+    return _signed_receipt_response(uploads.receipt(envelope), created)
+
+
+def _signed_receipt_response(receipt: dict[str, Any], created: bool) -> Response:
+    """The receipt as the answer (from its own fields: no database read after the commit)."""
+    body = receipt["receipt"]
+    resp = jsonify(receipt)
     resp.status_code = 201 if created else 200
     resp.headers["Location"] = url_for(
-        "bidding_api.envelope_receipt", section_id=envelope.section_id, envelope_id=envelope.id
+        "bidding_api.envelope_receipt", section_id=body["section_id"], envelope_id=body["envelope_id"]
     )
     return resp
 
@@ -175,8 +181,8 @@ def upload_envelope(section_id: int) -> Response:
         return _receipt_response(prepared, False)
     _end_transaction()
     staged = uploads.stage_stream(body_readinto(), prepared.max_bytes, content_length=request.content_length)
-    envelope, created = uploads.commit(prepared, staged, actor=actor)
-    return _receipt_response(envelope, created)
+    received = uploads.commit(prepared, staged, actor=actor)
+    return _signed_receipt_response(received.receipt, received.created)
 
 
 @blp.route("/sections/<int:section_id>/envelopes", methods=["GET"])
@@ -319,12 +325,12 @@ def finalize_upload(upload_id: str) -> Response:
     path = uploads.part_path(upload)
     _end_transaction()
     staged = uploads.stage_file(path, prepared.max_bytes)
-    envelope, created = uploads.commit(prepared, staged, actor=actor)
+    received = uploads.commit(prepared, staged, actor=actor)
     row = db.session.get(type(upload), upload_id)
     if row is not None:
-        row.envelope_id = envelope.id
+        row.envelope_id = received.envelope.id
         db.session.commit()
-    return _receipt_response(envelope, created)
+    return _signed_receipt_response(received.receipt, received.created)
 
 
 @blp.route("/uploads/<upload_id>", methods=["DELETE"])

@@ -6,7 +6,8 @@ The flow of one upload (direct or the finalisation of a resumable one):
    caller **ends the transaction** (no database transaction is held while bytes arrive);
 2. :func:`stage_stream` — stream the body to ``BLOB_DIR/tmp`` through a few reused 1 MiB buffers: SHA-256
    and the strict age header check on the fly, size limit enforced, ``fsync`` at the end (constant memory);
-3. :func:`commit` — verify the bidder's signature, ``rename`` into place and ``fsync`` the directory, then
+3. :func:`commit` — verify the bidder's signature (while that fsync runs), wait for the fsync, ``rename``
+   into place and ``fsync`` the directory, then
    one short transaction: lock the section row, check the deadline **with the server clock inside the
    transaction**, supersede the slot's previous envelope, insert the row and its audit leaf, commit;
 4. :func:`receipt` — only now the Ed25519-signed receipt (a pure function of the committed row, so a retry
@@ -31,7 +32,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -126,6 +127,9 @@ class Staged:
     # Art. 11). The deadline is judged on it, inside the transaction, so a bid that arrived in time is not
     # refused because the server was slow to write it down.
     arrived_at: dt.datetime = field(default_factory=now)
+    # Returns once the file's bytes are on disk (raises the OSError of a failed fsync): :func:`commit` checks
+    # the signature meanwhile and waits for it before the file is renamed into place.
+    wait_durable: Callable[[], None] = field(default=lambda: None)
 
 
 def max_bytes_of(section: Section) -> int:
@@ -224,8 +228,9 @@ def _same_request_or_409(existing: SealedEnvelope, req: UploadRequest, sha256: s
 def stage_stream(
     readinto: Callable[[memoryview], int], max_bytes: int, *, content_length: int | None = None
 ) -> Staged:
-    """Stream to a temp file: SHA-256 and the age check on the fly, fsync; the temp file is removed on any
-    refusal.
+    """Stream to a temp file: SHA-256 and the age check on the fly, then fsync; the temp file is removed on
+    any refusal. The fsync runs on in the helper thread after this returns: :func:`commit` verifies the
+    signature meanwhile and waits for it (``Staged.wait_durable``) before the rename.
 
     ``readinto(view)`` fills the start of ``view`` from the body and returns how many bytes it wrote (0 at
     the end), like :meth:`io.RawIOBase.readinto`. Two stages overlap: this thread reads the body into one of
@@ -241,63 +246,86 @@ def stage_stream(
     checker = agefile.StreamingAgeChecker()
     failure: list[BaseException] = []
     free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    full: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+    full: queue.SimpleQueue[tuple[bytearray, int] | bool] = queue.SimpleQueue()
+    hashed = threading.Event()
     for _i in range(BUFFERS):
         free.put(bytearray(PIECE))
 
-    def hash_and_write(out: IO[bytes]) -> None:
-        while (item := full.get()) is not None:
-            buf, n = item
-            try:
-                if not failure:
-                    view = memoryview(buf)[:n]
-                    digest.update(view)
-                    while view:
-                        view = view[out.write(view) or 0 :]
-            except BaseException as err:  # reported to the reading thread; keep handing buffers back
-                failure.append(err)
-            finally:
-                free.put(buf)
+    def hash_write_sync(out: IO[bytes]) -> None:
+        """Hash and write each full buffer; at the end (``True``: keep the file) fsync it. Owns ``out``."""
+        try:
+            while not isinstance(item := full.get(), bool):
+                buf, n = item
+                try:
+                    if not failure:
+                        view = memoryview(buf)[:n]
+                        digest.update(view)
+                        while view:
+                            view = view[out.write(view) or 0 :]
+                except BaseException as err:  # reported to the reading thread; keep handing buffers back
+                    failure.append(err)
+                finally:
+                    free.put(buf)
+            hashed.set()
+            if item and not failure:
+                os.fsync(out.fileno())
+        except BaseException as err:
+            failure.append(err)
+        finally:
+            hashed.set()
+            out.close()
 
     size = 0
+    writer: threading.Thread | None = None
     try:
-        with open(tmp, "wb", buffering=0) as out:
-            writer = threading.Thread(target=hash_and_write, args=(out,), name="envelope-stage", daemon=True)
-            writer.start()
-            try:
-                while not failure:
-                    buf = free.get()
-                    n = _fill(readinto, buf)
-                    if not n:
-                        break
-                    size += n
-                    if size > max_bytes:
-                        raise TooLarge(too_large)
-                    checker.feed(memoryview(buf)[:n])  # refuses plaintext after the first bytes
-                    full.put((buf, n))
-            finally:
-                arrived_at = now()  # the last byte is in (or the stream failed)
-                full.put(None)
-                writer.join()
+        out = open(tmp, "wb", buffering=0)  # noqa: SIM115 - the writer thread closes it
+        writer = threading.Thread(target=hash_write_sync, args=(out,), name="envelope-stage", daemon=True)
+        writer.start()
+        keep = False
+        try:
+            while not failure:
+                buf = free.get()
+                n = _fill(readinto, buf)
+                if not n:
+                    break
+                size += n
+                if size > max_bytes:
+                    raise TooLarge(too_large)
+                checker.feed(memoryview(buf)[:n])  # refuses plaintext after the first bytes
+                full.put((buf, n))
+            arrived_at = now()  # the last byte is in
             if failure:
                 raise failure[0]
             checker.finish()
-            os.fsync(out.fileno())
-    except agefile.AgeFormatError as err:
+            if content_length is not None and size != content_length:
+                raise UploadRefused(
+                    _("The upload was cut short; nothing was stored. Retry it."), code="incomplete"
+                )
+            keep = True
+        finally:
+            full.put(keep)  # the writer fsyncs a kept file while the caller goes on (Staged.wait_durable)
+        hashed.wait()
+        if failure:
+            raise failure[0]
+    except BaseException as err:
+        if writer is not None:
+            full.put(False)  # harmless if the writer already stopped
+            writer.join()
         tmp.unlink(missing_ok=True)
-        raise UploadRefused(_refusal_message(err), code=f"age_{err.code}") from None
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        if err.errno in NO_SPACE:
+        if isinstance(err, agefile.AgeFormatError):
+            raise UploadRefused(_refusal_message(err), code=f"age_{err.code}") from None
+        if isinstance(err, OSError) and err.errno in NO_SPACE:
             raise _no_space() from None
         raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if content_length is not None and size != content_length:
-        tmp.unlink(missing_ok=True)
-        raise UploadRefused(_("The upload was cut short; nothing was stored. Retry it."), code="incomplete")
-    return Staged(tmp, digest.hexdigest(), size, arrived_at)
+
+    thread = writer
+
+    def wait_durable() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return Staged(tmp, digest.hexdigest(), size, arrived_at, wait_durable)
 
 
 def _fill(readinto: Callable[[memoryview], int], buf: bytearray) -> int:
@@ -379,8 +407,14 @@ def _verify_signature(prep: Prepared, staged: Staged, at: Any) -> tuple[int | No
     return key.id, base64.b64encode(signature).decode()
 
 
-def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelope, bool]:
-    """Install the staged file and record it in one transaction. Returns (envelope, created)."""
+class Received(NamedTuple):
+    envelope: SealedEnvelope
+    created: bool  # False: an Idempotency-Key replay answered with the envelope received before
+    receipt: dict[str, Any]  # the signed receipt (:func:`receipt`)
+
+
+def commit(prep: Prepared, staged: Staged, *, actor: User) -> Received:
+    """Install the staged file and record it in one transaction; then sign its receipt."""
     req = prep.request
     if req.declared_sha256 and req.declared_sha256.lower() != staged.sha256:
         staged.path.unlink(missing_ok=True)
@@ -391,7 +425,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
         if existing is not None:
             staged.path.unlink(missing_ok=True)
             _same_request_or_409(existing, req, staged.sha256)
-            return existing, False
+            return Received(existing, False, receipt(existing))
     try:
         key_pk, signature = _verify_signature(prep, staged, now())
     except DomainError:
@@ -400,6 +434,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
     db.session.rollback()
     relative = storage.new_envelope_path(prep.section_id)
     try:
+        staged.wait_durable()
         storage.install(staged.path, relative)
     except OSError as err:  # e.g. no space for a new directory: nothing may stay behind
         staged.path.unlink(missing_ok=True)
@@ -411,6 +446,9 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
     try:
         envelope = _record(prep, staged, relative, key_pk, signature, actor=actor)
         db.session.flush()  # every statement runs now: what can still fail below is the COMMIT itself
+        # The receipt's contents, read in this transaction (the row, its leaf and the log up to it are
+        # final once committed): no second transaction to read them back after the commit.
+        body = _receipt_body(envelope)
     except IntegrityError:
         db.session.rollback()
         storage.remove(relative)
@@ -418,7 +456,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
             existing = _by_idempotency(prep.section_id, prep.org_id, req.idempotency_key)
             if existing is not None:
                 _same_request_or_409(existing, req, staged.sha256)
-                return existing, False
+                return Received(existing, False, receipt(existing))
         raise Conflict(_("Another upload to the same slot finished at the same time; retry.")) from None
     except BaseException:
         db.session.rollback()
@@ -432,7 +470,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
         # row refers to it, `storage.cleanup` removes it after the grace period.
         db.session.rollback()
         raise
-    return envelope, True
+    return Received(envelope, True, signing.sign_receipt(body, crypto.signing_key()))
 
 
 def _failpoint(name: str) -> None:
@@ -546,6 +584,10 @@ def _commitments(org_id: int, envelope_id: int) -> list[str]:
 
 def receipt(envelope: SealedEnvelope) -> dict[str, Any]:
     """The signed receipt: a pure function of the committed row (identical on every retry)."""
+    return signing.sign_receipt(_receipt_body(envelope), crypto.signing_key())
+
+
+def _receipt_body(envelope: SealedEnvelope) -> dict[str, Any]:
     size = envelope.audit_leaf_idx + 1
     leaf_hash = db.session.scalar(select(AuditLeaf.leaf_hash).where(AuditLeaf.idx == envelope.audit_leaf_idx))
     section = db.session.get(Section, envelope.section_id)
@@ -571,7 +613,7 @@ def receipt(envelope: SealedEnvelope) -> dict[str, Any]:
             "inclusion_proof": [h.hex() for h in audit.inclusion_proof(envelope.audit_leaf_idx, size)],
         },
     }
-    return signing.sign_receipt(body, crypto.signing_key())
+    return body
 
 
 # -- replace / withdraw -----------------------------------------------------------------------------------
