@@ -233,11 +233,12 @@ def stage_stream(
     signature meanwhile and waits for it (``Staged.wait_durable``) before the rename.
 
     ``readinto(view)`` fills the start of ``view`` from the body and returns how many bytes it wrote (0 at
-    the end), like :meth:`io.RawIOBase.readinto`. Two stages overlap: this thread reads the body into one of
-    :data:`BUFFERS` reused buffers of :data:`PIECE` bytes (and feeds the age check, which looks only at the
-    first bytes), one helper thread hashes each full buffer and writes it out, then hands it back. Reading
-    from the socket, ``hashlib`` and file writes all release the GIL, so the stages run in parallel; memory
-    stays at the buffers, whatever the size of the envelope."""
+    the end), like :meth:`io.RawIOBase.readinto`. Three stages overlap: this thread reads the body into one
+    of :data:`BUFFERS` reused buffers of :data:`PIECE` bytes (and feeds the age check, which looks only at
+    the first bytes), one helper thread hashes each full buffer while another writes it out; the buffer is
+    read into again once both are done with it. Reading from the socket, ``hashlib`` and file writes all
+    release the GIL, so the stages run in parallel; memory stays at the buffers, whatever the size of the
+    envelope."""
     too_large = _("The envelope is larger than this section allows (%(mb)d MiB).", mb=max_bytes >> 20)
     if content_length is not None and content_length > max_bytes:
         raise TooLarge(too_large)
@@ -245,46 +246,68 @@ def stage_stream(
     digest = hashlib.sha256()
     checker = agefile.StreamingAgeChecker()
     failure: list[BaseException] = []
-    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    full: queue.SimpleQueue[tuple[bytearray, int] | bool] = queue.SimpleQueue()
-    hashed = threading.Event()
+    # Each helper takes full buffers from its queue (a bool ends it: True keeps the file) and hands every
+    # buffer back in the order it got them, so the reader's next free buffer is the next one back from both.
+    to_hash: queue.SimpleQueue[tuple[bytearray, int] | bool] = queue.SimpleQueue()
+    to_write: queue.SimpleQueue[tuple[bytearray, int] | bool] = queue.SimpleQueue()
+    hashed: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    written: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
     for _i in range(BUFFERS):
-        free.put(bytearray(PIECE))
+        buf = bytearray(PIECE)
+        hashed.put(buf)
+        written.put(buf)
 
-    def hash_write_sync(out: IO[bytes]) -> None:
-        """Hash and write each full buffer; at the end (``True``: keep the file) fsync it. Owns ``out``."""
+    def hash_all() -> None:
+        while not isinstance(item := to_hash.get(), bool):
+            buf, n = item
+            try:
+                if not failure:
+                    digest.update(memoryview(buf)[:n])
+            except BaseException as err:  # reported to the reading thread; keep handing buffers back
+                failure.append(err)
+            finally:
+                hashed.put(buf)
+
+    def write_all_and_sync(out: IO[bytes]) -> None:
+        """Write every buffer; at the end of a kept file fsync it. Owns ``out``."""
         try:
-            while not isinstance(item := full.get(), bool):
+            while not isinstance(item := to_write.get(), bool):
                 buf, n = item
                 try:
                     if not failure:
                         view = memoryview(buf)[:n]
-                        digest.update(view)
                         while view:
                             view = view[out.write(view) or 0 :]
-                except BaseException as err:  # reported to the reading thread; keep handing buffers back
+                except BaseException as err:
                     failure.append(err)
                 finally:
-                    free.put(buf)
-            hashed.set()
+                    written.put(buf)
             if item and not failure:
                 os.fsync(out.fileno())
         except BaseException as err:
             failure.append(err)
         finally:
-            hashed.set()
             out.close()
 
+    def stop(keep: bool) -> None:
+        to_hash.put(keep)
+        to_write.put(keep)
+
     size = 0
-    writer: threading.Thread | None = None
+    helpers: list[threading.Thread] = []
     try:
-        out = open(tmp, "wb", buffering=0)  # noqa: SIM115 - the writer thread closes it
-        writer = threading.Thread(target=hash_write_sync, args=(out,), name="envelope-stage", daemon=True)
-        writer.start()
+        out = open(tmp, "wb", buffering=0)  # noqa: SIM115 - the writing thread closes it
+        helpers = [
+            threading.Thread(target=hash_all, name="envelope-hash", daemon=True),
+            threading.Thread(target=write_all_and_sync, args=(out,), name="envelope-write", daemon=True),
+        ]
+        for helper in helpers:
+            helper.start()
         keep = False
         try:
             while not failure:
-                buf = free.get()
+                buf = hashed.get()
+                written.get()  # the same buffer: both helpers are done with it
                 n = _fill(readinto, buf)
                 if not n:
                     break
@@ -292,7 +315,8 @@ def stage_stream(
                 if size > max_bytes:
                     raise TooLarge(too_large)
                 checker.feed(memoryview(buf)[:n])  # refuses plaintext after the first bytes
-                full.put((buf, n))
+                to_hash.put((buf, n))
+                to_write.put((buf, n))
             arrived_at = now()  # the last byte is in
             if failure:
                 raise failure[0]
@@ -303,14 +327,16 @@ def stage_stream(
                 )
             keep = True
         finally:
-            full.put(keep)  # the writer fsyncs a kept file while the caller goes on (Staged.wait_durable)
-        hashed.wait()
+            stop(keep)  # a kept file is fsync'd while the caller goes on (Staged.wait_durable)
+        helpers[0].join()  # the digest is complete
         if failure:
             raise failure[0]
     except BaseException as err:
-        if writer is not None:
-            full.put(False)  # harmless if the writer already stopped
-            writer.join()
+        failure.append(err)  # the helpers skip what is still queued
+        if helpers:
+            stop(False)  # harmless if the helpers already stopped
+        for helper in helpers:
+            helper.join()
         tmp.unlink(missing_ok=True)
         if isinstance(err, agefile.AgeFormatError):
             raise UploadRefused(_refusal_message(err), code=f"age_{err.code}") from None
@@ -318,10 +344,10 @@ def stage_stream(
             raise _no_space() from None
         raise
 
-    thread = writer
+    writer = helpers[1]
 
     def wait_durable() -> None:
-        thread.join()
+        writer.join()
         if failure:
             raise failure[0]
 
