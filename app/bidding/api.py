@@ -14,7 +14,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from app.accounts.stepup import step_up_required
 from app.core import crypto, scoping
-from app.core.bodies import STREAMED, body_limit
+from app.core.bodies import STREAMED, body_limit, length_readinto
 from app.core.db import db
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.idempotency import idempotent
@@ -76,10 +76,16 @@ def _upload_request(
 
 
 def _receipt_response(envelope: SealedEnvelope, created: bool) -> Response:
-    resp = jsonify(uploads.receipt(envelope))
+    return _signed_receipt_response(uploads.receipt(envelope), created)
+
+
+def _signed_receipt_response(receipt: dict[str, Any], created: bool) -> Response:
+    """The receipt as the answer (from its own fields: no database read after the commit)."""
+    body = receipt["receipt"]
+    resp = jsonify(receipt)
     resp.status_code = 201 if created else 200
     resp.headers["Location"] = url_for(
-        "bidding_api.envelope_receipt", section_id=envelope.section_id, envelope_id=envelope.id
+        "bidding_api.envelope_receipt", section_id=body["section_id"], envelope_id=body["envelope_id"]
     )
     return resp
 
@@ -106,6 +112,23 @@ def body_reader() -> Callable[[int], bytes]:
         return data
 
     return read
+
+
+def body_readinto() -> Callable[[memoryview], int]:
+    """``readinto(view)`` over the request body, for :func:`uploads.stage_stream`: with a Content-Length
+    straight into the caller's buffers (:func:`app.core.bodies.length_readinto`), a chunked body through
+    ``request.stream``."""
+    length = request.content_length
+    if length is not None and request.environ.get("wsgi.input") is not None:
+        return length_readinto(length)
+    read = request.stream.read
+
+    def readinto(view: memoryview) -> int:
+        data = read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    return readinto
 
 
 def _end_transaction() -> None:
@@ -157,9 +180,9 @@ def upload_envelope(section_id: int) -> Response:
     if isinstance(prepared, SealedEnvelope):
         return _receipt_response(prepared, False)
     _end_transaction()
-    staged = uploads.stage_stream(body_reader(), prepared.max_bytes, content_length=request.content_length)
-    envelope, created = uploads.commit(prepared, staged, actor=actor)
-    return _receipt_response(envelope, created)
+    staged = uploads.stage_stream(body_readinto(), prepared.max_bytes, content_length=request.content_length)
+    received = uploads.commit(prepared, staged, actor=actor)
+    return _signed_receipt_response(received.receipt, received.created)
 
 
 @blp.route("/sections/<int:section_id>/envelopes", methods=["GET"])
@@ -302,12 +325,12 @@ def finalize_upload(upload_id: str) -> Response:
     path = uploads.part_path(upload)
     _end_transaction()
     staged = uploads.stage_file(path, prepared.max_bytes)
-    envelope, created = uploads.commit(prepared, staged, actor=actor)
+    received = uploads.commit(prepared, staged, actor=actor)
     row = db.session.get(type(upload), upload_id)
     if row is not None:
-        row.envelope_id = envelope.id
+        row.envelope_id = received.envelope.id
         db.session.commit()
-    return _receipt_response(envelope, created)
+    return _signed_receipt_response(received.receipt, received.created)
 
 
 @blp.route("/uploads/<upload_id>", methods=["DELETE"])

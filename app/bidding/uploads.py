@@ -4,9 +4,10 @@ The flow of one upload (direct or the finalisation of a resumable one):
 
 1. :func:`prepare` — load the section, authorise, settle an ``Idempotency-Key`` replay early, then the
    caller **ends the transaction** (no database transaction is held while bytes arrive);
-2. :func:`stage_stream` — stream the body to ``BLOB_DIR/tmp`` in 1 MiB pieces: SHA-256 and the strict age
-   header check on the fly, size limit enforced, ``fsync`` at the end (constant memory);
-3. :func:`commit` — verify the bidder's signature, ``rename`` into place and ``fsync`` the directory, then
+2. :func:`stage_stream` — stream the body to ``BLOB_DIR/tmp`` through a few reused 1 MiB buffers: SHA-256
+   and the strict age header check on the fly, size limit enforced, ``fsync`` at the end (constant memory);
+3. :func:`commit` — verify the bidder's signature (while that fsync runs), wait for the fsync, ``rename``
+   into place and ``fsync`` the directory, then
    one short transaction: lock the section row, check the deadline **with the server clock inside the
    transaction**, supersede the slot's previous envelope, insert the row and its audit leaf, commit;
 4. :func:`receipt` — only now the Ed25519-signed receipt (a pure function of the committed row, so a retry
@@ -31,7 +32,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -53,7 +54,8 @@ from .models import EnvelopeUpload, SealedEnvelope
 from .services import find_signing_key, public_key_of
 
 PIECE = 1024 * 1024
-QUEUE_PIECES = 4
+BUFFERS = 4
+WRITEBACK_EVERY = 16 * PIECE
 NAME_RE = re.compile(r"^[\w\-. ()\u4e00-\u9fff]{1,200}$")
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -126,6 +128,9 @@ class Staged:
     # Art. 11). The deadline is judged on it, inside the transaction, so a bid that arrived in time is not
     # refused because the server was slow to write it down.
     arrived_at: dt.datetime = field(default_factory=now)
+    # Returns once the file's bytes are on disk (raises the OSError of a failed fsync): :func:`commit` checks
+    # the signature meanwhile and waits for it before the file is renamed into place.
+    wait_durable: Callable[[], None] = field(default=lambda: None)
 
 
 def max_bytes_of(section: Section) -> int:
@@ -222,14 +227,19 @@ def _same_request_or_409(existing: SealedEnvelope, req: UploadRequest, sha256: s
 
 
 def stage_stream(
-    read: Callable[[int], bytes], max_bytes: int, *, content_length: int | None = None
+    readinto: Callable[[memoryview], int], max_bytes: int, *, content_length: int | None = None
 ) -> Staged:
-    """Stream to a temp file: SHA-256 and the age check on the fly, fsync; the temp file is removed on any
-    refusal.
+    """Stream to a temp file: SHA-256 and the age check on the fly, then fsync; the temp file is removed on
+    any refusal. The fsync runs on in the helper thread after this returns: :func:`commit` verifies the
+    signature meanwhile and waits for it (``Staged.wait_durable``) before the rename.
 
-    Three stages overlap: this thread reads the request body (the WSGI server's parsing holds the GIL), one
-    helper thread hashes and another writes (``hashlib`` and file writes release the GIL). Bounded queues of
-    :data:`QUEUE_PIECES` pieces keep memory constant."""
+    ``readinto(view)`` fills the start of ``view`` from the body and returns how many bytes it wrote (0 at
+    the end), like :meth:`io.RawIOBase.readinto`. Three stages overlap: this thread reads the body into one
+    of :data:`BUFFERS` reused buffers of :data:`PIECE` bytes (and feeds the age check, which looks only at
+    the first bytes), one helper thread hashes each full buffer while another writes it out; the buffer is
+    read into again once both are done with it. Reading from the socket, ``hashlib`` and file writes all
+    release the GIL, so the stages run in parallel; memory stays at the buffers, whatever the size of the
+    envelope."""
     too_large = _("The envelope is larger than this section allows (%(mb)d MiB).", mb=max_bytes >> 20)
     if content_length is not None and content_length > max_bytes:
         raise TooLarge(too_large)
@@ -237,63 +247,137 @@ def stage_stream(
     digest = hashlib.sha256()
     checker = agefile.StreamingAgeChecker()
     failure: list[BaseException] = []
+    # Each helper takes full buffers from its queue (a bool ends it: True keeps the file) and hands every
+    # buffer back in the order it got them, so the reader's next free buffer is the next one back from both.
+    to_hash: queue.SimpleQueue[tuple[bytearray, int] | bool] = queue.SimpleQueue()
+    to_write: queue.SimpleQueue[tuple[bytearray, int] | bool] = queue.SimpleQueue()
+    hashed: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    written: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    for _i in range(BUFFERS):
+        buf = bytearray(PIECE)
+        hashed.put(buf)
+        written.put(buf)
 
-    def stage(work: Callable[[bytes], object]) -> tuple[queue.Queue[bytes | None], threading.Thread]:
-        q: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_PIECES)
-
-        def run() -> None:
+    def hash_all() -> None:
+        while not isinstance(item := to_hash.get(), bool):
+            buf, n = item
             try:
-                while (piece := q.get()) is not None:
-                    if not failure:
-                        work(piece)
-            except BaseException as err:  # reported to the reading thread; keep draining
+                if not failure:
+                    digest.update(memoryview(buf)[:n])
+            except BaseException as err:  # reported to the reading thread; keep handing buffers back
                 failure.append(err)
-                while q.get() is not None:
-                    pass
+            finally:
+                hashed.put(buf)
 
-        thread = threading.Thread(target=run, name="envelope-stage", daemon=True)
-        thread.start()
-        return q, thread
+    def write_all_and_sync(out: IO[bytes]) -> None:
+        """Write every buffer; at the end of a kept file fsync it. Owns ``out``."""
+        offset = flushed = 0
+        try:
+            while not isinstance(item := to_write.get(), bool):
+                buf, n = item
+                try:
+                    if not failure:
+                        view = memoryview(buf)[:n]
+                        while view:
+                            view = view[out.write(view) or 0 :]
+                        offset += n
+                        if offset - flushed >= WRITEBACK_EVERY:
+                            _start_writeback(out.fileno(), flushed, offset - flushed)
+                            flushed = offset
+                except BaseException as err:
+                    failure.append(err)
+                finally:
+                    written.put(buf)
+            if item and not failure:
+                os.fsync(out.fileno())
+        except BaseException as err:
+            failure.append(err)
+        finally:
+            out.close()
+
+    def stop(keep: bool) -> None:
+        to_hash.put(keep)
+        to_write.put(keep)
 
     size = 0
+    helpers: list[threading.Thread] = []
     try:
-        with open(tmp, "wb", buffering=0) as out:
-            stages = [stage(digest.update), stage(out.write)]
-            try:
-                while not failure:
-                    piece = read(PIECE)
-                    if not piece:
-                        break
-                    size += len(piece)
-                    if size > max_bytes:
-                        raise TooLarge(too_large)
-                    checker.feed(piece)  # refuses plaintext after the first bytes
-                    for q, _thread in stages:
-                        q.put(piece)
-            finally:
-                arrived_at = now()  # the last byte is in (or the stream failed)
-                for q, thread in stages:
-                    q.put(None)
-                    thread.join()
+        out = open(tmp, "wb", buffering=0)  # noqa: SIM115 - the writing thread closes it
+        helpers = [
+            threading.Thread(target=hash_all, name="envelope-hash", daemon=True),
+            threading.Thread(target=write_all_and_sync, args=(out,), name="envelope-write", daemon=True),
+        ]
+        for helper in helpers:
+            helper.start()
+        keep = False
+        try:
+            while not failure:
+                buf = hashed.get()
+                written.get()  # the same buffer: both helpers are done with it
+                n = _fill(readinto, buf)
+                if not n:
+                    break
+                size += n
+                if size > max_bytes:
+                    raise TooLarge(too_large)
+                checker.feed(memoryview(buf)[:n])  # refuses plaintext after the first bytes
+                to_hash.put((buf, n))
+                to_write.put((buf, n))
+            arrived_at = now()  # the last byte is in
             if failure:
                 raise failure[0]
             checker.finish()
-            os.fsync(out.fileno())
-    except agefile.AgeFormatError as err:
+            if content_length is not None and size != content_length:
+                raise UploadRefused(
+                    _("The upload was cut short; nothing was stored. Retry it."), code="incomplete"
+                )
+            keep = True
+        finally:
+            stop(keep)  # a kept file is fsync'd while the caller goes on (Staged.wait_durable)
+        helpers[0].join()  # the digest is complete
+        if failure:
+            raise failure[0]
+    except BaseException as err:
+        failure.append(err)  # the helpers skip what is still queued
+        if helpers:
+            stop(False)  # harmless if the helpers already stopped
+        for helper in helpers:
+            helper.join()
         tmp.unlink(missing_ok=True)
-        raise UploadRefused(_refusal_message(err), code=f"age_{err.code}") from None
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        if err.errno in NO_SPACE:
+        if isinstance(err, agefile.AgeFormatError):
+            raise UploadRefused(_refusal_message(err), code=f"age_{err.code}") from None
+        if isinstance(err, OSError) and err.errno in NO_SPACE:
             raise _no_space() from None
         raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if content_length is not None and size != content_length:
-        tmp.unlink(missing_ok=True)
-        raise UploadRefused(_("The upload was cut short; nothing was stored. Retry it."), code="incomplete")
-    return Staged(tmp, digest.hexdigest(), size, arrived_at)
+
+    writer = helpers[1]
+
+    def wait_durable() -> None:
+        writer.join()
+        if failure:
+            raise failure[0]
+
+    return Staged(tmp, digest.hexdigest(), size, arrived_at, wait_durable)
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing this written range to disk now, without waiting for it (and drop it
+    from the page cache once clean): a large envelope then reaches the disk while it streams, and the final
+    fsync only waits for the tail, instead of for gigabytes of dirty pages."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
+def _fill(readinto: Callable[[memoryview], int], buf: bytearray) -> int:
+    """Read into ``buf`` until it is full or the body ends; how many bytes it holds."""
+    view = memoryview(buf)
+    filled = 0
+    while filled < len(buf):
+        n = readinto(view[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
 
 
 def stage_file(path: Path, max_bytes: int) -> Staged:
@@ -363,8 +447,14 @@ def _verify_signature(prep: Prepared, staged: Staged, at: Any) -> tuple[int | No
     return key.id, base64.b64encode(signature).decode()
 
 
-def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelope, bool]:
-    """Install the staged file and record it in one transaction. Returns (envelope, created)."""
+class Received(NamedTuple):
+    envelope: SealedEnvelope
+    created: bool  # False: an Idempotency-Key replay answered with the envelope received before
+    receipt: dict[str, Any]  # the signed receipt (:func:`receipt`)
+
+
+def commit(prep: Prepared, staged: Staged, *, actor: User) -> Received:
+    """Install the staged file and record it in one transaction; then sign its receipt."""
     req = prep.request
     if req.declared_sha256 and req.declared_sha256.lower() != staged.sha256:
         staged.path.unlink(missing_ok=True)
@@ -375,7 +465,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
         if existing is not None:
             staged.path.unlink(missing_ok=True)
             _same_request_or_409(existing, req, staged.sha256)
-            return existing, False
+            return Received(existing, False, receipt(existing))
     try:
         key_pk, signature = _verify_signature(prep, staged, now())
     except DomainError:
@@ -384,6 +474,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
     db.session.rollback()
     relative = storage.new_envelope_path(prep.section_id)
     try:
+        staged.wait_durable()
         storage.install(staged.path, relative)
     except OSError as err:  # e.g. no space for a new directory: nothing may stay behind
         staged.path.unlink(missing_ok=True)
@@ -395,6 +486,9 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
     try:
         envelope = _record(prep, staged, relative, key_pk, signature, actor=actor)
         db.session.flush()  # every statement runs now: what can still fail below is the COMMIT itself
+        # The receipt's contents, read in this transaction (the row, its leaf and the log up to it are
+        # final once committed): no second transaction to read them back after the commit.
+        body = _receipt_body(envelope)
     except IntegrityError:
         db.session.rollback()
         storage.remove(relative)
@@ -402,7 +496,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
             existing = _by_idempotency(prep.section_id, prep.org_id, req.idempotency_key)
             if existing is not None:
                 _same_request_or_409(existing, req, staged.sha256)
-                return existing, False
+                return Received(existing, False, receipt(existing))
         raise Conflict(_("Another upload to the same slot finished at the same time; retry.")) from None
     except BaseException:
         db.session.rollback()
@@ -416,7 +510,7 @@ def commit(prep: Prepared, staged: Staged, *, actor: User) -> tuple[SealedEnvelo
         # row refers to it, `storage.cleanup` removes it after the grace period.
         db.session.rollback()
         raise
-    return envelope, True
+    return Received(envelope, True, signing.sign_receipt(body, crypto.signing_key()))
 
 
 def _failpoint(name: str) -> None:
@@ -530,6 +624,10 @@ def _commitments(org_id: int, envelope_id: int) -> list[str]:
 
 def receipt(envelope: SealedEnvelope) -> dict[str, Any]:
     """The signed receipt: a pure function of the committed row (identical on every retry)."""
+    return signing.sign_receipt(_receipt_body(envelope), crypto.signing_key())
+
+
+def _receipt_body(envelope: SealedEnvelope) -> dict[str, Any]:
     size = envelope.audit_leaf_idx + 1
     leaf_hash = db.session.scalar(select(AuditLeaf.leaf_hash).where(AuditLeaf.idx == envelope.audit_leaf_idx))
     section = db.session.get(Section, envelope.section_id)
@@ -555,7 +653,7 @@ def receipt(envelope: SealedEnvelope) -> dict[str, Any]:
             "inclusion_proof": [h.hex() for h in audit.inclusion_proof(envelope.audit_leaf_idx, size)],
         },
     }
-    return signing.sign_receipt(body, crypto.signing_key())
+    return body
 
 
 # -- replace / withdraw -----------------------------------------------------------------------------------

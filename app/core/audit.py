@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app, has_app_context, has_request_context, request
-from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy import event, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -452,7 +452,9 @@ def _fetch_nodes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], byt
         rows = session.execute(select(AuditLeaf.idx, AuditLeaf.leaf_hash).where(AuditLeaf.idx.in_(leaves)))
         found.update({(0, idx): bytes(h) for idx, h in rows})
     if inner:
-        cond = or_(*(and_(AuditNode.level == lv, AuditNode.index == ix) for lv, ix in inner))
+        # One expanding IN over the (level, index) key: the statement compiles once, whatever the number of
+        # nodes (an OR of one term per node was a new statement, compiled anew, for most tree sizes).
+        cond = tuple_(AuditNode.level, AuditNode.index).in_(inner)
         nodes = session.execute(select(AuditNode.level, AuditNode.index, AuditNode.hash).where(cond))
         found.update({(lv, ix): bytes(h) for lv, ix, h in nodes})
     return found

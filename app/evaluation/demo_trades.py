@@ -225,7 +225,7 @@ def _bid(section: Section, bidder: User, key: Ed25519PrivateKey, key_id: str, pr
     prepared = uploads.prepare(request, actor=bidder)
     assert isinstance(prepared, uploads.Prepared)
     db.session.commit()  # the upload service streams outside any transaction
-    staged = uploads.stage_stream(io.BytesIO(data).read, prepared.max_bytes, content_length=len(data))
+    staged = uploads.stage_stream(io.BytesIO(data).readinto, prepared.max_bytes, content_length=len(data))
     uploads.commit(prepared, staged, actor=bidder)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,58 @@ def test_a_valid_token_still_needs_no_csrf_token(client, db_session) -> None:
         headers={"Authorization": f"Bearer {raw}"},
     )
     assert resp.status_code == 404  # through the guard and CSRF to the view: no such section
+
+
+def _read_all(readinto: Any, piece: int = 256 * 1024) -> bytes:
+    out = bytearray()
+    buf = bytearray(piece)
+    while n := readinto(memoryview(buf)):
+        out += buf[:n]
+    return bytes(out)
+
+
+@pytest.mark.parametrize("ahead", [0, 1000, 4 * MB])
+def test_a_gunicorn_body_is_read_from_its_socket_and_never_past_its_end(
+    app: Any, ahead: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An envelope body under gunicorn is read with ``recv_into`` after what gunicorn read ahead of it
+    (``ahead`` bytes with the headers; the whole body and the next request when it is short): exactly the
+    body, gunicorn's count of it is used up, and the next request's bytes stay with gunicorn."""
+    import os
+    import threading
+
+    from gunicorn.http.body import Body, LengthReader
+    from gunicorn.http.unreader import SocketUnreader
+
+    from app.core.bodies import length_readinto
+
+    body = os.urandom(3 * MB + 123)
+    following = b"GET /next HTTP/1.1\r\n\r\n"
+    stream = body + following
+    ours, client = socket.socketpair()
+    unreader = SocketUnreader(ours)
+    unreader.unread(stream[:ahead])
+    sender = threading.Thread(target=client.sendall, args=(stream[ahead:],))
+    sender.start()
+    reader = LengthReader(unreader, len(body))
+    environ = {"wsgi.input": Body(reader), "CONTENT_LENGTH": str(len(body))}
+
+    def not_through_gunicorn(*args: Any) -> bytes:
+        raise AssertionError("read through gunicorn's body reader")
+
+    with app.test_request_context("/", method="PUT", environ_overrides=environ):
+        monkeypatch.setattr(LengthReader, "read", not_through_gunicorn)
+        assert _read_all(length_readinto(len(body))) == body
+        monkeypatch.undo()
+    sender.join()
+    client.close()
+    assert reader.length == 0 and Body(reader).read() == b""
+    assert unreader.read() + _recv_rest(ours) == following
+    ours.close()
+
+
+def _recv_rest(sock: socket.socket) -> bytes:
+    data = b""
+    while piece := sock.recv(65536):
+        data += piece
+    return data
