@@ -315,8 +315,8 @@ def active_draw_for(section_id: int) -> ExpertDraw | None:
 class Candidates:
     """Experts matching the wanted specialties and region, split into eligible lists and exclusions."""
 
-    eligible: dict[str, list[list[int]]]  # code → [[expert_id, employer_org_id], …] sorted by id
-    excluded: dict[int, set[str]]  # expert_id → reason codes
+    eligible: dict[str, list[tuple[int, int | None]]]  # code → [(expert_id, employer_org_id), …] by id
+    excluded: dict[int, frozenset[str]]  # expert_id → reason codes
     matched: dict[str, int] = field(default_factory=dict)  # code → experts matching before exclusions
 
 
@@ -400,11 +400,20 @@ def compute_candidates(
     )
     any_flag = conflicted | on_leave | recent | former | on_panel
     none: frozenset[str] = frozenset()
+    # Most flagged experts are flagged by their status or age alone: their reasons are one of three sets.
+    by_status_age = {
+        (True, False): frozenset({ExclusionReason.NOT_ACTIVE}),
+        (False, True): frozenset({ExclusionReason.OVER_AGE}),
+        (True, True): frozenset({ExclusionReason.NOT_ACTIVE, ExclusionReason.OVER_AGE}),
+    }
     reasons_of: dict[int, frozenset[str]] = {}
     for expert_id, employer, inactive, over_age, _code in [
         r for r in rows if r[2] or r[3] or r[1] in by_employer or r[0] in any_flag
     ]:
         if expert_id in reasons_of:  # one row per specialty of the expert
+            continue
+        if employer not in by_employer and expert_id not in any_flag:
+            reasons_of[expert_id] = by_status_age[bool(inactive), bool(over_age)]
             continue
         reasons = by_employer.get(employer, none)
         extra = [reason for ids, reason in flagged if expert_id in ids]
@@ -416,15 +425,27 @@ def compute_candidates(
             extra.append(ExclusionReason.ALREADY_ON_PANEL)
             reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
         reasons_of[expert_id] = reasons.union(extra)  # never empty: something flagged the row
-    eligible: dict[str, list[list[int]]] = {}
+    # Per wanted code, expert → employer, once per expert whichever of the codes below it matched. When no
+    # wanted code lies below another (the usual request), each row belongs to one of them: one pass.
+    wanted_of = {c: [w for w in codes if c.startswith(w)] for c in under}
+    matching_of: dict[str, dict[int, int | None]] = {w: {} for w in codes}
+    if all(len(ws) == 1 for ws in wanted_of.values()):
+        into = {c: matching_of[ws[0]] for c, ws in wanted_of.items()}
+        for r in rows:
+            into[r[4]][r[0]] = r[1]
+    else:
+        for wanted in codes:
+            below = frozenset(c for c, ws in wanted_of.items() if wanted in ws)
+            matching_of[wanted] = {r[0]: r[1] for r in rows if r[4] in below}
+    eligible: dict[str, list[tuple[int, int | None]]] = {}
     matched: dict[str, int] = {}
-    for wanted in codes:
-        below = frozenset(c for c in under if c.startswith(wanted))
-        # expert → employer, once per expert whichever of the codes below it matched
-        matching = {r[0]: r[1] for r in rows if r[4] in below}
+    for wanted, matching in matching_of.items():
         matched[wanted] = len(matching)
-        eligible[wanted] = [[i, e] for i, e in sorted(matching.items()) if i not in reasons_of]
-    excluded = {i: {str(r) for r in rs} for i, rs in reasons_of.items()}
+        ids = sorted(matching.keys() - reasons_of.keys())
+        eligible[wanted] = list(zip(ids, map(matching.__getitem__, ids), strict=True))
+    # the reasons as text, once per distinct set of them
+    as_text = {rs: frozenset(str(r) for r in rs) for rs in set(reasons_of.values())}
+    excluded = {i: as_text[rs] for i, rs in reasons_of.items()}
     return Candidates(eligible=eligible, excluded=excluded, matched=matched)
 
 
@@ -564,13 +585,14 @@ def open_round(
         "specialties": cand.eligible,
     }
     pool_text = canonical(pool_obj)
-    excl_rows = [(eid, ",".join(sorted(rs))) for eid, rs in cand.excluded.items()]
+    joined = {rs: ",".join(sorted(rs)) for rs in set(cand.excluded.values())}  # a few distinct sets
+    excl_rows = sorted((eid, joined[rs]) for eid, rs in cand.excluded.items())
     # Frozen like the pool, as one canonical text: thousands of rows with per-row foreign-key checks
     # cost more than the rest of the freeze together.
     excl_text = exclusions_canonical(excl_rows)
     # Record format 2: the digests — and so the seed — are over the pool and exclusions with pseudonyms,
     # which the public record shows once the result is determined (app/experts/draw_record.py).
-    public_pool, public_excl = draw_record.public_texts(pool_obj, sorted(excl_rows))
+    public_pool, public_excl = draw_record.public_texts(pool_obj, excl_rows)
     server_random = secrets.token_bytes(32)
     rnd = DrawRound(
         draw=draw,
@@ -599,7 +621,9 @@ def open_round(
     db.session.flush()  # the audit leaves refer to the round id
     if _inserted_here(draw):
         _inserted(db.session())[1][rnd.id] = pool_obj
-    by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
+    by_reason: Counter[str] = Counter()
+    for rs, n in Counter(cand.excluded.values()).items():  # per distinct set of reasons
+        by_reason.update(dict.fromkeys(rs, n))
     audit.record(
         "experts:draw:freeze",
         actor=actor,
