@@ -24,6 +24,8 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -235,7 +237,7 @@ def _names_by_position(
         return None
     name_of: dict[int, str] = {}
     for code, items in private.items():
-        positions = [p for p, item in enumerate(items) if item[0] in picked]
+        positions = list(compress(range(len(items)), map(picked.__contains__, map(itemgetter(0), items))))
         if not positions:
             continue
         key = canonical(code) + ":["

@@ -32,6 +32,8 @@ import json
 import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from flask_babel import gettext as _
@@ -425,18 +427,14 @@ def compute_candidates(
             extra.append(ExclusionReason.ALREADY_ON_PANEL)
             reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
         reasons_of[expert_id] = reasons.union(extra)  # never empty: something flagged the row
-    # Per wanted code, expert → employer, once per expert whichever of the codes below it matched. When no
-    # wanted code lies below another (the usual request), each row belongs to one of them: one pass.
-    wanted_of = {c: [w for w in codes if c.startswith(w)] for c in under}
-    matching_of: dict[str, dict[int, int | None]] = {w: {} for w in codes}
-    if all(len(ws) == 1 for ws in wanted_of.values()):
-        into = {c: matching_of[ws[0]] for c, ws in wanted_of.items()}
-        for r in rows:
-            into[r[4]][r[0]] = r[1]
-    else:
-        for wanted in codes:
-            below = frozenset(c for c, ws in wanted_of.items() if wanted in ws)
-            matching_of[wanted] = {r[0]: r[1] for r in rows if r[4] in below}
+    # Per wanted code, expert → employer, once per expert whichever of the codes below it matched: the rows
+    # of the codes below it picked and paired by the interpreter's own iterators, not a loop of bytecode.
+    row_codes = list(map(itemgetter(4), rows))
+    id_employer = itemgetter(0, 1)
+    matching_of: dict[str, dict[int, int | None]] = {}
+    for wanted in codes:
+        below = frozenset(c for c in under if c.startswith(wanted))
+        matching_of[wanted] = dict(map(id_employer, compress(rows, map(below.__contains__, row_codes))))
     eligible: dict[str, list[tuple[int, int | None]]] = {}
     matched: dict[str, int] = {}
     for wanted, matching in matching_of.items():
@@ -529,7 +527,42 @@ def _already_on_panel(draw: ExpertDraw) -> tuple[set[int], set[int]]:
 
 
 def exclusions_canonical(rows: list[tuple[int, str]]) -> str:
-    return canonical([[eid, reasons] for eid, reasons in sorted(rows)])
+    """``canonical([[eid, reasons] for eid, reasons in sorted(rows)])``, written directly when every row is
+    an integer and a string (the tests pin the text)."""
+    rows = sorted(rows)
+    if rows and set(map(len, rows)) == {2}:
+        ids, reasons = list(map(itemgetter(0), rows)), list(map(itemgetter(1), rows))
+        if set(map(type, ids)) == {int} and set(map(type, reasons)) == {str}:
+            quoted = {why: canonical(why) for why in set(reasons)}
+            return "[[" + "],[".join(map("{},{}".format, ids, map(quoted.__getitem__, reasons))) + "]]"
+    return canonical([[eid, why] for eid, why in rows])
+
+
+def _pairs_text(items: list[Any]) -> str | None:
+    """The canonical JSON of ``[[expert_id, employer_id or None], …]``; None when an entry is not so."""
+    ids, employers = list(map(itemgetter(0), items)), list(map(itemgetter(1), items))
+    if set(map(len, items)) != {2} or set(map(type, ids)) != {int}:
+        return None
+    kinds = set(map(type, employers))
+    if not kinds <= {int, type(None)}:
+        return None
+    if type(None) in kinds:
+        employers = ["null" if e is None else e for e in employers]
+    return "[[" + "],[".join(map("{},{}".format, ids, employers)) + "]]"
+
+
+def pool_canonical(pool: dict[str, Any]) -> str:
+    """``canonical(pool)``, with the lists of [expert, employer] pairs written directly (tens of thousands of
+    integers need no type dispatch per value; the tests pin the text)."""
+    lists = pool["specialties"]
+    parts = []
+    for code in sorted(lists):
+        body = _pairs_text(lists[code]) if lists[code] else "[]"
+        if body is None:
+            return canonical(pool)
+        parts.append(f"{canonical(code)}:{body}")
+    head = canonical({**{k: v for k, v in pool.items() if k != "specialties"}, "specialties": 0})
+    return head.replace('"specialties":0', '"specialties":{' + ",".join(parts) + "}", 1)
 
 
 def open_round(
@@ -550,7 +583,7 @@ def open_round(
     shortfall = {}
     for s in slots:
         lst = cand.eligible[s.specialty]
-        employers = len({e for _i, e in lst})
+        employers = len(set(map(itemgetter(1), lst)))
         if min(len(lst), employers) < s.seats:
             shortfall[s.specialty] = {
                 "needed": s.seats,
@@ -584,9 +617,9 @@ def open_round(
         "evaluation_date": local_day(draw.evaluation_starts_at).isoformat(),
         "specialties": cand.eligible,
     }
-    pool_text = canonical(pool_obj)
+    pool_text = pool_canonical(pool_obj)
     joined = {rs: ",".join(sorted(rs)) for rs in set(cand.excluded.values())}  # a few distinct sets
-    excl_rows = sorted((eid, joined[rs]) for eid, rs in cand.excluded.items())
+    excl_rows = sorted(zip(cand.excluded, map(joined.__getitem__, cand.excluded.values()), strict=True))
     # Frozen like the pool, as one canonical text: thousands of rows with per-row foreign-key checks
     # cost more than the rest of the freeze together.
     excl_text = exclusions_canonical(excl_rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,15 @@ PINNED = {
 }
 
 
+def test_the_direct_writers_fall_back_to_the_general_form_on_other_values() -> None:
+    odd = {**POOL, "specialties": {"A": [[1, True], [2, 3]], "B": [["7", 1]], "C": [[1, 2, 3]]}}
+    assert draws.pool_canonical(odd) == draws.canonical(odd)
+    rows: list[Any] = [(True, "a"), (2, 'b"c'), (3, 4)]
+    assert draws.exclusions_canonical(rows) == draws.canonical([list(r) for r in sorted(rows)])
+    assert draws.exclusions_canonical([(2, 'b"c'), (1, "é")]) == '[[1,"\\u00e9"],[2,"b\\"c"]]'
+    assert draws.exclusions_canonical([]) == "[]"
+
+
 def _pinned(name: str, text: str) -> None:
     expected, digest = PINNED[name]
     assert text == expected
@@ -65,6 +75,9 @@ def _pinned(name: str, text: str) -> None:
 def test_the_frozen_texts_of_a_fixed_pool_are_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     names = draw_record.Pseudonyms(KEY)
     _pinned("pool", draws.canonical(POOL))
+    _pinned("pool", draws.pool_canonical(POOL))
+    as_tuples = {**POOL, "specialties": {c: [tuple(i) for i in v] for c, v in POOL["specialties"].items()}}
+    _pinned("pool", draws.pool_canonical(as_tuples))
     _pinned("exclusions", draws.exclusions_canonical(list(reversed(ROWS))))
     _pinned("public_pool", draw_record.public_pool_text(names, POOL))
     _pinned("public_exclusions", draws.canonical(names.exclusions(ROWS)))
@@ -86,7 +99,7 @@ def test_a_frozen_round_holds_the_general_canonical_forms(world: World) -> None:
     db.session.commit()
     (rnd,) = draw.rounds
     pool = json.loads(rnd.pool)
-    assert rnd.pool == draws.canonical(pool)
+    assert rnd.pool == draws.canonical(pool) == draws.pool_canonical(pool)
     (items,) = pool["specialties"].values()
     assert len(items) == 13 and [i for i, _e in items] == sorted({i for i, _e in items})
     exclusions = json.loads(rnd.exclusions)
