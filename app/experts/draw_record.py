@@ -24,6 +24,8 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -60,7 +62,7 @@ def pseudonym_key(data_key: str | None = None) -> bytes:
 
 # Process-wide memo of pseudonyms per key: a worker draws from the same experts again and again, and one
 # HMAC costs a few microseconds (tens of thousands per freeze). Bounded; emptied when full.
-_MEMO: dict[bytes, tuple[dict[int, str], dict[int, str]]] = {}
+_MEMO: dict[bytes, tuple[dict[int, str], dict[int | None, str]]] = {}
 MEMO_MAX = 200_000
 
 
@@ -97,7 +99,23 @@ class Pseudonyms:
         value = self._orgs.get(oid)
         if value is None:
             value = self._orgs[oid] = self._mac(f"o:{oid}")
+        if org_id is None:  # remembered under None too, so that orgs() finds it by a plain lookup
+            self._orgs[None] = value
         return value
+
+    def experts(self, ids: list[int]) -> list[str]:
+        """``[self.expert(i) for i in ids]``: the remembered ones looked up in one pass, the rest computed."""
+        found = list(map(self._experts.get, ids))
+        if None in found:
+            found = [name if name is not None else self.expert(i) for i, name in zip(ids, found, strict=True)]
+        return found  # type: ignore[return-value]  # no None is left
+
+    def orgs(self, ids: list[int | None]) -> list[str]:
+        """``[self.org(i) for i in ids]``, as experts() does it."""
+        found = list(map(self._orgs.get, ids))
+        if None in found:
+            found = [name if name is not None else self.org(i) for i, name in zip(ids, found, strict=True)]
+        return found  # type: ignore[return-value]  # no None is left
 
     def pool(self, pool: dict[str, Any]) -> dict[str, Any]:
         """The frozen pool with every [expert, employer] pair replaced by pseudonyms, order kept."""
@@ -119,20 +137,38 @@ class Pseudonyms:
 
 def public_pool_text(names: Pseudonyms, pool: dict[str, Any]) -> str:
     """``canonical(names.pool(pool))``, written directly: tens of thousands of pairs of hex strings need no
-    lists built nor escaping checked (the tests compare it with the general form)."""
-    expert, org = names.expert, names.org
+    lists built nor escaping checked, and the pseudonyms of a list are looked up in one pass (the tests pin
+    the text and compare it with the general form)."""
     parts = []
-    for code in sorted(pool["specialties"]):
-        pairs = ",".join([f'["{expert(e)}","{org(o)}"]' for e, o in pool["specialties"][code]])
-        parts.append(f"{canonical(code)}:[{pairs}]")
+    lists = pool["specialties"]
+    for code in sorted(lists):
+        items = lists[code]
+        if items:
+            experts, orgs = names.experts([e for e, _o in items]), names.orgs([o for _e, o in items])
+            pairs = zip(experts, orgs, strict=True)
+            body = '[["' + '"],["'.join(map('","'.join, pairs)) + '"]]'
+        else:
+            body = "[]"
+        parts.append(f"{canonical(code)}:{body}")
     head = canonical({**{k: v for k, v in pool.items() if k != "specialties"}, "specialties": 0})
     return head.replace('"specialties":0', '"specialties":{' + ",".join(parts) + "}", 1)
+
+
+def public_exclusions_text(names: Pseudonyms, rows: list[tuple[int, str]]) -> str:
+    """``canonical(names.exclusions(rows))``, written directly: a pseudonym needs no escaping, and the few
+    distinct reason strings are encoded once each."""
+    if not rows:
+        return "[]"
+    reasons = [str(r) for _e, r in rows]
+    quoted = {r: canonical(r) for r in set(reasons)}
+    pairs = zip(names.experts([int(e) for e, _r in rows]), map(quoted.__getitem__, reasons), strict=True)
+    return '[["' + '],["'.join(map('",'.join, pairs)) + "]]"
 
 
 def public_texts(pool: dict[str, Any], excl_rows: list[tuple[int, str]]) -> tuple[str, str]:
     """The pseudonymous pool and exclusions as frozen (format 2), canonical JSON; ``excl_rows`` sorted."""
     names = Pseudonyms()
-    return public_pool_text(names, pool), canonical(names.exclusions(excl_rows))
+    return public_pool_text(names, pool), public_exclusions_text(names, excl_rows)
 
 
 def matches_frozen(rnd: DrawRound) -> bool:
@@ -201,7 +237,7 @@ def _names_by_position(
         return None
     name_of: dict[int, str] = {}
     for code, items in private.items():
-        positions = [p for p, item in enumerate(items) if item[0] in picked]
+        positions = list(compress(range(len(items)), map(picked.__contains__, map(itemgetter(0), items))))
         if not positions:
             continue
         key = canonical(code) + ":["

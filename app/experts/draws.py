@@ -32,6 +32,8 @@ import json
 import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from flask_babel import gettext as _
@@ -315,8 +317,8 @@ def active_draw_for(section_id: int) -> ExpertDraw | None:
 class Candidates:
     """Experts matching the wanted specialties and region, split into eligible lists and exclusions."""
 
-    eligible: dict[str, list[list[int]]]  # code → [[expert_id, employer_org_id], …] sorted by id
-    excluded: dict[int, set[str]]  # expert_id → reason codes
+    eligible: dict[str, list[tuple[int, int | None]]]  # code → [(expert_id, employer_org_id), …] by id
+    excluded: dict[int, frozenset[str]]  # expert_id → reason codes
     matched: dict[str, int] = field(default_factory=dict)  # code → experts matching before exclusions
 
 
@@ -400,11 +402,20 @@ def compute_candidates(
     )
     any_flag = conflicted | on_leave | recent | former | on_panel
     none: frozenset[str] = frozenset()
+    # Most flagged experts are flagged by their status or age alone: their reasons are one of three sets.
+    by_status_age = {
+        (True, False): frozenset({ExclusionReason.NOT_ACTIVE}),
+        (False, True): frozenset({ExclusionReason.OVER_AGE}),
+        (True, True): frozenset({ExclusionReason.NOT_ACTIVE, ExclusionReason.OVER_AGE}),
+    }
     reasons_of: dict[int, frozenset[str]] = {}
     for expert_id, employer, inactive, over_age, _code in [
         r for r in rows if r[2] or r[3] or r[1] in by_employer or r[0] in any_flag
     ]:
         if expert_id in reasons_of:  # one row per specialty of the expert
+            continue
+        if employer not in by_employer and expert_id not in any_flag:
+            reasons_of[expert_id] = by_status_age[bool(inactive), bool(over_age)]
             continue
         reasons = by_employer.get(employer, none)
         extra = [reason for ids, reason in flagged if expert_id in ids]
@@ -416,15 +427,23 @@ def compute_candidates(
             extra.append(ExclusionReason.ALREADY_ON_PANEL)
             reasons = reasons - {ExclusionReason.EMPLOYER_ON_PANEL}
         reasons_of[expert_id] = reasons.union(extra)  # never empty: something flagged the row
-    eligible: dict[str, list[list[int]]] = {}
-    matched: dict[str, int] = {}
+    # Per wanted code, expert → employer, once per expert whichever of the codes below it matched: the rows
+    # of the codes below it picked and paired by the interpreter's own iterators, not a loop of bytecode.
+    row_codes = list(map(itemgetter(4), rows))
+    id_employer = itemgetter(0, 1)
+    matching_of: dict[str, dict[int, int | None]] = {}
     for wanted in codes:
         below = frozenset(c for c in under if c.startswith(wanted))
-        # expert → employer, once per expert whichever of the codes below it matched
-        matching = {r[0]: r[1] for r in rows if r[4] in below}
+        matching_of[wanted] = dict(map(id_employer, compress(rows, map(below.__contains__, row_codes))))
+    eligible: dict[str, list[tuple[int, int | None]]] = {}
+    matched: dict[str, int] = {}
+    for wanted, matching in matching_of.items():
         matched[wanted] = len(matching)
-        eligible[wanted] = [[i, e] for i, e in sorted(matching.items()) if i not in reasons_of]
-    excluded = {i: {str(r) for r in rs} for i, rs in reasons_of.items()}
+        ids = sorted(matching.keys() - reasons_of.keys())
+        eligible[wanted] = list(zip(ids, map(matching.__getitem__, ids), strict=True))
+    # the reasons as text, once per distinct set of them
+    as_text = {rs: frozenset(str(r) for r in rs) for rs in set(reasons_of.values())}
+    excluded = {i: as_text[rs] for i, rs in reasons_of.items()}
     return Candidates(eligible=eligible, excluded=excluded, matched=matched)
 
 
@@ -508,7 +527,42 @@ def _already_on_panel(draw: ExpertDraw) -> tuple[set[int], set[int]]:
 
 
 def exclusions_canonical(rows: list[tuple[int, str]]) -> str:
-    return canonical([[eid, reasons] for eid, reasons in sorted(rows)])
+    """``canonical([[eid, reasons] for eid, reasons in sorted(rows)])``, written directly when every row is
+    an integer and a string (the tests pin the text)."""
+    rows = sorted(rows)
+    if rows and set(map(len, rows)) == {2}:
+        ids, reasons = list(map(itemgetter(0), rows)), list(map(itemgetter(1), rows))
+        if set(map(type, ids)) == {int} and set(map(type, reasons)) == {str}:
+            quoted = {why: canonical(why) for why in set(reasons)}
+            return "[[" + "],[".join(map("{},{}".format, ids, map(quoted.__getitem__, reasons))) + "]]"
+    return canonical([[eid, why] for eid, why in rows])
+
+
+def _pairs_text(items: list[Any]) -> str | None:
+    """The canonical JSON of ``[[expert_id, employer_id or None], …]``; None when an entry is not so."""
+    ids, employers = list(map(itemgetter(0), items)), list(map(itemgetter(1), items))
+    if set(map(len, items)) != {2} or set(map(type, ids)) != {int}:
+        return None
+    kinds = set(map(type, employers))
+    if not kinds <= {int, type(None)}:
+        return None
+    if type(None) in kinds:
+        employers = ["null" if e is None else e for e in employers]
+    return "[[" + "],[".join(map("{},{}".format, ids, employers)) + "]]"
+
+
+def pool_canonical(pool: dict[str, Any]) -> str:
+    """``canonical(pool)``, with the lists of [expert, employer] pairs written directly (tens of thousands of
+    integers need no type dispatch per value; the tests pin the text)."""
+    lists = pool["specialties"]
+    parts = []
+    for code in sorted(lists):
+        body = _pairs_text(lists[code]) if lists[code] else "[]"
+        if body is None:
+            return canonical(pool)
+        parts.append(f"{canonical(code)}:{body}")
+    head = canonical({**{k: v for k, v in pool.items() if k != "specialties"}, "specialties": 0})
+    return head.replace('"specialties":0', '"specialties":{' + ",".join(parts) + "}", 1)
 
 
 def open_round(
@@ -529,7 +583,7 @@ def open_round(
     shortfall = {}
     for s in slots:
         lst = cand.eligible[s.specialty]
-        employers = len({e for _i, e in lst})
+        employers = len(set(map(itemgetter(1), lst)))
         if min(len(lst), employers) < s.seats:
             shortfall[s.specialty] = {
                 "needed": s.seats,
@@ -563,14 +617,15 @@ def open_round(
         "evaluation_date": local_day(draw.evaluation_starts_at).isoformat(),
         "specialties": cand.eligible,
     }
-    pool_text = canonical(pool_obj)
-    excl_rows = [(eid, ",".join(sorted(rs))) for eid, rs in cand.excluded.items()]
+    pool_text = pool_canonical(pool_obj)
+    joined = {rs: ",".join(sorted(rs)) for rs in set(cand.excluded.values())}  # a few distinct sets
+    excl_rows = sorted(zip(cand.excluded, map(joined.__getitem__, cand.excluded.values()), strict=True))
     # Frozen like the pool, as one canonical text: thousands of rows with per-row foreign-key checks
     # cost more than the rest of the freeze together.
     excl_text = exclusions_canonical(excl_rows)
     # Record format 2: the digests — and so the seed — are over the pool and exclusions with pseudonyms,
     # which the public record shows once the result is determined (app/experts/draw_record.py).
-    public_pool, public_excl = draw_record.public_texts(pool_obj, sorted(excl_rows))
+    public_pool, public_excl = draw_record.public_texts(pool_obj, excl_rows)
     server_random = secrets.token_bytes(32)
     rnd = DrawRound(
         draw=draw,
@@ -599,7 +654,9 @@ def open_round(
     db.session.flush()  # the audit leaves refer to the round id
     if _inserted_here(draw):
         _inserted(db.session())[1][rnd.id] = pool_obj
-    by_reason: Counter[str] = Counter(r for rs in cand.excluded.values() for r in rs)
+    by_reason: Counter[str] = Counter()
+    for rs, n in Counter(cand.excluded.values()).items():  # per distinct set of reasons
+        by_reason.update(dict.fromkeys(rs, n))
     audit.record(
         "experts:draw:freeze",
         actor=actor,
