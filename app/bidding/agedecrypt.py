@@ -82,7 +82,9 @@ class Identity:
         raise DecryptFailed("the file is not addressed to this identity")
 
 
-def decrypt_file(path: str | os.PathLike[str], write: Callable[[memoryview], object], identity: Identity) -> str:
+def decrypt_file(
+    path: str | os.PathLike[str], write: Callable[[memoryview], object], identity: Identity
+) -> str:
     """Decrypt the file at ``path`` into ``write``; returns the SHA-256 (hex) of the file, computed over the
     same bytes in the same pass. ``write`` gets a view of a buffer that the next chunk overwrites: it must
     copy or consume the bytes before it returns. Raises :class:`DecryptFailed`; the plaintext written so far
