@@ -76,6 +76,13 @@ class DeadlinePassed(UploadRefused):
     code = "deadline_passed"
 
 
+class UploadLapsed(UploadRefused):
+    """A resumable upload left unfinished past its time (``RESUMABLE_UPLOAD_HOURS``): start again."""
+
+    status = 410
+    code = "upload_expired"
+
+
 class InsufficientStorage(UploadRefused):
     """The blob disk is full (ENOSPC/EDQUOT): nothing was stored; the client retries later."""
 
@@ -810,9 +817,19 @@ def create_upload(req: UploadRequest, length: int, *, actor: User) -> EnvelopeUp
 
 
 def own_upload(upload_id: str, *, actor: User) -> EnvelopeUpload:
+    """The actor's own unfinished upload. One that lapsed says why: the bid deadline passed (it lapses at
+    the deadline), or it was left unfinished too long — never a bare "no such upload" to its owner."""
     upload = db.session.get(EnvelopeUpload, upload_id)
-    if upload is None or upload.user_id != actor.id or upload.expires_at <= now():
+    if upload is None or upload.user_id != actor.id:
         raise NotFound(_("No such upload."))
+    at = now()
+    if upload.expires_at <= at:
+        section = db.session.get(Section, upload.section_id)
+        if section is not None and section.bid_deadline is not None and at >= section.bid_deadline:
+            raise DeadlinePassed(_("The bid deadline has passed; nothing was stored."))
+        raise UploadLapsed(
+            _("This resumable upload was left unfinished too long and has lapsed; start the upload again.")
+        )
     return upload
 
 

@@ -322,10 +322,16 @@ def test_resumable_uploads_have_a_quota_per_bidder_and_section_and_expire(
     assert row.expires_at <= tender.section.bid_deadline
     clock.advance(dt.timedelta(hours=app.config["RESUMABLE_UPLOAD_HOURS"], seconds=1))
     assert clock.now() < tender.section.bid_deadline  # still bidding: only the upload expired
-    assert client.get(again.headers["Location"], headers=first.headers()).status_code == 404
+    lapsed = client.get(again.headers["Location"], headers=first.headers())
+    assert (lapsed.status_code, lapsed.get_json()["code"]) == (410, "upload_expired")  # says why
     fresh = start(first, 200)
     assert fresh.status_code == 201
     assert not part.exists()  # the expired upload's part file went with it
+    # One still open at the deadline lapses with it: resuming it then is refused as late, not "not found".
+    clock.freeze(tender.section.bid_deadline + dt.timedelta(seconds=1))
+    late = client.get(fresh.headers["Location"], headers=first.headers())
+    assert (late.status_code, late.get_json()["code"]) == (409, "deadline_passed")
+    assert client.get(fresh.headers["Location"], headers=second.headers()).status_code == 404  # not its own
 
 
 def test_check_and_cleanup_commands(app: Flask, client: Any, tender: Tender, db_session: Any) -> None:
