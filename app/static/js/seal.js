@@ -211,7 +211,11 @@ async function upload(env, progress) {
       progress(env, offset);
       continue;
     }
-    // 409 is an offset mismatch (an earlier try did arrive); 5xx and network errors are worth a retry.
+    // 409 is an offset mismatch (an earlier try did arrive) unless the deadline passed; 5xx and network
+    // errors are worth a retry.
+    if (resp && resp.status === 409 && (await resp.clone().json().catch(() => ({}))).code === "deadline_passed") {
+      throw await apiError(resp);
+    }
     if (resp && resp.status < 500 && resp.status !== 409) { throw await apiError(resp); }
     if (++failures > MAX_RETRIES) { throw resp ? await apiError(resp) : new UserError(msg("failed", { reason: "network" })); }
     setStatus(msg("resuming"));
