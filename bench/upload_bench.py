@@ -344,10 +344,12 @@ def put(port: int, path: str, file: Path, headers: dict[str, str]) -> tuple[int,
     return resp.status, took, body
 
 
-def _bare_run(env: dict[str, str], envelope: Path, size: int, work: Path) -> float:
+def _bare_run(env: dict[str, str], envelope: Path, size: int, work: Path, warm: Path) -> float:
     os.sync()
     bare = Server("bench.upload_bench:bare_app", env, _free_port())
-    status, took, _ = put(bare.port, "/", envelope, {})
+    status, _took, _ = put(bare.port, "/", warm, {})  # warmed like the app's worker
+    if status == 201:
+        status, took, _ = put(bare.port, "/", envelope, {})
     bare.stop()
     if status != 201:
         raise SystemExit(f"bare upload failed: HTTP {status}")
@@ -419,6 +421,11 @@ def main() -> int:
     warm_sig = base64.b64encode(
         info["key"].sign(signing.envelope_statement(warm_sha, info["section_id"], "summary"))
     ).decode()
+    # and as a document, the kind the timed upload is: its first one in a fresh worker pays one-off costs
+    # (statements compiled for that kind, lazy imports) that no later upload pays — not throughput
+    warm_doc_sig = base64.b64encode(
+        info["key"].sign(signing.envelope_statement(warm_sha, info["section_id"], "document"))
+    ).decode()
 
     os.sync()  # the envelope was just written: its dirty pages must not slow whichever upload runs first
     app_rates: list[float] = []
@@ -428,7 +435,7 @@ def main() -> int:
     try:
         for run in range(args.runs):
             if run % 2:  # alternate the order: disk write-back of one run must not only hurt the other
-                bare_rates.append(_bare_run(env, envelope, size, work))
+                bare_rates.append(_bare_run(env, envelope, size, work, warm))
             os.sync()
             server = Server("app:create_app()", env, _free_port())
             cold = server.rss_mib()
@@ -439,6 +446,17 @@ def main() -> int:
                 warm,
                 {**auth, "X-Bid-Signature": warm_sig, "Idempotency-Key": f"warm-{run}-{time.time_ns()}"},
             )
+            if status == 201:
+                status, _took, body = put(
+                    server.port,
+                    f"/api/v1/bidding/sections/{info['section_id']}/envelopes?kind=document&name=warmdoc{run}",
+                    warm,
+                    {
+                        **auth,
+                        "X-Bid-Signature": warm_doc_sig,
+                        "Idempotency-Key": f"warmdoc-{run}-{time.time_ns()}",
+                    },
+                )
             if status != 201:
                 print(body[:500], file=sys.stderr)
                 raise SystemExit(f"warm-up upload failed: HTTP {status}")
@@ -467,7 +485,7 @@ def main() -> int:
             os.sync()
 
             if not run % 2:
-                bare_rates.append(_bare_run(env, envelope, size, work))
+                bare_rates.append(_bare_run(env, envelope, size, work, warm))
             disk_rates.append(_dd_rate(work / "blobs", args.mib))
     finally:
         shutil.rmtree(work, ignore_errors=True)
