@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Organization, User
 from app.core import audit, events
+from app.core import storage as core_storage
 from app.core.clock import now
 from app.core.crypto import batches, decrypt_at_rest, derived_keys, encrypt_at_rest, reencrypt_column
 from app.core.db import db
@@ -856,7 +857,7 @@ def open_document(job: DocumentJob, identity: agedecrypt.Identity) -> tuple[str,
     is the bidder's (not sealed to the section)."""
     relative = storage.new_opened_path(job.section_id)
     dest = job.root / relative
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    core_storage.make_dirs(dest.parent)
     sink = _CountingAtRest(dest, job.key)
     try:
         digest = agedecrypt.decrypt_file(job.source, sink.write, identity)
@@ -895,6 +896,10 @@ def open_documents(
             jobs, pool.map(lambda j: open_document(j, identity), jobs), strict=True
         ):
             results[job.envelope_id] = (status, notes[note], path, size)
+    # Each file was fsync'd as it closed; its name in the directory is made durable here, once per directory,
+    # before any row points at it.
+    for folder in sorted({(root / path).parent for _s, _n, path, _z in results.values() if path is not None}):
+        core_storage.fsync_dir(folder)
     return results
 
 

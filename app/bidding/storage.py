@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.core.db import db
+from app.core.storage import fsync_dir, make_dirs
 
 TMP = "tmp"
 ENVELOPES = "envelopes"
@@ -41,14 +42,6 @@ def tmp_dir() -> Path:
     return path
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def new_envelope_path(section_id: int) -> str:
     return f"{ENVELOPES}/{section_id}/{uuid.uuid4().hex}.age"
 
@@ -60,7 +53,7 @@ def new_opened_path(section_id: int) -> str:
 def install(temp: Path, relative: str) -> Path:
     """Move an fsync'd temp file to its final place durably (rename, then fsync the directory)."""
     final = blob_root() / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)  # a section's first envelope creates its directory: that too must survive
     os.replace(temp, final)
     fsync_dir(final.parent)
     return final

@@ -20,6 +20,7 @@ removed before the error is returned.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import errno
 import hashlib
@@ -372,7 +373,8 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
     from the page cache once clean): a large envelope then reaches the disk while it streams, and the final
     fsync only waits for the tail, instead of for gigabytes of dirty pages."""
     if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+        with contextlib.suppress(OSError):  # advice only: a filesystem that refuses it still stores the file
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _fill(readinto: Callable[[memoryview], int], buf: bytearray) -> int:

@@ -53,6 +53,18 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(directory: Path) -> None:
+    """``mkdir -p``, durably: each directory created is fsync'd into its parent, so a file renamed into a
+    new directory (and then fsync'd with it) cannot vanish with that directory after a power loss."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)  # another worker may create it at the same moment: fsync all the same
+        fsync_dir(path.parent)
+
+
 def write_stream(
     chunks: Iterator[bytes] | BinaryIO, *, folder: str, max_size: int | None = None, suffix: str = ""
 ) -> StoredBlob:
@@ -60,7 +72,7 @@ def write_stream(
 
     Constant memory; the temp file is removed on any error (including the size limit)."""
     directory = blob_root() / folder
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dirs(directory)
     name = secrets.token_hex(16) + suffix
     tmp = directory / f".{name}.tmp"
     digest = hashlib.sha256()
