@@ -1,7 +1,8 @@
 """Blob storage on local disk (or a shared volume), written durably.
 
-Durability order for every write: temp file in the same directory → fsync → rename → fsync directory.
-Only then may a database row point at the blob. Blobs are addressed by server-generated relative paths,
+Durability order for every write: temp file in the same directory → fsync → rename → fsync directory (and
+every directory created on the way fsync'd into its parent, :func:`make_dirs`). Only then may a database row
+point at the blob. Blobs are addressed by server-generated relative paths,
 never by client-supplied names.
 """
 
