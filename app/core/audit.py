@@ -343,12 +343,14 @@ def batch() -> Iterator[None]:
         yield
         return
     pending = session.info[_BATCH_KEY] = _Batch()
+    queued = events.mark(session)
     try:
         yield
     except BaseException:
         session.info.pop(_BATCH_KEY, None)
         if pending.leaves:  # the cached head counts the dropped leaves: read it again next time
             session.info.pop(_HEAD_CACHE_KEY, None)
+            events.drop_since(session, queued)  # no live event for a leaf that is never written
         raise
     try:
         _write_batch(session)

@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 PENDING_KEY = "pending_events"
+MARKS_KEY = "pending_events_at_savepoints"  # savepoint -> queue length when it began
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,34 @@ def _send_after_commit(session: Session) -> None:
         target.publish(ev)
 
 
+def mark(session: Session) -> int:
+    """Where the queue of ``session`` stands now (see :func:`drop_since`)."""
+    return len(session.info.get(PENDING_KEY, ()))
+
+
+def drop_since(session: Session, position: int) -> None:
+    """Forget the events queued after ``position`` (what they announced was not written after all)."""
+    pending = session.info.get(PENDING_KEY)
+    if pending is not None:
+        del pending[position:]
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(MARKS_KEY, weakref.WeakKeyDictionary())
+        marks[transaction] = mark(session)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
-    # Only the session's own transaction ending drops the queue; a begin_nested() savepoint rolling back
-    # inside a transaction that goes on keeps what was published before it.
+    # The session's own transaction ending drops the whole queue; a begin_nested() savepoint rolling back
+    # inside a transaction that goes on drops what was published inside it (its rows are gone: an event
+    # must never announce an audit leaf or a change that was not committed) and keeps what came before.
     if not previous_transaction.nested:
         session.info.pop(PENDING_KEY, None)
+        session.info.pop(MARKS_KEY, None)
+        return
+    position = session.info.get(MARKS_KEY, {}).get(previous_transaction)
+    if position is not None:
+        drop_since(session, position)

@@ -70,3 +70,24 @@ def test_redis_down_falls_back_to_in_process(app):
         time.sleep(0.1)
     worker.join(5)
     assert [e.data for e in received] == [{"ok": True}]
+
+
+def test_a_savepoint_or_audit_batch_rolled_back_takes_its_events_with_it(app, db_session):
+    """An event must never announce what was not committed: a savepoint rolled back inside a transaction
+    that goes on, or an audit batch that raised, drops the events queued inside it and keeps the others."""
+    from app.core import audit
+
+    session = db.session()
+    events.publish(session, "test:keep", {"n": "before"})
+    savepoint = session.begin_nested()
+    events.publish(session, "test:drop", {"n": "inside"})
+    savepoint.rollback()
+    events.publish(session, "test:keep", {"n": "after"})
+    try:
+        with audit.batch():
+            audit.record("test:phantom", object_type="test", object_id="1")
+            raise RuntimeError("the block fails; the caller goes on")
+    except RuntimeError:
+        pass
+    queued = [(e.channel, e.data.get("n", e.data.get("action"))) for e in session.info[events.PENDING_KEY]]
+    assert queued == [("test:keep", "before"), ("test:keep", "after")]
