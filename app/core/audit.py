@@ -337,7 +337,9 @@ def batch() -> Iterator[None]:
     in the same order, with the same hashes, subtrees and head as one by one. Inside the block the new leaves
     are not in the database yet: nothing there may read the log's tables (a checkpoint, which signs the
     head, and a commit write the pending leaves first), and no savepoint may roll back (refused at the end).
-    If the block raises, its pending leaves are dropped with it. Nested blocks join the outermost one."""
+    If the block raises, its pending leaves (and their live events) are dropped with it. Nested blocks join
+    the outermost one: what an inner block recorded before raising is kept, as one by one, if the outer
+    block catches the error and goes on."""
     session: Session = db.session()
     if _BATCH_KEY in session.info:
         yield
