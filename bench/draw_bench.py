@@ -19,6 +19,7 @@ postgresql://postgres@127.0.0.1:5432/test) and drops it afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import hashlib
@@ -29,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
+    with own_schema() as url:
+        rows = run(url, args.pool, args.runs)
+    for r in rows:
+        value = f"{r['value']} {r.get('unit', '')}".strip()
+        print(f"{r['figure']}: {value} (baseline {r.get('baseline')}) {r.get('bar', '')}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
+    return 0 if all(r.get("pass") is not False for r in rows) else 1
+
+
+@contextlib.contextmanager
+def own_schema() -> Iterator[str]:
+    """The database URL (``DATABASE_URL``, psycopg driver) with a fresh :data:`SCHEMA`, dropped afterwards."""
     url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
@@ -63,17 +78,11 @@ def main() -> int:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
     try:
-        rows = run(url, args.pool, args.runs)
+        yield url
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         admin.dispose()
-    for r in rows:
-        value = f"{r['value']} {r.get('unit', '')}".strip()
-        print(f"{r['figure']}: {value} (baseline {r.get('baseline')}) {r.get('bar', '')}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
-    return 0 if all(r.get("pass") is not False for r in rows) else 1
 
 
 def run(url: str, pool_size: int, runs: int) -> list[dict[str, Any]]:

@@ -36,21 +36,8 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="print the statements of the last draw")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {draw_bench.SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {draw_bench.SCHEMA}"))
-    try:
+    with draw_bench.own_schema() as url:
         run(url, args)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {draw_bench.SCHEMA} CASCADE"))
-        admin.dispose()
     return 0
 
 

@@ -120,6 +120,35 @@ def test_age_limit_is_configurable(base: World, app: Any, monkeypatch: pytest.Mo
     assert reasons(draw, expert) == {ExclusionReason.OVER_AGE}
 
 
+def _seated_earlier(base: World, section: Any, expert: Any, evaluation_starts_at: dt.datetime) -> None:
+    """A confirmed earlier draw for ``section``'s tenderer, with ``expert`` on its panel."""
+    earlier = draws.ExpertDraw(
+        section_id=section.id,
+        tenderer_org_id=section.project.owner_org_id,
+        requested_by=base.staff.id,
+        evaluation_starts_at=evaluation_starts_at,
+        panel_size=5,
+        pool_seats=5,
+        composition=[{"specialty": "A0101", "seats": 5, "backups": 0}],
+        region_scope="local",
+        region="南通市",
+        status="confirmed",
+    )
+    db.session.add(earlier)
+    db.session.flush()
+    db.session.add(
+        PanelSeat(
+            draw_id=earlier.id,
+            round_number=1,
+            expert_id=expert.id,
+            specialty_code="A0101",
+            kind="seat",
+            rank=0,
+            status=SeatStatus.CONFIRMED.value,
+        )
+    )
+
+
 # The window is on local (China Standard Time) days, whatever the hour: the first and last instants of the
 # days N before and after the evaluation day are in it, the instants next to them are not.
 @pytest.mark.parametrize(
@@ -138,31 +167,8 @@ def test_the_recent_window_is_on_local_days(
     expert = base.expert()
     earlier = make_section(base.staff, owner=base.owner, regulator_org=base.regulator_org)
     eval_day = EVAL.astimezone(CST).date()
-    other_draw = draws.ExpertDraw(
-        section_id=earlier.id,
-        tenderer_org_id=earlier.project.owner_org_id,
-        requested_by=base.staff.id,
-        evaluation_starts_at=dt.datetime.combine(eval_day + dt.timedelta(days=day_offset), at, tzinfo=CST),
-        panel_size=5,
-        pool_seats=5,
-        composition=[{"specialty": "A0101", "seats": 5, "backups": 0}],
-        region_scope="local",
-        region="南通市",
-        status="confirmed",
-    )
-    db.session.add(other_draw)
-    db.session.flush()
-    db.session.add(
-        PanelSeat(
-            draw_id=other_draw.id,
-            round_number=1,
-            expert_id=expert.id,
-            specialty_code="A0101",
-            kind="seat",
-            rank=0,
-            status=SeatStatus.CONFIRMED.value,
-        )
-    )
+    starts = dt.datetime.combine(eval_day + dt.timedelta(days=day_offset), at, tzinfo=CST)
+    _seated_earlier(base, earlier, expert, starts)
     db.session.flush()
     clock.freeze(EVAL - dt.timedelta(days=3))
     draw = request(base)
@@ -180,31 +186,7 @@ def test_drawn_for_the_same_tenderer_within_n_days(
     elsewhere = make_section(base.staff, owner=make_org(OrgKind.TENDERER), regulator_org=base.regulator_org)
     clock.freeze(EVAL - dt.timedelta(days=days_before + 3))
     for section, who in ((earlier, expert), (elsewhere, other_tenderer)):
-        old = draws.ExpertDraw(
-            section_id=section.id,
-            tenderer_org_id=section.project.owner_org_id,
-            requested_by=base.staff.id,
-            evaluation_starts_at=EVAL - dt.timedelta(days=days_before),
-            panel_size=5,
-            pool_seats=5,
-            composition=[{"specialty": "A0101", "seats": 5, "backups": 0}],
-            region_scope="local",
-            region="南通市",
-            status="confirmed",
-        )
-        db.session.add(old)
-        db.session.flush()
-        db.session.add(
-            PanelSeat(
-                draw_id=old.id,
-                round_number=1,
-                expert_id=who.id,
-                specialty_code="A0101",
-                kind="seat",
-                rank=0,
-                status=SeatStatus.CONFIRMED.value,
-            )
-        )
+        _seated_earlier(base, section, who, EVAL - dt.timedelta(days=days_before))
     db.session.flush()
     clock.freeze(EVAL - dt.timedelta(days=3))
     draw = request(base)
