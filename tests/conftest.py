@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,41 @@ def _fresh_postgres_database(url: str, suffix: str = "") -> tuple[str, Any]:
         admin.dispose()
 
     return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@contextmanager
+def isolated_app(instance: Path, suffix: str) -> Iterator[Flask]:
+    """An app on a database of its own (PostgreSQL when ``DATABASE_URL`` is set, else SQLite), migrated, for
+    tests whose threads commit for real: what they commit never reaches the shared test database."""
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "BLOB_DIR": str(instance / "blobs"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+    }
+    drop = None
+    if os.environ.get("DATABASE_URL"):
+        from app.config import load_config
+
+        configured = load_config(str(instance))["SQLALCHEMY_DATABASE_URI"]
+        config["SQLALCHEMY_DATABASE_URI"], drop = _fresh_postgres_database(configured, suffix)
+    else:
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / (suffix.strip('_') + '.db')}"
+    application = create_app(config)
+    from flask_migrate import upgrade
+
+    with application.app_context():
+        upgrade()
+        db.session.remove()
+    try:
+        yield application
+    finally:
+        clock.reset()
+        with application.app_context():
+            db.engine.dispose()
+        if drop is not None:
+            drop()
 
 
 @pytest.fixture(scope="session")

@@ -12,56 +12,25 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from app import create_app
 from app.auctions.models import AuctionListing
 from app.core.clock import clock
 from app.core.db import db
 from tests.auctions.conftest import LAND_END, LAND_START, World, bid, build_world, state
+from tests.conftest import isolated_app
 
 
 @pytest.fixture(scope="module")
 def race_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    instance: Path = tmp_path_factory.mktemp("auction-race")
-    config: dict[str, Any] = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(instance),
-        "BLOB_DIR": str(instance / "blobs"),
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "LOGIN_RATE_LIMIT": "1000 per minute",
-    }
-    drop = None
-    if os.environ.get("DATABASE_URL"):
-        from app.config import load_config
-        from tests.conftest import _fresh_postgres_database
-
-        configured = load_config(str(instance))["SQLALCHEMY_DATABASE_URI"]
-        config["SQLALCHEMY_DATABASE_URI"], drop = _fresh_postgres_database(configured, "_auction")
-    else:
-        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'race.db'}"
-    application = create_app(config)
-    from flask_migrate import upgrade
-
-    with application.app_context():
-        upgrade()
-        db.session.remove()
-    try:
+    with isolated_app(tmp_path_factory.mktemp("auction-race"), "_auction") as application:
         yield application
-    finally:
-        clock.reset()
-        with application.app_context():
-            db.engine.dispose()
-        if drop is not None:
-            drop()
 
 
 def _timed_listing(race_app: Flask, bidders: int) -> tuple[World, int]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +16,20 @@ from sqlalchemy import text
 
 from app.core import audit
 from app.core.db import db
+from tests.conftest import isolated_app
 
 
-def test_a_second_writer_waits_for_the_whole_batch(app: Flask, is_postgres: bool) -> None:
+@pytest.fixture
+def own_app(tmp_path: Path, is_postgres: bool) -> Iterator[Flask]:
+    """Its threads commit for real: on a database of its own, so no leaf reaches the shared test log."""
     if not is_postgres:
         pytest.skip("row locks between connections: PostgreSQL")
+    with isolated_app(tmp_path, "_batch") as application:
+        yield application
+
+
+def test_a_second_writer_waits_for_the_whole_batch(own_app: Flask) -> None:
+    app = own_app
     first_recorded, may_finish = threading.Event(), threading.Event()
     seen: dict[str, Any] = {}
 
