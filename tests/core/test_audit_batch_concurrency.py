@@ -23,7 +23,7 @@ from tests.conftest import isolated_app
 def own_app(tmp_path: Path, is_postgres: bool) -> Iterator[Flask]:
     """Its threads commit for real: on a database of its own, so no leaf reaches the shared test log."""
     if not is_postgres:
-        pytest.skip("row locks between connections: PostgreSQL")
+        pytest.skip("SQLite has no row locks (writers serialize on BEGIN IMMEDIATE): a PostgreSQL test")
     with isolated_app(tmp_path, "_batch") as application:
         yield application
 
