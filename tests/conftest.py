@@ -64,7 +64,8 @@ def isolated_app(instance: Path, suffix: str) -> Iterator[Flask]:
         configured = load_config(str(instance))["SQLALCHEMY_DATABASE_URI"]
         config["SQLALCHEMY_DATABASE_URI"], drop = _fresh_postgres_database(configured, suffix)
     else:
-        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / (suffix.strip('_') + '.db')}"
+        name = suffix.strip("_") or "platform"
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / name}.db"
     application = create_app(config)
     from flask_migrate import upgrade
 
@@ -83,32 +84,10 @@ def isolated_app(instance: Path, suffix: str) -> Iterator[Flask]:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    instance = tmp_path_factory.mktemp("instance")
-    config: dict[str, Any] = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(instance),
-        "BLOB_DIR": str(instance / "blobs"),
-        "LOGIN_RATE_LIMIT": "1000 per minute",
-        "RATELIMIT_STORAGE_URI": "memory://",
-    }
-    drop_database = None
-    if os.environ.get("DATABASE_URL"):
-        from app.config import load_config
-
-        configured = load_config(str(instance))["SQLALCHEMY_DATABASE_URI"]
-        config["SQLALCHEMY_DATABASE_URI"], drop_database = _fresh_postgres_database(configured)
-    application = create_app(config)
-    application.test_client_class = IsolatedClient
-    from flask_migrate import upgrade
-
-    with application.app_context():
-        upgrade()
-        db.session.remove()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
-    if drop_database is not None:
-        drop_database()
+    """The run's app on its migrated database, shared by every test (each in a transaction: db_session)."""
+    with isolated_app(tmp_path_factory.mktemp("instance"), "") as application:
+        application.test_client_class = IsolatedClient
+        yield application
 
 
 class IsolatedClient(FlaskClient):
