@@ -394,9 +394,13 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     elif matter is Matter.DOCUMENTS:
         if section.bid_deadline is None:
             raise DomainError(_("This section has no bid deadline."))
-        item = section.project.catalogue_item
-        lead = item.objection_lead_days or clocks.DOCUMENT_OBJECTION_LEAD_DAYS
-        unit: Unit = "working" if item.objection_day_unit == "working" else "calendar"
+        # the section's statutory clock (projects' ``rule_set``): 条例 Art. 22 fixes 10 日 whatever an item
+        # stored before the floors were enforced says (``rules.effective_rules``)
+        from app.projects.services import rule_set
+
+        clock_rules = rule_set(section)
+        lead = clock_rules.objection_lead_days or clocks.DOCUMENT_OBJECTION_LEAD_DAYS
+        unit: Unit = "working" if clock_rules.objection_day_unit == "working" else "calendar"
         window = clocks.document_objection_window(section.bid_deadline, calendar, lead_days=lead, unit=unit)
         if not window.contains(at):
             raise DomainError(

@@ -225,3 +225,29 @@ def test_procurement_challenge_then_complaint(world: World) -> None:
     case = complaint_draft(world, section=world.gp_section, prior=challenge.id)
     services.submit_complaint(case, actor=world.bidder)
     assert case.handling_org_id == world.finance.id
+
+
+@pytest.mark.parametrize(("stored_lead", "filed_on", "lawful"), [(5, 25, False), (15, 20, True)])
+def test_document_objection_window_is_the_statutory_10_days_whatever_the_catalogue_item_stored(
+    world: World, stored_lead: int, filed_on: int, lawful: bool
+) -> None:
+    """条例 Art. 22 fixes the lead time at 10 日 before the deadline (04-01). A catalogue item stored before
+    the floors were enforced (5 or 15 days) must change neither way: a late objection (03-25, 7 days
+    before) is refused and suspends nothing; a timely one (03-20, 12 days before) is accepted."""
+    item = world.section.project.catalogue_item
+    item.objection_lead_days = stored_lead
+    clock.freeze(cst(2026, 3, filed_on, 10))
+    case = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(section_id=world.section.id, matter="documents", content=dict(CONTENT)),
+        actor=world.bidder,
+    )
+    if lawful:
+        services.submit_objection(case, actor=world.bidder)
+        assert case.status == "submitted" and world.section.suspended
+        return
+    with pytest.raises(DomainError) as err:
+        services.submit_objection(case, actor=world.bidder)
+    assert err.value.code == "out_of_time"
+    assert "10" in err.value.message and "2026-03-23 00:00" in err.value.message
+    assert case.status == "draft" and not world.section.suspended
