@@ -443,7 +443,11 @@ class ComplaintPauseIn(CaseNoteIn):
     reason = fields.String(
         required=True,
         validate=validate.OneOf([r.value for r in PauseReason]),
-        metadata={"description": "``defect_fix``: the filer is asked to supply materials (补正)"},
+        metadata={
+            "description": "``defect_fix``: the filer is asked to supply materials (补正); government "
+            "procurement only (采购条例 Art. 58), refused for works complaints (条例 Art. 61: 422 "
+            "``pause_not_excluded``)"
+        },
     )
 
 

@@ -394,9 +394,13 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     elif matter is Matter.DOCUMENTS:
         if section.bid_deadline is None:
             raise DomainError(_("This section has no bid deadline."))
-        item = section.project.catalogue_item
-        lead = item.objection_lead_days or clocks.DOCUMENT_OBJECTION_LEAD_DAYS
-        unit: Unit = "working" if item.objection_day_unit == "working" else "calendar"
+        # the section's statutory clock (projects' ``rule_set``): 条例 Art. 22 fixes 10 日 whatever an item
+        # stored before the floors were enforced says (``rules.effective_rules``)
+        from app.projects.services import rule_set
+
+        clock_rules = rule_set(section)
+        lead = clock_rules.objection_lead_days or clocks.DOCUMENT_OBJECTION_LEAD_DAYS
+        unit: Unit = "working" if clock_rules.objection_day_unit == "working" else "calendar"
         window = clocks.document_objection_window(section.bid_deadline, calendar, lead_days=lead, unit=unit)
         if not window.contains(at):
             raise DomainError(
@@ -749,6 +753,14 @@ def start_investigation(case: Case, *, actor: User, suspend: bool, note: str = "
     return case
 
 
+def pause_reasons(case: Case) -> tuple[PauseReason, ...]:
+    """What may stop the decision clock of ``case``: testing, appraisal and expert review (条例 Art. 61); for
+    government procurement also the complainant fixing defects (补正, 采购条例 Art. 58)."""
+    if case.regime_enum is Regime.PROCUREMENT:
+        return tuple(PauseReason)
+    return tuple(r for r in PauseReason if r is not PauseReason.DEFECT_FIX)
+
+
 def pause_clock(case: Case, *, actor: User, reason: PauseReason | str, note: str = "") -> CasePause:
     """Expert review, testing, appraisal or fixing defects: the decision clock stops."""
     _require_decider(case, actor)
@@ -756,6 +768,14 @@ def pause_clock(case: Case, *, actor: User, reason: PauseReason | str, note: str
         raise Conflict(_("Only the decision clock of an accepted complaint can be paused."))
     if case.is_paused:
         raise Conflict(_("The clock is already paused."))
+    if PauseReason(reason) not in pause_reasons(case):
+        # 条例 Art. 61 excludes testing, appraisal and expert review only; 补正 is excluded for government
+        # procurement alone (采购条例 Art. 58)
+        msg = _(
+            "The time taken to fix defects (补正) counts towards the 30 working days of a works complaint: "
+            "only testing, appraisal and expert review stop the clock (招标投标法实施条例第61条)."
+        )
+        raise DomainError(msg, errors={"reason": [msg]}, code="pause_not_excluded")
     pause = CasePause(
         case=case, reason=PauseReason(reason).value, note=note, started_at=now(), started_by=actor.id
     )

@@ -121,6 +121,17 @@ def upload_contract(
     if not title or len(title) > 200:
         raise DomainError(_("Enter the contract title."), errors={"title": [_("Enter the contract title.")]})
     value = parse_amount(amount)
+    winning = next((c.price for c in ev.candidates if c.org_id == ev.winner_org_id), None)
+    if winning is not None and value != winning:
+        # 招标投标法 Art. 46 (政府采购法 Art. 46 likewise): the contract is made on the tender documents and
+        # the winning bid; the price is of their substance
+        message = _(
+            "The contract price is the winning bid price, %(price)s yuan: the contract may not depart from "
+            "the tender documents and the winning bid on their substance "
+            "(招标投标法第46条；政府采购法第46条).",
+            price=f"{winning:,.2f}",
+        )
+        raise DomainError(message, errors={"amount": [message]}, code="amount_not_bid")
     data, name = _read_pdf(stream, filename)
     if ev.contract_signed_at is None:
         evaluation.record_contract(ev, actor=actor, signed_at=signed_at)

@@ -76,7 +76,9 @@ def test_regulator_handles_a_complaint_to_its_published_decision(client: FlaskCl
     assert investigated.status_code == 200, investigated.json
     assert world.section.suspended
 
-    # Asking the filer for materials: a message to the filer, and the clock stops meanwhile (补正).
+    # Asking the filer for materials: a message to the filer. The time it takes (补正) still counts for a
+    # works complaint (条例 Art. 61; only procurement excludes it, 采购条例 Art. 58); an expert review stops
+    # the clock.
     ask = client.post(
         f"{BASE}/cases/{case.id}/messages",
         json={"body": "请补充第三章的证明材料。", "audience": "filer"},
@@ -84,7 +86,9 @@ def test_regulator_handles_a_complaint_to_its_published_decision(client: FlaskCl
     )
     assert ask.status_code == 201, ask.json
     assert client.post(f"{url}/pause", json={"reason": "whenever"}, headers=regulator).status_code == 422
-    paused = client.post(f"{url}/pause", json={"reason": "defect_fix"}, headers=regulator)
+    refused = client.post(f"{url}/pause", json={"reason": "defect_fix"}, headers=regulator)
+    assert refused.status_code == 422 and refused.json["code"] == "pause_not_excluded", refused.json
+    paused = client.post(f"{url}/pause", json={"reason": "expert_review"}, headers=regulator)
     assert paused.status_code == 200 and paused.json["due_at"] is None
     assert client.post(f"{url}/unpause", headers=regulator).json["due_at"] is not None
 

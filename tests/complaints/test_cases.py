@@ -225,3 +225,63 @@ def test_procurement_challenge_then_complaint(world: World) -> None:
     case = complaint_draft(world, section=world.gp_section, prior=challenge.id)
     services.submit_complaint(case, actor=world.bidder)
     assert case.handling_org_id == world.finance.id
+
+
+@pytest.mark.parametrize(("stored_lead", "filed_on", "lawful"), [(5, 25, False), (15, 20, True)])
+def test_document_objection_window_is_the_statutory_10_days_whatever_the_catalogue_item_stored(
+    world: World, stored_lead: int, filed_on: int, lawful: bool
+) -> None:
+    """条例 Art. 22 fixes the lead time at 10 日 before the deadline (04-01). A catalogue item stored before
+    the floors were enforced (5 or 15 days) must change neither way: a late objection (03-25, 7 days
+    before) is refused and suspends nothing; a timely one (03-20, 12 days before) is accepted."""
+    item = world.section.project.catalogue_item
+    item.objection_lead_days = stored_lead
+    clock.freeze(cst(2026, 3, filed_on, 10))
+    case = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(section_id=world.section.id, matter="documents", content=dict(CONTENT)),
+        actor=world.bidder,
+    )
+    if lawful:
+        services.submit_objection(case, actor=world.bidder)
+        assert case.status == "submitted" and world.section.suspended
+        return
+    with pytest.raises(DomainError) as err:
+        services.submit_objection(case, actor=world.bidder)
+    assert err.value.code == "out_of_time"
+    assert "10" in err.value.message and "2026-03-23 00:00" in err.value.message
+    assert case.status == "draft" and not world.section.suspended
+
+
+def test_fixing_defects_stops_only_a_procurement_decision_clock(world: World) -> None:
+    """条例 Art. 61 excludes only testing, appraisal and expert review from the 30 working days of a works
+    complaint; the time the complainant takes to fix defects (补正) is excluded for government procurement
+    alone (采购条例 Art. 58). Pausing a works complaint's clock for it is refused and changes nothing."""
+    obj = _answered_objection(world)
+    case = complaint_draft(world, prior=obj.id, knew_at=cst(2026, 3, 3, 9))
+    services.submit_complaint(case, actor=world.bidder)
+    services.accept_complaint(case, actor=world.regulator)
+    due = case.due_at
+    with pytest.raises(DomainError) as err:
+        services.pause_clock(case, actor=world.regulator, reason=PauseReason.DEFECT_FIX)
+    assert err.value.code == "pause_not_excluded"
+    assert "第61条" in err.value.message and "reason" in err.value.errors
+    assert case.due_at == due and not case.pauses and not case.is_paused
+
+    challenge = services.save_draft(
+        CaseKind.OBJECTION,
+        services.CaseInput(
+            section_id=world.gp_section.id,
+            matter="documents",
+            knew_at=cst(2026, 3, 4, 8),
+            content=dict(CONTENT),
+        ),
+        actor=world.bidder,
+    )
+    services.submit_objection(challenge, actor=world.bidder)
+    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    gp = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
+    services.submit_complaint(gp, actor=world.bidder)
+    services.accept_complaint(gp, actor=world.regulator2)
+    services.pause_clock(gp, actor=world.regulator2, reason=PauseReason.DEFECT_FIX)
+    assert gp.is_paused and gp.due_at is None

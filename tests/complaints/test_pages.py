@@ -254,3 +254,28 @@ def test_case_page_names_the_first_receiver_and_shows_supervision_notices(
     owner = re.search(r'id="case-owner">([^<]*)<', page)
     assert owner and owner.group(1) == "尚未接收"
     assert "督办" in page and "请加快办理" in page
+
+
+def test_a_works_complaint_page_does_not_stop_the_clock_for_fixing_defects(
+    client: FlaskClient, world: World
+) -> None:
+    """条例 Art. 61: the page offers testing, appraisal and expert review only; a crafted 补正 pause is
+    refused in Chinese and the decision clock keeps running."""
+    case = complaint_draft(world, matter=Matter.OTHER)
+    services.submit_complaint(case, actor=world.bidder)
+    services.accept_complaint(case, actor=world.regulator)
+    db.session.commit()
+    due = case.due_at
+    login(client, world.regulator)
+    page = f"/complaints/cases/{case.id}"
+    html = client.get(page).get_data(as_text=True)
+    assert 'value="expert_review"' in html and 'value="defect_fix"' not in html
+    resp = client.post(
+        f"{page}/complaint/pause",
+        data={"reason": "defect_fix", "csrf_token": csrf_token(client, page)},
+        follow_redirects=True,
+    )
+    body = resp.get_data(as_text=True)
+    assert "补正材料所需时间计入" in body and "招标投标法实施条例第61条" in body
+    db.session.refresh(case)
+    assert not case.pauses and case.due_at == due

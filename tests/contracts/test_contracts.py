@@ -21,7 +21,7 @@ from app.contracts import services as contracts
 from app.contracts.models import Contract
 from app.core.clock import CST, clock
 from app.core.db import db
-from app.core.errors import NotFound
+from app.core.errors import DomainError, NotFound
 from app.core.models import AuditLeaf
 from app.core.permissions import OrgKind, Role
 from app.evaluation import archive, procurement
@@ -286,3 +286,39 @@ def test_a_works_contract_is_not_alerted_for_publication(
         db.session.scalar(select(SupervisionAlert.id).where(SupervisionAlert.rule == "contract_publication"))
         is None
     )
+
+
+def test_the_contract_price_is_the_winning_bid_price(
+    app: Flask, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """招标投标法 Art. 46: the contract follows the tender documents and the winning bid; a price other than
+    the winning bid (9,600,000) departs from its substance and is refused, naming the price and the article,
+    with nothing recorded (no contract, no signing, no refund clock)."""
+    trade = open_trade(app, client, world, ["9800000", "9700000", "9600000"])
+    users = sign_in_all(trade)
+    score_lowest(trade, users)
+    close_report(trade, users)
+    with app.test_request_context():
+        publish(trade)
+    award_after_publicity(trade)
+    page = f"/contracts/sections/{trade.section.id}"
+    resp = _post(
+        signed_in(app, world.agent), page, f"{page}/upload", title="施工合同", amount="9500000",
+        document=(io.BytesIO(PDF), "c.pdf"),
+    )  # fmt: skip
+    assert "合同价款应为中标价 9,600,000.00 元" in _flashes(resp) and "招标投标法第46条" in _flashes(resp)
+    with app.test_request_context():
+        with pytest.raises(DomainError) as err:
+            contracts.upload_contract(
+                trade.section, actor=world.agent, stream=io.BytesIO(PDF), filename="施工合同.pdf",
+                amount="9500000", title="施工合同",
+            )  # fmt: skip
+        assert err.value.code == "amount_not_bid" and "amount" in err.value.errors
+        assert "9,600,000.00" in err.value.message and "第46条" in err.value.message
+        assert contracts.contract_for(trade.section) is None
+        assert trade.evaluation().contract_signed_at is None
+        contract = contracts.upload_contract(
+            trade.section, actor=world.agent, stream=io.BytesIO(PDF), filename="施工合同.pdf",
+            amount="9600000", title="施工合同",
+        )  # fmt: skip
+        assert contract.amount == Decimal("9600000")

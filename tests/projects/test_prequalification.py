@@ -313,3 +313,42 @@ def test_roles_reach_the_right_pages(client: FlaskClient, world: World, app: Any
     assert download.headers["X-Content-SHA256"] == pq.document_sha256
     download.close()
     assert PrequalApplication.__tablename__ == "prequal_application"
+
+
+def test_the_sale_period_counts_from_the_publication_not_from_a_date_already_past(
+    world: World, app: Any
+) -> None:
+    """条例 Art. 16: the documents are on sale at least 5 日 — from when they can actually be obtained. A
+    round drafted with a sale start already past (03-02) and published on 03-05 would sell for 2 days
+    (→ 03-07): refused with the article, nothing published. Published once the sale lasts 5 days from the
+    publication, its sale starts at the publication instant."""
+    with app.test_request_context():
+        section = _section(world)
+        pq = prequal.start_round(section, actor=world.agent)
+        prequal.upload_document(
+            pq, actor=world.agent, filename="预审文件.pdf", stream=io.BytesIO(b"%PDF prequal")
+        )
+
+        def draft(until: dt.datetime, deadline: dt.datetime) -> None:
+            prequal.update_round(
+                pq,
+                actor=world.agent,
+                notice_text="资格预审公告",
+                docs_available_from=cst(2026, 3, 2, 9, 0),
+                docs_available_until=until,
+                application_deadline=deadline,
+            )
+
+        clock.freeze(cst(2026, 3, 5, 10, 0))
+        draft(cst(2026, 3, 7, 17, 0), cst(2026, 3, 12, 17, 0))
+        with pytest.raises(DomainError) as err:
+            prequal.publish_round(pq, actor=world.agent)
+        assert "prequal_sale_period" in err.value.errors
+        assert "第16条" in err.value.errors["prequal_sale_period"][0]
+        assert "2026-03-05" in err.value.errors["prequal_sale_period"][0]
+        assert pq.status == "draft" and pq.published_at is None
+
+        draft(cst(2026, 3, 10, 17, 0), cst(2026, 3, 15, 17, 0))
+        prequal.publish_round(pq, actor=world.agent)
+        assert pq.status == "published"
+        assert pq.docs_available_from == cst(2026, 3, 5, 10, 0)

@@ -168,11 +168,20 @@ def public_rounds(limit: int = 200) -> list[Prequalification]:
     return list(db.session.scalars(stmt))
 
 
-def period_checks(pq: Prequalification) -> list[rules.RuleCheck]:
-    if pq.docs_available_from is None or pq.docs_available_until is None or pq.application_deadline is None:
+def sale_start(pq: Prequalification, at: dt.datetime | None = None) -> dt.datetime | None:
+    """When the documents can be obtained: a draft's sale cannot start before its publication (``at``, now),
+    so a start already past counts from then (条例 Art. 16 is about the time they are actually on sale)."""
+    if pq.docs_available_from is None or pq.status != P.DRAFT:
+        return pq.docs_available_from
+    return max(pq.docs_available_from, at or now())
+
+
+def period_checks(pq: Prequalification, *, at: dt.datetime | None = None) -> list[rules.RuleCheck]:
+    start = sale_start(pq, at)
+    if start is None or pq.docs_available_until is None or pq.application_deadline is None:
         return []
     return rules.check_prequal_periods(
-        pq.docs_available_from, pq.docs_available_until, pq.application_deadline, load_calendar()
+        start, pq.docs_available_until, pq.application_deadline, load_calendar()
     )
 
 
@@ -272,6 +281,7 @@ def publish_round(pq: Prequalification, *, actor: User) -> Prequalification:
     _ensure_manager(pq, actor)
     if pq.status != P.DRAFT:
         raise Conflict(_("This prequalification is already published."))
+    at = now()
     errors: dict[str, list[str]] = {}
     if not pq.notice_text:
         errors["notice_text"] = [_("Write the prequalification notice.")]
@@ -280,14 +290,15 @@ def publish_round(pq: Prequalification, *, actor: User) -> Prequalification:
     if pq.docs_available_from is None or pq.docs_available_until is None or pq.application_deadline is None:
         errors["prequal_sale_period"] = [_("Set the sale period and the application deadline.")]
     else:
-        if pq.docs_available_until <= now():
+        if pq.docs_available_until <= at:
             errors["docs_available_until"] = [_("The sale period must not have ended.")]
-        for check in period_checks(pq):
+        for check in period_checks(pq, at=at):
             if not check.ok:
                 errors[check.code] = [check.message]
     if errors:
         first = next(iter(errors.values()))[0]
         raise DomainError(first, errors=errors)
+    pq.docs_available_from = sale_start(pq, at)  # the sale starts at the publication at the earliest
     transition(pq, P.PUBLISHED, actor=actor, payload={"round": pq.round})
     return pq
 
