@@ -106,10 +106,10 @@ def publish_section(_body: dict[str, Any], section_id: int) -> dict[str, Any]:
     return {"created": result.created, "section": result.section}
 
 
-def _question_out(q: Any) -> dict[str, Any]:
+def _question_out(q: Any, number: int | None = None) -> dict[str, Any]:
     return {
         "id": q.id,
-        "number": q.number,
+        "number": q.number if number is None else number,
         "body": q.body,
         "asked_at": q.asked_at,
         "status": q.status,
@@ -160,7 +160,9 @@ def answer_questions(body: dict[str, Any], section_id: int) -> Any:
 @require(Permission.QUESTION_ASK)
 def my_questions(section_id: int) -> list[dict[str, Any]]:
     """The questions the caller's organization asked on this tender."""
-    return [_question_out(q) for q in services.questions_of(_published_tender(section_id), viewer=_me())]
+    questions = services.questions_of(_published_tender(section_id), viewer=_me())
+    numbers = services.shown_numbers(questions, viewer=_me())
+    return [_question_out(q, numbers[q.id]) for q in questions]
 
 
 @blp.route("/tenders/<int:section_id>/questions", methods=["POST"])
@@ -171,9 +173,11 @@ def my_questions(section_id: int) -> list[dict[str, Any]]:
 def ask_question(body: dict[str, Any], section_id: int) -> dict[str, Any]:
     """Ask a question on the tender documents (only after obtaining them, before questions close: 409
     ``questions_closed`` names the closing day and its basis)."""
-    question = services.ask_question(_published_tender(section_id), actor=_me(), body=body["body"])
+    section = _published_tender(section_id)
+    question = services.ask_question(section, actor=_me(), body=body["body"])
     db.session.commit()
-    return _question_out(question)
+    numbers = services.shown_numbers(services.questions_of(section, viewer=_me()), viewer=_me())
+    return _question_out(question, numbers[question.id])
 
 
 def _sections_of_project(project_id: int) -> list[int | None]:

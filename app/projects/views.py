@@ -436,7 +436,7 @@ def section(section_id: int) -> ResponseReturnValue:
         can_retender=perms.acts_for(me, sec.project) and services.can_retender(sec),
         successor=services.successor_of(sec),
         obtained_count=count,
-        questions=services.questions_of(sec, viewer=me),
+        **_questions_context(sec, me),
         answer_form=AnswerForm(),
         is_overdue=services.is_overdue,
         questions_close_on=services.questions_close_on(sec),
@@ -666,12 +666,18 @@ def tender(section_id: int) -> ResponseReturnValue:
         open_for_sale=open_for_sale,
         can_download=me.role != Role.BIDDER or mine is not None,
         confirm=ConfirmForm(),
-        questions=services.questions_of(sec, viewer=me),
+        **_questions_context(sec, me),
         question_form=QuestionForm(),
         may_ask=mine is not None and services.may_ask(sec, at),
         questions_close_on=services.questions_close_on(sec),
         is_overdue=services.is_overdue,
     )
+
+
+def _questions_context(sec: Section, me: User) -> dict[str, Any]:
+    """The questions ``me`` may read, with the number each is shown under (``services.shown_numbers``)."""
+    questions = services.questions_of(sec, viewer=me)
+    return {"questions": questions, "question_numbers": services.shown_numbers(questions, viewer=me)}
 
 
 @bp.route("/tenders/<int:section_id>/obtain", methods=["POST"])
@@ -722,11 +728,12 @@ def ask_question(section_id: int) -> ResponseReturnValue:
         _flash_error(err)
     else:
         db.session.commit()
+        shown = services.shown_numbers(services.questions_of(sec, viewer=_me()), viewer=_me())
         flash(
             _(
                 "Question %(n)d sent. The tenderer does not see who asked; the answer is published to "
                 "every bidder.",
-                n=question.number,
+                n=shown[question.id],
             ),
             "success",
         )

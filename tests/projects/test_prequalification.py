@@ -352,3 +352,44 @@ def test_the_sale_period_counts_from_the_publication_not_from_a_date_already_pas
         prequal.publish_round(pq, actor=world.agent)
         assert pq.status == "published"
         assert pq.docs_available_from == cst(2026, 3, 5, 10, 0)
+
+
+def test_bidders_do_not_learn_how_many_qualified(
+    client: FlaskClient, world: World, app: Any, db_session: Any
+) -> None:
+    """How many applicants qualified is how many potential bidders there are (招标投标法 Art. 22: their number
+    stays confidential before the opening): each applicant learns its own result, never the count. The
+    tenderer's side that reviewed, and the center staff, still see it."""
+    from app.accounts import services as accounts
+
+    with app.test_request_context():
+        section = _section(world)
+        pq = _published_round(world, section)
+        bidders = [_bidder(f"南通{n}建设有限公司") for n in "壬癸子丑"]
+        clock.freeze(cst(2026, 3, 10, 10, 0))
+        for b in bidders:
+            prequal.apply(pq, actor=b, filename="a.pdf", stream=io.BytesIO(f"{b.id}".encode()))
+        clock.freeze(cst(2026, 3, 13, 9, 0))
+        for a in pq.applications:
+            prequal.review(a, actor=world.agent, qualified=True, reason="")
+        prequal.notify_results(pq, actor=world.agent)
+        assert pq.status == "passed" and pq.qualified_count == 4
+        outsider = _bidder("南通寅建设有限公司")
+        tokens = {
+            u.id: {"Authorization": f"Bearer {accounts.create_api_token(u, name='ci').raw}"}
+            for u in (bidders[0], outsider, world.agent, world.staff)
+        }
+        pid = pq.id
+    api = app.test_client()
+    for bidder in (bidders[0], outsider):
+        got = api.get(f"/api/v1/prequal/{pid}", headers=tokens[bidder.id])
+        assert got.status_code == 200 and got.json["status"] == "passed"
+        assert got.json["qualified_count"] is None, bidder.username
+        login(client, bidder)
+        page = client.get(f"/prequal/{pid}").get_data(as_text=True)
+        assert 'id="prequal-result"' in page and "家申请人通过资格预审" not in page
+    for side in (world.agent, world.staff):
+        assert api.get(f"/api/v1/prequal/{pid}", headers=tokens[side.id]).json["qualified_count"] == 4
+        login(client, side)
+        page = client.get(f"/prequal/{pid}").get_data(as_text=True)
+        assert "4 家申请人通过资格预审" in page

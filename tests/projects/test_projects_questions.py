@@ -231,3 +231,35 @@ def test_the_api_asks_lists_and_answers_without_naming_the_asker(
     clock.freeze(cst(2026, 3, 20, 9, 0))  # 3 days before the deadline: questions are closed
     late = client.post(url, json={"body": "截止前还能提问吗？"}, headers=as_bidder)
     assert late.status_code == 409 and late.json["code"] == "questions_closed"
+
+
+def test_a_bidders_question_numbers_do_not_tell_that_others_asked(
+    client: Any, app: Any, world: World, published: Section
+) -> None:
+    """The section numbers questions in the order they arrive; a bidder shown that number would learn how
+    many questions other bidders asked before it, so that other bidders obtained the documents (招标投标法
+    Art. 22). A bidder sees its own questions numbered 1, 2, …; the tenderer's side sees the section's."""
+    from app.accounts import services as accounts
+
+    with app.test_request_context():
+        first = _bidder_with_documents(published, name="南通先问建设有限公司")
+        later = _bidder_with_documents(published, name="南通后问建设有限公司")
+        services.ask_question(published, actor=first, body="是否允许分包？")
+        services.ask_question(published, actor=first, body="工期能否缩短？")
+    as_later = {"Authorization": f"Bearer {accounts.create_api_token(later, name='ci').raw}"}
+    as_agent = {"Authorization": f"Bearer {accounts.create_api_token(world.agent, name='ci').raw}"}
+    url = f"/api/v1/projects/tenders/{published.id}/questions"
+    asked = client.post(url, json={"body": "是否接受联合体投标？"}, headers=as_later)
+    assert asked.status_code == 201 and asked.json["number"] == 1
+    assert [q["number"] for q in client.get(url, headers=as_later).json] == [1]
+    login(client, later)
+    page = f"/projects/tenders/{published.id}"
+    sent = client.post(
+        f"{page}/questions",
+        data={"csrf_token": csrf_token(client, page), "body": "清单第三章单位是否有误？"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "第 2 号问题已提交" in sent and "第 4 号" not in sent
+    assert 'id="question-1"' in sent and 'id="question-2"' in sent and 'id="question-3"' not in sent
+    listed = app.test_client().get(f"/api/v1/projects/sections/{published.id}/questions", headers=as_agent)
+    assert [q["number"] for q in listed.json] == [1, 2, 3, 4]

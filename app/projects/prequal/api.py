@@ -41,7 +41,17 @@ class PrequalOut(Schema):
     document_sha256 = fields.Str(allow_none=True)
     published_at = fields.DateTime(allow_none=True)
     notified_at = fields.DateTime(allow_none=True)
-    qualified_count = fields.Int(allow_none=True)
+    qualified_count = fields.Method(
+        "_qualified_count",
+        metadata={
+            "type": "integer",
+            "nullable": True,
+            "description": "null for bidders (招标投标法 Art. 22)",
+        },
+    )
+
+    def _qualified_count(self, obj: Prequalification) -> int | None:
+        return obj.qualified_count if perms.can_see_qualified_count(_me(), obj) else None
 
     def _status_label(self, obj: Prequalification) -> str:
         return label("prequal_status", obj.status)

@@ -48,6 +48,13 @@ def can_see_applicants(user: User, pq: Prequalification, at: dt.datetime | None 
     return can_view(user, pq)
 
 
+def can_see_qualified_count(user: User, pq: Prequalification) -> bool:
+    """How many applicants qualified is how many potential bidders there are, whose number stays confidential
+    (招标投标法 Art. 22): each applicant learns its own result only; the parties that may see the applicants
+    see the count."""
+    return user.role != Role.BIDDER and can_view(user, pq)
+
+
 def can_read_application(user: User, app: PrequalApplication) -> bool:
     """The application file: its applicant always; others once the applicants may be seen."""
     if user.role == Role.BIDDER:

@@ -118,6 +118,7 @@ def detail(prequal_id: int) -> str:
         own=services.own_application(pq, user.org_id) if user.role == "bidder" else None,
         applications=services.applications_for(pq, viewer=user),
         see_applicants=perms.can_see_applicants(user, pq),
+        see_qualified_count=perms.can_see_qualified_count(user, pq),
         checks=services.period_checks(pq),
         org_name=services.organization_name,
         value=_input_value,

@@ -64,6 +64,7 @@ from .questions import (
     question_leaf_sealed,
     questions_close_on,
     questions_of,
+    shown_numbers,
 )
 from .registration import (
     ProjectInput,
@@ -158,6 +159,7 @@ __all__ = [
     "room_bookings",
     "rule_set",
     "save_catalogue_item",
+    "shown_numbers",
     "successor_of",
     "supervising_regulator",
     "suspend_section",

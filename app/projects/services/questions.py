@@ -203,6 +203,16 @@ def questions_of(section: Section, *, viewer: User) -> list[SectionQuestion]:
     return list(db.session.scalars(stmt.order_by(SectionQuestion.number)))
 
 
+def shown_numbers(questions: Sequence[SectionQuestion], *, viewer: User) -> dict[int, int]:
+    """Question id → the number ``viewer`` is shown. The section numbers questions in the order they
+    arrive, so a bidder shown that number would learn how many its competitors asked (and so that they
+    obtained the documents: 招标投标法 Art. 22); a bidder sees its own questions numbered 1, 2, …"""
+    if viewer.role == Role.BIDDER:
+        own = sorted((q for q in questions if q.asker_org_id == viewer.org_id), key=lambda q: q.number)
+        return {q.id: n for n, q in enumerate(own, start=1)}
+    return {q.id: q.number for q in questions}
+
+
 def is_overdue(question: SectionQuestion, at: dt.datetime | None = None) -> bool:
     return (
         question.status == "asked"
