@@ -19,12 +19,20 @@ from .conftest import CONTENT, World, cst
 
 
 def objection(
-    world: World, *, matter: Matter = Matter.DOCUMENTS, bidder: Any = None, section: Any = None
+    world: World,
+    *,
+    matter: Matter = Matter.DOCUMENTS,
+    bidder: Any = None,
+    section: Any = None,
+    knew_at: Any = None,
 ) -> Case:
     case = services.save_draft(
         CaseKind.OBJECTION,
         services.CaseInput(
-            section_id=(section or world.section).id, matter=matter.value, content=dict(CONTENT)
+            section_id=(section or world.section).id,
+            matter=matter.value,
+            knew_at=knew_at,
+            content=dict(CONTENT),
         ),
         actor=bidder or world.bidder,
     )
@@ -207,17 +215,7 @@ def test_three_groundless_complaints_in_a_year_flag_a_credit_record(world: World
 
 
 def test_procurement_challenge_then_complaint(world: World) -> None:
-    challenge = services.save_draft(
-        CaseKind.OBJECTION,
-        services.CaseInput(
-            section_id=world.gp_section.id,
-            matter="documents",
-            knew_at=cst(2026, 3, 2, 8),
-            content=dict(CONTENT),
-        ),
-        actor=world.bidder,
-    )
-    services.submit_objection(challenge, actor=world.bidder)
+    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
     assert challenge.regime == "procurement" and challenge.number.startswith("ZY-")
     assert challenge.due_at == cst(2026, 3, 12, 0)  # 7 working days from Mon 03-02
     clock.freeze(cst(2026, 3, 11, 10))
@@ -268,17 +266,7 @@ def test_fixing_defects_stops_only_a_procurement_decision_clock(world: World) ->
     assert "第61条" in err.value.message and "reason" in err.value.errors
     assert case.due_at == due and not case.pauses and not case.is_paused
 
-    challenge = services.save_draft(
-        CaseKind.OBJECTION,
-        services.CaseInput(
-            section_id=world.gp_section.id,
-            matter="documents",
-            knew_at=cst(2026, 3, 4, 8),
-            content=dict(CONTENT),
-        ),
-        actor=world.bidder,
-    )
-    services.submit_objection(challenge, actor=world.bidder)
+    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 4, 8))
     services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
     gp = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
     services.submit_complaint(gp, actor=world.bidder)

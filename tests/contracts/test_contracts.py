@@ -72,6 +72,18 @@ def _gp_awarded(app: Flask, client: FlaskClient, world: World) -> tuple[World, A
     return gp, trade
 
 
+def _works_awarded(app: Flask, client: FlaskClient, world: World) -> Any:
+    """A works trade awarded to the lowest bid (9,600,000) after the candidates' publicity."""
+    trade = open_trade(app, client, world, ["9800000", "9700000", "9600000"])
+    users = sign_in_all(trade)
+    score_lowest(trade, users)
+    close_report(trade, users)
+    with app.test_request_context():
+        publish(trade)
+    award_after_publicity(trade)
+    return trade
+
+
 def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_archived(
     app: Flask, client: FlaskClient, world: World, db_session: Any, tmp_path: Path
 ) -> None:
@@ -214,13 +226,7 @@ def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_a
 def test_a_works_contract_needs_no_publication_and_its_archive_shows_a_missing_contract(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    trade = open_trade(app, client, world, ["9800000", "9700000", "9600000"])
-    users = sign_in_all(trade)
-    score_lowest(trade, users)
-    close_report(trade, users)
-    with app.test_request_context():
-        publish(trade)
-    award_after_publicity(trade)
+    trade = _works_awarded(app, client, world)
     ev = trade.evaluation()
     section = trade.section
     # archived without a contract: the listing says the contract part is missing
@@ -248,13 +254,7 @@ def test_a_works_contract_needs_no_publication_and_its_archive_shows_a_missing_c
 def test_a_works_contract_is_not_alerted_for_publication(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    trade = open_trade(app, client, world, ["9800000", "9700000", "9600000"])
-    users = sign_in_all(trade)
-    score_lowest(trade, users)
-    close_report(trade, users)
-    with app.test_request_context():
-        publish(trade)
-    award_after_publicity(trade)
+    trade = _works_awarded(app, client, world)
     with app.test_request_context():
         contract = contracts.upload_contract(
             trade.section, actor=world.agent, stream=io.BytesIO(PDF), filename="施工合同.pdf",
@@ -294,13 +294,7 @@ def test_the_contract_price_is_the_winning_bid_price(
     """招标投标法 Art. 46: the contract follows the tender documents and the winning bid; a price other than
     the winning bid (9,600,000) departs from its substance and is refused, naming the price and the article,
     with nothing recorded (no contract, no signing, no refund clock)."""
-    trade = open_trade(app, client, world, ["9800000", "9700000", "9600000"])
-    users = sign_in_all(trade)
-    score_lowest(trade, users)
-    close_report(trade, users)
-    with app.test_request_context():
-        publish(trade)
-    award_after_publicity(trade)
+    trade = _works_awarded(app, client, world)
     page = f"/contracts/sections/{trade.section.id}"
     resp = _post(
         signed_in(app, world.agent), page, f"{page}/upload", title="施工合同", amount="9500000",
