@@ -104,6 +104,14 @@ def report_form() -> ResponseReturnValue:
     values: dict[str, Any] = {"anonymous": True}
     errors: dict[str, Any] = {}
     if request.method == "POST":
+        # Read first: a refusal (too many reports) shows the report as typed, to be sent later.
+        values = {
+            "subject": request.form.get("subject", ""),
+            "facts": request.form.get("facts", ""),
+            "anonymous": request.form.get("anonymous") == "1",
+            "reporter_name": request.form.get("reporter_name", ""),
+            "reporter_contact": request.form.get("reporter_contact", ""),
+        }
         try:
             count_report_filing()
         except throttle.Throttled as err:
@@ -112,13 +120,6 @@ def report_form() -> ResponseReturnValue:
                 "complaints/report_form.html", values=values, errors={}, message=err.message
             )
             return page, 429, {"Retry-After": str(err.retry_after)}
-        values = {
-            "subject": request.form.get("subject", ""),
-            "facts": request.form.get("facts", ""),
-            "anonymous": request.form.get("anonymous") == "1",
-            "reporter_name": request.form.get("reporter_name", ""),
-            "reporter_contact": request.form.get("reporter_contact", ""),
-        }
         actor = _user() if current_user.is_authenticated else None
         try:
             report, code = services.file_report(services.ReportInput(**values), actor=actor)

@@ -254,3 +254,27 @@ def test_case_page_names_the_first_receiver_and_shows_supervision_notices(
     owner = re.search(r'id="case-owner">([^<]*)<', page)
     assert owner and owner.group(1) == "尚未接收"
     assert "督办" in page and "请加快办理" in page
+
+
+def test_a_report_refused_for_too_many_reports_keeps_what_was_typed(
+    app: Any, client: FlaskClient, world: World
+) -> None:
+    """Someone who hits the filing limit is told when to come back and finds the report as typed, to send it
+    later, instead of an empty form."""
+    app.config["REPORT_RATE_LIMIT"] = "1 per hour"
+    try:
+        data = {"subject": "评标专家收受好处", "facts": "开标当晚有人在酒店宴请评标专家。", "anonymous": ""}
+        statuses = []
+        for _ in range(2):
+            form = data | {"reporter_name": "王先生", "csrf_token": csrf_token(client, "/complaints/report")}
+            resp = client.post("/complaints/report", data=form, environ_base={"REMOTE_ADDR": "203.0.113.51"})
+            statuses.append(resp.status_code)
+    finally:
+        app.config.pop("REPORT_RATE_LIMIT", None)
+    assert statuses == [200, 429]
+    html = resp.get_data(as_text=True)
+    assert 'id="form-error"' in html
+    assert 'value="评标专家收受好处"' in html
+    assert "开标当晚有人在酒店宴请评标专家。</textarea>" in html
+    assert 'value="王先生"' in html
+    assert 'id="anonymous" checked' not in html
