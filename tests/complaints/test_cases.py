@@ -14,6 +14,7 @@ from app.complaints.enums import CaseKind, Matter, PauseReason, Remedy
 from app.complaints.models import Case, CreditRecord
 from app.core.clock import clock
 from app.core.errors import Conflict, DomainError, Forbidden
+from app.core.models import OutboxMessage
 
 from .conftest import CONTENT, World, cst
 
@@ -206,7 +207,7 @@ def test_three_groundless_complaints_in_a_year_flag_a_credit_record(world: World
     assert len(records) == 1 and records[0].regulator_org_id == world.housing.id
 
 
-def test_procurement_challenge_then_complaint(world: World) -> None:
+def test_procurement_challenge_then_complaint(world: World, db_session: Any) -> None:
     challenge = services.save_draft(
         CaseKind.OBJECTION,
         services.CaseInput(
@@ -220,8 +221,18 @@ def test_procurement_challenge_then_complaint(world: World) -> None:
     services.submit_objection(challenge, actor=world.bidder)
     assert challenge.regime == "procurement" and challenge.number.startswith("ZY-")
     assert challenge.due_at == cst(2026, 3, 12, 0)  # 7 working days from Mon 03-02
+    # government procurement calls it a challenge (质疑): so do the tenderer's notice and the suspension
+    notice = db_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.subject.contains(challenge.number))
+    ).all()
+    assert [m.subject for m in notice] and all(m.subject == f"质疑 {challenge.number}" for m in notice)
+    assert all(m.body.startswith("对 ") and "的质疑须在" in m.body and "异议" not in m.body for m in notice)
     clock.freeze(cst(2026, 3, 11, 10))
     services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    answered = db_session.scalars(
+        select(OutboxMessage.subject).where(OutboxMessage.body == "质疑不成立")
+    ).all()
+    assert answered == [f"质疑 {challenge.number} 已答复"]
     case = complaint_draft(world, section=world.gp_section, prior=challenge.id)
     services.submit_complaint(case, actor=world.bidder)
     assert case.handling_org_id == world.finance.id
