@@ -236,3 +236,13 @@ def test_procurement_challenge_then_complaint(world: World, db_session: Any) -> 
     case = complaint_draft(world, section=world.gp_section, prior=challenge.id)
     services.submit_complaint(case, actor=world.bidder)
     assert case.handling_org_id == world.finance.id
+
+
+def test_the_sections_cases_are_filed_against_carry_the_platforms_codes(world: World) -> None:
+    """The demo's complaint sections read like every other tender (GC2026-0004-01), not ``GC-01-bda2af /
+    BD01``: the code is what a bidder picks the section by when filing an objection."""
+    import re
+
+    for section, prefix in ((world.section, "GC"), (world.gp_section, "ZC")):
+        assert re.fullmatch(rf"{prefix}\d{{4}}-\d{{4}}", section.project.code), section.project.code
+        assert section.code == f"{section.project.code}-01"
