@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from app.complaints.enums import Matter
 from app.complaints.models import Case, Report
 from app.core.clock import clock, security_clock
 from app.core.db import db
+from app.core.errors import DomainError
 from tests.factories import csrf_token, login, make_user
 
 from .conftest import CONTENT, World, cst
@@ -278,3 +280,29 @@ def test_a_report_refused_for_too_many_reports_keeps_what_was_typed(
     assert "开标当晚有人在酒店宴请评标专家。</textarea>" in html
     assert 'value="王先生"' in html
     assert 'id="anonymous" checked' not in html
+
+
+def test_a_date_before_the_calendar_begins_is_refused_not_a_server_error(
+    app: Any, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """A mistyped year (0001-01-01 00:00 Beijing time is before the first UTC instant Python knows) is an
+    unreadable date, like any other: the draft is kept and the filer is asked for the date, never a 500.
+    The same reading serves the validity extension and the listing forms."""
+    from app.auctions.views import _moment
+    from app.bidding.validity.views import parse_local
+
+    login(client, world.bidder)
+    data = {**CONTENT, "section_id": str(world.section.id), "matter": "documents", "action": "submit"}
+    token = csrf_token(client, "/complaints/new/objection")
+    resp = client.post(
+        "/complaints/new/objection",
+        data={**data, "knew_at": "0001-01-01T00:00", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert resp.status_code in (200, 422)
+    assert CONTENT["facts"] in resp.get_data(as_text=True)
+    assert parse_local("0001-01-01T00:00") is None
+    form = {"starts_at": "0001-01-01T07:59"}
+    with app.test_request_context(method="POST", data=form), pytest.raises(DomainError) as refused:
+        _moment("starts_at")
+    assert refused.value.errors == {"starts_at": ["请输入日期和时间。"]}
