@@ -111,6 +111,18 @@ def test_an_unusable_filter_is_explained_next_to_its_field_and_the_rest_applies(
         assert code not in re.sub(r"<[^>]+>", " ", html.split("<main", 1)[1]), code
     reversed_range = client.get("/portal/announcements?from=2026-03-05&to=2026-03-01").get_data(as_text=True)
     assert 'id="to-error"' in reversed_range and 'id="from-error"' not in reversed_range
+    # a mistyped year at either end of the calendar is explained the same way, never a server error
+    for query in (
+        "from=0001-01-01",
+        "to=9999-12-31",
+        "from=9999-12-31&to=9999-12-31",
+        "q=道路&from=0001-01-01",
+    ):
+        resp = client.get(f"/portal/announcements?{query}")
+        assert resp.status_code == 200, query
+        html = resp.get_data(as_text=True)
+        assert 'id="from-error">' in html or 'id="to-error">' in html, query
+    assert "道路标段" in html  # the rest of the search still applies
 
 
 def test_pagination(portal: Portal, client: FlaskClient) -> None:
