@@ -462,7 +462,7 @@ def assign(case_id: int) -> Response:
         if due_day:
             try:
                 due_at = _end_of(dt.date.fromisoformat(due_day))
-            except ValueError:
+            except (ValueError, OverflowError):  # not a date, or 9999-12-31 (its end is past the calendar)
                 raise DomainError(_("Give a date."), errors={"due_on": [_("Invalid date.")]}) from None
         routing.assign(
             case,

@@ -306,3 +306,28 @@ def test_a_date_before_the_calendar_begins_is_refused_not_a_server_error(
     with app.test_request_context(method="POST", data=form), pytest.raises(DomainError) as refused:
         _moment("starts_at")
     assert refused.value.errors == {"starts_at": ["请输入日期和时间。"]}
+
+
+def test_assigning_with_a_due_day_past_the_calendar_asks_for_a_date(
+    client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """交办 with a mistyped due day (9999-12-31: its end is past the last instant Python knows) is refused
+    with "give a date", like any unreadable day, never a 500."""
+    from .test_routing import report
+
+    case, _code = report(world)
+    db.session.commit()
+    login(client, world.manager)
+    page = f"/complaints/cases/{case.id}"
+    resp = client.post(
+        f"{page}/assign",
+        data={
+            "primary": str(world.manager.id),
+            "backup": str(world.manager2.id),
+            "due_on": "9999-12-31",
+            "csrf_token": csrf_token(client, page),
+        },
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    assert "请填写日期。" in resp.get_data(as_text=True)
