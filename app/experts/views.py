@@ -483,7 +483,11 @@ def request_draw() -> ResponseReturnValue:
         return redirect(url_for("experts.draw_room"))
     local = form.evaluation_starts_at.data
     assert local is not None  # DataRequired
-    starts = local.replace(tzinfo=CST).astimezone(dt.UTC)
+    try:
+        starts = local.replace(tzinfo=CST).astimezone(dt.UTC)
+    except OverflowError:  # before 0001-01-01 08:00 Beijing time: a typo, asked again
+        flash(_("Fill in every field of the draw request."), "error")
+        return redirect(url_for("experts.draw_room"))
     try:
         draw = draws.request_draw(
             section,
