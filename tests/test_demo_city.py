@@ -3,6 +3,7 @@ bidders that was counted at its opening and never opened."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.complaints.models import CaseEvent
 from app.core import audit
 from app.core.clock import clock
 from app.core.models import AuditCheckpoint, AuditLeaf
+from app.experts.models import ExpertLeave, ExpertStatusChange
 from app.projects.models import Section
 from tests.projects.conftest import T0
 
@@ -56,5 +58,11 @@ def test_the_demo_city_has_a_section_failed_for_too_few_bidders(
         assert sorted(statuses) == ["secured", "secured", "secured"]
         run = db_session.scalar(select(Reconciliation))
         assert run is not None and run.booked_from_statement == 1 and run.balanced
+        # what the demo wrote where people read it (an expert's history and leave) is Chinese, like the UI
+        written = [
+            *db_session.scalars(select(ExpertStatusChange.reason)),
+            *db_session.scalars(select(ExpertLeave.note)),
+        ]
+        assert written and not [text for text in written if re.search(r"[A-Za-z]", text)]
     finally:
         app.config.update(saved)

@@ -61,7 +61,17 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=100)])
     organization = SelectField(_l("Organization"), coerce=int, validators=[DataRequired()])
     role = SelectField(_l("Role"), validators=[DataRequired()])
-    email = EmailField(_l("Email"), validators=[Optional(), Email(check_deliverability=False)])
+    email = EmailField(
+        _l("Email"),
+        validators=[
+            Optional(),
+            # WTForms' own Chinese says "无效的 Email 地址": English on the page.
+            Email(
+                check_deliverability=False,
+                message=_l("Enter a valid email address, such as name@example.com."),
+            ),
+        ],
+    )
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
 
 

@@ -67,11 +67,11 @@ def _moment(field: str) -> dt.datetime:
     """A ``datetime-local`` field, read as Beijing time."""
     try:
         local = dt.datetime.fromisoformat(request.form.get(field, "").strip())
-    except ValueError:
+        return local.replace(tzinfo=CST).astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
         raise DomainError(
             _("Enter a date and time."), errors={field: [_("Enter a date and time.")]}
         ) from None
-    return local.replace(tzinfo=CST).astimezone(dt.UTC)
 
 
 def _listing_items() -> list[tuple[int, str]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pyrage
 import shamir_mnemonic
+from flask_babel import lazy_gettext as _l
 
 SECRET_HRP = "age-secret-key-"  # noqa: S105 - the bech32 prefix of age identities, not a secret
 RECIPIENT_HRP = "age"
@@ -157,7 +158,8 @@ def generate_opening_key(custodian_recipients: Sequence[str], threshold: int) ->
 
 
 class ShareError(ValueError):
-    pass
+    """Its message is said to people (the custodian at the opening, the postponed ceremony): translated when
+    shown, in the language of whoever reads it then."""
 
 
 def parse_share(mnemonic: str) -> shamir_mnemonic.share.Share:
@@ -166,7 +168,7 @@ def parse_share(mnemonic: str) -> shamir_mnemonic.share.Share:
     try:
         return shamir_mnemonic.share.Share.from_mnemonic(words)
     except (shamir_mnemonic.MnemonicError, ValueError, KeyError):
-        raise ShareError("This is not a valid SLIP-39 share (check the words).") from None
+        raise ShareError(_l("This is not a valid SLIP-39 share (check the words).")) from None
 
 
 def rebuild_identity(mnemonics: Sequence[str], expected_recipient: str) -> pyrage.x25519.Identity:
@@ -174,11 +176,11 @@ def rebuild_identity(mnemonics: Sequence[str], expected_recipient: str) -> pyrag
     try:
         secret = shamir_mnemonic.combine_mnemonics([" ".join(m.strip().lower().split()) for m in mnemonics])
     except (shamir_mnemonic.MnemonicError, ValueError):
-        raise ShareError("The shares do not combine (too few, or from different keys).") from None
+        raise ShareError(_l("The shares do not combine (too few, or from different keys).")) from None
     identity = identity_from_secret(secret)
     del secret
     if str(identity.to_public()) != expected_recipient:
-        raise ShareError("The shares rebuild a key that is not this section's opening key.")
+        raise ShareError(_l("The shares rebuild a key that is not this section's opening key."))
     return identity
 
 

@@ -44,6 +44,7 @@ def build_sections(
     """A catalogue (construction + government procurement items), one project of each and one section each.
     Rows are written directly (not through the publication wizard): demo and test scaffolding only."""
     from app.projects.models import CatalogueItem, CatalogueVersion, Project, Section
+    from app.projects.services.registration import _next_project_code
 
     at = now()
     version = db.session.scalar(select(CatalogueVersion).where(CatalogueVersion.status == "published"))
@@ -89,8 +90,9 @@ def build_sections(
         ("engineering_construction", regulator, "南通市文峰路道路改造工程"),
         ("government_procurement", procurement_regulator, "南通市第一人民医院医疗设备采购"),
     ):
+        # Codes as the platform gives them (GC2026-0004, its section GC2026-0004-01), never a random suffix.
         project = Project(
-            code=f"{items[category].code}-{secrets.token_hex(3)}",
+            code=_next_project_code(items[category]),
             name=pname,
             catalogue_item_id=items[category].id,
             owner_org_id=owner.id,
@@ -106,7 +108,7 @@ def build_sections(
         db.session.flush()
         section = Section(
             project_id=project.id,
-            code="BD01",
+            code=f"{project.code}-01",
             name=f"{pname}（一标段）",
             status=status,
             estimated_value=Decimal("8000000"),

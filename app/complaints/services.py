@@ -433,13 +433,14 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     case.number = _number(case)
     if matter in {Matter.DOCUMENTS, Matter.RESULTS} and not sections.is_concluded(section):
         # 条例 22/54: the procedure is suspended until the answer; 采购条例 54 likewise for challenges.
+        article = sections.HOLD_ARTICLES.get(case.matter, "政府采购法实施条例第54条")
         sections.suspend_for(
             case,
             actor=actor,
-            reason=_(
-                "Objection %(number)s pending (%(article)s)",
-                number=case.number,
-                article=sections.HOLD_ARTICLES.get(case.matter, "政府采购法实施条例第54条"),
+            reason=(
+                _("Challenge %(number)s pending (%(article)s)", number=case.number, article=article)
+                if regime is Regime.PROCUREMENT
+                else _("Objection %(number)s pending (%(article)s)", number=case.number, article=article)
             ),
         )
     elif regime is Regime.PROCUREMENT:
@@ -451,15 +452,22 @@ def submit_objection(case: Case, *, actor: User) -> Case:
             actor,
             note=_("The contract is not signed while this challenge is pending."),
         )
-    notify(
-        org_users(case.respondent_org_id, {Role.TENDERER}),
-        _("Objection %(number)s", number=case.number),
-        _(
+    # Government procurement calls it a challenge (质疑), and so do its notices.
+    if regime is Regime.PROCUREMENT:
+        subject = _("Challenge %(number)s", number=case.number)
+        body = _(
+            "A challenge to %(section)s must be answered by %(due)s.",
+            section=section.code,
+            due=fmt(case.due_at),
+        )
+    else:
+        subject = _("Objection %(number)s", number=case.number)
+        body = _(
             "An objection to %(section)s must be answered by %(due)s.",
             section=section.code,
             due=fmt(case.due_at),
-        ),
-    )
+        )
+    notify(org_users(case.respondent_org_id, {Role.TENDERER}), subject, body)
     return case
 
 
@@ -483,7 +491,12 @@ def answer_objection(case: Case, *, actor: User, answer: str, changes_documents:
     case.answer = answer
     case.answered_at = now()
     transition(case, S.ANSWERED, actor=actor, reason="answered")
-    sections.release_for(case, actor=actor, note=_("Objection %(number)s answered", number=case.number))
+    answered = (
+        _("Challenge %(number)s answered", number=case.number)
+        if case.regime == Regime.PROCUREMENT.value
+        else _("Objection %(number)s answered", number=case.number)
+    )
+    sections.release_for(case, actor=actor, note=answered)
     section = case.section
     if changes_documents and case.matter == Matter.DOCUMENTS and section is not None:
         from app.projects import services as projects
@@ -499,7 +512,7 @@ def answer_objection(case: Case, *, actor: User, answer: str, changes_documents:
         # else: still held by another case — the documents change with the tenderer's next amendment,
         # which applies the same 15-day rule.
     if case.filer is not None:
-        notify([case.filer], _("Objection %(number)s answered", number=case.number), answer)
+        notify([case.filer], answered, answer)
     return case
 
 

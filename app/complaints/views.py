@@ -61,11 +61,11 @@ def _parse_local(value: str | None) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=CST)
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=CST)
-    return parsed.astimezone(dt.UTC)
 
 
 def _int(value: str | None) -> int | None:
@@ -104,6 +104,14 @@ def report_form() -> ResponseReturnValue:
     values: dict[str, Any] = {"anonymous": True}
     errors: dict[str, Any] = {}
     if request.method == "POST":
+        # Read first: a refusal (too many reports) shows the report as typed, to be sent later.
+        values = {
+            "subject": request.form.get("subject", ""),
+            "facts": request.form.get("facts", ""),
+            "anonymous": request.form.get("anonymous") == "1",
+            "reporter_name": request.form.get("reporter_name", ""),
+            "reporter_contact": request.form.get("reporter_contact", ""),
+        }
         try:
             count_report_filing()
         except throttle.Throttled as err:
@@ -112,13 +120,6 @@ def report_form() -> ResponseReturnValue:
                 "complaints/report_form.html", values=values, errors={}, message=err.message
             )
             return page, 429, {"Retry-After": str(err.retry_after)}
-        values = {
-            "subject": request.form.get("subject", ""),
-            "facts": request.form.get("facts", ""),
-            "anonymous": request.form.get("anonymous") == "1",
-            "reporter_name": request.form.get("reporter_name", ""),
-            "reporter_contact": request.form.get("reporter_contact", ""),
-        }
         actor = _user() if current_user.is_authenticated else None
         try:
             report, code = services.file_report(services.ReportInput(**values), actor=actor)
@@ -461,7 +462,7 @@ def assign(case_id: int) -> Response:
         if due_day:
             try:
                 due_at = _end_of(dt.date.fromisoformat(due_day))
-            except ValueError:
+            except (ValueError, OverflowError):  # not a date, or 9999-12-31 (its end is past the calendar)
                 raise DomainError(_("Give a date."), errors={"due_on": [_("Invalid date.")]}) from None
         routing.assign(
             case,

@@ -182,6 +182,19 @@ class WorkCalendar:
 # -- civil-law periods ------------------------------------------------------------------------------------
 
 
+def day_or_today(text: str | None) -> dt.date:
+    """A day typed in a page's address or date field (``2026-12-07``), or today (Beijing time) when it
+    cannot be read or lies where the pages cannot go (a week of days and the eight hours to UTC must fit in
+    the calendar: 0001-01-01 and 9999-12-31 are typos, not days to show)."""
+    try:
+        day = dt.date.fromisoformat((text or "").strip())
+    except ValueError:
+        return local_date(now())
+    if not dt.date(1, 1, 2) <= day <= dt.date(9999, 12, 1):
+        return local_date(now())
+    return day
+
+
 def local_date(instant: dt.datetime) -> dt.date:
     """The China Standard Time date of an aware instant (naive datetimes are refused: always a bug here)."""
     if instant.tzinfo is None or instant.utcoffset() is None:

@@ -726,7 +726,7 @@ def _build() -> dict[str, dict[str, str]]:
             "subject": pgettext("field", "Subject"),
             "title_level": pgettext("field", "Professional title"),
             "years_of_practice": pgettext("field", "Years of practice"),
-            "amount": pgettext("field", "Contract amount"),
+            "amount": pgettext("field", "Amount"),
             "document": pgettext("field", "Signed PDF"),
             "summary": pgettext("field", "What changes"),
             "amount_after": pgettext("field", "Amount after the amendment"),
@@ -1106,8 +1106,10 @@ def flash_refusal(err: DomainError) -> None:
     from flask import flash
 
     flash(err.message, "error")
-    if err.errors:
-        flash(error_details(err.errors), "error")
+    # A field whose message is the message itself adds nothing but its name: said once is enough.
+    rest = {key: messages for key, messages in (err.errors or {}).items() if messages != [err.message]}
+    if rest:
+        flash(error_details(rest), "error")
 
 
 def has_label(kind: str, value: object) -> bool:

@@ -418,8 +418,17 @@ def _database_unavailable(err: OperationalError) -> Response | tuple[str, int]:
 def _http_message(err: HTTPException, status: int) -> str:
     """The words for an HTTP error: the platform's own message when a view gave one, else the registry's
     (werkzeug's defaults are English sentences)."""
+    from flask_wtf.csrf import CSRFError
+
     from app.core.labels import has_label, label
 
+    if isinstance(err, CSRFError):
+        # Flask-WTF's reasons are English sentences about tokens; the person only needs to know what to do.
+        if "expired" in str(err.description):
+            return _(
+                "The form has expired (it was open too long). Go back, reload the page and send it again."
+            )
+        return _("The form could not be checked. Go back, reload the page and send it again.")
     if err.description and err.description != type(err).description:
         return str(err.description)
     if has_label("http_error", str(status)):

@@ -108,11 +108,13 @@ def seed_experts(orgs: dict[str, Organization], users: dict[str, User], *, count
         created.append(expert)
     db.session.flush()  # ids for the history rows and leave calendars
     for expert in created:
-        db.session.add(ExpertStatusChange(expert_id=expert.id, to_status=expert.status, reason="demo seed"))
+        db.session.add(
+            ExpertStatusChange(expert_id=expert.id, to_status=expert.status, reason="演示数据：入库")
+        )
         if rng.random() < 0.05:
             start = today + dt.timedelta(days=rng.randint(0, 20))
             services.add_leave(
-                expert, start, start + dt.timedelta(days=rng.randint(0, 7)), "demo", actor=None
+                expert, start, start + dt.timedelta(days=rng.randint(0, 7)), "演示数据：请假", actor=None
             )
     _demo_draw(users)
     return created

@@ -20,7 +20,7 @@ from app.accounts.stepup import step_up_required
 from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.clock import CST, now
 from app.core.db import db
-from app.core.errors import DomainError
+from app.core.errors import DomainError, NotFound
 from app.core.labels import error_details
 from app.core.permissions import Permission, Role, public, require
 
@@ -483,7 +483,11 @@ def request_draw() -> ResponseReturnValue:
         return redirect(url_for("experts.draw_room"))
     local = form.evaluation_starts_at.data
     assert local is not None  # DataRequired
-    starts = local.replace(tzinfo=CST).astimezone(dt.UTC)
+    try:
+        starts = local.replace(tzinfo=CST).astimezone(dt.UTC)
+    except OverflowError:  # before 0001-01-01 08:00 Beijing time: a typo, asked again
+        flash(_("Fill in every field of the draw request."), "error")
+        return redirect(url_for("experts.draw_room"))
     try:
         draw = draws.request_draw(
             section,
@@ -901,7 +905,13 @@ def answer_link(token: str) -> ResponseReturnValue:
     """The one-time link sent by SMS/email: works once, without signing in (only its hash is stored)."""
     seat = draws.seat_for_token(token)
     if seat is None or seat.status != SeatStatus.INVITED:
-        abort(404)
+        # One message for a spent link and for one that never was: the page tells nothing about which.
+        raise NotFound(
+            _(
+                "This invitation link is no longer valid (already answered, expired or withdrawn). "
+                "If you still need to answer, call the trading center."
+            )
+        )
     form = AnswerForm()
     form.answer.choices = _answer_choices()
     if form.validate_on_submit():

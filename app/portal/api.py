@@ -141,7 +141,7 @@ def catalogue() -> Any:
     """The trading catalogue in force, with each item's statutory periods."""
     version = services.catalogue_in_force()
     if version is None:
-        raise NotFound("No trading catalogue is in force yet.")
+        raise NotFound(_("No trading catalogue is in force yet."))
     return version
 
 

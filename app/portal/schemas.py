@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,10 @@ from app.projects.enums import Category, SectionStatus
 _PUBLIC_STATUSES = [s.value for s in SectionStatus if s is not SectionStatus.DRAFT]
 
 
+_FIRST_DAY = dt.date(1, 1, 2)
+_LAST_DAY = dt.date(9999, 12, 30)
+
+
 class AnnouncementArgs(Schema):
     """Query string of the announcements page (a browser may add fields; they are ignored)."""
 
@@ -24,8 +29,14 @@ class AnnouncementArgs(Schema):
     category = fields.String(load_default=None, validate=validate.OneOf([c.value for c in Category]))
     status = fields.String(load_default=None, validate=validate.OneOf(_PUBLIC_STATUSES))
     region = fields.String(load_default=None, validate=validate.Length(max=64))
-    date_from = fields.Date(load_default=None, data_key="from")
-    date_to = fields.Date(load_default=None, data_key="to")
+    # Within the calendar Python can shift by eight hours and a day: 0001-01-01 or 9999-12-31 is a typo,
+    # shown in red like any unusable filter, never a 500.
+    date_from = fields.Date(
+        load_default=None, data_key="from", validate=validate.Range(min=_FIRST_DAY, max=_LAST_DAY)
+    )
+    date_to = fields.Date(
+        load_default=None, data_key="to", validate=validate.Range(min=_FIRST_DAY, max=_LAST_DAY)
+    )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
 
     @pre_load

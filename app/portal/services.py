@@ -157,7 +157,7 @@ def latest_announcements(limit: int = 10) -> list[Section]:
 
 def results(kind: str, *, page: int = 1) -> Page:
     if kind not in RESULT_STATES:
-        raise NotFound("unknown results list")
+        raise NotFound(_("No such results list."))
     statuses = [s.value for s in RESULT_STATES[kind]]
     return search_announcements(AnnouncementQuery(statuses=statuses), page=page)
 
@@ -190,7 +190,7 @@ def public_section(section_id: int) -> Section:
         )
     )
     if section is None:
-        raise NotFound("No such announcement.")
+        raise NotFound(_("No such announcement."))
     return section
 
 
@@ -205,7 +205,7 @@ def public_document(section_id: int, document_id: int) -> SectionDocument:
     for doc in section.documents:
         if doc.id == document_id and doc.published_at is not None:
             return doc
-    raise NotFound("No such document.")
+    raise NotFound(_("No such document."))
 
 
 def amendments(section: Section) -> list[Amendment]:
@@ -240,7 +240,7 @@ def catalogue_version(number: int) -> CatalogueVersion:
         .options(selectinload(CatalogueVersion.items))
     )
     if version is None:
-        raise NotFound("No such catalogue version.")
+        raise NotFound(_("No such catalogue version."))
     return version
 
 

@@ -21,7 +21,7 @@ from app.accounts.models import Organization, User
 from app.accounts.services import industry_label, role_label
 from app.core import storage
 from app.core.bodies import FORM_OVERHEAD, body_limit
-from app.core.calendar import local_date
+from app.core.calendar import day_or_today
 from app.core.clock import CST, now
 from app.core.db import db
 from app.core.errors import DomainError, Forbidden
@@ -828,10 +828,7 @@ def rooms() -> ResponseReturnValue:
             db.session.commit()
             flash(_("Room added."), "success")
             return redirect(url_for("projects.rooms"))
-    try:
-        day = dt.date.fromisoformat(request.args.get("day", ""))
-    except ValueError:
-        day = local_date(now())
+    day = day_or_today(request.args.get("day"))
     days = [day + dt.timedelta(days=i) for i in range(7)]
     bookings = {d: services.room_bookings(d) for d in days}
     all_rooms = db.session.scalars(select(OpeningRoom).order_by(OpeningRoom.name)).all()

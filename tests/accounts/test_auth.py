@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.accounts import services
@@ -427,3 +429,31 @@ def test_step_up_is_by_code_only_and_a_custodian_without_one_enrols_first(app, c
     assert back.status_code == 302 and back.location.endswith("/account/")
     assert "auth:stepup:failure" in _actions(db_session, tenderer.id)
     assert "auth:mfa:enrolled" in _actions(db_session, tenderer.id)
+
+
+def test_a_form_refused_by_csrf_says_what_to_do_in_the_readers_language(client: FlaskClient) -> None:
+    """A form sent without its token, or with a stale one (a tab left open across a sign-out), is refused
+    with words a person can act on, in Chinese (English when chosen), never Flask-WTF's "The CSRF token is
+    missing." on a Chinese page."""
+    for token in (None, "stale-token"):
+        data = {"username": "someone", "password": "x"} | ({"csrf_token": token} if token else {})
+        resp = client.post("/auth/login", data=data)
+        assert resp.status_code == 400
+        html = resp.get_data(as_text=True)
+        assert "无法校验该表单。请返回，刷新页面后重新提交。" in html
+        assert "CSRF" not in html
+    with client.session_transaction() as sess:
+        sess["locale"] = "en"
+    html = client.post("/auth/login", data={"username": "someone"}).get_data(as_text=True)
+    assert "The form could not be checked. Go back, reload the page and send it again." in html
+    assert "CSRF" not in html
+
+
+def test_an_expired_form_is_told_apart(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    from app.core.web import _http_message
+
+    with app.test_request_context("/"):
+        message = _http_message(CSRFError("The CSRF token has expired."), 400)
+    assert message == "表单已过期（页面打开时间过长）。请返回，刷新页面后重新提交。"

@@ -252,6 +252,13 @@ def test_admin_creates_accounts_without_passwords_and_not_for_their_own_contact(
     assert 'name="password"' not in page
     token = csrf_token(admin_client, "/admin/users")
     base = {"display_name": "王五", "organization": org.id, "role": "bidder", "csrf_token": token}
+    typo = admin_client.post(
+        "/admin/users", data={**base, "username": "wangwu", "email": "wang#bidder.example"}
+    )
+    assert typo.status_code == 200
+    html = typo.get_data(as_text=True)
+    assert "请输入有效的电子邮箱地址，例如 name@example.com。" in html and "Email" not in html
+    assert 'value="wangwu"' in html and 'value="王五"' in html  # what the administrator typed stays
     mine = admin_client.post("/admin/users", data={**base, "username": "wangwu", "email": admin.email})
     assert db_session.scalar(select(User.id).where(User.username == "wangwu")) is None
     assert mine.status_code == 200

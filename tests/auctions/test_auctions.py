@@ -207,6 +207,31 @@ def test_quotes_rise_by_the_increment(client: FlaskClient, world: World, db_sess
     assert s["me"]["rank"] == 2 and [x["seq"] for x in s["me"]["bids"]] == [1]
 
 
+def test_a_refused_bid_on_the_page_says_it_once_in_the_bidders_words(
+    app: Flask, world: World, db_session: Any
+) -> None:
+    """A bid typed on the listing page and refused reads as one message about the bid (with the server time
+    it was decided at), never as a "contract amount" (合同金额) repeating the same sentence."""
+    listing = world.published()
+    a = world.bidders[0]
+    world.qualify(listing, a)
+    clock.freeze(LAND_START + dt.timedelta(hours=1))
+    page = _page_client(app, a.user)
+    seen = []
+    for amount in ("9999999", "一千万"):
+        resp = page.post(
+            f"/auctions/{listing.id}/bid",
+            data={"amount": amount, "csrf_token": csrf_token(page, f"/auctions/{listing.id}")},
+            follow_redirects=True,
+        )
+        seen.append(_flashes(resp))
+    low, garbled = seen
+    assert "出价不得低于 10,000,000.00 元" in low and "服务器时间（北京时间）: 2026-03-24 10:00:00.000" in low
+    assert low.count("出价不得低于") == 1
+    assert garbled.count("请输入金额。") == 1
+    assert "合同" not in low + garbled
+
+
 # -- 4. the timed auction ----------------------------------------------------------------------------------
 
 

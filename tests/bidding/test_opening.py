@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.bidding import opening, storage
+from app.bidding import keys, opening, storage
 from app.bidding.models import OpeningCeremony, SealedEnvelope
 from app.core.clock import clock
 from app.core.errors import Conflict, DomainError, NotFound
@@ -166,6 +166,12 @@ def test_shares_before_the_deadline_and_for_another_section_are_refused(
         with pytest.raises(DomainError) as garbage:
             opening.submit_share(tender.section.id, "not a share at all", actor=custodian)
         assert garbage.value.code == "invalid_share"
+        # the custodian reads why in Chinese (the share form on the opening hall shows this message)
+        assert garbage.value.message == "这不是有效的 SLIP-39 密钥分片（请核对助记词）。"
+        assert garbage.value.errors == {"mnemonic": [garbage.value.message]}
+        with pytest.raises(keys.ShareError) as uncombined:
+            keys.rebuild_identity([tender.mnemonic(custodian)], tender.section.opening_recipient or "")
+        assert str(uncombined.value) == "这些密钥分片无法合成（数量不足，或来自不同的密钥）。"
         outsider = make_user(Role.CENTER_STAFF, world.center)
         with pytest.raises(NotFound):
             opening.submit_share(tender.section.id, tender.mnemonic(custodian), actor=outsider)

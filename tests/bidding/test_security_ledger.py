@@ -219,6 +219,14 @@ def test_before_the_opening_nobody_but_the_bidder_learns_who_paid(
         text = page.get_data(as_text=True)
         assert page.status_code == 200
         assert payer.org.name not in text and mine["account_no"] not in text and "某建设集团" not in text
+    # a mistyped year shows today's journal, like any unreadable day, never a server error
+    for typo in ("0001-01-01", "9999-12-31"):
+        for path in (
+            "/bidding/security/ledger",
+            "/bidding/security/ledger.csv",
+            "/bidding/security/ledger.xlsx",
+        ):
+            assert staff.get(f"{path}?day={typo}").status_code == 200, (path, typo)
     leaves = db_session.scalars(
         select(AuditLeaf).where(AuditLeaf.object_type.in_(["bid_security", "bank_movement"]))
     ).all()

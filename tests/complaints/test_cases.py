@@ -14,6 +14,7 @@ from app.complaints.enums import CaseKind, Matter, PauseReason, Remedy
 from app.complaints.models import Case, CreditRecord
 from app.core.clock import clock
 from app.core.errors import Conflict, DomainError, Forbidden
+from app.core.models import OutboxMessage
 
 from .conftest import CONTENT, World, cst
 
@@ -214,12 +215,22 @@ def test_three_groundless_complaints_in_a_year_flag_a_credit_record(world: World
     assert len(records) == 1 and records[0].regulator_org_id == world.housing.id
 
 
-def test_procurement_challenge_then_complaint(world: World) -> None:
+def test_procurement_challenge_then_complaint(world: World, db_session: Any) -> None:
     challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
     assert challenge.regime == "procurement" and challenge.number.startswith("ZY-")
     assert challenge.due_at == cst(2026, 3, 12, 0)  # 7 working days from Mon 03-02
+    # government procurement calls it a challenge (质疑): so do the tenderer's notice and the suspension
+    notice = db_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.subject.contains(challenge.number))
+    ).all()
+    assert [m.subject for m in notice] and all(m.subject == f"质疑 {challenge.number}" for m in notice)
+    assert all(m.body.startswith("对 ") and "的质疑须在" in m.body and "异议" not in m.body for m in notice)
     clock.freeze(cst(2026, 3, 11, 10))
     services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    answered = db_session.scalars(
+        select(OutboxMessage.subject).where(OutboxMessage.body == "质疑不成立")
+    ).all()
+    assert answered == [f"质疑 {challenge.number} 已答复"]
     case = complaint_draft(world, section=world.gp_section, prior=challenge.id)
     services.submit_complaint(case, actor=world.bidder)
     assert case.handling_org_id == world.finance.id
@@ -273,3 +284,13 @@ def test_fixing_defects_stops_only_a_procurement_decision_clock(world: World) ->
     services.accept_complaint(gp, actor=world.regulator2)
     services.pause_clock(gp, actor=world.regulator2, reason=PauseReason.DEFECT_FIX)
     assert gp.is_paused and gp.due_at is None
+
+
+def test_the_sections_cases_are_filed_against_carry_the_platforms_codes(world: World) -> None:
+    """The demo's complaint sections read like every other tender (GC2026-0004-01), not ``GC-01-bda2af /
+    BD01``: the code is what a bidder picks the section by when filing an objection."""
+    import re
+
+    for section, prefix in ((world.section, "GC"), (world.gp_section, "ZC")):
+        assert re.fullmatch(rf"{prefix}\d{{4}}-\d{{4}}", section.project.code), section.project.code
+        assert section.code == f"{section.project.code}-01"

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from app.complaints.enums import Matter
 from app.complaints.models import Case, Report
 from app.core.clock import clock, security_clock
 from app.core.db import db
+from app.core.errors import DomainError
 from tests.factories import csrf_token, login, make_user
 
 from .conftest import CONTENT, World, cst
@@ -279,3 +281,78 @@ def test_a_works_complaint_page_does_not_stop_the_clock_for_fixing_defects(
     assert "补正材料所需时间计入" in body and "招标投标法实施条例第61条" in body
     db.session.refresh(case)
     assert not case.pauses and case.due_at == due
+
+
+def test_a_report_refused_for_too_many_reports_keeps_what_was_typed(
+    app: Any, client: FlaskClient, world: World
+) -> None:
+    """Someone who hits the filing limit is told when to come back and finds the report as typed, to send it
+    later, instead of an empty form."""
+    app.config["REPORT_RATE_LIMIT"] = "1 per hour"
+    try:
+        data = {"subject": "评标专家收受好处", "facts": "开标当晚有人在酒店宴请评标专家。", "anonymous": ""}
+        statuses = []
+        for _ in range(2):
+            form = data | {"reporter_name": "王先生", "csrf_token": csrf_token(client, "/complaints/report")}
+            resp = client.post("/complaints/report", data=form, environ_base={"REMOTE_ADDR": "203.0.113.51"})
+            statuses.append(resp.status_code)
+    finally:
+        app.config.pop("REPORT_RATE_LIMIT", None)
+    assert statuses == [200, 429]
+    html = resp.get_data(as_text=True)
+    assert 'id="form-error"' in html
+    assert 'value="评标专家收受好处"' in html
+    assert "开标当晚有人在酒店宴请评标专家。</textarea>" in html
+    assert 'value="王先生"' in html
+    assert 'id="anonymous" checked' not in html
+
+
+def test_a_date_before_the_calendar_begins_is_refused_not_a_server_error(
+    app: Any, client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """A mistyped year (0001-01-01 00:00 Beijing time is before the first UTC instant Python knows) is an
+    unreadable date, like any other: the draft is kept and the filer is asked for the date, never a 500.
+    The same reading serves the validity extension and the listing forms."""
+    from app.auctions.views import _moment
+    from app.bidding.validity.views import parse_local
+
+    login(client, world.bidder)
+    data = {**CONTENT, "section_id": str(world.section.id), "matter": "documents", "action": "submit"}
+    token = csrf_token(client, "/complaints/new/objection")
+    resp = client.post(
+        "/complaints/new/objection",
+        data={**data, "knew_at": "0001-01-01T00:00", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert resp.status_code in (200, 422)
+    assert CONTENT["facts"] in resp.get_data(as_text=True)
+    assert parse_local("0001-01-01T00:00") is None
+    form = {"starts_at": "0001-01-01T07:59"}
+    with app.test_request_context(method="POST", data=form), pytest.raises(DomainError) as refused:
+        _moment("starts_at")
+    assert refused.value.errors == {"starts_at": ["请输入日期和时间。"]}
+
+
+def test_assigning_with_a_due_day_past_the_calendar_asks_for_a_date(
+    client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """交办 with a mistyped due day (9999-12-31: its end is past the last instant Python knows) is refused
+    with "give a date", like any unreadable day, never a 500."""
+    from .test_routing import report
+
+    case, _code = report(world)
+    db.session.commit()
+    login(client, world.manager)
+    page = f"/complaints/cases/{case.id}"
+    resp = client.post(
+        f"{page}/assign",
+        data={
+            "primary": str(world.manager.id),
+            "backup": str(world.manager2.id),
+            "due_on": "9999-12-31",
+            "csrf_token": csrf_token(client, page),
+        },
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    assert "请填写日期。" in resp.get_data(as_text=True)

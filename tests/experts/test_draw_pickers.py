@@ -4,12 +4,15 @@ the composition."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from app.core.db import db
+from app.core.errors import DomainError
 from app.core.permissions import Role
 from app.experts.models import ExpertDraw
 from tests.experts.conftest import World, quick_user
@@ -47,3 +50,37 @@ def test_the_tree_counts_experts_and_its_seats_make_the_composition(app: Flask, 
     draw = db.session.scalar(select(ExpertDraw).where(ExpertDraw.section_id == world.section.id))
     assert draw is not None
     assert [(c["specialty"], c["seats"], c["backups"]) for c in draw.composition] == [("A0101", 5, 1)]
+
+
+def test_a_start_before_the_calendar_begins_is_asked_again_not_a_server_error(
+    app: Flask, world: World
+) -> None:
+    """A mistyped year (0001-01-01 00:00 Beijing time has no UTC instant) in the draw request, the section
+    form or the prequalification form reads as no date: asked again, never a 500."""
+    from app.projects.forms import local_to_utc
+    from app.projects.prequal.views import _local
+
+    world.pool(6)
+    staff = quick_user(Role.CENTER_STAFF, world.center)
+    client = client_for(app, staff)
+    resp = client.post(
+        "/experts/draws/new",
+        data={
+            "csrf_token": csrf_token(client, "/experts/draws"),
+            "section_id": world.section.id,
+            "panel_size": 5,
+            "evaluation_starts_at": "0001-01-01T00:00",
+            "region_scope": "local",
+            "composition": "",
+            "seats-A0101": "5",
+            "backups-A0101": "1",
+        },
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    assert "请填写抽取申请的全部字段。" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(ExpertDraw).where(ExpertDraw.section_id == world.section.id)) is None
+    assert local_to_utc(dt.datetime(1, 1, 1)) is None
+    form = {"opens_at": "0001-01-01T07:59"}
+    with app.test_request_context(method="POST", data=form), pytest.raises(DomainError):
+        _local("opens_at")

@@ -155,3 +155,26 @@ def test_expert_page_and_one_time_link(app: Flask, world: World) -> None:
     db.session.refresh(seat)
     assert seat.status == SeatStatus.DECLINED and seat.decline_reason == "出差"
     assert services.expert_of(user) is me
+
+
+def test_a_used_invitation_link_tells_the_expert_why_and_whom_to_call(app: Flask, world: World) -> None:
+    """An expert who opens the SMS link again (already answered, or a mistyped link) learns that the link
+    is spent and to call the trading center, not "the page was not found"; the same words either way, so
+    the page tells nothing about whether a link ever existed."""
+    world.pool(7)
+    draws.witness(world.request(), "dice 1 2 3 4 5", actor=world.regulator)
+    db.session.commit()
+    body = db.session.scalars(select(OutboxMessage.body).where(OutboxMessage.channel == "sms")).first()
+    link = re.search(r"/experts/answer/(\S+)", body or "")
+    assert link is not None
+    anon = app.test_client()
+    page = anon.get(link.group(0)).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None
+    anon.post(link.group(0), data={"csrf_token": token.group(1), "answer": "decline", "reason": "出差"})
+    expected = "此评标邀请链接已失效（已答复、已过期或已撤回）。如需答复，请致电交易中心。"
+    for path in (link.group(0), "/experts/answer/not-a-token"):
+        resp = anon.get(path)
+        assert resp.status_code == 404
+        assert expected in resp.get_data(as_text=True), path
+        assert "页面不存在" not in resp.get_data(as_text=True)

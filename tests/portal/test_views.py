@@ -111,6 +111,18 @@ def test_an_unusable_filter_is_explained_next_to_its_field_and_the_rest_applies(
         assert code not in re.sub(r"<[^>]+>", " ", html.split("<main", 1)[1]), code
     reversed_range = client.get("/portal/announcements?from=2026-03-05&to=2026-03-01").get_data(as_text=True)
     assert 'id="to-error"' in reversed_range and 'id="from-error"' not in reversed_range
+    # a mistyped year at either end of the calendar is explained the same way, never a server error
+    for query in (
+        "from=0001-01-01",
+        "to=9999-12-31",
+        "from=9999-12-31&to=9999-12-31",
+        "q=道路&from=0001-01-01",
+    ):
+        resp = client.get(f"/portal/announcements?{query}")
+        assert resp.status_code == 200, query
+        html = resp.get_data(as_text=True)
+        assert 'id="from-error">' in html or 'id="to-error">' in html, query
+    assert "道路标段" in html  # the rest of the search still applies
 
 
 def test_pagination(portal: Portal, client: FlaskClient) -> None:
@@ -283,3 +295,22 @@ def test_the_public_comments_on_a_catalogue_version_during_its_comment_period(
         assert resp.status_code == 302 and not portal.catalogue.comments
     finally:
         app.config.pop("PORTAL_COMMENT_RATE_LIMIT", None)
+
+
+def test_missing_public_pages_say_so_in_the_readers_language(portal: Portal, client: FlaskClient) -> None:
+    """A stale link to an announcement, a document or a catalogue version gets a 404 in Chinese (in English
+    when chosen), never the code's English sentence on a Chinese page."""
+    section = portal.publish(name="道路二标段")
+    cases = {
+        "/portal/sections/999999": ("没有该公告。", "No such announcement."),
+        f"/portal/sections/{section.id}/documents/999999": ("没有该文件。", "No such document."),
+        "/portal/catalogue/999999": ("没有该版本的交易目录。", "No such catalogue version."),
+    }
+    for path, (chinese, english) in cases.items():
+        resp = client.get(path)
+        assert resp.status_code == 404, path
+        html = resp.get_data(as_text=True)
+        assert chinese in html and english not in html, path
+    _english(client)
+    for path, (_chinese, english) in cases.items():
+        assert english in client.get(path).get_data(as_text=True), path

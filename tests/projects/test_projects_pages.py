@@ -142,6 +142,9 @@ def test_room_calendar_shows_bookings_by_day(client: Any, world: World) -> None:
     page = client.get("/projects/rooms?day=2026-03-23").get_data(as_text=True)
     assert section.code in page and "09:30–11:30" in page
     assert client.get("/projects/rooms").status_code == 200
+    # a mistyped year shows this week, like any unreadable day, never a server error
+    for typo in ("0001-01-01", "9999-12-31"):
+        assert client.get(f"/projects/rooms?day={typo}").status_code == 200, typo
     _logout(client)
     login(client, world.agent)
     assert client.get("/projects/rooms").status_code == 403

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WzResponse
 
-from app.core.calendar import local_date
+from app.core.calendar import day_or_today
 from app.core.clock import now
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
@@ -42,10 +42,7 @@ def _failed(err: DomainError) -> None:
 
 
 def _day() -> dt.date:
-    try:
-        return dt.date.fromisoformat(request.args.get("day") or request.form.get("day") or "")
-    except ValueError:
-        return local_date(now())
+    return day_or_today(request.args.get("day") or request.form.get("day"))
 
 
 # -- bidder ------------------------------------------------------------------------------------------------

@@ -39,11 +39,11 @@ def parse_local(value: str | None) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=CST)
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=CST)
-    return parsed.astimezone(dt.UTC)
 
 
 def _failed(err: DomainError) -> None:

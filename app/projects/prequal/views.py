@@ -53,11 +53,11 @@ def _local(field: str) -> dt.datetime | None:
         return None
     try:
         value = dt.datetime.strptime(raw[:16], "%Y-%m-%dT%H:%M")
-    except ValueError:
+        return value.replace(tzinfo=CST).astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
         raise DomainError(
             _("Enter a date and time."), errors={field: [_("Enter a date and time.")]}
         ) from None
-    return value.replace(tzinfo=CST).astimezone(dt.UTC)
 
 
 def _input_value(value: dt.datetime | None) -> str:
