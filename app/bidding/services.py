@@ -149,13 +149,15 @@ def register_bidder_key(
     valid_from: dt.datetime | None = None,
     valid_until: dt.datetime | None = None,
 ) -> BidderKey:
+    if not public_key.strip():
+        msg = _("Paste the public key (PEM, or base64 of the 32 raw bytes).")
+        raise DomainError(msg, errors={"public_key": [msg]}, code="required")
     try:
         pub = signing.load_public_key(public_key)
-    except ValueError as err:
-        raise DomainError(
-            _("This is not an Ed25519 public key (PEM, or base64 of the 32 raw bytes)."),
-            errors={"public_key": [str(err)]},
-        ) from None
+    except ValueError:
+        # the library's reason is an English sentence about encodings: the bidder needs what to paste
+        msg = _("This is not an Ed25519 public key (PEM, or base64 of the 32 raw bytes).")
+        raise DomainError(msg, errors={"public_key": [msg]}) from None
     raw = signing.raw_public(pub)
     kid = signing.key_id(raw)
     if db.session.scalar(select(BidderKey).where(BidderKey.key_id == kid)) is not None:

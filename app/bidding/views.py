@@ -161,19 +161,25 @@ def withdraw(section_id: int) -> str | WzResponse:
 def bidder_keys() -> str | WzResponse:
     """The organization's signing keys: register (public key only) and revoke."""
     if request.method == "POST":
+        typed = {"label": request.form.get("label", ""), "public_key": request.form.get("public_key", "")}
         try:
             services.register_bidder_key(
                 current_user.user.organization,
-                request.form.get("public_key", ""),
+                typed["public_key"],
                 actor=current_user.user,
-                label=request.form.get("label", ""),
+                label=typed["label"],
             )
             db.session.commit()
             flash(_("Key registered."), "success")
         except DomainError as err:
             _flash_error(err)
+            # the page again, as typed, with the field's message: a pasted key is not lost to a typo
+            keys = services.bidder_keys(current_user.org_id)
+            errors = err.errors or {}
+            return render_template("bidding/keys.html", keys=keys, typed=typed, errors=errors), 422
         return _back("bidding.bidder_keys")
-    return render_template("bidding/keys.html", keys=services.bidder_keys(current_user.org_id))
+    keys = services.bidder_keys(current_user.org_id)
+    return render_template("bidding/keys.html", keys=keys, typed={}, errors={})
 
 
 @bp.route("/keys/<int:key_id>/revoke", methods=["POST"])

@@ -443,6 +443,10 @@ def _http_error(err: HTTPException) -> Response | tuple[str, int]:
         data = getattr(err, "data", None) or {}
         errors = data.get("messages") or data.get("errors") or {}
         code = (err.name or "error").lower().replace(" ", "_")
+        from flask_wtf.csrf import CSRFError
+
+        if isinstance(err, CSRFError):  # an API client tells this refusal apart by its code, not by words
+            code = "csrf_failed"
         resp = jsonify(error_body(status, code, message, errors))
         resp.status_code = status
     else:

@@ -129,3 +129,31 @@ def test_bidder_pages_never_name_a_secret_field(client: FlaskClient, tender: Ten
     for ident in found:
         assert page.by_id(ident or "").get("name") is None
     assert "口令错误，或这不是您的密钥文件。" in html  # the page's messages are translated
+
+
+def test_a_refused_key_comes_back_as_typed_with_the_reason_in_the_readers_language(
+    client: FlaskClient, tender: Tender
+) -> None:
+    """A typo in a pasted key must not cost the bidder what it pasted: the page comes back with the label
+    and the text as typed and the field's message in Chinese (the library's reason is an English sentence);
+    an empty key is asked for, not called a wrong one. Nothing is registered either way."""
+    from app.bidding import services
+
+    bidder = tender.bidders[0]
+    login(client, bidder.user)
+    before = len(services.bidder_keys(bidder.user.org_id))
+    token = csrf_token(client, "/bidding/keys")
+    typo = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAnot-a-key\n-----END PUBLIC KEY-----"
+    typed = {"csrf_token": token, "label": "投标专用钥匙", "public_key": typo}
+    resp = client.post("/bidding/keys", data=typed)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    page = Fields(html)
+    assert page.by_id("label")["value"] == "投标专用钥匙"
+    assert "MCowBQYDK2VwAyEAnot-a-key" in html and page.by_id("public_key")["aria-invalid"] == "true"
+    assert html.count("这不是 Ed25519 公钥") >= 2  # said at the top and at the field
+    assert "Unable to load" not in html and "cryptography.io" not in html  # the library's own reason
+    empty = client.post("/bidding/keys", data={"csrf_token": token, "label": "x", "public_key": "  "})
+    shown = empty.get_data(as_text=True)
+    assert empty.status_code == 422 and "请粘贴公钥" in shown and "32 bytes" not in shown
+    assert len(services.bidder_keys(bidder.user.org_id)) == before

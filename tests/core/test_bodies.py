@@ -130,7 +130,7 @@ def test_a_junk_bearer_header_does_not_skip_csrf_for_a_cookie_session(client, db
         headers={"Authorization": "Bearer junk"},
     )
     assert forged.status_code == 400  # the CSRF refusal, not the objection route's own answer
-    assert "CSRF" in forged.get_data(as_text=True)
+    assert forged.json["code"] == "csrf_failed" and "刷新页面" in forged.json["message"]
 
 
 def test_a_valid_token_still_needs_no_csrf_token(client, db_session) -> None:
