@@ -14,6 +14,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 from flask import Flask
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "app" / "translations"
@@ -109,3 +110,15 @@ def test_the_app_serves_the_chinese_catalog(app: Flask) -> None:
             f"messages.mo (or {locale.split('_')[0]}/…); the catalog is {PO_FILE.relative_to(ROOT)}. "
             "Compile it with `make translations` and make sure the folder matches."
         )
+
+
+def test_the_footer_clock_is_one_sentence_in_each_language(client: FlaskClient, db_session: object) -> None:
+    """The server time at the foot of every page reads as a sentence of its language, punctuation
+    included: 服务器时间：…（北京时间） in Chinese, "Server time: … (China Standard Time)" in English."""
+    footer = re.compile(r'<p>([^<]*)<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</time>([^<]*)</p>')
+    zh = footer.search(client.get("/auth/login").get_data(as_text=True))
+    assert zh and zh.groups() == ("服务器时间：", "（北京时间）")
+    with client.session_transaction() as session:
+        session["locale"] = "en"
+    en = footer.search(client.get("/auth/login").get_data(as_text=True))
+    assert en and en.groups() == ("Server time: ", " (China Standard Time)")
