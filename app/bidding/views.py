@@ -158,7 +158,7 @@ def withdraw(section_id: int) -> str | WzResponse:
 
 @bp.route("/keys", methods=["GET", "POST"])
 @require(Permission.BIDDING_KEYS)
-def bidder_keys() -> str | WzResponse:
+def bidder_keys() -> str | WzResponse | tuple[str, int]:
     """The organization's signing keys: register (public key only) and revoke."""
     if request.method == "POST":
         typed = {"label": request.form.get("label", ""), "public_key": request.form.get("public_key", "")}
