@@ -16,8 +16,7 @@ from app.core.errors import DomainError
 from app.core.permissions import Role
 from app.experts.models import ExpertDraw
 from tests.experts.conftest import World, quick_user
-from tests.experts.test_views import client_for
-from tests.factories import csrf_token
+from tests.experts.test_views import client_for, post_draw_request
 
 
 def test_the_tree_counts_experts_and_its_seats_make_the_composition(app: Flask, world: World) -> None:
@@ -31,20 +30,11 @@ def test_the_tree_counts_experts_and_its_seats_make_the_composition(app: Flask, 
     assert counts["A"] == "8" and counts["A01"] == "6" and counts["A010101"] == "6" and counts["A06"] == "2"
     assert "8 名专家" in page and "specialty code" not in page.lower()
 
-    resp = client.post(
-        "/experts/draws/new",
-        data={
-            "csrf_token": csrf_token(client, "/experts/draws"),
-            "section_id": world.section.id,
-            "panel_size": 5,
-            "evaluation_starts_at": "2026-03-05T09:00",
-            "region_scope": "local",
-            "composition": "",
-            "seats-A0101": "5",
-            "backups-A0101": "1",
-            "seats-A06": "",
-            "backups-A06": "",
-        },
+    resp = post_draw_request(
+        client,
+        world,
+        composition="",
+        **{"seats-A0101": "5", "backups-A0101": "1", "seats-A06": "", "backups-A06": ""},
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
     draw = db.session.scalar(select(ExpertDraw).where(ExpertDraw.section_id == world.section.id))
@@ -63,19 +53,13 @@ def test_a_start_before_the_calendar_begins_is_asked_again_not_a_server_error(
     world.pool(6)
     staff = quick_user(Role.CENTER_STAFF, world.center)
     client = client_for(app, staff)
-    resp = client.post(
-        "/experts/draws/new",
-        data={
-            "csrf_token": csrf_token(client, "/experts/draws"),
-            "section_id": world.section.id,
-            "panel_size": 5,
-            "evaluation_starts_at": "0001-01-01T00:00",
-            "region_scope": "local",
-            "composition": "",
-            "seats-A0101": "5",
-            "backups-A0101": "1",
-        },
-        follow_redirects=True,
+    resp = post_draw_request(
+        client,
+        world,
+        follow=True,
+        evaluation_starts_at="0001-01-01T00:00",
+        composition="",
+        **{"seats-A0101": "5", "backups-A0101": "1"},
     )
     assert resp.status_code == 200
     assert "请填写抽取申请的全部字段。" in resp.get_data(as_text=True)

@@ -29,6 +29,23 @@ def client_for(app: Flask, user: Any) -> Any:
     return client
 
 
+def post_draw_request(
+    client: Any, world: World, token: str | None = None, *, follow: bool = False, **fields: Any
+) -> Any:
+    """The draw request form as center staff send it (5 seats of A0101 and a backup, on 03-05 09:00);
+    ``fields`` change or add form fields."""
+    data = {
+        "csrf_token": token or csrf_token(client, "/experts/draws"),
+        "section_id": world.section.id,
+        "panel_size": 5,
+        "evaluation_starts_at": "2026-03-05T09:00",
+        "region_scope": "local",
+        "composition": "A0101 5 1",
+        **fields,
+    }
+    return client.post("/experts/draws/new", data=data, follow_redirects=follow)
+
+
 def test_office_pool_and_import_dry_run(app: Flask, world: World) -> None:
     manager = quick_user(Role.MANAGER, world.office)
     world.pool(3)
@@ -54,17 +71,7 @@ def test_draw_room_request_then_witness_with_step_up(app: Flask, world: World) -
     world.pool(8)
     staff = quick_user(Role.CENTER_STAFF, world.center)
     client = client_for(app, staff)
-    resp = client.post(
-        "/experts/draws/new",
-        data={
-            "csrf_token": csrf_token(client, "/experts/draws"),
-            "section_id": world.section.id,
-            "panel_size": 5,
-            "evaluation_starts_at": "2026-03-05T09:00",
-            "region_scope": "local",
-            "composition": "A0101 5 1",
-        },
-    )
+    resp = post_draw_request(client, world)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
     draw = db.session.scalar(select(ExpertDraw).where(ExpertDraw.section_id == world.section.id))
     assert draw is not None and draw.status == "awaiting_witness"
@@ -101,17 +108,7 @@ def test_running_a_draw_needs_a_recent_step_up(app: Flask, world: World) -> None
     security_clock.advance(
         dt.timedelta(minutes=10)
     )  # the sign-in no longer counts as a recent re-authentication
-    resp = client.post(
-        "/experts/draws/new",
-        data={
-            "csrf_token": token,
-            "section_id": world.section.id,
-            "panel_size": 5,
-            "evaluation_starts_at": "2026-03-05T09:00",
-            "region_scope": "local",
-            "composition": "A0101 5 1",
-        },
-    )
+    resp = post_draw_request(client, world, token)
     assert resp.status_code == 302 and "/auth/step-up" in resp.headers["Location"]
     assert db.session.scalar(select(ExpertDraw).where(ExpertDraw.section_id == world.section.id)) is None
 
