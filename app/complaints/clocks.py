@@ -12,7 +12,8 @@ Standard Time. Numbers and sources (reference file §§3–5):
 * government procurement: challenge (质疑) within 7 工作日 of knowing — for the result, within 7 工作日 after
   the result announcement period ends (采购条例 53) — reply within 7 工作日, complaint within 15 工作日 after
   the reply period, accepted or refused within 5 工作日 (94号令 Art. 21), decision within 30 工作日
-  (采购法 52–56);
+  (采购法 52–56); a procurement the finance department suspends while it handles a complaint stays
+  suspended at most 30 日 (采购法 57);
 * forwarding (转办) within 3 工作日 of receipt (濮阳 Art. 32 pattern, reference file §5.3).
 
 Pauses: a pause from instant ``a`` to instant ``b`` removes the days ``d`` with ``date(a) < d <= date(b)``
@@ -39,6 +40,7 @@ FORWARD_DAYS = 3
 CHALLENGE_DAYS = 7
 CHALLENGE_REPLY_DAYS = 7
 PROCUREMENT_COMPLAINT_DAYS = 15
+PROCUREMENT_SUSPENSION_DAYS = 30  # 采购法 Art. 57: a suspension while a complaint is handled, at most 30 日
 PROCUREMENT_ACCEPT_DAYS = 5  # 94号令 Art. 21: the finance department reviews a complaint in 5 working days
 REPORT_HANDLE_DAYS = 15  # no national rule (reference file §5.3): the platform's default assignment period
 BACKUP_WARNING_WORKING_DAYS = 1  # AB角: the backup is alerted this many working days before the due date

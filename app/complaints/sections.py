@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.core.calendar import load_calendar, period_end
 from app.core.db import db
 from app.core.errors import Conflict
 from app.core.labels import label
 
-from .enums import CaseStatus, Remedy
+from .clocks import PROCUREMENT_SUSPENSION_DAYS
+from .enums import CaseKind, CaseStatus, Regime, Remedy
 from .models import Case
 
 #: The evaluation domain installs the candidate publicity window of a section here:
@@ -103,6 +105,32 @@ def release_for(case: Case, *, actor: User, note: str) -> None:
     if suspension is not None and suspension.cause != "case":
         return
     projects.resume_section(section, actor=actor, note=note)
+
+
+def suspension_limit(case: Case) -> dt.datetime | None:
+    """When the suspension of a government procurement must end at the latest while ``case``, a complaint,
+    is handled (政府采购法 Art. 57: 最长不得超过三十日): 30 日 from the later of the suspension and the
+    acceptance, counted as every other period. None when the limit does not apply: not a procurement
+    complaint, the case decided or closed, the section not suspended, or suspended for another case (an
+    objection or a challenge holds it, the case does not)."""
+    from app.projects import services as projects
+
+    section = case.section
+    if (
+        case.kind != CaseKind.COMPLAINT.value
+        or case.regime_enum is not Regime.PROCUREMENT
+        or case.accepted_at is None
+        or case.decided_at is not None
+        or case.closed_at is not None
+        or section is None
+        or not section.suspended
+    ):
+        return None
+    row = projects.open_suspension(section)
+    if row is None or not (case.suspended_section or row.cause == "intervention"):
+        return None
+    start = max(row.started_at, case.accepted_at)
+    return period_end(start, PROCUREMENT_SUSPENSION_DAYS, unit="calendar", calendar=load_calendar())
 
 
 #: Why an unanswered objection holds its section, per matter (the article that suspends the procedure).

@@ -39,6 +39,7 @@ from .permissions import (
     side_of,
     visible_audiences,
 )
+from .sections import suspension_limit
 
 bp = Blueprint("complaints", __name__, url_prefix="/complaints")
 
@@ -325,6 +326,7 @@ def case_detail(case_id: int) -> str:
         remedies=list(Remedy),
         pause_reasons=list(PauseReason),
         audiences=list(Audience),
+        suspension_limit=suspension_limit(case),
         now=now(),
     )
 

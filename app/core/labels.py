@@ -242,6 +242,7 @@ def _build() -> dict[str, dict[str, str]]:
             "contract_publication": pgettext("alert_rule", "Contract not published in time"),
             "bid_validity_lapsing": pgettext("alert_rule", "Bid validity lapsing"),
             "security_refund_overdue": pgettext("alert_rule", "Bid security refund overdue"),
+            "suspension_limit": pgettext("alert_rule", "Procurement suspended for too long"),
         },
         "alert_status": {
             "open": pgettext("alert_status", "Open"),

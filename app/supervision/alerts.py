@@ -102,6 +102,13 @@ RULES: dict[AlertRule, tuple[str, Any]] = {
         "条例 Art. 57",
         _l("A bid security was not refunded within 5 days of the contract signing."),
     ),
+    R.SUSPENSION_LIMIT: (
+        "政府采购法 Art. 57",
+        _l(
+            "A government procurement suspended while a complaint is handled must resume within 30 days: "
+            "the limit is near, or passed."
+        ),
+    ),
 }
 
 #: Rules whose alerts are also sent to the parties who must act (the tenderer side; the winner for the
@@ -679,6 +686,30 @@ def rule_security_refund_overdue(section: Section) -> list[Finding]:
     ]
 
 
+def rule_suspension_limit(section: Section) -> list[Finding]:
+    """采购法 Art. 57: the finance department may suspend the procurement while it handles a complaint, for at
+    most 30 日 — warned ahead, flagged once passed."""
+    if not section.suspended or not _has_tables("complaint_case"):
+        return []
+    from app.complaints.models import Case
+    from app.complaints.sections import suspension_limit
+
+    cases = db.session.scalars(
+        select(Case)
+        .where(Case.section_id == section.id, Case.kind == "complaint", Case.decided_at.is_(None))
+        .order_by(Case.id)
+    )
+    warn = dt.timedelta(days=int(_cfg("SUPERVISION_SUSPENSION_WARN_DAYS", 5)))
+    for case in cases:
+        limit = suspension_limit(case)
+        if limit is not None:
+            out = _due_findings(R.SUSPENSION_LIMIT, "suspension", limit, warn)
+            for finding in out:
+                finding.evidence["case_id"] = case.id
+            return out
+    return []
+
+
 RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.SAME_SOURCE_IP: rule_same_source_ip,
     R.SAME_FINGERPRINT: rule_same_fingerprint,
@@ -698,6 +729,7 @@ RULE_FUNCTIONS: dict[AlertRule, Callable[[Section], list[Finding]]] = {
     R.CONTRACT_PUBLICATION: rule_contract_publication,
     R.BID_VALIDITY_LAPSING: rule_bid_validity_lapsing,
     R.SECURITY_REFUND_OVERDUE: rule_security_refund_overdue,
+    R.SUSPENSION_LIMIT: rule_suspension_limit,
 }
 
 
@@ -742,6 +774,8 @@ def run_alert_rules(section: Section, *, actor: Any = None) -> list[SupervisionA
         )
         if finding.rule in NOTIFY_PARTIES:
             _notify_parties(section, finding)
+        elif finding.rule is R.SUSPENSION_LIMIT:
+            _notify_handling_regulator(section, finding)
         raised.append(alert)
     return raised
 
@@ -816,6 +850,44 @@ def _notify_parties(section: Section, finding: Finding) -> None:
         )
     users = db.session.scalars(
         select(User).where(User.org_id.in_(orgs), User.role.in_(roles), User.is_active.is_(True))
+    )
+    for user in users:
+        outbox.enqueue(channel="inbox", recipient=str(user.id), subject=subject, body=body, user_id=user.id)
+
+
+def _notify_handling_regulator(section: Section, finding: Finding) -> None:
+    """The suspension's limit is the handling regulator's to keep: its staff are told (采购法 Art. 57)."""
+    from app.accounts.models import User
+    from app.complaints.models import Case
+    from app.core import outbox
+    from app.core.clock import CST
+    from app.core.permissions import Role
+
+    case = db.session.get(Case, finding.evidence["case_id"])
+    if case is None or case.handling_org_id is None:
+        return
+    due = dt.datetime.fromisoformat(finding.evidence["due_at"]).astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    number = case.number or str(case.id)
+    subject = gettext("%(code)s: suspension limit", code=section.code)
+    body = (
+        gettext(
+            "The procurement has been suspended for complaint %(number)s beyond %(due)s: a suspension may "
+            "last at most 30 days (政府采购法第57条). Resume it now.",
+            number=number,
+            due=due,
+        )
+        if finding.evidence.get("state") == "overdue"
+        else gettext(
+            "The procurement suspended for complaint %(number)s must resume by %(due)s: a suspension may "
+            "last at most 30 days (政府采购法第57条).",
+            number=number,
+            due=due,
+        )
+    )
+    users = db.session.scalars(
+        select(User).where(
+            User.org_id == case.handling_org_id, User.role == Role.REGULATOR.value, User.is_active.is_(True)
+        )
     )
     for user in users:
         outbox.enqueue(channel="inbox", recipient=str(user.id), subject=subject, body=body, user_id=user.id)

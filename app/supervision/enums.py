@@ -35,6 +35,7 @@ class AlertRule(StrEnum):
         "bid_validity_lapsing"  # bid validity ends soon or ended, no contract (条例 Art. 25)
     )
     SECURITY_REFUND_OVERDUE = "security_refund_overdue"  # a refund not paid by its 5th day (条例 Art. 57)
+    SUSPENSION_LIMIT = "suspension_limit"  # GP suspended > 30 日 during a complaint (采购法 Art. 57)
 
 
 class NoticeStatus(StrEnum):

@@ -294,3 +294,69 @@ def test_the_sections_cases_are_filed_against_carry_the_platforms_codes(world: W
     for section, prefix in ((world.section, "GC"), (world.gp_section, "ZC")):
         assert re.fullmatch(rf"{prefix}\d{{4}}-\d{{4}}", section.project.code), section.project.code
         assert section.code == f"{section.project.code}-01"
+
+
+def test_a_procurement_suspended_for_a_complaint_is_warned_then_flagged_at_30_days(
+    world: World, db_session: Any
+) -> None:
+    """政府采购法 Art. 57: the finance department may suspend the procurement while it handles a complaint,
+    for at most 30 日. The supervision rules warn the handling regulator 5 days
+    ahead and flag the suspension once the limit has passed; resuming ends it. A works complaint's
+    suspension has no such limit (条例 Art. 62 sets none)."""
+    from app.complaints.sections import suspension_limit
+    from app.supervision.alerts import run_alert_rules
+    from app.supervision.models import SupervisionAlert
+
+    obj = _answered_objection(world)
+    works = complaint_draft(world, prior=obj.id, knew_at=cst(2026, 3, 3, 9))
+    services.submit_complaint(works, actor=world.bidder)
+    services.accept_complaint(works, actor=world.regulator)
+    services.start_investigation(works, actor=world.regulator, suspend=True)
+    assert world.section.suspended and suspension_limit(works) is None
+
+    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
+    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    case = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
+    services.submit_complaint(case, actor=world.bidder)
+    services.accept_complaint(case, actor=world.regulator2)
+    assert suspension_limit(case) is None  # nothing suspended yet
+    clock.freeze(cst(2026, 3, 6, 15))  # Friday afternoon
+    services.start_investigation(case, actor=world.regulator2, suspend=True)
+    assert world.gp_section.suspended
+    limit = suspension_limit(case)
+    # 30 日 counted from 03-07 end on Sun 04-05, in the Qingming holiday (04-04 to 04-06): the period runs
+    # on to the next working day, Tue 04-07, 24:00 (民法典 Art. 203, as every other period here)
+    assert limit == cst(2026, 4, 8, 0)
+
+    def alerts() -> list[tuple[str, str]]:
+        rows = db_session.scalars(
+            select(SupervisionAlert).where(SupervisionAlert.section_id == world.gp_section.id)
+        )
+        return [(a.rule, a.evidence["state"]) for a in rows if a.rule == "suspension_limit"]
+
+    def told() -> list[str]:
+        return list(
+            db_session.scalars(select(OutboxMessage.body).where(OutboxMessage.subject.contains("暂停期限")))
+        )
+
+    clock.freeze(cst(2026, 4, 2, 23, 59))  # more than 5 days before: quiet
+    run_alert_rules(world.gp_section)
+    assert alerts() == [] and told() == []
+    clock.freeze(cst(2026, 4, 3, 9))
+    run_alert_rules(world.gp_section)
+    assert alerts() == [("suspension_limit", "due_soon")]
+    assert told() and all("2026-04-08 00:00" in body and "第57条" in body for body in told())
+    run_alert_rules(world.gp_section)  # the same finding is not raised twice
+    assert len(alerts()) == 1
+    clock.freeze(cst(2026, 4, 8, 0, 1))
+    run_alert_rules(world.gp_section)
+    assert alerts() == [("suspension_limit", "due_soon"), ("suspension_limit", "overdue")]
+    assert any("恢复" in body for body in told())
+
+    from app.projects import services as projects
+
+    projects.resume_section(world.gp_section, actor=world.regulator2, note="暂停期满，恢复采购活动")
+    assert suspension_limit(case) is None
+    clock.freeze(cst(2026, 4, 20, 9))
+    run_alert_rules(world.gp_section)
+    assert len(alerts()) == 2

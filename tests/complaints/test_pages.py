@@ -357,3 +357,35 @@ def test_assigning_with_a_due_day_past_the_calendar_asks_for_a_date(
     )
     assert resp.status_code == 200
     assert "请填写日期。" in resp.get_data(as_text=True)
+
+
+def test_a_procurement_complaint_page_shows_when_the_suspension_must_end(
+    client: FlaskClient, world: World
+) -> None:
+    """政府采购法 Art. 57: the regulator is told on the form that a suspension lasts at most 30 days, and the
+    case then shows the latest day the procurement may stay suspended; past it, that the limit has passed."""
+    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
+    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    case = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
+    clock.freeze(cst(2026, 3, 4, 10))
+    services.submit_complaint(case, actor=world.bidder)
+    services.accept_complaint(case, actor=world.regulator2)
+    db.session.commit()
+    login(client, world.regulator2)
+    page = f"/complaints/cases/{case.id}"
+    html = client.get(page).get_data(as_text=True)
+    assert "最长不得超过三十日" in html and 'id="suspension-limit"' not in html
+    clock.freeze(cst(2026, 3, 9, 10))
+    resp = client.post(
+        f"{page}/complaint/investigate",
+        data={"suspend": "1", "csrf_token": csrf_token(client, page)},
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    limit = re.search(r'id="suspension-limit">([^<]+)<', html)
+    # 30 日 from 03-10 (the day of the suspension not counted): Wed 04-08, 24:00
+    assert limit is not None and limit.group(1).startswith("2026-04-09 00:00")
+    assert "已超期" not in html
+    clock.freeze(cst(2026, 4, 9, 8))
+    assert "已超期" in client.get(page).get_data(as_text=True)
