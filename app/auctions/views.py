@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import Organization, User
-from app.core.clock import CST, now
+from app.core.clock import now, parse_local
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.labels import flash_refusal, label
@@ -65,13 +65,10 @@ def _money(field: str, *, required: bool = True) -> Decimal | None:
 
 def _moment(field: str) -> dt.datetime:
     """A ``datetime-local`` field, read as Beijing time."""
-    try:
-        local = dt.datetime.fromisoformat(request.form.get(field, "").strip())
-        return local.replace(tzinfo=CST).astimezone(dt.UTC)
-    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
-        raise DomainError(
-            _("Enter a date and time."), errors={field: [_("Enter a date and time.")]}
-        ) from None
+    value = parse_local(request.form.get(field))
+    if value is None:
+        raise DomainError(_("Enter a date and time."), errors={field: [_("Enter a date and time.")]})
+    return value
 
 
 def _listing_items() -> list[tuple[int, str]]:

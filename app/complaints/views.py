@@ -19,7 +19,7 @@ from app.accounts.stepup import step_up_required
 from app.core import storage, throttle
 from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.calendar import local_date
-from app.core.clock import CST, now
+from app.core.clock import now, parse_local
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.labels import error_details
@@ -54,19 +54,6 @@ def _case(case_id: int) -> Case:
     if case is None or not can_view(_user(), case):
         abort(404)
     return case
-
-
-def _parse_local(value: str | None) -> dt.datetime | None:
-    """A ``datetime-local`` or date input, read as China Standard Time."""
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=CST)
-        return parsed.astimezone(dt.UTC)
-    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
-        return None
 
 
 def _int(value: str | None) -> int | None:
@@ -199,7 +186,7 @@ def _form_input() -> services.CaseInput:
     return services.CaseInput(
         section_id=_int(request.form.get("section_id")),
         matter=request.form.get("matter", Matter.OTHER.value),
-        knew_at=_parse_local(request.form.get("knew_at")),
+        knew_at=parse_local(request.form.get("knew_at")),
         prior_objection_id=_int(request.form.get("prior_objection_id")),
         by_agent=request.form.get("by_agent") == "1",
         cross_department=request.form.get("cross_department") == "1",

@@ -73,3 +73,27 @@ def security_now() -> dt.datetime:
 def to_local(value: dt.datetime) -> dt.datetime:
     """The same instant in China Standard Time, for display."""
     return value.astimezone(CST)
+
+
+def local_to_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A time a person typed, read as China Standard Time when it carries no zone, as a UTC instant. None
+    for None and for a time in the first hours of 0001-01-01 (Beijing time), which has no UTC instant: such a
+    typo is no date, asked for again like an empty field — never a server error."""
+    if value is None:
+        return None
+    try:
+        return (value if value.tzinfo is not None else value.replace(tzinfo=CST)).astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
+def parse_local(text: str | None) -> dt.datetime | None:
+    """A ``datetime-local`` or date input (ISO 8601), read as China Standard Time, as a UTC instant; None
+    when empty, not a date, or without a UTC instant (:func:`local_to_utc`)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return local_to_utc(dt.datetime.fromisoformat(text))
+    except ValueError:
+        return None

@@ -4,7 +4,6 @@ answer link. Thin handlers: load (404), check, call one service, commit, render.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections import Counter
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import func, or_, select
 from app.accounts.models import Organization, User
 from app.accounts.stepup import step_up_required
 from app.core.bodies import FORM_OVERHEAD, body_limit
-from app.core.clock import CST, now
+from app.core.clock import CST, local_to_utc, now
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.labels import error_details
@@ -483,9 +482,8 @@ def request_draw() -> ResponseReturnValue:
         return redirect(url_for("experts.draw_room"))
     local = form.evaluation_starts_at.data
     assert local is not None  # DataRequired
-    try:
-        starts = local.replace(tzinfo=CST).astimezone(dt.UTC)
-    except OverflowError:  # before 0001-01-01 08:00 Beijing time: a typo, asked again
+    starts = local_to_utc(local)
+    if starts is None:  # before 0001-01-01 08:00 Beijing time: a typo, asked again
         flash(_("Fill in every field of the draw request."), "error")
         return redirect(url_for("experts.draw_room"))
     try:

@@ -33,17 +33,6 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def local_to_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """A ``datetime-local`` input is China Standard Time. One before 0001-01-01 08:00 Beijing time has no UTC
-    instant: it is no date (the section's rules then ask for it), never a 500."""
-    if value is None:
-        return None
-    try:
-        return value.replace(tzinfo=CST).astimezone(dt.UTC)
-    except OverflowError:
-        return None
-
-
 def utc_to_local_naive(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.astimezone(CST).replace(tzinfo=None)
 

@@ -22,7 +22,7 @@ from app.accounts.services import industry_label, role_label
 from app.core import storage
 from app.core.bodies import FORM_OVERHEAD, body_limit
 from app.core.calendar import day_or_today
-from app.core.clock import CST, now
+from app.core.clock import CST, local_to_utc, now
 from app.core.db import db
 from app.core.errors import DomainError, Forbidden
 from app.core.labels import has_label, label
@@ -46,7 +46,6 @@ from .forms import (
     ReviewForm,
     RoomForm,
     SectionForm,
-    local_to_utc,
     parse_pairs,
     utc_to_local_naive,
 )

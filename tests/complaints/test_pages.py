@@ -315,7 +315,7 @@ def test_a_date_before_the_calendar_begins_is_refused_not_a_server_error(
     unreadable date, like any other: the draft is kept and the filer is asked for the date, never a 500.
     The same reading serves the validity extension and the listing forms."""
     from app.auctions.views import _moment
-    from app.bidding.validity.views import parse_local
+    from app.core.clock import parse_local
 
     login(client, world.bidder)
     data = {**CONTENT, "section_id": str(world.section.id), "matter": "documents", "action": "submit"}

@@ -47,7 +47,7 @@ def test_a_start_before_the_calendar_begins_is_asked_again_not_a_server_error(
 ) -> None:
     """A mistyped year (0001-01-01 00:00 Beijing time has no UTC instant) in the draw request, the section
     form or the prequalification form reads as no date: asked again, never a 500."""
-    from app.projects.forms import local_to_utc
+    from app.core.clock import local_to_utc
     from app.projects.prequal.views import _local
 
     world.pool(6)

@@ -3,14 +3,12 @@ and the bidder's answer page."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as WzResponse
 
-from app.core.clock import CST
+from app.core.clock import parse_local
 from app.core.db import db
 from app.core.errors import DomainError, NotFound
 from app.core.labels import error_details
@@ -31,19 +29,6 @@ def _section(section_id: int) -> Section:
     if section is None or section.status == SectionStatus.DRAFT:
         raise NotFound(_("No such section."))
     return section
-
-
-def parse_local(value: str | None) -> dt.datetime | None:
-    """A ``datetime-local`` or date input, read as Beijing time."""
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=CST)
-        return parsed.astimezone(dt.UTC)
-    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
-        return None
 
 
 def _failed(err: DomainError) -> None:

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from app.accounts.models import User
 from app.core import storage
-from app.core.clock import CST
+from app.core.clock import CST, parse_local
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.labels import flash_refusal
@@ -51,13 +51,10 @@ def _local(field: str) -> dt.datetime | None:
     raw = request.form.get(field, "").strip()
     if not raw:
         return None
-    try:
-        value = dt.datetime.strptime(raw[:16], "%Y-%m-%dT%H:%M")
-        return value.replace(tzinfo=CST).astimezone(dt.UTC)
-    except (ValueError, OverflowError):  # not a date, or one before 0001-01-01 08:00 Beijing time
-        raise DomainError(
-            _("Enter a date and time."), errors={field: [_("Enter a date and time.")]}
-        ) from None
+    value = parse_local(raw)
+    if value is None:
+        raise DomainError(_("Enter a date and time."), errors={field: [_("Enter a date and time.")]})
+    return value
 
 
 def _input_value(value: dt.datetime | None) -> str:
