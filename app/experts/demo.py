@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.accounts.models import Organization, User
-from app.core.clock import now
+from app.core.clock import now, to_local
 from app.core.db import db
 from app.core.errors import DomainError
 from app.core.permissions import OrgKind
@@ -64,7 +64,7 @@ def seed_experts(orgs: dict[str, Organization], users: dict[str, User], *, count
             org or accounts.create_organization(name, OrgKind.EXPERT_EMPLOYER, actor=None, region="南通市")
         )
     expert_user = users.get("expert")
-    today = now().date()
+    today = to_local(now()).date()  # Beijing time: the UTC date is yesterday before 08:00
     created: list[Expert] = []
     for n in range(count):
         birth = dt.date(rng.randint(1956, 1985), rng.randint(1, 12), rng.randint(1, 28))

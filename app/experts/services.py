@@ -384,6 +384,11 @@ def update_contact(expert: Expert, *, phone: str, email: str | None, actor: User
 def add_leave(
     expert: Expert, starts_on: dt.date, ends_on: dt.date, note: str, *, actor: User | None
 ) -> ExpertLeave:
+    """Leave (请假) says when the expert cannot sit: from today on. Draws already made are frozen, so a leave
+    in the past changes nothing and is refused, like a mistyped year."""
+    if starts_on < to_local(now()).date():
+        msg = _("A leave starts today or later.")
+        raise DomainError(msg, errors={"starts_on": [msg]})
     if ends_on < starts_on:
         raise DomainError(_("The leave ends before it starts."), errors={"ends_on": [_("Too early.")]})
     leave = ExpertLeave(expert_id=expert.id, starts_on=starts_on, ends_on=ends_on, note=note.strip()[:200])

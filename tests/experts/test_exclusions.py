@@ -15,7 +15,7 @@ from app.experts import draws, services
 from app.experts.draws import Slot
 from app.experts.enums import ExclusionReason, ExpertStatus, SeatStatus
 from app.experts.models import Expert, PanelSeat
-from tests.experts.conftest import EVAL, World, make_section
+from tests.experts.conftest import EVAL, T0, World, make_section
 from tests.factories import make_org
 
 
@@ -96,9 +96,7 @@ def test_on_leave_on_the_evaluation_date(base: World) -> None:
     on_leave = base.expert()
     ends_before = base.expert()
     services.add_leave(on_leave, day, day, "年假", actor=base.manager)
-    services.add_leave(
-        ends_before, day - dt.timedelta(days=5), day - dt.timedelta(days=1), "", actor=base.manager
-    )
+    services.add_leave(ends_before, T0.date(), day - dt.timedelta(days=1), "", actor=base.manager)
     draw = request(base)
     assert reasons(draw, on_leave) == {ExclusionReason.ON_LEAVE}
     assert eligible(draw, ends_before)

@@ -121,7 +121,11 @@ def test_leave_and_conflicts_are_kept_by_the_expert(world: World) -> None:
     expert = world.expert()
     with pytest.raises(DomainError):
         services.add_leave(expert, dt.date(2026, 3, 9), dt.date(2026, 3, 8), "", actor=world.manager)
-    leave = services.add_leave(expert, dt.date(2026, 3, 8), dt.date(2026, 3, 9), "出差", actor=world.manager)
+    for typo in (dt.date(1, 1, 1), dt.date(2026, 3, 1)):  # a leave in the past changes no draw: refused
+        with pytest.raises(DomainError) as err:
+            services.add_leave(expert, typo, dt.date(2026, 3, 9), "", actor=world.manager)
+        assert err.value.errors == {"starts_on": ["请假自今天或以后开始。"]}
+    leave = services.add_leave(expert, dt.date(2026, 3, 2), dt.date(2026, 3, 9), "出差", actor=world.manager)
     services.remove_leave(leave, actor=world.manager)
     db.session.flush()
     assert expert.leaves == [] or all(lv.id != leave.id for lv in expert.leaves)
