@@ -545,6 +545,7 @@ def _build() -> dict[str, dict[str, str]]:
             "政府采购法实施条例 Art. 50": pgettext(
                 "legal_basis", "Government Procurement Law Implementing Regulations Art. 50"
             ),
+            "政府采购法 Art. 57": pgettext("legal_basis", "Government Procurement Law Art. 57"),
         },
         "prequal_status": {
             "draft": pgettext("prequal_status", "Draft"),

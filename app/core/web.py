@@ -436,6 +436,17 @@ def _http_message(err: HTTPException, status: int) -> str:
     return label("http_error", "500" if status >= 500 else "400")
 
 
+def _same_origin_referrer() -> str | None:
+    """The page a refused form was sent from (path and query), when it is one of ours: where the person
+    opens the form again. Another site's address is never offered as a link."""
+    from urllib.parse import urlsplit
+
+    ref = urlsplit(request.referrer or "")
+    if ref.scheme not in {"http", "https"} or ref.netloc != request.host or not ref.path.startswith("/"):
+        return None
+    return ref.path + (f"?{ref.query}" if ref.query else "")
+
+
 def _http_error(err: HTTPException) -> Response | tuple[str, int]:
     status = err.code or 500
     message = _http_message(err, status)
@@ -450,7 +461,17 @@ def _http_error(err: HTTPException) -> Response | tuple[str, int]:
         resp = jsonify(error_body(status, code, message, errors))
         resp.status_code = status
     else:
-        resp = Response(render_template("errors/error.html", status=status, message=message), status=status)
+        from flask_wtf.csrf import CSRFError
+
+        refused = isinstance(err, CSRFError) and request.method == "POST"
+        page = render_template(
+            "errors/error.html",
+            status=status,
+            message=message,
+            form_refused=refused,
+            back_url=_same_origin_referrer() if refused else None,
+        )
+        resp = Response(page, status=status)
     # 429 and 503 say when to come back (flask-limiter's own response, or the exception's retry_after).
     if status in (429, 503):
         source = err.response.headers.items() if err.response is not None else err.get_headers()
