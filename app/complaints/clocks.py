@@ -41,6 +41,7 @@ CHALLENGE_DAYS = 7
 CHALLENGE_REPLY_DAYS = 7
 PROCUREMENT_COMPLAINT_DAYS = 15
 PROCUREMENT_SUSPENSION_DAYS = 30  # 采购法 Art. 57: a suspension while a complaint is handled, at most 30 日
+RESPONDENT_EXPLANATION_DAYS = 5  # 94号令: the respondent explains in writing within 5 工作日 of the copy
 PROCUREMENT_ACCEPT_DAYS = 5  # 94号令 Art. 21: the finance department reviews a complaint in 5 working days
 REPORT_HANDLE_DAYS = 15  # no national rule (reference file §5.3): the platform's default assignment period
 BACKUP_WARNING_WORKING_DAYS = 1  # AB角: the backup is alerted this many working days before the due date
@@ -184,6 +185,13 @@ def accept_due(
     5 工作日 (94号令 Art. 21)."""
     days = PROCUREMENT_ACCEPT_DAYS if regime is Regime.PROCUREMENT else ACCEPT_DAYS
     return period_end(received_at, days, unit="working", calendar=calendar)
+
+
+def respondent_explanation_due(notified_at: dt.datetime, calendar: WorkCalendar) -> dt.datetime:
+    """Government procurement: the respondent explains in writing, with its evidence, within 5 工作日 of
+    receiving the copy of the complaint (财政部令第94号) — sent by the platform at the acceptance, well
+    within the 8 工作日 the finance department has to send it."""
+    return period_end(notified_at, RESPONDENT_EXPLANATION_DAYS, unit="working", calendar=calendar)
 
 
 def decision_due(

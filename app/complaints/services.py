@@ -700,7 +700,54 @@ def accept_complaint(case: Case, *, actor: User) -> Case:
             _("Complaint %(number)s accepted", number=case.number),
             _("Decision due by %(due)s.", due=fmt(case.due_at)),
         )
+    _tell_respondent(case, actor=actor)
     return case
+
+
+def explanation_due(case: Case) -> dt.datetime | None:
+    """When the respondent of an accepted government procurement complaint owes its written explanation
+    (财政部令第94号: 5 工作日 from the copy, sent at the acceptance); None for other cases."""
+    procurement = case.kind == CaseKind.COMPLAINT and case.regime_enum is Regime.PROCUREMENT
+    if not procurement or case.accepted_at is None:
+        return None
+    return clocks.respondent_explanation_due(case.accepted_at, case_calendar())
+
+
+def _tell_respondent(case: Case, *, actor: User) -> None:
+    """The respondent — the tenderer (purchaser) and its agency — is sent the accepted complaint: it reads
+    the complaint on the case page and answers in the case thread. Government procurement gives it 5 工作日
+    to explain in writing with its evidence (财政部令第94号)."""
+    section = case.section
+    if section is None:
+        return
+    project = section.project
+    users = [
+        user
+        for org_id in dict.fromkeys((project.owner_org_id, project.agency_org_id))
+        for user in org_users(org_id, {Role.TENDERER})
+    ]
+    due = explanation_due(case)
+    if due is not None:
+        body = _(
+            "Complaint %(number)s about %(section)s has been accepted by %(department)s. Read it on the case "
+            "page and give your written explanation with its evidence in the case thread by %(due)s "
+            "(财政部令第94号).",
+            number=case.number,
+            section=section.code,
+            department=case.handling_org.name if case.handling_org else "",
+            due=fmt(due),
+        )
+    else:
+        body = _(
+            "Complaint %(number)s about %(section)s has been accepted by %(department)s. Read it on the case "
+            "page; your explanation and evidence go in the case thread.",
+            number=case.number,
+            section=section.code,
+            department=case.handling_org.name if case.handling_org else "",
+        )
+    notify(users, _("Complaint %(number)s about your tender", number=case.number), body)
+    note = _("Written explanation due %(due)s", due=fmt(due)) if due is not None else ""
+    _event(case, "respondent_notified", actor, note=note)
 
 
 def refuse_complaint(case: Case, *, actor: User, reason: str) -> Case:

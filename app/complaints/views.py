@@ -314,6 +314,11 @@ def case_detail(case_id: int) -> str:
         pause_reasons=list(PauseReason),
         audiences=list(Audience),
         suspension_limit=suspension_limit(case),
+        explanation_due=services.explanation_due(case),
+        explained=any(
+            m.author_side == "respondent" and case.accepted_at is not None and m.at >= case.accepted_at
+            for m in case.messages
+        ),
         now=now(),
     )
 

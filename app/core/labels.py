@@ -397,6 +397,7 @@ def _build() -> dict[str, dict[str, str]]:
             "violation_established": pgettext("case_event", "Violation established"),
             "remedy": pgettext("case_event", "Remedy ordered"),
             "contract_blocked": pgettext("case_event", "Contract on hold"),
+            "respondent_notified": pgettext("case_event", "Complaint sent to the respondent"),
             "notice:overdue": pgettext("case_event", "Overdue notice"),
             "supervised": pgettext("case_event", "Supervision notice (督办)"),
             "notice:escalated": pgettext("case_event", "Escalated to the department head"),

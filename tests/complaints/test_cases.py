@@ -360,3 +360,42 @@ def test_a_procurement_suspended_for_a_complaint_is_warned_then_flagged_at_30_da
     clock.freeze(cst(2026, 4, 20, 9))
     run_alert_rules(world.gp_section)
     assert len(alerts()) == 2
+
+
+def test_an_accepted_complaint_is_sent_to_the_respondent(world: World, db_session: Any) -> None:
+    """The respondent (the tenderer or purchaser side) learns of an accepted complaint and where to answer
+    it; in government procurement it owes a written explanation with its evidence within 5 工作日 of the
+    copy (财政部令第94号), which the case shows."""
+    from app.core.models import OutboxMessage as Msg
+
+    def notices(number: str) -> list[str]:
+        return list(
+            db_session.scalars(
+                select(Msg.body).where(
+                    Msg.subject == f"关于您项目的投诉 {number}",
+                    Msg.channel == "inbox",
+                    Msg.user_id == world.tenderer.id,
+                )
+            )
+        )
+
+    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
+    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    gp = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
+    clock.freeze(cst(2026, 3, 5, 10))  # Thursday
+    services.submit_complaint(gp, actor=world.bidder)
+    assert services.explanation_due(gp) is None and notices(gp.number) == []  # not accepted yet
+    services.accept_complaint(gp, actor=world.regulator2)
+    due = services.explanation_due(gp)
+    assert due == cst(2026, 3, 13, 0)  # 5 working days from Fri 03-06: Thu 03-12, 24:00
+    [body] = notices(gp.number)
+    assert "2026-03-13 00:00" in body and "财政部令第94号" in body and world.finance.name in body
+    assert [e.action for e in gp.events].count("respondent_notified") == 1
+
+    obj = _answered_objection(world)
+    works = complaint_draft(world, prior=obj.id, knew_at=cst(2026, 3, 3, 9))
+    services.submit_complaint(works, actor=world.bidder)
+    services.accept_complaint(works, actor=world.regulator)
+    [body] = notices(works.number)
+    assert "案件往来" in body and "财政部令" not in body
+    assert services.explanation_due(works) is None

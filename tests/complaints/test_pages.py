@@ -389,3 +389,25 @@ def test_a_procurement_complaint_page_shows_when_the_suspension_must_end(
     assert "已超期" not in html
     clock.freeze(cst(2026, 4, 9, 8))
     assert "已超期" in client.get(page).get_data(as_text=True)
+
+
+def test_the_procurement_case_page_shows_the_respondents_explanation_due(
+    client: FlaskClient, world: World
+) -> None:
+    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
+    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    case = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
+    clock.freeze(cst(2026, 3, 5, 10))
+    services.submit_complaint(case, actor=world.bidder)
+    services.accept_complaint(case, actor=world.regulator2)
+    db.session.commit()
+    login(client, world.tenderer)
+    page = f"/complaints/cases/{case.id}"
+    due = re.search(r'id="explanation-due">([^<]+)<span class="badge warn">([^<]+)<', client.get(page).text)
+    assert due is not None and due.group(1).startswith("2026-03-13 00:00") and due.group(2) == "待说明"
+    services.post_message(case, actor=world.tenderer, body="书面说明：评审程序合法，附评审报告。")
+    db.session.commit()
+    assert "已收到说明" in client.get(page).text
+    client.post("/auth/logout", data={"csrf_token": csrf_token(client, page)})
+    login(client, world.regulator2)
+    assert "已收到说明" in client.get(page).text and "已向被投诉人送达投诉书副本" in client.get(page).text
