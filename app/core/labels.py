@@ -683,6 +683,7 @@ def _build() -> dict[str, dict[str, str]]:
             "bid_validity_days": pgettext("field", "Bid validity"),
             "sme_deduction_rate": pgettext("field", "SME price deduction"),
             "sme_works": pgettext("field", "Government procurement of works"),
+            "performance_security_pct": pgettext("field", "Performance security"),
             "new_end_at": pgettext("field", "New end of the bid validity"),
             "birth_date": pgettext("field", "Date of birth"),
             "budget": pgettext("field", "Budget"),

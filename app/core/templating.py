@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -42,6 +43,11 @@ def person_name(user_id: int | None) -> str:
     return names[user_id]
 
 
+def percent(value: Decimal | int | str) -> str:
+    """A stored rate as people write it: 5.00 → "5", 12.50 → "12.5" (never "5.00" or "1E+1")."""
+    return f"{Decimal(value).normalize():f}"
+
+
 def init_app(app: Flask) -> None:
     from app.core.labels import action_label, choices, has_label, label, label_list
 
@@ -49,6 +55,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["countdown"] = countdown
     app.jinja_env.filters["working_days"] = working_days_to
     app.jinja_env.filters["local_iso"] = fmt_iso
+    app.jinja_env.filters["percent"] = percent
     app.jinja_env.globals.update(
         label=label,
         has_label=has_label,

@@ -236,6 +236,10 @@ def _publish_section(
             ceiling_price=(estimated * Decimal("0.98")).quantize(Decimal("1")),
             bid_security=min((estimated * Decimal("0.02")).quantize(Decimal("1")), Decimal("800000")),
             qualification="具备独立法人资格；近三年无重大违法记录；满足招标文件规定的资格条件",
+            # works: a 10 % 履约保证金 (条例 Art. 58 allows at most that)
+            performance_security_pct=Decimal("10")
+            if item.category == Category.ENGINEERING_CONSTRUCTION
+            else None,
             evaluation_method="comprehensive",
             scoring_criteria=[
                 {"name": "投标报价", "weight": 60},

@@ -84,6 +84,9 @@ class SectionForm(FlaskForm):
     )
     sme_deduction_rate = DecimalField(_l("SME price deduction (%)"), places=2, validators=[Optional()])
     sme_works = BooleanField(_l("Government procurement of works (deduction 3-5%)"))
+    performance_security_pct = DecimalField(
+        _l("Performance security (percent of the contract amount)"), places=2, validators=[Optional()]
+    )
     qualification = TextAreaField(
         _l("Qualification requirements"), validators=[Optional(), Length(max=10000)]
     )

@@ -265,6 +265,12 @@ class Section(db.Model):  # type: ignore[name-defined]
         CheckConstraint("panel_pool_count <= panel_size", name="panel_pool_le_size"),
         CheckConstraint("custodian_k >= 2", name="custodian_k_ge_2"),
         CheckConstraint("bid_validity_days > 0", name="bid_validity_positive"),
+        # 条例 Art. 58, 采购条例 Art. 48: a performance security is at most 10 % of the contract amount.
+        CheckConstraint(
+            "performance_security_pct IS NULL"
+            " OR (performance_security_pct > 0 AND performance_security_pct <= 10)",
+            name="performance_security_le_10pct",
+        ),
         CheckConstraint("max_envelope_mb >= 1", name="envelope_positive"),
         CheckConstraint(
             "docs_available_until IS NULL OR docs_available_from IS NULL"
@@ -319,6 +325,11 @@ class Section(db.Model):  # type: ignore[name-defined]
         Numeric(5, 2),
         nullable=True,
         comment="government procurement: 小微企业价格扣除 in percent (财库〔2020〕46号 Art. 9)",
+    )
+    performance_security_pct: Mapped[Decimal | None] = mapped_column(
+        Numeric(5, 2),
+        nullable=True,
+        comment="履约保证金 the winner provides, in percent of the contract amount (≤ 10, 条例 Art. 58)",
     )
     sme_works: Mapped[bool] = mapped_column(
         Boolean,

@@ -100,6 +100,35 @@ SME_DEDUCTION_WORKS = (Decimal("3"), Decimal("5"))
 SME_DEDUCTION_BASIS = "财库〔2020〕46号第9条、财库〔2022〕19号"
 
 
+#: 履约保证金: at most 10 % of the contract amount (实施条例 Art. 58; 政府采购法实施条例 Art. 48).
+PERFORMANCE_SECURITY_MAX_PCT = Decimal("10")
+
+
+def check_performance_security(pct: Decimal | None, category: Category | str | None) -> RuleCheck:
+    """The performance security the documents ask of the winner, in percent of the contract amount: none,
+    or more than 0 and at most 10 %."""
+    if pct is None:
+        return RuleCheck("performance_security_pct", True, "")
+    params = {"pct": f"{pct:g}", "max": f"{PERFORMANCE_SECURITY_MAX_PCT:g}"}
+    if not pct.is_finite() or not Decimal("0") < pct <= PERFORMANCE_SECURITY_MAX_PCT:
+        procurement = category is not None and Category(category) is Category.GOVERNMENT_PROCUREMENT
+        msg = (
+            _(
+                "A performance security is more than 0 and at most %(max)s%% of the contract amount, not "
+                "%(pct)s%% (政府采购法实施条例第48条).",
+                **params,
+            )
+            if procurement
+            else _(
+                "A performance security is more than 0 and at most %(max)s%% of the contract amount, not "
+                "%(pct)s%% (招标投标法实施条例第58条).",
+                **params,
+            )
+        )
+        return RuleCheck("performance_security_pct", False, msg, params)
+    return RuleCheck("performance_security_pct", True, "", params)
+
+
 def sme_deduction_range(works: bool) -> tuple[Decimal, Decimal]:
     return SME_DEDUCTION_WORKS if works else SME_DEDUCTION_GOODS_SERVICES
 

@@ -49,6 +49,7 @@ class TendererSectionOut(Schema):
     bid_validity_days = fields.Int()
     sme_deduction_rate = fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
     sme_works = fields.Bool()
+    performance_security_pct = fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
     evaluation_method = fields.Str()
     procedure = fields.Str()
     procedure_approval_ref = fields.Str()

@@ -317,6 +317,7 @@ def _fill_form(form: SectionForm, s: Section) -> None:
     form.bid_validity_days.data = s.bid_validity_days
     form.sme_deduction_rate.data = s.sme_deduction_rate
     form.sme_works.data = s.sme_works
+    form.performance_security_pct.data = s.performance_security_pct
     form.qualification.data = s.qualification
     form.evaluation_method.data = s.evaluation_method
     form.procedure.data = s.procedure
@@ -348,6 +349,7 @@ def _terms(form: SectionForm) -> services.SectionTerms:
         bid_validity_days=form.bid_validity_days.data,
         sme_deduction_rate=form.sme_deduction_rate.data,
         sme_works=bool(form.sme_works.data),
+        performance_security_pct=form.performance_security_pct.data,
         qualification=form.qualification.data or "",
         evaluation_method=form.evaluation_method.data or "lowest_price",
         scoring_criteria=[

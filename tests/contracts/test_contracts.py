@@ -125,6 +125,10 @@ def test_a_procurement_contract_is_uploaded_published_late_alerted_amended_and_a
     assert "已上传" in _flashes(resp), _flashes(resp)
     contract = contracts.contract_for(section)
     assert contract is not None and contract.status == "signed" and contract.amount == Decimal("1120000")
+    section.performance_security_pct = Decimal("5")  # as if the documents asked for a 5 % 履约保证金
+    db.session.commit()
+    shown = re.search(r'id="performance-security">([^<]+)<', purchaser.get(page).get_data(as_text=True))
+    assert shown is not None and shown.group(1) == "56,000.00 元 · 合同金额的 5%，由中标人提交"
     db.session.refresh(ev)
     assert ev.contract_signed_at == contract.signed_at  # the signing is recorded on the evaluation too
     # Fri 27 March: Mon 30, Tue 31 → published by the end of Tuesday (政府采购法实施条例第50条)

@@ -184,6 +184,7 @@ class SectionTerms:
     bid_validity_days: int | None = rules.BID_VALIDITY_DEFAULT_DAYS
     sme_deduction_rate: Decimal | None = None
     sme_works: bool = False
+    performance_security_pct: Decimal | None = None
 
 
 def _terms_errors(terms: SectionTerms, category: str | None = None) -> dict[str, list[str]]:
@@ -207,6 +208,9 @@ def _terms_errors(terms: SectionTerms, category: str | None = None) -> dict[str,
     sme = rules.check_sme_deduction(terms.sme_deduction_rate, category, terms.sme_works)
     if not sme.ok:
         errors["sme_deduction_rate"] = [sme.message]
+    performance = rules.check_performance_security(terms.performance_security_pct, category)
+    if not performance.ok:
+        errors["performance_security_pct"] = [performance.message]
     panel = rules.check_panel(terms.panel_size, terms.panel_pool_count, terms.panel_specialties)
     if not panel.ok:
         errors["panel_size"] = [panel.message]
@@ -254,6 +258,7 @@ def _apply_terms(section: Section, terms: SectionTerms) -> None:
     section.bid_validity_days = terms.bid_validity_days or rules.BID_VALIDITY_DEFAULT_DAYS
     section.sme_deduction_rate = terms.sme_deduction_rate
     section.sme_works = bool(terms.sme_works)
+    section.performance_security_pct = terms.performance_security_pct
     section.qualification = terms.qualification or ""
     section.evaluation_method = terms.evaluation_method
     section.scoring_criteria = (
@@ -419,6 +424,7 @@ RETENDER_FIELDS = (
     "bid_validity_days",
     "sme_deduction_rate",
     "sme_works",
+    "performance_security_pct",
     "qualification",
     "evaluation_method",
     "scoring_criteria",
