@@ -4,7 +4,8 @@ Every period is counted as the Civil Code says (``app.core.calendar``): the star
 calendar-day period ending on a rest day runs on to the next working day, and it ends at 24:00 China
 Standard Time. Numbers and sources (reference file §§3–5):
 
-* objection to tender documents: filed ≥ 10 日 before the bid deadline, answered within 3 日 (条例 22);
+* objection to tender documents: filed ≥ 10 日 before the bid deadline, answered within 3 日 (条例 22); to the
+  prequalification documents ≥ 2 日 before the application deadline, answered alike;
 * objection to results: only during candidate publicity, answered within 3 日 (条例 54);
 * complaint: within 10 日 of knowing, the time a required objection waited for its answer not counted
   (条例 60); accepted or refused within 3 工作日, decided within 30 工作日 of acceptance, expert review,
@@ -32,6 +33,7 @@ from app.core.calendar import Unit, WorkCalendar, end_of_local_day, local_date, 
 from .enums import Regime
 
 DOCUMENT_OBJECTION_LEAD_DAYS = 10
+PREQUAL_OBJECTION_LEAD_DAYS = 2  # 条例 22: objections to the prequalification documents
 OBJECTION_ANSWER_DAYS = 3
 COMPLAINT_DAYS = 10
 ACCEPT_DAYS = 3

@@ -19,16 +19,17 @@ class Regime(StrEnum):
 
 
 class Matter(StrEnum):
-    """What an objection or complaint is about. The first three need an objection before a complaint
+    """What an objection or complaint is about. All but ``other`` need an objection before a complaint
     (实施条例 Art. 60)."""
 
     DOCUMENTS = "documents"  # 招标文件 (条例 22)
+    PREQUAL = "prequal"  # 资格预审文件 (条例 22): ≥ 2 日 before the application deadline
     OPENING = "opening"  # 开标 (条例 44)
     RESULTS = "results"  # 评标结果 (条例 54)
     OTHER = "other"  # any other act in the procedure
 
 
-OBJECTION_FIRST = frozenset({Matter.DOCUMENTS, Matter.OPENING, Matter.RESULTS})
+OBJECTION_FIRST = frozenset({Matter.DOCUMENTS, Matter.PREQUAL, Matter.OPENING, Matter.RESULTS})
 
 
 class CaseStatus(StrEnum):

@@ -49,6 +49,17 @@ def in_publicity(section: Any, at: dt.datetime) -> bool:
 CONCLUDED = frozenset({"awarded", "archived", "failed", "cancelled"})
 
 
+def is_public(section: Any) -> bool:
+    """A section cases may be filed against: published, or a draft whose prequalification is announced
+    (资格预审公告: its documents are public and may be objected to, 条例 Art. 22). Other drafts are secret."""
+    if section.status != "draft":
+        return True
+    from app.projects.prequal.services import current_round
+
+    pq = current_round(section)
+    return pq is not None and pq.status != "draft"
+
+
 def is_concluded(section: Any) -> bool:
     """The trade has ended (award, failure, cancellation): there is no procedure left to suspend."""
     return str(section.status) in CONCLUDED
@@ -136,6 +147,7 @@ def suspension_limit(case: Case) -> dt.datetime | None:
 #: Why an unanswered objection holds its section, per matter (the article that suspends the procedure).
 HOLD_ARTICLES = {
     "documents": "实施条例第22条",
+    "prequal": "实施条例第22条",
     "results": "实施条例第54条",
 }
 

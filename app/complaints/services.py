@@ -281,7 +281,7 @@ def save_draft(kind: CaseKind, data: CaseInput, *, actor: User, case: Case | Non
         from app.projects.models import Section
 
         section = db.session.get(Section, data.section_id)
-        if section is None or section.status == "draft":
+        if section is None or not sections.is_public(section):
             raise DomainError(
                 _("No such tender section."), errors={"section_id": [_("No such tender section.")]}
             )
@@ -391,6 +391,31 @@ def submit_objection(case: Case, *, actor: User) -> Case:
                 errors={"knew_at": [_("Window: until %(end)s.", end=fmt(window.closes))]},
                 code="out_of_time",
             )
+    elif matter is Matter.PREQUAL:
+        from app.projects.prequal.services import taking_applications
+
+        pq = taking_applications(section)
+        if pq is None or pq.application_deadline is None:
+            msg = _("This section's prequalification is not taking applications.")
+            raise DomainError(msg, errors={"matter": [msg]}, code="out_of_time")
+        window = clocks.document_objection_window(
+            pq.application_deadline, calendar, lead_days=clocks.PREQUAL_OBJECTION_LEAD_DAYS
+        )
+        if not window.contains(at):
+            raise DomainError(
+                _(
+                    "Objections to the prequalification documents are raised at least %(days)d days before "
+                    "the application deadline (%(deadline)s): the window closed at %(end)s (条例第22条).",
+                    days=clocks.PREQUAL_OBJECTION_LEAD_DAYS,
+                    deadline=fmt(pq.application_deadline),
+                    end=fmt(window.closes),
+                ),
+                errors={"matter": [_("Window: until %(end)s.", end=fmt(window.closes))]},
+                code="out_of_time",
+            )
+    elif section.status == "draft":
+        msg = _("Only the prequalification documents of this section are published so far.")
+        raise DomainError(msg, errors={"matter": [msg]})
     elif matter is Matter.DOCUMENTS:
         if section.bid_deadline is None:
             raise DomainError(_("This section has no bid deadline."))
@@ -431,7 +456,7 @@ def submit_objection(case: Case, *, actor: User) -> Case:
     case.handling_org_id = case.respondent_org_id
     transition(case, S.SUBMITTED, actor=actor, reason="filed")
     case.number = _number(case)
-    if matter in {Matter.DOCUMENTS, Matter.RESULTS} and not sections.is_concluded(section):
+    if matter in {Matter.DOCUMENTS, Matter.PREQUAL, Matter.RESULTS} and not sections.is_concluded(section):
         # 条例 22/54: the procedure is suspended until the answer; 采购条例 54 likewise for challenges.
         article = sections.HOLD_ARTICLES.get(case.matter, "政府采购法实施条例第54条")
         sections.suspend_for(

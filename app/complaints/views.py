@@ -175,10 +175,17 @@ def mine() -> str:
 
 
 def _sections() -> list[Any]:
+    """The sections a case may be about: published ones, and drafts whose prequalification is announced."""
     from app.projects.models import Section
+    from app.projects.prequal.models import Prequalification
 
+    announced = select(Prequalification.section_id).where(Prequalification.status != "draft")
     return list(
-        db.session.scalars(select(Section).where(Section.status != "draft").order_by(Section.id.desc()))
+        db.session.scalars(
+            select(Section)
+            .where(or_(Section.status != "draft", Section.id.in_(announced)))
+            .order_by(Section.id.desc())
+        )
     )
 
 

@@ -337,6 +337,7 @@ def _build() -> dict[str, dict[str, str]]:
         },
         "matter": {
             "documents": pgettext("matter", "Tender documents"),
+            "prequal": pgettext("matter", "Prequalification documents"),
             "opening": pgettext("matter", "Bid opening"),
             "results": pgettext("matter", "Evaluation results"),
             "other": pgettext("matter", "Other"),
@@ -839,6 +840,9 @@ def _build() -> dict[str, dict[str, str]]:
             "projects:prequal:publish": pgettext("action", "Publish a prequalification notice"),
             "projects:prequal:apply": pgettext("action", "Apply for prequalification"),
             "projects:prequal:review": pgettext("action", "Record a prequalification result"),
+            "projects:prequal:deadline_extend": pgettext(
+                "action", "Move the prequalification application deadline (after a suspension)"
+            ),
             "projects:prequal:pass": pgettext("action", "Notify prequalification results (passed)"),
             "projects:prequal:fail": pgettext("action", "Notify prequalification results (to be redone)"),
             "projects:prequal:manage": pgettext("action", "Run prequalifications"),

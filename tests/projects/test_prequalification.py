@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.core.clock import clock
+from app.core.db import db
 from app.core.errors import DomainError, Forbidden
 from app.core.models import AuditLeaf, OutboxMessage
 from app.core.permissions import OrgKind, Role
@@ -393,3 +394,97 @@ def test_bidders_do_not_learn_how_many_qualified(
         login(client, side)
         page = client.get(f"/prequal/{pid}").get_data(as_text=True)
         assert "4 家申请人通过资格预审" in page
+
+
+def test_an_objection_to_the_prequalification_documents_holds_the_round_until_answered(
+    world: World, app: Any, db_session: Any
+) -> None:
+    """条例 Art. 22: an objection to the prequalification documents is raised at least 2 日 before the
+    application deadline (Thu 03-12 17:00: the last day is Tue 03-10) and the procedure waits for the answer:
+    no application, review or result meanwhile; the deadline then moves by at least the time suspended and
+    the applicants are told. An objection to the bidding documents, not published yet, is refused, and so is
+    a late one, which suspends nothing."""
+    from app.complaints import services as complaints
+    from app.complaints.enums import CaseKind
+    from app.core.errors import Conflict
+    from tests.complaints.conftest import CONTENT
+
+    with app.test_request_context():
+        section = _section(world)
+        pq = _published_round(world, section)
+        alice, bob = _bidder("南通甲建设有限公司"), _bidder("南通乙建设有限公司")
+        clock.freeze(cst(2026, 3, 9, 10, 0))
+        prequal.apply(pq, actor=alice, filename="申请文件.pdf", stream=io.BytesIO(b"alice"))
+
+        def objection(matter: str) -> Any:
+            draft = complaints.save_draft(
+                CaseKind.OBJECTION,
+                complaints.CaseInput(section_id=section.id, matter=matter, content=dict(CONTENT)),
+                actor=bob,
+            )
+            return complaints.submit_objection(draft, actor=bob)
+
+        clock.freeze(cst(2026, 3, 10, 20, 0))
+        with pytest.raises(DomainError) as refused:
+            objection("documents")
+        assert "资格预审文件" in refused.value.message and not section.suspended
+        case = objection("prequal")
+        assert section.suspended and case.suspended_section and case.number
+        with pytest.raises(Conflict):
+            prequal.apply(pq, actor=bob, filename="申请文件.pdf", stream=io.BytesIO(b"bob"))
+
+        clock.freeze(cst(2026, 3, 11, 10, 0))  # answered 14 hours later
+        complaints.answer_objection(case, actor=world.agent, answer="资格条件与项目相适应，异议不成立。")
+        assert not section.suspended
+        assert pq.application_deadline == cst(2026, 3, 13, 17, 0)  # + 14 h, at 17:00 on a working day
+        assert pq.docs_available_until == cst(2026, 3, 7, 17, 0)  # the sale had ended: unchanged
+        told = db_session.scalars(
+            select(OutboxMessage.body).where(
+                OutboxMessage.user_id == alice.id, OutboxMessage.channel == "inbox"
+            )
+        ).all()
+        assert any("2026-03-13 17:00" in body for body in told)
+        prequal.apply(pq, actor=bob, filename="申请文件.pdf", stream=io.BytesIO(b"bob"))
+
+        clock.freeze(cst(2026, 3, 12, 10, 0))  # the moved deadline's window closed at the end of 03-11
+        with pytest.raises(DomainError) as late:
+            objection("prequal")
+        assert late.value.code == "out_of_time" and "2026-03-12 00:00" in late.value.message
+        assert not section.suspended
+
+
+def test_a_bidder_objects_to_the_prequalification_documents_from_the_round_page(
+    client: FlaskClient, world: World, app: Any
+) -> None:
+    """The round page says how long objections are open and links the objection form with the section
+    chosen (a draft section, known to the public through its prequalification); the objection suspends the
+    round and the page says so."""
+    from tests.complaints.conftest import CONTENT
+
+    with app.test_request_context():
+        section = _section(world)
+        pq = _published_round(world, section)
+        pid, sid = pq.id, section.id
+        bidder = _bidder("南通壬建设有限公司")
+    clock.freeze(cst(2026, 3, 9, 10, 0))
+    login(client, bidder)
+    page = client.get(f"/prequal/{pid}").get_data(as_text=True)
+    assert "截止时间2日前提出" in page and f"/complaints/new/objection?section={sid}" in page
+    form_url = f"/complaints/new/objection?section={sid}"
+    form = client.get(form_url).get_data(as_text=True)
+    assert f'value="{sid}" selected' in form and 'value="prequal"' in form
+    resp = client.post(
+        "/complaints/new/objection",
+        data={
+            **CONTENT,
+            "section_id": str(sid),
+            "matter": "prequal",
+            "action": "submit",
+            "csrf_token": csrf_token(client, form_url),
+        },
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    db_section = db.session.get(Section, sid)
+    assert db_section is not None and db_section.suspended
+    assert 'id="prequal-suspended"' in client.get(f"/prequal/{pid}").get_data(as_text=True)

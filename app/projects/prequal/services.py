@@ -96,6 +96,66 @@ def current_round(section: Section) -> Prequalification | None:
     )
 
 
+def taking_applications(section: Section) -> Prequalification | None:
+    """The section's published prequalification round (资格预审公告 out, results not yet notified), if any:
+    the prequalification documents are public and may be objected to; the section, a draft meanwhile, can
+    be suspended."""
+    pq = current_round(section)
+    return pq if pq is not None and pq.status == P.PUBLISHED else None
+
+
+def _ensure_not_suspended(pq: Prequalification) -> None:
+    """While an objection to the prequalification documents waits for its answer (条例 Art. 22), or a
+    regulator has suspended the trade, nothing in the round moves: no application, review or result."""
+    if pq.section.suspended:
+        raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
+
+
+def give_back_application_time(
+    section: Section, paused_from: dt.datetime, paused: dt.timedelta, *, actor: User
+) -> None:
+    """A suspension that began while applications were taken moves the application deadline by at least the
+    time suspended (same local time of day, a working day), and the end of the document sale by the same
+    amount if it was still running, so that neither the sale (≥ 5 日, 条例 Art. 16) nor the time to apply
+    (≥ 5 日 after the sale, 条例 Art. 17) is eaten; the applicants are told."""
+    from ..services.suspension import later_by_at_least
+
+    pq = taking_applications(section)
+    if pq is None or pq.application_deadline is None or paused_from >= pq.application_deadline:
+        return
+    old = pq.application_deadline
+    pq.application_deadline = later_by_at_least(old, paused, workday=True)
+    moved = pq.application_deadline - old
+    if pq.docs_available_until is not None and paused_from < pq.docs_available_until:
+        pq.docs_available_until += moved
+    db.session.flush()
+    _audit(
+        "projects:prequal:deadline_extend",
+        actor,
+        pq,
+        {
+            "cause": "suspension",
+            "old_deadline": old.isoformat(),
+            "new_deadline": pq.application_deadline.isoformat(),
+        },
+    )
+    body = _(
+        "The prequalification of %(section)s was suspended: applications are now taken until %(deadline)s "
+        "(Beijing time).",
+        section=section.code,
+        deadline=fmt_dt(pq.application_deadline),
+    )
+    for application in pq.applications:
+        for user in _applicant_users(application.applicant_org_id):
+            outbox.enqueue(
+                channel="inbox",
+                recipient=str(user.id),
+                subject=_("%(section)s: new application deadline", section=section.code),
+                body=body,
+                user_id=user.id,
+            )
+
+
 def passed_round(section: Section) -> Prequalification | None:
     return db.session.scalar(
         select(Prequalification).where(
@@ -314,8 +374,7 @@ def apply(
         raise Forbidden(_("Only a bidder organization applies for prequalification."))
     if pq.status != P.PUBLISHED:
         raise Conflict(_("This prequalification is not taking applications."))
-    if pq.section.suspended:
-        raise Conflict(_("The section is suspended; every step waits until it is resumed."), code="suspended")
+    _ensure_not_suspended(pq)
     assert pq.application_deadline is not None and pq.docs_available_from is not None
     at = now()
     if at < pq.docs_available_from:
@@ -384,6 +443,7 @@ def review(app: PrequalApplication, *, actor: User, qualified: bool, reason: str
     _ensure_manager(pq, actor)
     if pq.status != P.PUBLISHED:
         raise Conflict(_("The results of this prequalification are already notified."))
+    _ensure_not_suspended(pq)
     if not applications_closed(pq):
         raise Conflict(
             _(
@@ -425,6 +485,7 @@ def notify_results(pq: Prequalification, *, actor: User) -> Prequalification:
     _ensure_manager(pq, actor)
     if pq.status != P.PUBLISHED:
         raise Conflict(_("The results of this prequalification are already notified."))
+    _ensure_not_suspended(pq)
     if not applications_closed(pq):
         raise Conflict(
             _(

@@ -51,6 +51,14 @@ def open_suspension(section: Section) -> SectionSuspension | None:
     )
 
 
+def _prequalifying(section: Section) -> bool:
+    """A draft section whose prequalification takes applications is a trade in progress: the public knows
+    it, and an objection to the prequalification documents suspends it (条例 Art. 22)."""
+    from ..prequal.services import taking_applications
+
+    return taking_applications(section) is not None
+
+
 def suspend_section(
     section: Section, *, actor: User, reason: str, cause: str = "intervention"
 ) -> SectionSuspension:
@@ -61,7 +69,9 @@ def suspend_section(
         raise DomainError(_("A reason is required."), errors={"reason": [_("Required.")]})
     if cause not in CAUSES:
         raise ValueError(f"unknown suspension cause {cause!r}")
-    if SectionStatus(section.status) in TERMINAL or section.status == S.DRAFT:
+    if SectionStatus(section.status) in TERMINAL or (
+        section.status == S.DRAFT and not _prequalifying(section)
+    ):
         raise Conflict(_("Only a trade in progress can be suspended."))
     if section.suspended:
         raise Conflict(_("The section is already suspended."), code="suspended")
@@ -110,6 +120,10 @@ def resume_section(section: Section, *, actor: User, note: str = "") -> SectionS
         {"suspension_id": row.id, "paused_seconds": int(paused.total_seconds()), "note": row.resume_note},
     )
     _give_back_bidding_time(section, row, actor=actor)
+    if section.status == S.DRAFT:
+        from ..prequal.services import give_back_application_time
+
+        give_back_application_time(section, row.started_at, paused, actor=actor)
     events.publish(db.session(), f"section:{section.id}", {"suspended": False})
     return row
 
