@@ -64,6 +64,15 @@ def test_a_refused_form_is_filled_in_again_and_a_sent_one_is_not(url: str) -> No
             assert page.locator("#tracking-code").count() == 1
             page.goto(f"{url}/complaints/report")
             assert page.input_value("#facts") == "" and page.locator("#draft-restored").count() == 0
+            # what was sent does not linger in the tab: a minute later the next page forgets it
+            page.evaluate(
+                """() => { for (const k of Object.keys(sessionStorage)) {
+                  const d = JSON.parse(sessionStorage.getItem(k)); d.at -= 61000;
+                  sessionStorage.setItem(k, JSON.stringify(d)); } }"""
+            )
+            assert page.evaluate("sessionStorage.length") == 1
+            page.reload()
+            assert page.evaluate("sessionStorage.length") == 0
         finally:
             browser.close()
 

@@ -90,12 +90,27 @@ function restore(storage) {
   }
 }
 
+// Drafts live no longer than they can be needed: a minute after sending, unless a refusal marked them (then
+// until they are restored, or two hours). What was typed does not linger in the tab for the next person.
+function prune(storage, keepSince) {
+  for (let i = storage.length - 1; i >= 0; i -= 1) {
+    const key = storage.key(i);
+    if (!key || !key.startsWith(PREFIX)) { continue; }
+    let at = 0;
+    try { at = Number(JSON.parse(storage.getItem(key) || "{}").at) || 0; } catch { at = 0; }
+    if (at < keepSince) { storage.removeItem(key); }
+  }
+}
+
 const storage = store();
 if (storage) {
   if (document.getElementById("form-refused")) {
+    prune(storage, Date.now() - SENT_BEFORE_REFUSAL_MS);
     storage.setItem(REFUSED, String(Date.now()));
   } else {
     restore(storage);
+    const refused = Number(storage.getItem(REFUSED) || 0);
+    prune(storage, (refused || Date.now()) - SENT_BEFORE_REFUSAL_MS);
   }
   document.addEventListener("submit", (event) => save(event.target), true);
 }
