@@ -129,3 +129,43 @@ def test_regulator_suspends_and_resumes_through_the_pages(scene: Scene, client: 
     assert resp.status_code == 302
     db.session.refresh(section)
     assert not section.suspended
+
+
+def test_a_regulator_of_another_industry_neither_records_nor_closes_a_notice(
+    scene: Scene, client: Any
+) -> None:
+    """The notice's response and its closing are the supervising regulator's acts: another regulator is
+    refused (403, as for suspending), the notice stays as it was and no audit leaf is written."""
+    from sqlalchemy import func, select
+
+    from app.core.models import AuditLeaf
+
+    section = scene.section("opened")
+    notice = services.issue_notice(
+        section,
+        actor=scene.regulator,
+        addressee=scene.owner,
+        body="请于期限内整改",
+        due_at=T0 + dt.timedelta(days=5),
+    )
+    db.session.commit()
+    other = make_user("regulator")
+    login(client, other)
+    token = csrf_token(client, f"/supervision/sections/{section.id}/interventions")
+    leaves = db.session.scalar(select(func.count()).select_from(AuditLeaf))
+    resp = client.post(
+        f"/supervision/notices/{notice.id}/response", data={"response": "已整改", "csrf_token": token}
+    )
+    assert resp.status_code == 403
+    db.session.refresh(notice)
+    assert notice.status == NoticeStatus.OPEN and notice.response is None
+    assert db.session.scalar(select(func.count()).select_from(AuditLeaf)) == leaves
+    services.record_response(notice, actor=scene.regulator, response="已整改，附说明")
+    db.session.commit()
+    leaves = db.session.scalar(select(func.count()).select_from(AuditLeaf))
+    assert (
+        client.post(f"/supervision/notices/{notice.id}/close", data={"csrf_token": token}).status_code == 403
+    )
+    db.session.refresh(notice)
+    assert notice.status == NoticeStatus.RESPONDED and notice.response == "已整改，附说明"
+    assert db.session.scalar(select(func.count()).select_from(AuditLeaf)) == leaves
