@@ -141,19 +141,22 @@ def _trail() -> tuple[int, int]:
 OPEN_TO_THE_ROLE = {(Role.REGULATOR, "supervision.verify_section")}
 
 
-@pytest.mark.parametrize("role", [Role.TENDERER, Role.REGULATOR])
+@pytest.mark.parametrize("role", [Role.TENDERER, Role.REGULATOR, Role.EXPERT])
 def test_a_party_of_another_organization_changes_nothing_on_a_section(
     app: Flask, world: World, role: Role
 ) -> None:
     """Every state-changing route on a section, called by an account of the role the route declares but of
-    an organization that is no party to the section (another tenderer, the regulator of another industry):
+    an organization that is no party to the section (another tenderer, the regulator of another industry,
+    an expert not drawn for it):
     refused with 404 or 403, and no audit leaf and no outbox message is written."""
     from app.core.permissions import OrgKind
     from tests.factories import make_org
 
     with app.test_request_context():
         tender = publish_tender(world, bidders=1)
-    kind = OrgKind.TENDERER if role is Role.TENDERER else OrgKind.REGULATOR
+    kind = {Role.TENDERER: OrgKind.TENDERER, Role.REGULATOR: OrgKind.REGULATOR}.get(
+        role, OrgKind.EXPERT_EMPLOYER
+    )
     outsider = make_user(role, make_org(kind))
     client = app.test_client()
     login(client, outsider)
