@@ -13,7 +13,11 @@ from werkzeug.routing import IntegerConverter
 
 from app.core.permissions import Role, has_permission
 from app.core.web import LIBRARY_PUBLIC_ENDPOINTS, markers_of, undeclared_endpoints
+from tests.bidding.conftest import _own_blob_dir as _own_blob_dir
+from tests.bidding.conftest import publish_tender
 from tests.factories import login, make_user
+from tests.projects.conftest import World
+from tests.projects.conftest import world as world
 
 ANONYMOUS = "anonymous"
 
@@ -95,3 +99,80 @@ def test_matrix_covers_a_meaningful_number_of_routes(app: Flask) -> None:
     routes = _routes(app)
     assert len(routes) >= 20
     assert any(m and m.get("permissions") for *_, m in routes)
+
+
+# -- object level: a party of the right role but the wrong organization changes nothing ----------------------
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _section_writes(app: Flask, role: Role) -> list[tuple[str, str, str]]:
+    """(endpoint, method, rule) of every state-changing route on one section (its only path argument)
+    whose declared permissions the role holds: only the object check stands between it and the section."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if set(rule.arguments) != {"section_id"}:
+            continue
+        view = app.view_functions[rule.endpoint]
+        markers = markers_of(view)
+        if not markers or not markers.get("permissions"):
+            continue
+        if not all(has_permission(role, p) for p in markers["permissions"]):
+            continue
+        for method in sorted((rule.methods or set()) & WRITE_METHODS):
+            out.append((rule.endpoint, method, rule.rule))
+    return out
+
+
+def _trail() -> tuple[int, int]:
+    from sqlalchemy import func, select
+
+    from app.core.db import db
+    from app.core.models import AuditLeaf, OutboxMessage
+
+    return (
+        db.session.scalar(select(func.count()).select_from(AuditLeaf)) or 0,
+        db.session.scalar(select(func.count()).select_from(OutboxMessage)) or 0,
+    )
+
+
+# POSTs on a section that any account of the role may make: verifying the section's audit timeline changes
+# nothing and reads what every regulator reads (SPEC §1: regulators read everything).
+OPEN_TO_THE_ROLE = {(Role.REGULATOR, "supervision.verify_section")}
+
+
+@pytest.mark.parametrize("role", [Role.TENDERER, Role.REGULATOR, Role.EXPERT])
+def test_a_party_of_another_organization_changes_nothing_on_a_section(
+    app: Flask, world: World, role: Role
+) -> None:
+    """Every state-changing route on a section, called by an account of the role the route declares but of
+    an organization that is no party to the section (another tenderer, the regulator of another industry,
+    an expert not drawn for it):
+    refused with 404 or 403, and no audit leaf and no outbox message is written."""
+    from app.core.permissions import OrgKind
+    from tests.factories import make_org
+
+    with app.test_request_context():
+        tender = publish_tender(world, bidders=1)
+    kind = {Role.TENDERER: OrgKind.TENDERER, Role.REGULATOR: OrgKind.REGULATOR}.get(
+        role, OrgKind.EXPERT_EMPLOYER
+    )
+    outsider = make_user(role, make_org(kind))
+    client = app.test_client()
+    login(client, outsider)
+    routes = [r for r in _section_writes(app, role) if (role, r[0]) not in OPEN_TO_THE_ROLE]
+    assert len(routes) >= 5
+    app.config["WTF_CSRF_ENABLED"] = False  # authorization, not CSRF, is probed here
+    accepted = []
+    try:
+        for endpoint, method, rule in routes:
+            url = rule.replace("<int:section_id>", str(tender.section.id))
+            before = _trail()
+            resp = client.open(url, method=method, data={}, headers={"X-TOTP-Code": "000000"})
+            after = _trail()
+            refused = resp.status_code in (403, 404) or (resp.status_code == 422 and url.startswith("/api/"))
+            if not refused or after != before:
+                accepted.append(f"{method} {url} ({endpoint}): {resp.status_code}, trail {before} -> {after}")
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+    assert accepted == []

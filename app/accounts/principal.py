@@ -63,6 +63,17 @@ class Principal:
         return has_permission(self.role, permission)
 
 
+def signed_in_user() -> User | None:
+    """The account a public route (a report, a public comment) acts for: one fully signed in, its second
+    factor passed; else None, a member of the public. A session that has passed the password only is not
+    yet its account: whoever knows a password alone must not act, or speak, in that account's name."""
+    from flask_login import current_user
+
+    if not current_user.is_authenticated or not current_user.mfa_passed:
+        return None
+    return current_user.user
+
+
 def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
 

@@ -19,6 +19,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 
 from app.accounts.models import Organization, User
+from app.accounts.principal import signed_in_user
 from app.accounts.stepup import step_up_required
 from app.core import scoping
 from app.core.db import db
@@ -246,7 +247,7 @@ def file_report(body: dict[str, Any]) -> dict[str, Any]:
     from .views import count_report_filing
 
     count_report_filing()
-    actor = _me() if current_user.is_authenticated else None
+    actor = signed_in_user()
     report, code = services.file_report(services.ReportInput(**body), actor=actor)
     db.session.commit()
     return {

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
 from app.accounts.models import Organization, User
+from app.accounts.principal import signed_in_user
 from app.accounts.stepup import step_up_required
 from app.core import storage, throttle
 from app.core.bodies import FORM_OVERHEAD, body_limit
@@ -108,7 +109,7 @@ def report_form() -> ResponseReturnValue:
                 "complaints/report_form.html", values=values, errors={}, message=err.message
             )
             return page, 429, {"Retry-After": str(err.retry_after)}
-        actor = _user() if current_user.is_authenticated else None
+        actor = signed_in_user()
         try:
             report, code = services.file_report(services.ReportInput(**values), actor=actor)
         except DomainError as err:

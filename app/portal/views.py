@@ -24,12 +24,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import Organization
+from app.accounts.principal import signed_in_user
 from app.core import storage
 from app.core.db import db
 from app.core.errors import DomainError
@@ -167,7 +167,7 @@ def catalogue_comment(number: int) -> ResponseReturnValue:
     version = services.catalogue_version(number)
     form = PublicCommentForm()
     if form.validate_on_submit():
-        actor = current_user.user if current_user.is_authenticated else None
+        actor = signed_in_user()
         try:
             projects_services.add_catalogue_comment(
                 version, actor=actor, body=form.body.data or "", author_name=form.author_name.data or ""

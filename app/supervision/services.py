@@ -123,11 +123,24 @@ def resume(section: Section, *, actor: User, note: str = "") -> SectionSuspensio
     return projects.resume_section(section, actor=actor, note=note)
 
 
+def notice_addressees(section: Section) -> list[Organization]:
+    """Who a rectification notice on ``section`` may be addressed to: the tenderer, its agency and the
+    trading centers (the organizations running the trade), as the notice form lists them."""
+    project = section.project
+    parties = [o for o in (project.owner_org, project.agency_org) if o is not None]
+    centers = db.session.scalars(
+        select(Organization).where(Organization.kind == "trading_center").order_by(Organization.id)
+    ).all()
+    return [*parties, *centers]
+
+
 def issue_notice(
     section: Section, *, actor: User, addressee: Organization, body: str, due_at: dt.datetime
 ) -> RectificationNotice:
     body = (body or "").strip()
     errors: dict[str, list[str]] = {}
+    if addressee.id not in {o.id for o in notice_addressees(section)}:
+        errors["addressee_org_id"] = [_("Unknown addressee.")]
     if not body:
         errors["body"] = [_("Required.")]
     if due_at <= now():

@@ -313,14 +313,11 @@ def interventions() -> str:
 @require(Permission.SUPERVISION_INTERVENE)
 def section_interventions(section_id: int) -> str:
     section = _section(section_id)
-    project = section.project
-    parties = [o for o in (project.owner_org, project.agency_org) if o is not None]
-    centers = db.session.scalars(select(Organization).where(Organization.kind == "trading_center")).all()
     return render_template(
         "supervision/section_interventions.html",
         section=section,
         notices=services.notices_of(section.id),
-        addressees=[*parties, *centers],
+        addressees=services.notice_addressees(section),
         now=now(),
         can_act=permissions.can_act_on(current_user.user, section),
     )

@@ -501,3 +501,31 @@ def test_every_export_writes_through_the_shared_escaping() -> None:
         ), path
         assert "append_xlsx_row" in text or "Workbook(" not in text, path
         assert ".append(row)" not in text or "Workbook(" not in text, path
+
+
+def test_only_a_bidder_that_may_take_part_opens_a_sub_account_or_lodges_a_guarantee(
+    client: FlaskClient, tender: Tender, db_session: Any
+) -> None:
+    """In an invitation tender (or one with a prequalification) only the invited (qualified) bidders take
+    part: another bidder is refused a sub-account and a guarantee, as it is refused the documents and the
+    envelopes, and nothing is written (no security row, no audit leaf)."""
+    from sqlalchemy import func
+
+    from app.projects.enums import Procedure
+
+    invited, stranger = tender.bidders[0], tender.bidders[1]
+    tender.section.procedure = Procedure.INVITED.value
+    tender.section.invited_org_ids = [invited.org.id]
+    db_session.flush()
+    leaves = db_session.scalar(select(func.count()).select_from(AuditLeaf))
+    refused = client.post(f"{API}/sections/{tender.section.id}/account", headers=stranger.headers())
+    assert refused.status_code == 403, refused.get_json()
+    lodged = client.post(
+        f"{API}/sections/{tender.section.id}/guarantee",
+        json=_guarantee(tender, stranger),
+        headers=stranger.headers(),
+    )
+    assert lodged.status_code == 403, lodged.get_json()
+    assert db_session.scalars(select(BidSecurity).where(BidSecurity.org_id == stranger.org.id)).all() == []
+    assert db_session.scalar(select(func.count()).select_from(AuditLeaf)) == leaves
+    assert _issue(client, tender, invited)["account_no"]

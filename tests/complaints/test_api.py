@@ -161,3 +161,26 @@ def test_anyone_reports_through_the_api_and_tracks_with_the_code(client: FlaskCl
     )
     assert named.status_code == 422 and "reporter_name" in named.get_json()["errors"]
     assert client.post("/api/v1/complaints/reports", json={"subject": "x"}).status_code == 422
+
+
+def test_a_named_report_through_the_api_with_a_password_alone_names_no_account(
+    client: FlaskClient, world: World
+) -> None:
+    """A browser session past the password but not the second factor files a named report as a member of
+    the public: the case names no account."""
+    from sqlalchemy import select
+
+    from app.complaints.models import Report
+    from app.core.db import db
+    from tests.factories import csrf_token, login, make_user
+
+    official = make_user("regulator")
+    login(client, official, mfa=False)
+    token = csrf_token(client, "/auth/mfa")
+    body = {"subject": "围标线索", "facts": "多家投标人的投标文件由同一台电脑制作。", "anonymous": False}
+    filed = client.post(
+        "/api/v1/complaints/reports", json={**body, "reporter_name": "王先生"}, headers={"X-CSRFToken": token}
+    )
+    assert filed.status_code == 201, filed.get_json()
+    report = db.session.scalars(select(Report)).one()
+    assert report.filer_id is None

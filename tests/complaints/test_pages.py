@@ -411,3 +411,26 @@ def test_the_procurement_case_page_shows_the_respondents_explanation_due(
     client.post("/auth/logout", data={"csrf_token": csrf_token(client, page)})
     login(client, world.regulator2)
     assert "已收到说明" in client.get(page).text and "已向被投诉人送达投诉书副本" in client.get(page).text
+
+
+def test_a_report_made_with_a_password_alone_is_not_filed_in_the_accounts_name(
+    client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """A session past the password but not the second factor is not yet its account: a named report made
+    from it is a member of the public's (no account on the case), like a report made signed out."""
+    official = make_user("center_staff")  # a role that must pass the second factor
+    login(client, official, mfa=False)
+    token = csrf_token(client, "/complaints/report")
+    resp = client.post(
+        "/complaints/report",
+        data={
+            "subject": "评标专家收受好处",
+            "facts": "评标前私下接触。",
+            "reporter_name": "王先生",
+            "reporter_contact": "13900000000",
+            "csrf_token": token,
+        },
+    )
+    assert resp.status_code == 200
+    report = db_session.scalar(select(Report))
+    assert report is not None and report.filer_id is None

@@ -314,3 +314,39 @@ def test_missing_public_pages_say_so_in_the_readers_language(portal: Portal, cli
     _english(client)
     for path, (_chinese, english) in cases.items():
         assert english in client.get(path).get_data(as_text=True), path
+
+
+def test_a_password_alone_never_comments_in_an_accounts_name(
+    portal: Portal, client: FlaskClient, app: Any
+) -> None:
+    """Someone who knows a regulator's password but not its second factor is half signed in: the public
+    comment form takes the comment as a member of the public's, never under the regulator's account and name
+    (nor with the regulator as the audit leaf's actor)."""
+    from sqlalchemy import select
+
+    from app.core.db import db
+    from app.core.models import AuditLeaf
+    from tests.factories import csrf_token, login, make_user
+
+    manager = make_user("manager")
+    draft = services.create_catalogue_version(actor=manager, title="2027 交易目录（征求意见稿）")
+    services.open_catalogue_comment(draft, actor=manager, days=10)
+    regulator = make_user("regulator")
+    login(client, regulator, mfa=False)  # the password only: the second factor is still asked for
+    path = f"/portal/catalogue/{draft.number}"
+    app.config["PORTAL_COMMENT_RATE_LIMIT"] = "1000 per minute"
+    try:
+        token = csrf_token(client, path)
+        form = {"author_name": "市民张三", "body": "建议增加农村集体资产交易事项。", "csrf_token": token}
+        assert client.post(f"{path}/comments", data=form).status_code == 302
+    finally:
+        app.config.pop("PORTAL_COMMENT_RATE_LIMIT", None)
+    assert len(draft.comments) == 1
+    comment = draft.comments[0]
+    assert comment.user_id is None and comment.author_name == "市民张三"
+    leaf = db.session.scalars(
+        select(AuditLeaf)
+        .where(AuditLeaf.action == "projects:catalogue:comment")
+        .order_by(AuditLeaf.idx.desc())
+    ).first()
+    assert leaf is not None and leaf.actor_id != regulator.id

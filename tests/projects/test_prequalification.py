@@ -488,3 +488,33 @@ def test_a_bidder_objects_to_the_prequalification_documents_from_the_round_page(
     db_section = db.session.get(Section, sid)
     assert db_section is not None and db_section.suspended
     assert 'id="prequal-suspended"' in client.get(f"/prequal/{pid}").get_data(as_text=True)
+
+
+def test_before_the_deadline_the_review_api_does_not_tell_which_applications_exist(
+    world: World, app: Any, db_session: Any
+) -> None:
+    """Who applied, and how many, is secret until the deadline (法 Art. 22): the page answers 404 to a
+    review of an application before it, so the API does too — a 409 "reviewed after the deadline" for the
+    ids that exist, and a 404 for the others, would count the applicants."""
+    from app.accounts import services as accounts
+
+    with app.test_request_context():
+        section = _section(world)
+        pq = _published_round(world, section)
+        alice = _bidder("南通甲建设有限公司")
+        as_agent = {"Authorization": f"Bearer {accounts.create_api_token(world.agent, name='ci').raw}"}
+    clock.freeze(cst(2026, 3, 9, 10, 0))
+    row = prequal.apply(pq, actor=alice, filename="申请文件.pdf", stream=io.BytesIO(b"alice application"))
+    leaves = len(db_session.scalars(select(AuditLeaf)).all())
+    api = app.test_client()
+    existing = api.post(
+        f"/api/v1/prequal/applications/{row.id}/review", json={"qualified": True}, headers=as_agent
+    )
+    missing = api.post(
+        f"/api/v1/prequal/applications/{row.id + 1000}/review", json={"qualified": True}, headers=as_agent
+    )
+    assert existing.status_code == missing.status_code == 404
+    assert existing.json["message"] == missing.json["message"]
+    db_session.refresh(row)
+    assert row.result == "pending" and row.reviewed_at is None
+    assert len(db_session.scalars(select(AuditLeaf)).all()) == leaves

@@ -129,3 +129,88 @@ def test_regulator_suspends_and_resumes_through_the_pages(scene: Scene, client: 
     assert resp.status_code == 302
     db.session.refresh(section)
     assert not section.suspended
+
+
+def test_a_regulator_of_another_industry_neither_records_nor_closes_a_notice(
+    scene: Scene, client: Any
+) -> None:
+    """The notice's response and its closing are the supervising regulator's acts: another regulator is
+    refused (403, as for suspending), the notice stays as it was and no audit leaf is written."""
+    from sqlalchemy import func, select
+
+    from app.core.models import AuditLeaf
+
+    section = scene.section("opened")
+    notice = services.issue_notice(
+        section,
+        actor=scene.regulator,
+        addressee=scene.owner,
+        body="请于期限内整改",
+        due_at=T0 + dt.timedelta(days=5),
+    )
+    db.session.commit()
+    other = make_user("regulator")
+    login(client, other)
+    token = csrf_token(client, f"/supervision/sections/{section.id}/interventions")
+    leaves = db.session.scalar(select(func.count()).select_from(AuditLeaf))
+    resp = client.post(
+        f"/supervision/notices/{notice.id}/response", data={"response": "已整改", "csrf_token": token}
+    )
+    assert resp.status_code == 403
+    db.session.refresh(notice)
+    assert notice.status == NoticeStatus.OPEN and notice.response is None
+    assert db.session.scalar(select(func.count()).select_from(AuditLeaf)) == leaves
+    services.record_response(notice, actor=scene.regulator, response="已整改，附说明")
+    db.session.commit()
+    leaves = db.session.scalar(select(func.count()).select_from(AuditLeaf))
+    assert (
+        client.post(f"/supervision/notices/{notice.id}/close", data={"csrf_token": token}).status_code == 403
+    )
+    db.session.refresh(notice)
+    assert notice.status == NoticeStatus.RESPONDED and notice.response == "已整改，附说明"
+    assert db.session.scalar(select(func.count()).select_from(AuditLeaf)) == leaves
+
+
+def test_a_notice_goes_only_to_an_organization_running_the_trade(scene: Scene, client: Any) -> None:
+    """The form offers the tenderer, its agency and the trading centers; a notice posted to any other
+    organization (a bidder of nothing, another regulator) is refused, through the page and the API, and no
+    notice and no audit leaf is written."""
+    from sqlalchemy import func, select
+
+    from app.core.models import AuditLeaf
+    from app.core.permissions import OrgKind
+    from tests.factories import make_org
+
+    section = scene.section("opened")
+    stranger = make_org(OrgKind.BIDDER)
+    other_regulator = make_org(OrgKind.REGULATOR)
+    for org in (stranger, other_regulator):
+        with pytest.raises(DomainError) as refused:
+            services.issue_notice(
+                section, actor=scene.regulator, addressee=org, body="整改", due_at=T0 + dt.timedelta(days=5)
+            )
+        assert "addressee_org_id" in refused.value.errors
+    db.session.commit()
+    login(client, scene.regulator)
+    page = f"/supervision/sections/{section.id}/interventions"
+    html = client.get(page).get_data(as_text=True)
+    assert f'value="{scene.owner.id}"' in html and f'value="{stranger.id}"' not in html
+    token = csrf_token(client, page)
+    leaves = db.session.scalar(select(func.count()).select_from(AuditLeaf))
+    form = {"addressee_org_id": stranger.id, "body": "整改", "due_on": "2026-03-09", "csrf_token": token}
+    client.post(f"/supervision/sections/{section.id}/notices", data=form)
+    resp = client.post(
+        f"/api/v1/supervision/sections/{section.id}/notices",
+        json={"addressee_org_id": stranger.id, "body": "整改", "due_on": "2026-03-09"},
+        headers={"X-CSRFToken": token},
+    )
+    assert resp.status_code == 422 and "addressee_org_id" in resp.get_json()["errors"]
+    assert services.notices_of(section.id) == []
+    assert db.session.scalar(select(func.count()).select_from(AuditLeaf)) == leaves
+    ok = client.post(
+        f"/supervision/sections/{section.id}/notices",
+        data={**form, "addressee_org_id": scene.center.id},
+    )
+    assert ok.status_code == 302 and [n.addressee_org_id for n in services.notices_of(section.id)] == [
+        scene.center.id
+    ]

@@ -131,6 +131,10 @@ def issue_account(section: Section, *, actor: User) -> BidSecurity:
     """The bidder's virtual sub-account for this section (issued once; asking again returns it)."""
     if actor.role != Role.BIDDER:
         raise Forbidden(_("Only a bidder has a sub-account."))
+    from app.projects.services import may_take_part, take_part_refusal
+
+    if not may_take_part(section, actor.org_id):  # 邀请招标 / 资格预审: the invited (qualified) only
+        raise Forbidden(take_part_refusal(section, bids=True))
     existing = security_of(section, actor.org_id)
     if existing is not None:
         return existing

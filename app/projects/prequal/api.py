@@ -149,9 +149,16 @@ def apply(prequal_id: int) -> PrequalApplication:
 @blp.response(200, ApplicationOut)
 @require(Permission.PREQUAL_MANAGE)
 def review(body: dict[str, Any], application_id: int) -> PrequalApplication:
-    """Record an applicant's result after the deadline: ``qualified`` true, or false with the ``reason``."""
+    """Record an applicant's result after the deadline: ``qualified`` true, or false with the ``reason``.
+    Before the deadline every application is 404, like one that does not exist: who applied, and how many,
+    is secret until then (法 Art. 22)."""
     row = db.session.get(PrequalApplication, application_id)
-    if row is None or not perms.can_manage(_me(), row.prequalification):
+    me = _me()
+    if (
+        row is None
+        or not perms.can_read_application(me, row)
+        or not perms.can_manage(me, row.prequalification)
+    ):
         abort(404)
     services.review(row, actor=_me(), qualified=body["qualified"], reason=body["reason"])
     db.session.commit()
