@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as WzResponse
 from app.core.calendar import day_or_today
 from app.core.clock import now
 from app.core.db import db
-from app.core.errors import DomainError, NotFound
+from app.core.errors import DomainError, Forbidden, NotFound
 from app.core.labels import choices
 from app.core.permissions import Permission, require
 from app.projects.enums import SectionStatus
@@ -76,6 +76,11 @@ def issue(section_id: int) -> WzResponse:
 @bp.route("/sections/<int:section_id>/guarantee", methods=["POST"])
 @require(Permission.BIDDING_SECURITY_PAY)
 def guarantee(section_id: int) -> WzResponse:
+    from app.projects.services import may_take_part, take_part_refusal
+
+    section = _section(section_id)
+    if not may_take_part(section, current_user.org_id):  # decided before the document is read
+        raise Forbidden(take_part_refusal(section, bids=True))
     upload = request.files.get("document")
     text = upload.read(65536).decode("utf-8", "replace") if upload else request.form.get("document", "")
     try:
@@ -83,7 +88,7 @@ def guarantee(section_id: int) -> WzResponse:
             document = json.loads(text)
         except ValueError:
             raise DomainError(_("This is not an electronic guarantee document.")) from None
-        services.submit_guarantee(_section(section_id), document, actor=current_user.user)
+        services.submit_guarantee(section, document, actor=current_user.user)
         db.session.commit()
         flash(_("The guarantee verified: your bid is secured."), "success")
     except DomainError as err:
