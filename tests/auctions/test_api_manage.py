@@ -47,7 +47,7 @@ def test_a_listing_run_through_the_api(client: FlaskClient, world: World, db_ses
         headers={**owner, "Accept-Language": "zh-CN"},
     )
     assert short.status_code == 422 and short.get_json()["code"] == "listing_invalid"
-    assert "第十条" in " ".join(short.get_json()["errors"]["listing_starts_at"])
+    assert "第十一条" in " ".join(short.get_json()["errors"]["listing_starts_at"])
     # a bidder cannot list; a staff member cannot either (the transferor lists)
     for headers in (a.headers(), staff):
         assert client.post(f"{base}/listings", json=_listing_body(world), headers=headers).status_code == 403

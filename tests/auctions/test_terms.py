@@ -166,7 +166,7 @@ def test_refused_bids_are_audit_leaves(client: FlaskClient, world: World, db_ses
 def test_deposits_are_applied_or_refunded_within_five_working_days(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    """令第39号 Art. 24: the winner's deposit counts toward the price, the others are returned within 5
+    """令第39号 Art. 21: the winner's deposit counts toward the price, the others are returned within 5
     working days of the end. The listing ends Tuesday 7 April 2026 15:00: due 14 April 24:00 Beijing time."""
     listing = world.published()
     a, b, c = world.bidders
