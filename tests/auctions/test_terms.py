@@ -128,6 +128,16 @@ def test_the_center_terminates_a_listing_with_a_reason(
     # the page shows the reason; no terminate form any more, and a second attempt is refused
     html = staff.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert reason in html and 'id="terminate-form"' not in html and "已终止" in html
+    # the reserve stays sealed, and no page says there was none
+    visitor = app.test_client()
+    pages = [
+        html,
+        visitor.get(f"/portal/auctions/{listing.id}", headers={"Accept-Language": "zh-CN"}),
+        visitor.get(f"/portal/auctions/{listing.id}/result", headers={"Accept-Language": "zh-CN"}),
+    ]
+    for shown in [p if isinstance(p, str) else p.get_data(as_text=True) for p in pages]:
+        assert "设有底价，未开启" in shown and "无底价" not in shown and "未设底价" not in shown
+        assert "10,500,000" not in shown
     again = staff.post(
         f"{page}/terminate", data={"termination_reason": "再次", "csrf_token": csrf_token(staff, page)}
     )
