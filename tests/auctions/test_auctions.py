@@ -117,6 +117,40 @@ def test_the_transferor_page_refuses_a_short_listing(app: Flask, world: World, d
     assert "10500000" not in leaf.payload and json.loads(leaf.payload)["has_reserve"] is True
 
 
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("notice_at", "0001-01-01T09:00"),
+        ("listing_ends_at", "9999-12-31T23:59"),
+        ("listing_starts_at", "2031-03-24T09:00"),
+    ],
+)
+def test_a_date_years_away_is_refused_in_words_and_kept(
+    app: Flask, world: World, db_session: Any, field: str, typed: str
+) -> None:
+    client = _page_client(app, world.transferor)
+    form = {
+        "catalogue_item_id": str(world.item_id("TD-01")),
+        "title": "某地块",
+        "notice_at": "2026-03-02T09:00",
+        "listing_starts_at": "2026-03-24T09:00",
+        "listing_ends_at": "2026-04-07T15:00",
+        "start_price": "10000000",
+        "increment": "100000",
+        "deposit": "2000000",
+        field: typed,
+    }
+    resp = client.post(
+        "/auctions/new",
+        data={**form, "csrf_token": csrf_token(client, "/auctions/new")},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert resp.status_code == 422
+    assert "请输入距今两年以内的日期" in _flashes(resp)
+    assert f'value="{typed}"' in resp.get_data(as_text=True)
+    assert db.session.scalar(select(AuctionListing.id)) is None
+
+
 # -- 2. registration ---------------------------------------------------------------------------------------
 
 

@@ -32,6 +32,11 @@ from . import live
 
 RESERVE_PURPOSE = "auction-reserve"
 DEFAULT_COUNTDOWN = 240  # seconds (4 minutes), set per listing
+#: How far from the server time a listing's moments may lie. Land is supplied under an annual plan
+#: (年度供地计划) and a listing runs weeks, so a moment years away is a typing slip (year 0001 or 9999):
+#: refused in words before it is counted on a calendar that has no such years, or stored as an instant
+#: past the UTC range.
+MOMENTS_WINDOW = dt.timedelta(days=2 * 366)
 
 KIND_OF_CATEGORY = {
     Category.LAND_MINERAL: ListingKind.LAND,
@@ -145,7 +150,15 @@ def _check(data: ListingInput, kind: ListingKind) -> None:
         errors["reserve_price"] = [_("Must be more than zero.")]
     if not 30 <= data.countdown_seconds <= 3600:
         errors["countdown_seconds"] = [_("Between 30 seconds and one hour.")]
-    if not data.notice_at <= data.listing_starts_at < data.listing_ends_at:
+    at = now()
+    far = {
+        name: [_("Enter a date within two years of today.")]
+        for name, moment in _moments(data).items()
+        if not at - MOMENTS_WINDOW <= moment <= at + MOMENTS_WINDOW
+    }
+    if far:
+        errors.update(far)
+    elif not data.notice_at <= data.listing_starts_at < data.listing_ends_at:
         errors["listing_ends_at"] = [
             _("The notice comes first, then the start, then the end of the listing.")
         ]
