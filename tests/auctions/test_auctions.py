@@ -186,6 +186,20 @@ def test_unregistered_and_unqualified_bidders_cannot_bid(
     page = f"/auctions/{listing.id}"
     html = staff.get(page).get_data(as_text=True)
     assert a.org.name in html  # the reviewing staff see who registered
+    # a mistyped amount is refused in words, the page keeping what was typed
+    typo = staff.post(
+        f"/auctions/registrations/{reg.id}/deposit",
+        data={
+            "deposit_amount": "两百万",
+            "deposit_reference": "CCB-0001",
+            "csrf_token": csrf_token(staff, page),
+        },
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert typo.status_code == 422 and "请输入金额。" in _flashes(typo)
+    assert 'value="两百万"' in typo.get_data(as_text=True) and 'value="CCB-0001"' in typo.get_data(
+        as_text=True
+    )
     staff.post(
         f"/auctions/registrations/{reg.id}/deposit",
         data={
@@ -260,6 +274,8 @@ def test_a_refused_bid_on_the_page_says_it_once_in_the_bidders_words(
             data={"amount": amount, "csrf_token": csrf_token(page, f"/auctions/{listing.id}")},
             follow_redirects=True,
         )
+        assert resp.status_code == 422
+        assert f'name="amount" inputmode="decimal" required value="{amount}"' in resp.get_data(as_text=True)
         seen.append(_flashes(resp))
     low, garbled = seen
     assert "出价不得低于 10,000,000.00 元" in low and "服务器时间（北京时间）: 2026-03-24 10:00:00.000" in low
