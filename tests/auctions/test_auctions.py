@@ -80,6 +80,15 @@ def test_periods_too_short_are_refused_with_the_article(app: Flask, world: World
             services.publish_listing(draft, actor=world.transferor)
         assert late.value.code == "periods_too_short"
         db.session.rollback()
+        # a draft published before its planned notice instant: the notice says when it really went public
+        clock.freeze(T0)
+        early = services.create_listing(
+            world.listing_input(notice_at=T0 + dt.timedelta(hours=12)), actor=world.transferor
+        )
+        clock.freeze(T0 + dt.timedelta(hours=1))
+        services.publish_listing(early, actor=world.transferor)
+        assert early.notice_at == T0 + dt.timedelta(hours=1)
+        db.session.rollback()
 
 
 def test_the_transferor_page_refuses_a_short_listing(app: Flask, world: World, db_session: Any) -> None:

@@ -233,9 +233,9 @@ def publish_listing(listing: AuctionListing, *, actor: User) -> AuctionListing:
     again from it (a draft left lying may have become too short)."""
     if listing.status_enum is not ListingStatus.DRAFT:
         raise Conflict(_("This listing is already published."), code="already_published")
-    at = now()
-    if at > listing.notice_at:
-        listing.notice_at = at
+    # the notice is public from now on, whatever instant the draft planned (an earlier publication only
+    # lengthens the periods; a later one is checked below)
+    listing.notice_at = now()
     moments = _moments(listing)
     if not listing.notice_at <= listing.listing_starts_at:
         errors = {"listing_starts_at": [_("The listing would start before its notice.")]}
