@@ -347,6 +347,27 @@ def test_the_timed_auction_restarts_the_countdown_and_refuses_late_bids_with_the
 # -- 5. the end --------------------------------------------------------------------------------------------
 
 
+def test_no_bidder_is_qualified_once_the_listing_period_has_ended(
+    client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """A registration filed during the listing but still unreviewed at its end does not join the timed
+    auction: qualifying it is refused; rejecting it stays possible (its deposit is refunded at the end)."""
+    listing = _two_in_the_listing(client, world)
+    clock.freeze(LAND_END - dt.timedelta(hours=1))
+    late = services.register(listing, actor=world.bidders[2].user)
+    services.confirm_deposit(late, amount=listing.deposit, reference="BANK-LATE", actor=world.staff)
+    db.session.commit()
+    clock.freeze(LAND_END + dt.timedelta(seconds=30))
+    services.settle(listing.id)
+    assert listing.status == "timed_bidding"
+    with pytest.raises(DomainError) as closed:
+        services.review(late, accept=True, note="", actor=world.staff)
+    assert closed.value.code == "qualification_closed"
+    assert bid(client, listing, world.bidders[2], "10300000").get_json()["code"] == "not_qualified"
+    services.review(late, accept=False, note="挂牌截止时未取得竞买资格", actor=world.staff)
+    assert late.status == "rejected"
+
+
 def test_reserve_not_met_fails_the_listing_with_the_reason(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
