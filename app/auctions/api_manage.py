@@ -222,7 +222,7 @@ def review(body: dict[str, Any], registration_id: int) -> Response:
 @require(Permission.AUCTION_REVIEW)
 def refund(body: dict[str, Any], registration_id: int) -> Response:
     """Center staff record the refund of a deposit that fell due at the end (5 working days, 令第39号
-    Art. 24), with the bank reference; the winner's deposit is applied to the price and never refunded."""
+    Art. 21), with the bank reference; the winner's deposit is applied to the price and never refunded."""
     return _registration_act(
         registration_id, lambda reg: services.record_refund(reg, reference=body["reference"], actor=_me())
     )

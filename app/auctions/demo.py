@@ -13,7 +13,7 @@ after the seed):
 (b) a state property transfer (catalogue CQ-01) whose listing period ended five days before the seed: one
     bidder (bidder4) qualified and quoted above the sealed reserve, another (bidder5) was rejected at the
     review for a deposit that never arrived, so it is sold to the only bidder meeting the reserve
-    (国土资源部令第39号 Art. 20 (一) applies alike: one bidder meeting the reserve wins).
+    (国土资源部令第39号 Art. 19 (一) applies alike: one bidder meeting the reserve wins).
 """
 
 from __future__ import annotations

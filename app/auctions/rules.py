@@ -35,14 +35,16 @@ class PeriodRule:
 
 PERIOD_RULES: dict[ListingKind, tuple[PeriodRule, ...]] = {
     ListingKind.LAND: (
-        # 国土资源部令第39号 Art. 10: the notice at least 20 日 before the listing starts.
+        # 国土资源部令第39号 Art. 11: the notice at least 20 日 before the listing starts (Art. 10 is the
+        # reserve price, kept secret until the end).
         PeriodRule(
-            "notice_at", "listing_starts_at", 20, "calendar", "国土资源部令第39号第十条", "listing_starts_at"
+            "notice_at", "listing_starts_at", 20, "calendar",
+            "国土资源部令第39号第十一条", "listing_starts_at",
         ),
-        # Art. 19: 挂牌时间不得少于10日 (the 2002 令第11号 had 10 个工作日; the 2007 text says 日).
+        # Art. 18: 挂牌时间不得少于10日 (the 2002 令第11号 had 10 个工作日; the 2007 text says 日).
         PeriodRule(
             "listing_starts_at", "listing_ends_at", 10, "calendar",
-            "国土资源部令第39号第十九条", "listing_ends_at",
+            "国土资源部令第39号第十八条", "listing_ends_at",
         ),
     ),
     ListingKind.MINERAL_RIGHTS: (

@@ -125,6 +125,12 @@ def new() -> ResponseReturnValue:
 @bp.route("/<int:listing_id>")
 @require(Permission.AUCTION_VIEW)
 def listing(listing_id: int) -> str:
+    return _listing_page(listing_id)
+
+
+def _listing_page(listing_id: int, *, typed: dict[str, str] | None = None) -> str:
+    """The listing's page; ``typed``: what a refused form held (``amount``, or ``deposit_amount:<id>`` and
+    ``deposit_reference:<id>``), shown again as typed next to the refusal."""
     user = _user()
     current = services.settle(_visible(listing_id).id)
     sees = permissions.sees_registrants(user, current)
@@ -148,6 +154,7 @@ def listing(listing_id: int) -> str:
         server_now=now(),
         status_labels={s.value: label("listing_status", s.value) for s in ListingStatus},
         phase_labels={p.value: label("bid_phase", p.value) for p in BidPhase},
+        typed=typed or {},
     )
 
 
@@ -206,6 +213,8 @@ def bid(listing_id: int) -> ResponseReturnValue:
     except DomainError as err:
         db.session.rollback()
         flash_refusal(err)
+        # the page again with the amount as typed: the bidder corrects it rather than retyping it
+        return _listing_page(listing.id, typed={"amount": request.form.get("amount", "")[:40]}), 422
     return redirect(url_for(".listing", listing_id=listing.id))
 
 
@@ -240,6 +249,11 @@ def deposit(registration_id: int) -> ResponseReturnValue:
     except DomainError as err:
         db.session.rollback()
         flash_refusal(err)
+        typed = {
+            f"{name}:{reg.id}": request.form.get(name, "")[:64]
+            for name in ("deposit_amount", "deposit_reference")
+        }
+        return _listing_page(reg.listing_id, typed=typed), 422
     return redirect(url_for(".listing", listing_id=reg.listing_id))
 
 

@@ -23,8 +23,8 @@ from app.projects.seeding import publish_catalogue_at
 from tests.factories import make_org, make_user
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=CST)
-LAND_START = dt.datetime(2026, 3, 24, 9, 0, tzinfo=CST)  # the 20 days after the notice have run (Art. 10)
-LAND_END = dt.datetime(2026, 4, 7, 15, 0, tzinfo=CST)  # more than 10 days of listing (Art. 19)
+LAND_START = dt.datetime(2026, 3, 24, 9, 0, tzinfo=CST)  # the 20 days after the notice have run (Art. 11)
+LAND_END = dt.datetime(2026, 4, 7, 15, 0, tzinfo=CST)  # more than 10 days of listing (Art. 18)
 
 
 @dataclass

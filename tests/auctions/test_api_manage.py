@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from app.accounts import services as accounts
@@ -47,7 +48,7 @@ def test_a_listing_run_through_the_api(client: FlaskClient, world: World, db_ses
         headers={**owner, "Accept-Language": "zh-CN"},
     )
     assert short.status_code == 422 and short.get_json()["code"] == "listing_invalid"
-    assert "第十条" in " ".join(short.get_json()["errors"]["listing_starts_at"])
+    assert "第十一条" in " ".join(short.get_json()["errors"]["listing_starts_at"])
     # a bidder cannot list; a staff member cannot either (the transferor lists)
     for headers in (a.headers(), staff):
         assert client.post(f"{base}/listings", json=_listing_body(world), headers=headers).status_code == 403
@@ -142,3 +143,30 @@ def test_a_listing_run_through_the_api(client: FlaskClient, world: World, db_ses
     assert refunded.status_code == 201 and refunded.get_json()["deposit_refund_reference"] == "R-1"
     twice = client.post(f"{base}/registrations/{reg_a}/refund", json={"reference": "R-2"}, headers=staff)
     assert twice.status_code == 409 and twice.get_json()["code"] == "refunded"
+
+
+@pytest.mark.parametrize(
+    "moments",
+    [
+        {"notice_at": "0001-01-01T00:00:00+08:00"},
+        {
+            "notice_at": "0001-01-01T00:00:00+14:00",
+            "listing_starts_at": "0001-02-01T00:00:00+14:00",
+            "listing_ends_at": "0001-03-01T00:00:00+14:00",
+        },
+        {"listing_ends_at": "9999-12-31T23:59:00-12:00"},
+        {"listing_ends_at": "9999-12-31T23:59:00+08:00"},
+    ],
+)
+def test_dates_years_away_are_refused_not_a_server_error(
+    client: FlaskClient, world: World, db_session: Any, moments: dict[str, str]
+) -> None:
+    clock.freeze(T0)
+    resp = client.post(
+        "/api/v1/auctions/listings",
+        json=_listing_body(world, **moments),
+        headers={**_auth(world.transferor), "Accept-Language": "zh-CN"},
+    )
+    assert resp.status_code == 422 and resp.get_json()["code"] == "listing_invalid"
+    for name in moments:
+        assert resp.get_json()["errors"][name] == ["请输入距今两年以内的日期。"]

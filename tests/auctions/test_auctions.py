@@ -47,12 +47,12 @@ def test_periods_too_short_are_refused_with_the_article(app: Flask, world: World
                 world.listing_input(listing_starts_at=T0 + dt.timedelta(days=10)), actor=world.transferor
             )
         assert notice.value.code == "listing_invalid" and "listing_starts_at" in notice.value.errors
-        assert "国土资源部令第39号第十条" in " ".join(notice.value.errors["listing_starts_at"])
+        assert "国土资源部令第39号第十一条" in " ".join(notice.value.errors["listing_starts_at"])
         with pytest.raises(DomainError) as listing:
             services.create_listing(
                 world.listing_input(listing_ends_at=LAND_START + dt.timedelta(days=5)), actor=world.transferor
             )
-        assert "国土资源部令第39号第十九条" in " ".join(listing.value.errors["listing_ends_at"])
+        assert "国土资源部令第39号第十八条" in " ".join(listing.value.errors["listing_ends_at"])
         # state property: the disclosure of at least 20 working days (32号令 Art. 13); 2–20 March is 14
         with pytest.raises(DomainError) as disclosure:
             services.create_listing(
@@ -80,6 +80,15 @@ def test_periods_too_short_are_refused_with_the_article(app: Flask, world: World
             services.publish_listing(draft, actor=world.transferor)
         assert late.value.code == "periods_too_short"
         db.session.rollback()
+        # a draft published before its planned notice instant: the notice says when it really went public
+        clock.freeze(T0)
+        early = services.create_listing(
+            world.listing_input(notice_at=T0 + dt.timedelta(hours=12)), actor=world.transferor
+        )
+        clock.freeze(T0 + dt.timedelta(hours=1))
+        services.publish_listing(early, actor=world.transferor)
+        assert early.notice_at == T0 + dt.timedelta(hours=1)
+        db.session.rollback()
 
 
 def test_the_transferor_page_refuses_a_short_listing(app: Flask, world: World, db_session: Any) -> None:
@@ -102,7 +111,9 @@ def test_the_transferor_page_refuses_a_short_listing(app: Flask, world: World, d
         headers={"Accept-Language": "zh-CN"},
     )
     assert resp.status_code == 422
-    assert "国土资源部令第39号第十条" in _flashes(resp)
+    assert "国土资源部令第39号第十一条" in _flashes(resp)
+    # the form's own hint cites the same articles (Art. 10 is the secret reserve, Art. 19 the end)
+    assert "国土资源部令第39号第十一条、第十八条" in resp.get_data(as_text=True)
     assert db.session.scalar(select(AuctionListing.id)) is None
     form["listing_starts_at"] = "2026-03-24T09:00"
     resp = client.post("/auctions/new", data={**form, "csrf_token": csrf_token(client, "/auctions/new")})
@@ -113,6 +124,40 @@ def test_the_transferor_page_refuses_a_short_listing(app: Flask, world: World, d
     assert listing.reserve_price is None and listing.reserve_enc and b"10500000" not in listing.reserve_enc
     leaf = db.session.scalars(select(AuditLeaf).where(AuditLeaf.action == "auctions:listing:create")).one()
     assert "10500000" not in leaf.payload and json.loads(leaf.payload)["has_reserve"] is True
+
+
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("notice_at", "0001-01-01T09:00"),
+        ("listing_ends_at", "9999-12-31T23:59"),
+        ("listing_starts_at", "2031-03-24T09:00"),
+    ],
+)
+def test_a_date_years_away_is_refused_in_words_and_kept(
+    app: Flask, world: World, db_session: Any, field: str, typed: str
+) -> None:
+    client = _page_client(app, world.transferor)
+    form = {
+        "catalogue_item_id": str(world.item_id("TD-01")),
+        "title": "某地块",
+        "notice_at": "2026-03-02T09:00",
+        "listing_starts_at": "2026-03-24T09:00",
+        "listing_ends_at": "2026-04-07T15:00",
+        "start_price": "10000000",
+        "increment": "100000",
+        "deposit": "2000000",
+        field: typed,
+    }
+    resp = client.post(
+        "/auctions/new",
+        data={**form, "csrf_token": csrf_token(client, "/auctions/new")},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert resp.status_code == 422
+    assert "请输入距今两年以内的日期" in _flashes(resp)
+    assert f'value="{typed}"' in resp.get_data(as_text=True)
+    assert db.session.scalar(select(AuctionListing.id)) is None
 
 
 # -- 2. registration ---------------------------------------------------------------------------------------
@@ -150,6 +195,20 @@ def test_unregistered_and_unqualified_bidders_cannot_bid(
     page = f"/auctions/{listing.id}"
     html = staff.get(page).get_data(as_text=True)
     assert a.org.name in html  # the reviewing staff see who registered
+    # a mistyped amount is refused in words, the page keeping what was typed
+    typo = staff.post(
+        f"/auctions/registrations/{reg.id}/deposit",
+        data={
+            "deposit_amount": "两百万",
+            "deposit_reference": "CCB-0001",
+            "csrf_token": csrf_token(staff, page),
+        },
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert typo.status_code == 422 and "请输入金额。" in _flashes(typo)
+    assert 'value="两百万"' in typo.get_data(as_text=True) and 'value="CCB-0001"' in typo.get_data(
+        as_text=True
+    )
     staff.post(
         f"/auctions/registrations/{reg.id}/deposit",
         data={
@@ -224,6 +283,8 @@ def test_a_refused_bid_on_the_page_says_it_once_in_the_bidders_words(
             data={"amount": amount, "csrf_token": csrf_token(page, f"/auctions/{listing.id}")},
             follow_redirects=True,
         )
+        assert resp.status_code == 422
+        assert f'name="amount" inputmode="decimal" required value="{amount}"' in resp.get_data(as_text=True)
         seen.append(_flashes(resp))
     low, garbled = seen
     assert "出价不得低于 10,000,000.00 元" in low and "服务器时间（北京时间）: 2026-03-24 10:00:00.000" in low
@@ -284,6 +345,27 @@ def test_the_timed_auction_restarts_the_countdown_and_refuses_late_bids_with_the
 
 
 # -- 5. the end --------------------------------------------------------------------------------------------
+
+
+def test_no_bidder_is_qualified_once_the_listing_period_has_ended(
+    client: FlaskClient, world: World, db_session: Any
+) -> None:
+    """A registration filed during the listing but still unreviewed at its end does not join the timed
+    auction: qualifying it is refused; rejecting it stays possible (its deposit is refunded at the end)."""
+    listing = _two_in_the_listing(client, world)
+    clock.freeze(LAND_END - dt.timedelta(hours=1))
+    late = services.register(listing, actor=world.bidders[2].user)
+    services.confirm_deposit(late, amount=listing.deposit, reference="BANK-LATE", actor=world.staff)
+    db.session.commit()
+    clock.freeze(LAND_END + dt.timedelta(seconds=30))
+    services.settle(listing.id)
+    assert listing.status == "timed_bidding"
+    with pytest.raises(DomainError) as closed:
+        services.review(late, accept=True, note="", actor=world.staff)
+    assert closed.value.code == "qualification_closed"
+    assert bid(client, listing, world.bidders[2], "10300000").get_json()["code"] == "not_qualified"
+    services.review(late, accept=False, note="挂牌截止时未取得竞买资格", actor=world.staff)
+    assert late.status == "rejected"
 
 
 def test_reserve_not_met_fails_the_listing_with_the_reason(

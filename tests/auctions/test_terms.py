@@ -128,6 +128,16 @@ def test_the_center_terminates_a_listing_with_a_reason(
     # the page shows the reason; no terminate form any more, and a second attempt is refused
     html = staff.get(page, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert reason in html and 'id="terminate-form"' not in html and "已终止" in html
+    # the reserve stays sealed, and no page says there was none
+    visitor = app.test_client()
+    pages = [
+        html,
+        visitor.get(f"/portal/auctions/{listing.id}", headers={"Accept-Language": "zh-CN"}),
+        visitor.get(f"/portal/auctions/{listing.id}/result", headers={"Accept-Language": "zh-CN"}),
+    ]
+    for shown in [p if isinstance(p, str) else p.get_data(as_text=True) for p in pages]:
+        assert "设有底价，未开启" in shown and "无底价" not in shown and "未设底价" not in shown
+        assert "10,500,000" not in shown
     again = staff.post(
         f"{page}/terminate", data={"termination_reason": "再次", "csrf_token": csrf_token(staff, page)}
     )
@@ -166,7 +176,7 @@ def test_refused_bids_are_audit_leaves(client: FlaskClient, world: World, db_ses
 def test_deposits_are_applied_or_refunded_within_five_working_days(
     app: Flask, client: FlaskClient, world: World, db_session: Any
 ) -> None:
-    """令第39号 Art. 24: the winner's deposit counts toward the price, the others are returned within 5
+    """令第39号 Art. 21: the winner's deposit counts toward the price, the others are returned within 5
     working days of the end. The listing ends Tuesday 7 April 2026 15:00: due 14 April 24:00 Beijing time."""
     listing = world.published()
     a, b, c = world.bidders

@@ -119,6 +119,14 @@ def review(reg: AuctionRegistration, *, accept: bool, note: str, actor: User) ->
     to = RegistrationStatus.QUALIFIED if accept else RegistrationStatus.REJECTED
     if to not in REGISTRATION_TRANSITIONS[reg.status_enum]:
         raise Conflict(_("This registration has already been reviewed."), code="already_reviewed")
+    listing = reg.listing
+    if accept and (listing.status_enum is ListingStatus.TIMED_BIDDING or now() >= listing.listing_ends_at):
+        # Registration closes with the listing period, and the timed auction (现场竞价, 令第39号 Art. 19) is
+        # among the bidders who held a qualification when it ended: none is let in afterwards.
+        raise Conflict(
+            _("The listing period has ended: no bidder can be qualified any more."),
+            code="qualification_closed",
+        )
     if accept and reg.deposit_confirmed_at is None:
         raise DomainError(
             _("Confirm the deposit before qualifying the bidder."),

@@ -32,6 +32,11 @@ from . import live
 
 RESERVE_PURPOSE = "auction-reserve"
 DEFAULT_COUNTDOWN = 240  # seconds (4 minutes), set per listing
+#: How far from the server time a listing's moments may lie. Land is supplied under an annual plan
+#: (年度供地计划) and a listing runs weeks, so a moment years away is a typing slip (year 0001 or 9999):
+#: refused in words before it is counted on a calendar that has no such years, or stored as an instant
+#: past the UTC range.
+MOMENTS_WINDOW = dt.timedelta(days=2 * 366)
 
 KIND_OF_CATEGORY = {
     Category.LAND_MINERAL: ListingKind.LAND,
@@ -145,7 +150,15 @@ def _check(data: ListingInput, kind: ListingKind) -> None:
         errors["reserve_price"] = [_("Must be more than zero.")]
     if not 30 <= data.countdown_seconds <= 3600:
         errors["countdown_seconds"] = [_("Between 30 seconds and one hour.")]
-    if not data.notice_at <= data.listing_starts_at < data.listing_ends_at:
+    at = now()
+    far = {
+        name: [_("Enter a date within two years of today.")]
+        for name, moment in _moments(data).items()
+        if not at - MOMENTS_WINDOW <= moment <= at + MOMENTS_WINDOW
+    }
+    if far:
+        errors.update(far)
+    elif not data.notice_at <= data.listing_starts_at < data.listing_ends_at:
         errors["listing_ends_at"] = [
             _("The notice comes first, then the start, then the end of the listing.")
         ]
@@ -220,9 +233,9 @@ def publish_listing(listing: AuctionListing, *, actor: User) -> AuctionListing:
     again from it (a draft left lying may have become too short)."""
     if listing.status_enum is not ListingStatus.DRAFT:
         raise Conflict(_("This listing is already published."), code="already_published")
-    at = now()
-    if at > listing.notice_at:
-        listing.notice_at = at
+    # the notice is public from now on, whatever instant the draft planned (an earlier publication only
+    # lengthens the periods; a later one is checked below)
+    listing.notice_at = now()
     moments = _moments(listing)
     if not listing.notice_at <= listing.listing_starts_at:
         errors = {"listing_starts_at": [_("The listing would start before its notice.")]}

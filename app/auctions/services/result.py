@@ -1,5 +1,5 @@
 """The end of a listing: the periods the server clock has passed are settled in order, the reserve is opened
-and the result decided (国土资源部令第39号 Art. 20; docs/rules.md, "Auctions").
+and the result decided (国土资源部令第39号 Art. 19; docs/rules.md, "Auctions").
 
 Settlement is lazy and exact: whoever touches a listing (a bid, a bidder's page, staff, ``flask auctions
 settle``) first settles what the clock has passed, with the instants the rules fix (the listing end, the end
@@ -77,7 +77,7 @@ def settle_due(listing: AuctionListing, *, at: dt.datetime, actor: User | None =
     if listing.status_enum is ListingStatus.LISTING and at >= listing.listing_ends_at:
         competitors = _competitors(listing)
         if competitors >= 2:
-            # Art. 20: two or more still bidding at the end of the listing → 现场竞价, here online and timed.
+            # Art. 19: bidders still competing at the end of the listing → 现场竞价, here online and timed.
             listing.countdown_ends_at = listing.listing_ends_at + dt.timedelta(
                 seconds=listing.countdown_seconds
             )
@@ -105,7 +105,7 @@ def settle_due(listing: AuctionListing, *, at: dt.datetime, actor: User | None =
     return changed
 
 
-#: 令第39号 Art. 24: the other bidders' deposits are returned within 5 working days of the end, without
+#: 令第39号 Art. 21: the other bidders' deposits are returned within 5 working days of the end, without
 #: interest; the winner's counts toward the price (抵作土地出让价款). Applied to every kind of listing.
 DEPOSIT_REFUND_WORKING_DAYS = 5
 
@@ -160,7 +160,7 @@ def record_refund(reg: AuctionRegistration, *, reference: str, actor: User) -> A
 
 def _finish(listing: AuctionListing, *, ended_at: dt.datetime, actor: User | None) -> None:
     """Open the reserve and decide: no bid → 流拍; the highest bid below the reserve → 流拍 with that reason;
-    otherwise the highest bidder wins (one bidder meeting the reserve included, Art. 20 (一))."""
+    otherwise the highest bidder wins (one bidder meeting the reserve included, Art. 19 (一))."""
     reserve: Decimal | None = None
     if listing.reserve_enc is not None:
         reserve = open_reserve(listing.reserve_enc, listing.ref)
