@@ -51,6 +51,16 @@ def complaint_draft(world: World, **kw: Any) -> Case:
     return services.save_draft(CaseKind.COMPLAINT, data, actor=kw.pop("bidder", world.bidder))
 
 
+def filed_gp_complaint(world: World, *, at: dt.datetime | None = None) -> Case:
+    """A government procurement complaint filed at ``at`` (Thu 03-05 10:00) after a challenge answered
+    (known 03-02, complaint known 03-04): submitted, not accepted yet."""
+    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
+    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
+    case = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
+    clock.freeze(at or cst(2026, 3, 5, 10))
+    return services.submit_complaint(case, actor=world.bidder)
+
+
 def test_document_objection_suspends_and_the_answer_resumes(world: World) -> None:
     case = objection(world)
     assert case.number and case.number.startswith("YY-2026-")
@@ -314,10 +324,7 @@ def test_a_procurement_suspended_for_a_complaint_is_warned_then_flagged_at_30_da
     services.start_investigation(works, actor=world.regulator, suspend=True)
     assert world.section.suspended and suspension_limit(works) is None
 
-    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
-    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
-    case = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
-    services.submit_complaint(case, actor=world.bidder)
+    case = filed_gp_complaint(world)
     services.accept_complaint(case, actor=world.regulator2)
     assert suspension_limit(case) is None  # nothing suspended yet
     clock.freeze(cst(2026, 3, 6, 15))  # Friday afternoon
@@ -379,11 +386,7 @@ def test_an_accepted_complaint_is_sent_to_the_respondent(world: World, db_sessio
             )
         )
 
-    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
-    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
-    gp = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
-    clock.freeze(cst(2026, 3, 5, 10))  # Thursday
-    services.submit_complaint(gp, actor=world.bidder)
+    gp = filed_gp_complaint(world, at=cst(2026, 3, 5, 10))  # a Thursday
     assert services.explanation_due(gp) is None and notices(gp.number) == []  # not accepted yet
     services.accept_complaint(gp, actor=world.regulator2)
     due = services.explanation_due(gp)

@@ -20,7 +20,7 @@ from app.core.errors import DomainError
 from tests.factories import csrf_token, login, make_user
 
 from .conftest import CONTENT, World, cst
-from .test_cases import complaint_draft, objection
+from .test_cases import complaint_draft, filed_gp_complaint, objection
 
 
 def test_other_parties_get_404(client: FlaskClient, world: World) -> None:
@@ -364,11 +364,7 @@ def test_a_procurement_complaint_page_shows_when_the_suspension_must_end(
 ) -> None:
     """政府采购法 Art. 57: the regulator is told on the form that a suspension lasts at most 30 days, and the
     case then shows the latest day the procurement may stay suspended; past it, that the limit has passed."""
-    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
-    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
-    case = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
-    clock.freeze(cst(2026, 3, 4, 10))
-    services.submit_complaint(case, actor=world.bidder)
+    case = filed_gp_complaint(world, at=cst(2026, 3, 4, 10))
     services.accept_complaint(case, actor=world.regulator2)
     db.session.commit()
     login(client, world.regulator2)
@@ -394,11 +390,7 @@ def test_a_procurement_complaint_page_shows_when_the_suspension_must_end(
 def test_the_procurement_case_page_shows_the_respondents_explanation_due(
     client: FlaskClient, world: World
 ) -> None:
-    challenge = objection(world, section=world.gp_section, knew_at=cst(2026, 3, 2, 8))
-    services.answer_objection(challenge, actor=world.tenderer, answer="质疑不成立")
-    case = complaint_draft(world, section=world.gp_section, prior=challenge.id, knew_at=cst(2026, 3, 4, 9))
-    clock.freeze(cst(2026, 3, 5, 10))
-    services.submit_complaint(case, actor=world.bidder)
+    case = filed_gp_complaint(world, at=cst(2026, 3, 5, 10))
     services.accept_complaint(case, actor=world.regulator2)
     db.session.commit()
     login(client, world.tenderer)
